@@ -1,0 +1,3 @@
+from peakcnn.cli import entry
+
+entry()

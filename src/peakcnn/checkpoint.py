@@ -1,0 +1,124 @@
+"""Self-describing checkpoints: tensors in safetensors, everything else in JSON. Loading never unpickles.
+
+A checkpoint is a pair ``NAME.safetensors`` + ``NAME.json`` inside a run folder. The JSON holds
+``model_config``, ``tasks``, ``window``, ``encoding``, ``training`` (config), ``dataset_sha256`` and
+``peakcnn_version``; :func:`load_model` needs nothing else to rebuild the network, so ``predict``, ``scan``
+and the interpretation tools never need the training command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from peakcnn import __version__
+from peakcnn.errors import InputError
+from peakcnn.model import DNASeqClassifier, ModelConfig
+from peakcnn.sequence import ENCODING_NAME
+
+MODEL_NAME = "model"  # the best (or final) model of a run
+LAST_NAME = "last"  # the latest epoch, for --resume
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_tensors(stem: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Write ``stem.safetensors`` and ``stem.json`` atomically (the JSON last, so it marks completeness)."""
+    from safetensors.torch import save
+
+    stem = Path(stem)
+    clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    _atomic_write_bytes(stem.with_suffix(".safetensors"), save(clean))
+    _atomic_write_bytes(stem.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True).encode())
+
+
+def load_tensors(stem: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a pair written by :func:`save_tensors`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    stem = Path(stem)
+    jpath, tpath = stem.with_suffix(".json"), stem.with_suffix(".safetensors")
+    if not jpath.exists() or not tpath.exists():
+        raise InputError(f"{stem.parent}: no checkpoint '{stem.name}' here; train one with 'peakcnn train'")
+    try:
+        meta = json.loads(jpath.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{jpath}: not valid JSON ({e}); the checkpoint is damaged") from None
+    try:
+        tensors = load_file(str(tpath))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise InputError(f"{tpath}: cannot be read as safetensors ({e}); the checkpoint is damaged") from None
+    return tensors, meta
+
+
+def model_meta(model: DNASeqClassifier, tasks: list[str], **extra) -> dict:
+    meta = {
+        "model_config": model.config.to_dict(),
+        "tasks": list(tasks),
+        "window": model.config.window,
+        "encoding": ENCODING_NAME,
+        "peakcnn_version": __version__,
+    }
+    meta.update(extra)
+    return meta
+
+
+def save_model(run: Path, model: DNASeqClassifier, tasks: list[str], name: str = MODEL_NAME, **extra) -> None:
+    """Save weights and a self-describing JSON (extra keys, e.g. ``training``, ``dataset_sha256``, are kept)."""
+    save_tensors(Path(run) / name, model.state_dict(), model_meta(model, tasks, **extra))
+
+
+def model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str) -> DNASeqClassifier:
+    """Build the network described by ``meta`` and load ``tensors`` into it, checking that they fit."""
+    try:
+        config = ModelConfig.from_dict(meta["model_config"])
+    except (KeyError, TypeError) as e:
+        raise InputError(f"{where}: checkpoint JSON lacks a valid model_config ({e})") from None
+    model = DNASeqClassifier(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(
+            s
+            for s in (
+                f"missing {missing[:3]}" if missing else "",
+                f"unexpected {unexpected[:3]}" if unexpected else "",
+                f"shape mismatch {wrong[0]}: {tuple(tensors[wrong[0]].shape)} vs {tuple(expected[wrong[0]].shape)}"
+                if wrong
+                else "",
+            )
+            if s
+        )
+        raise InputError(f"{where}: tensors do not fit the model config ({detail}); the checkpoint is damaged")
+    model.load_state_dict(tensors)
+    model.eval()
+    return model
+
+
+def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[DNASeqClassifier, dict]:
+    """Load a trained model from a run folder (or a ``.json``/``.safetensors`` path); returns ``(model, meta)``.
+
+    The model is returned in eval mode on the CPU.
+    """
+    run = Path(run)
+    if run.suffix in (".json", ".safetensors"):
+        stem = run.with_suffix("")
+    elif run.is_dir():
+        stem = run / name
+    else:
+        raise InputError(f"{run}: not a run folder; give the --out folder of 'peakcnn train'")
+    tensors, meta = load_tensors(stem)
+    return model_from_tensors(tensors, meta, str(stem) + ".safetensors"), meta

@@ -1,0 +1,62 @@
+"""The ``peakcnn`` command line: one module per pipeline stage, each a thin layer over the library.
+
+Every module listed in :data:`COMMANDS` exposes ``register(subparsers)``, which adds its sub-command and
+sets ``func`` to a ``run(args) -> int``. Heavy imports (torch, h5py, matplotlib) happen inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from peakcnn import __version__
+from peakcnn.errors import PeakcnnError
+
+#: Sub-command modules, in the order they appear in ``peakcnn --help``.
+COMMANDS = ("prepare", "train", "evaluate", "apply", "interpret", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peakcnn",
+        description="Learn the regulatory code of a genome from its peaks (Basset-style CNNs).",
+    )
+    parser.add_argument("--version", action="version", version=f"peakcnn {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"peakcnn.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"peakcnn.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 success, 2 bad input, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr
+    )
+    logging.captureWarnings(True)
+    try:
+        return int(args.func(args) or 0)
+    except PeakcnnError as e:
+        print(f"peakcnn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("peakcnn: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

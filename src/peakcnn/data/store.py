@@ -1,0 +1,206 @@
+"""The data set file written by ``peakcnn prepare`` and read by training, evaluation and benchmarks.
+
+Layout of ``DIR/dataset.h5`` (HDF5, format ``peakcnn-dataset`` version 1)::
+
+    attrs   format="peakcnn-dataset", format_version=1, window=int, tasks=JSON list of names,
+            chroms=JSON list of chromosome names (as in the genome), negatives=str, split_mode=str,
+            encoding=str, genome=str, peakcnn_version=str, content_sha256=str
+    seqs    uint8 (N, window)   sequence codes (see peakcnn.sequence), chunked by rows
+    labels  uint8 (N, n_tasks)  1 = positive for that task
+    chrom   uint16 (N,)         index into attrs["chroms"]
+    start   int64 (N,)          0-based window start (may be < 0 or > chromosome end when N-padded)
+    split   uint8 (N,)          0 = train, 1 = valid, 2 = test
+    source  uint8 (N,)          0 = peak window, 1 = generated negative
+
+Rows are sorted by split, then chromosome, then start, so a split is one contiguous slice and can be read
+in batches without loading the file whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from peakcnn import __version__
+from peakcnn.errors import InputError
+from peakcnn.sequence import ENCODING_NAME
+
+FORMAT = "peakcnn-dataset"
+FORMAT_VERSION = 1
+SPLITS = ("train", "valid", "test")
+DATASET_FILE = "dataset.h5"
+_ARRAYS = ("seqs", "labels", "chrom", "start", "split", "source")
+
+
+@dataclass
+class WindowTable:
+    """All windows of a data set held in memory (what ``prepare`` builds before writing)."""
+
+    seqs: np.ndarray  # uint8 (N, L)
+    labels: np.ndarray  # uint8 (N, T)
+    chrom: np.ndarray  # uint16 (N,)
+    start: np.ndarray  # int64 (N,)
+    split: np.ndarray  # uint8 (N,)
+    source: np.ndarray  # uint8 (N,)
+    tasks: list[str]
+    chroms: list[str]
+    attrs: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    def sorted(self) -> WindowTable:
+        """Rows ordered by split, chromosome and start."""
+        order = np.lexsort((self.start, self.chrom, self.split))
+        return WindowTable(
+            **{k: getattr(self, k)[order] for k in _ARRAYS},
+            tasks=self.tasks,
+            chroms=self.chroms,
+            attrs=self.attrs,
+        )
+
+
+def content_hash(table: WindowTable) -> str:
+    """sha256 over every array and the task names: identifies a data set's content."""
+    h = hashlib.sha256()
+    for k in _ARRAYS:
+        a = np.ascontiguousarray(getattr(table, k))
+        h.update(k.encode())
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    h.update(json.dumps(table.tasks).encode())
+    return h.hexdigest()
+
+
+def write_dataset(table: WindowTable, path: str | Path) -> str:
+    """Write ``table`` to ``path`` atomically (temporary name, then rename). Returns the content hash."""
+    import h5py
+
+    path = Path(path)
+    table = table.sorted()
+    digest = content_hash(table)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            window = table.seqs.shape[1]
+            f.create_dataset(
+                "seqs", data=table.seqs, chunks=(max(1, min(len(table), 256)), window) if len(table) else None
+            )
+            for k in _ARRAYS[1:]:
+                f.create_dataset(k, data=getattr(table, k))
+            attrs = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "window": int(window),
+                "tasks": json.dumps(table.tasks),
+                "chroms": json.dumps(table.chroms),
+                "encoding": ENCODING_NAME,
+                "peakcnn_version": __version__,
+                "content_sha256": digest,
+            }
+            for k, v in table.attrs.items():
+                attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v)
+            f.attrs.update(attrs)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return digest
+
+
+class Dataset:
+    """Read access to a ``dataset.h5``; arrays are read on demand, by split or by row range.
+
+    Parameters
+    ----------
+    path
+        The data set folder written by ``peakcnn prepare`` or the ``dataset.h5`` file itself.
+    """
+
+    def __init__(self, path: str | Path):
+        import h5py
+
+        path = Path(path)
+        if path.is_dir():
+            path = path / DATASET_FILE
+        if not path.exists():
+            raise InputError(f"{path}: no data set here; create one with 'peakcnn prepare ... --out DIR'")
+        try:
+            self._f = h5py.File(path, "r")
+            attrs = dict(self._f.attrs)
+            missing = [k for k in _ARRAYS if k not in self._f]
+            self._split = self._f["split"][:] if not missing else None
+        except (OSError, KeyError, RuntimeError) as e:
+            raise InputError(
+                f"{path}: cannot be read as a peakcnn data set ({e.__class__.__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else 'unreadable'}); the file may be truncated, "
+                "run 'peakcnn prepare' again"
+            ) from None
+        if attrs.get("format") != FORMAT:
+            raise InputError(f"{path}: not a peakcnn data set (format={attrs.get('format')!r})")
+        if int(attrs.get("format_version", -1)) != FORMAT_VERSION:
+            raise InputError(
+                f"{path}: data set format version {attrs.get('format_version')} is not supported by "
+                f"peakcnn {__version__} (expects {FORMAT_VERSION}); run 'peakcnn prepare' again"
+            )
+        if missing:
+            raise InputError(f"{path}: data set is incomplete (missing {', '.join(missing)}); prepare it again")
+        self.path = path
+        self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
+        self.tasks: list[str] = json.loads(self.attrs["tasks"])
+        self.chroms: list[str] = json.loads(self.attrs["chroms"])
+        self.window: int = int(self.attrs["window"])
+        self.sha256: str = str(self.attrs["content_sha256"])
+        if self._f["seqs"].shape != (len(self._split), self.window):
+            raise InputError(f"{path}: sequence array has shape {self._f['seqs'].shape}; prepare it again")
+
+    def __len__(self) -> int:
+        return len(self._split)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def split_slice(self, split: str) -> slice:
+        """Rows of one split as a contiguous slice (rows are stored sorted by split)."""
+        if split not in SPLITS:
+            raise InputError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        code = SPLITS.index(split)
+        lo = int(np.searchsorted(self._split, code, side="left"))
+        hi = int(np.searchsorted(self._split, code, side="right"))
+        return slice(lo, hi)
+
+    def count(self, split: str) -> int:
+        s = self.split_slice(split)
+        return s.stop - s.start
+
+    def read(self, name: str, rows: slice | None = None) -> np.ndarray:
+        """Read one array (``seqs``, ``labels``, ``chrom``, ``start``, ``split``, ``source``), optionally a row slice."""
+        if name not in _ARRAYS:
+            raise KeyError(name)
+        try:
+            return self._f[name][rows if rows is not None else slice(None)]
+        except OSError as e:
+            raise InputError(f"{self.path}: reading '{name}' failed ({e}); the file may be truncated") from None
+
+    def load_split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """Sequences ``(n, L)`` uint8 and labels ``(n, T)`` uint8 of one split."""
+        s = self.split_slice(split)
+        return self.read("seqs", s), self.read("labels", s)
+
+    def iter_batches(self, split: str, batch_size: int = 4096):
+        """Yield ``(seqs, labels)`` of one split in row order, ``batch_size`` rows at a time."""
+        s = self.split_slice(split)
+        for lo in range(s.start, s.stop, batch_size):
+            rows = slice(lo, min(lo + batch_size, s.stop))
+            yield self.read("seqs", rows), self.read("labels", rows)

@@ -1,0 +1,1 @@
+"""Interpretation of trained models: in-silico mutagenesis and attributions."""

@@ -1,0 +1,64 @@
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from peakcnn.data.store import Dataset, WindowTable, write_dataset
+from peakcnn.errors import InputError
+
+
+def _table(n=30, window=12, tasks=("a", "b"), seed=0):
+    rng = np.random.default_rng(seed)
+    return WindowTable(
+        seqs=rng.integers(0, 5, (n, window)).astype(np.uint8),
+        labels=rng.integers(0, 2, (n, len(tasks))).astype(np.uint8),
+        chrom=rng.integers(0, 2, n).astype(np.uint16),
+        start=rng.integers(0, 1000, n).astype(np.int64),
+        split=rng.integers(0, 3, n).astype(np.uint8),
+        source=rng.integers(0, 2, n).astype(np.uint8),
+        tasks=list(tasks),
+        chroms=["c1", "c2"],
+        attrs={"negatives": "gc-matched", "params": {"window": window}},
+    )
+
+
+def test_roundtrip_by_split(tmp_path):
+    table = _table()
+    digest = write_dataset(table, tmp_path / "dataset.h5")
+    ds = Dataset(tmp_path)
+    assert ds.sha256 == digest and ds.tasks == ["a", "b"] and ds.window == 12
+    assert ds.attrs["negatives"] == "gc-matched"
+    assert json.loads(ds.attrs["params"]) == {"window": 12}
+    total = 0
+    for split_code, split in enumerate(("train", "valid", "test")):
+        seqs, labels = ds.load_split(split)
+        mask = table.split == split_code
+        # rows of a split are the same multiset of (start, seq) as in the input table
+        got = sorted(zip(ds.read("start", ds.split_slice(split)).tolist(), map(bytes, seqs)))
+        want = sorted(zip(table.start[mask].tolist(), map(bytes, table.seqs[mask])))
+        assert got == want
+        assert labels.shape == (mask.sum(), 2)
+        total += len(seqs)
+        batches = list(ds.iter_batches(split, batch_size=4))
+        assert sum(len(b[0]) for b in batches) == mask.sum()
+    assert total == len(table) == len(ds)
+    ds.close()
+    assert not (tmp_path / "dataset.h5.tmp").exists()
+
+
+def test_missing_truncated_and_wrong_version(tmp_path):
+    with pytest.raises(InputError, match="no data set here"):
+        Dataset(tmp_path)
+    path = tmp_path / "dataset.h5"
+    write_dataset(_table(n=2000, window=200), path)
+    data = path.read_bytes()
+    trunc = tmp_path / "trunc" / "dataset.h5"
+    trunc.parent.mkdir()
+    trunc.write_bytes(data[: len(data) // 3])
+    with pytest.raises(InputError, match="truncated"):
+        Dataset(trunc.parent)
+    with h5py.File(path, "a") as f:
+        f.attrs["format_version"] = 99
+    with pytest.raises(InputError, match="format version 99"):
+        Dataset(path)
