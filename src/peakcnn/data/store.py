@@ -185,7 +185,7 @@ class Dataset:
         return s.stop - s.start
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
-        """Read one array (``seqs``, ``labels``, ``chrom``, ``start``, ``split``, ``source``), optionally a row slice."""
+        """Read one array (seqs, labels, chrom, start, split or source), optionally a row slice."""
         if name not in _ARRAYS:
             raise KeyError(name)
         try:

@@ -1,0 +1,261 @@
+"""Peak tables + genome -> a labelled, split :class:`~peakcnn.data.store.WindowTable` (no file output).
+
+The steps, each a table -> table function of :mod:`windows`, :mod:`labels`, :mod:`split` and
+:mod:`negatives`: match chromosome names, clip peaks, merge centres into windows, label tasks, assign
+splits by position, fetch sequence, filter N, draw negatives per split, deduplicate identical windows.
+Counts of everything dropped are collected in a report dictionary.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from peakcnn.data import negatives as neg
+from peakcnn.data import split as sp
+from peakcnn.data.labels import label_windows
+from peakcnn.data.store import WindowTable
+from peakcnn.data.windows import (
+    clip_to_chromosomes,
+    deduplicate,
+    fetch_sequences,
+    merge_centres,
+    padded,
+    peak_centres,
+    window_starts,
+    window_stats,
+)
+from peakcnn.errors import InputError, PeakcnnError
+from peakcnn.io.chromnames import format_names
+from peakcnn.io.fasta import describe_genome_names, match_chroms, unmatched_message
+
+
+@dataclass
+class Pooled:
+    """Peaks of all tasks on genome chromosomes (ids into ``chroms``)."""
+
+    chroms: list[str]
+    lengths: np.ndarray
+    chrom: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    centre: np.ndarray
+    task: np.ndarray
+    report: dict = field(default_factory=dict)
+
+
+def pool_peaks(genome, tables, tasks: list[str], center: str, warn) -> Pooled:
+    """Match chromosome names, clip to chromosome ends and pool every task's peaks."""
+    per_task, used = [], set()
+    report = {"peaks_read": {}, "peaks_dropped": {}, "peaks_clipped_at_chromosome_end": {}, "chrom_map": {}}
+    for t, table in enumerate(tables):
+        mapping, unmatched = match_chroms(table.chrom.tolist(), genome)
+        if not mapping:
+            raise InputError(
+                f"{table.path}: no chromosome name matches genome {genome.path.name} (peak file has "
+                f"{format_names(sorted(unmatched))}; genome has {describe_genome_names(genome)}); "
+                "pass --chrom-alias with a TSV of equivalent names"
+            )
+        if unmatched:
+            warn(unmatched_message(str(table.path), unmatched, genome))
+        gname = np.array([mapping.get(c) for c in table.chrom.tolist()], dtype=object)
+        used.update(mapping.values())
+        per_task.append(gname)
+        report["peaks_read"][tasks[t]] = len(table)
+        report["chrom_map"][tasks[t]] = dict(sorted(mapping.items()))
+        report["peaks_dropped"][tasks[t]] = {"chromosome not in genome": dict(unmatched.most_common())}
+    chroms = [n for n in genome.names if n in used]
+    if len(chroms) > np.iinfo(np.uint16).max:
+        raise InputError(f"peaks lie on {len(chroms)} sequences; at most 65535 are supported")
+    cid = {n: i for i, n in enumerate(chroms)}
+    lengths = np.array([genome.lengths[n] for n in chroms], dtype=np.int64)
+    cols = {k: [] for k in ("chrom", "start", "end", "centre", "task")}
+    for t, (table, gname) in enumerate(zip(tables, per_task, strict=True)):
+        ok = np.array([g is not None for g in gname], dtype=bool)
+        chrom = np.array([cid[g] for g in gname[ok]], dtype=np.int64)
+        start, end = table.start[ok], table.end[ok]
+        centre = peak_centres(start, end, table.summit[ok], center)
+        keep, end, centre, clipped = clip_to_chromosomes(chrom, start, end, centre, lengths)
+        report["peaks_dropped"][tasks[t]]["start at or past chromosome end"] = int((~keep).sum())
+        report["peaks_clipped_at_chromosome_end"][tasks[t]] = int(clipped.sum())
+        for k, v in zip(cols, (chrom, start, end, centre, np.full(len(chrom), t)), strict=True):
+            cols[k].append(v[keep])
+    cat = {k: np.concatenate(v).astype(np.int64) for k, v in cols.items()}
+    return Pooled(chroms, lengths, **cat, report=report)
+
+
+def make_layout(pooled: Pooled, window_counts: np.ndarray, genome, p: dict) -> sp.SplitLayout:
+    """Split layout from the parameters (``split``, ``valid_chroms``, ``test_chroms``, ``block_size``)."""
+    lists = bool(p["valid_chroms"] or p["test_chroms"])
+    mode = sp.choose_mode(p["split"], int((window_counts > 0).sum()), lists)
+    if mode == "region":
+        if lists:
+            raise InputError("--valid-chroms/--test-chroms need --split chrom (or auto)")
+        size = p["block_size"] or int(max(10 * p["window"], min(1_000_000, pooled.lengths.sum() // 30)))
+        return sp.region_layout(pooled.lengths, size, p["window"])
+    ids = {n: i for i, n in enumerate(pooled.chroms)}
+
+    def lookup(names):
+        out = []
+        for n in names or []:
+            g = genome.resolve(n)
+            if g not in ids:
+                raise InputError(
+                    f"held-out chromosome {n!r} holds no peaks in genome {genome.path.name}; "
+                    f"choose among {format_names(pooled.chroms)}"
+                )
+            out.append(ids[g])
+        return out
+
+    valid, test = lookup(p["valid_chroms"]), lookup(p["test_chroms"])
+    if set(valid) & set(test):
+        raise InputError("a chromosome is in both --valid-chroms and --test-chroms; give disjoint lists")
+    if not lists:
+        if (window_counts > 0).sum() < 3:
+            raise InputError(
+                f"--split chrom needs >= 3 chromosomes with peaks (found {int((window_counts > 0).sum())}); "
+                "use --split region"
+            )
+        v, t = sp.default_holdout(window_counts)
+        valid, test = [v], [t]
+    split_of = np.zeros(len(pooled.chroms), dtype=np.int64)
+    split_of[valid], split_of[test] = 1, 2
+    layout = sp.chrom_layout(pooled.lengths, split_of, p["window"])
+    layout.details = {
+        "valid_chroms": [pooled.chroms[i] for i in valid],
+        "test_chroms": [pooled.chroms[i] for i in test],
+    }
+    return layout
+
+
+def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Generator, warn, step=None):
+    """Build the window table.
+
+    Parameters
+    ----------
+    genome : Genome
+    tables : list of PeakTable
+        One per task.
+    tasks : list of str
+    p : dict
+        Parameters as validated by :func:`peakcnn.data.prepare.prepare_dataset`.
+    rng : numpy Generator
+    warn : callable
+        Called with each warning message.
+    step : callable, optional
+        Called with a stage name as work progresses.
+
+    Returns
+    -------
+    table : WindowTable
+    report : dict
+        Counts of dropped peaks and windows, chromosome map, split layout.
+    """
+    step = step or (lambda name: None)
+    W = p["window"]
+    step("windows")
+    pooled = pool_peaks(genome, tables, tasks, p["center"], warn)
+    report = pooled.report
+    wc, wx = merge_centres(pooled.chrom, pooled.centre, p["merge_distance"])
+    ws = window_starts(wx, W)
+    labels = label_windows(wc, wx, pooled.chrom, pooled.centre, pooled.task, len(tasks), p["label_distance"])
+    layout = make_layout(pooled, np.bincount(wc, minlength=len(pooled.chroms)), genome, p)
+    split = sp.assign(layout, wc, ws, W)
+    dropped = Counter({"crosses a split boundary": int((split == sp.DROPPED).sum())})
+    keep = split != sp.DROPPED
+    seqs = fetch_sequences(genome, pooled.chroms, wc[keep], ws[keep], W)
+    _, nf = window_stats(seqs)
+    ok = nf <= p["max_n_frac"]
+    dropped["N fraction above max_n_frac"] = int((~ok).sum())
+    pos = dict(
+        chrom=wc[keep][ok], start=ws[keep][ok], split=split[keep][ok], labels=labels[keep][ok], seqs=seqs[ok]
+    )
+    first, pos_labels = deduplicate(pos["seqs"], pos["labels"], pos["split"].astype(np.int64))
+    dropped["identical sequence (duplicate)"] = len(pos["seqs"]) - len(first)
+    pos = {k: v[first] for k, v in pos.items()} | {"labels": pos_labels}
+    report["peaks_pooled"] = int(len(pooled.chrom))
+    report["windows_from_peaks"] = int(len(wc))
+    report["windows_padded"] = {"positive": int(padded(pos["chrom"], pos["start"], W, pooled.lengths).sum())}
+    step("negatives")
+    negs = draw_negatives(genome, pooled, pos, (wc, ws), layout, p, rng, warn)
+    report["windows_padded"]["negative"] = int(padded(negs["chrom"], negs["start"], W, pooled.lengths).sum())
+    step("deduplicate")
+    table, n_dup = _combine(pos, negs, tasks, pooled.chroms)
+    dropped["identical sequence (duplicate)"] += n_dup
+    report["windows_dropped"] = dict(dropped)
+    report["split_layout"] = {"mode": layout.mode, **layout.details}
+    overlaps = sp.cross_split_overlaps(table.chrom, table.start, table.start + W, table.split)
+    if overlaps:
+        raise PeakcnnError(f"internal error: {overlaps} windows overlap a window of another split")
+    report["cross_split_overlaps"] = overlaps
+    return table, report
+
+
+def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: dict, rng, warn) -> dict:
+    """Negative windows for every split, ``neg_ratio`` per positive window of that split."""
+    W, kind = p["window"], p["negatives"]
+    out = {k: [] for k in ("chrom", "start", "split", "seqs")}
+    busy_c = np.r_[pooled.chrom, all_windows[0]]
+    busy_lo = np.r_[pooled.start, all_windows[1]]
+    busy_hi = np.r_[pooled.end, all_windows[1] + W]
+    for k, name in enumerate(sp.SPLIT_NAMES):
+        in_k = pos["split"] == k
+        n = int(round(p["neg_ratio"] * in_k.sum())) if kind != "none" else 0
+        if n == 0:
+            continue
+        if kind == "shuffled":
+            src = np.flatnonzero(in_k)[_cyclic_choice(rng, int(in_k.sum()), n)]
+            c, s = pos["chrom"][src], pos["start"][src]
+            seqs = neg.dinucleotide_shuffle(pos["seqs"][src], rng)
+        else:
+            sampler = neg.StartSampler(
+                *sp.start_intervals(layout, k, pooled.lengths, W), busy_c, busy_lo, busy_hi, W
+            )
+            target = window_stats(pos["seqs"][in_k])[0] if kind == "gc-matched" else None
+            c, s, short = neg.sample_genomic(
+                rng, sampler, genome, pooled.chroms, W, n, p["max_n_frac"], target
+            )
+            if short:
+                warn(
+                    f"{name}: only {n - short} of {n} negative windows found outside peaks; "
+                    "class balance is off"
+                )
+            seqs = fetch_sequences(genome, pooled.chroms, c, s, W)
+        for key, v in zip(out, (c, s, np.full(len(c), k, dtype=np.uint8), seqs), strict=True):
+            out[key].append(v)
+    if not out["chrom"]:
+        return {
+            "chrom": np.zeros(0, np.int64),
+            "start": np.zeros(0, np.int64),
+            "split": np.zeros(0, np.uint8),
+            "seqs": np.zeros((0, W), np.uint8),
+        }
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _cyclic_choice(rng, n_items: int, n: int) -> np.ndarray:
+    """``n`` indices into ``n_items``: whole random permutations, then a random part of one more."""
+    reps = [rng.permutation(n_items) for _ in range(-(-n // n_items))]
+    return np.concatenate(reps)[:n]
+
+
+def _combine(pos: dict, negs: dict, tasks: list[str], chroms: list[str]) -> tuple[WindowTable, int]:
+    n_pos, n_neg = len(pos["chrom"]), len(negs["chrom"])
+    seqs = np.concatenate([pos["seqs"], negs["seqs"]])
+    labels = np.concatenate([pos["labels"], np.zeros((n_neg, len(tasks)), np.uint8)])
+    source = np.r_[np.zeros(n_pos, np.uint8), np.ones(n_neg, np.uint8)]
+    split = np.r_[pos["split"], negs["split"]].astype(np.uint8)
+    keep, labels = deduplicate(seqs, labels, source.astype(np.int64) * 4 + split)
+    table = WindowTable(
+        seqs=seqs[keep],
+        labels=labels,
+        chrom=np.r_[pos["chrom"], negs["chrom"]][keep].astype(np.uint16),
+        start=np.r_[pos["start"], negs["start"]][keep].astype(np.int64),
+        split=split[keep],
+        source=source[keep],
+        tasks=list(tasks),
+        chroms=list(chroms),
+    )
+    return table.sorted(), int(len(seqs) - len(keep))

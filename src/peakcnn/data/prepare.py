@@ -1,0 +1,331 @@
+"""``peakcnn prepare``: genome + peak files -> ``DIR/dataset.h5``, ``DIR/windows.bed``, ``DIR/manifest.json``.
+
+Output is written into a temporary folder next to ``DIR`` and renamed into place at the end, so a failed
+run leaves nothing behind. An existing ``DIR``:
+
+* holding the same data set (same input files by sha256, same parameters, same peakcnn version) is reused
+  as it is, without recomputation (``force=True`` rebuilds it);
+* holding a different peakcnn data set is refused unless ``force=True``, which replaces it;
+* holding anything else (a non-empty folder without a peakcnn manifest) is always refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from peakcnn import __version__
+from peakcnn.data.build import build_windows
+from peakcnn.data.split import SPLIT_NAMES
+from peakcnn.data.store import DATASET_FILE, write_dataset
+from peakcnn.data.summary import n_warnings, table_stats
+from peakcnn.errors import InputError
+from peakcnn.io.bed import read_peaks, task_name, write_bed
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+WINDOWS_BED = "windows.bed"
+MANIFEST_FORMAT = "peakcnn-prepare-manifest"
+NEGATIVES = ("gc-matched", "shuffled", "random", "none")
+SPLITS = ("auto", "chrom", "region")
+CENTERS = ("summit", "midpoint")
+
+
+def _check_params(p: dict) -> dict:
+    """Validate parameters; fill defaults that depend on others."""
+    for key in ("window", "label_distance"):
+        if not isinstance(p[key], (int, np.integer)) or p[key] <= 0:
+            raise InputError(f"{key.replace('_', '-')} must be a positive integer (got {p[key]!r})")
+    for key, allowed in (("negatives", NEGATIVES), ("split", SPLITS), ("center", CENTERS)):
+        if p[key] not in allowed:
+            raise InputError(f"unknown {key} {p[key]!r}; choose one of {', '.join(allowed)}")
+    if not 0 <= p["max_n_frac"] <= 1:
+        raise InputError(f"max-n-frac must lie in [0, 1] (got {p['max_n_frac']})")
+    if not p["neg_ratio"] > 0:
+        raise InputError(f"neg-ratio must be > 0 (got {p['neg_ratio']})")
+    if p["merge_distance"] is None:
+        p["merge_distance"] = p["label_distance"]
+    if p["merge_distance"] < 0:
+        raise InputError(f"merge-distance must be >= 0 (got {p['merge_distance']})")
+    if p["block_size"] is not None and p["block_size"] < 2 * p["window"]:
+        raise InputError(f"block-size must be at least twice the window ({2 * p['window']} bp)")
+    return p
+
+
+def _task_names(peaks: list[Path], names) -> list[str]:
+    tasks = list(names) if names else [task_name(p) for p in peaks]
+    if len(tasks) != len(peaks):
+        raise InputError(
+            f"{len(tasks)} task names for {len(peaks)} peak files; give one --names entry per file"
+        )
+    bad = [t for t in tasks if not t or any(c.isspace() for c in t)]
+    if bad:
+        raise InputError(f"task name {bad[0]!r} is empty or holds whitespace; pass --names without spaces")
+    dup = sorted({t for t in tasks if tasks.count(t) > 1})
+    if dup:
+        raise InputError(f"task name {dup[0]!r} is used twice; pass distinct --names")
+    return tasks
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _inputs(genome, peaks: list[Path], tasks: list[str], alias) -> dict:
+    files = {
+        "genome": {
+            "path": str(genome.path.resolve()),
+            "sha256": _sha256(genome.path),
+            "compression": genome.compression,
+            "sequences": len(genome.names),
+        }
+    }
+    files["peaks"] = [
+        {"task": t, "path": str(p.resolve()), "sha256": _sha256(p)} for t, p in zip(tasks, peaks, strict=True)
+    ]
+    if alias:
+        files["chrom_alias"] = {"path": str(Path(alias).resolve()), "sha256": _sha256(Path(alias))}
+    return files
+
+
+def _fingerprint(inputs: dict, params: dict) -> str:
+    ident = {
+        "genome": inputs["genome"]["sha256"],
+        "peaks": [(p["task"], p["sha256"]) for p in inputs["peaks"]],
+        "alias": inputs.get("chrom_alias", {}).get("sha256"),
+        "params": params,
+        "version": __version__,
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+def _existing(out: Path, fingerprint: str, force: bool) -> dict | None:
+    """The manifest of a reusable data set in ``out``, ``None`` to (re)build; raises when ``out`` is taken."""
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; choose another --out")
+    if not any(out.iterdir()):
+        return None
+    try:
+        old = json.loads((out / MANIFEST).read_text())
+        assert old.get("format") == MANIFEST_FORMAT
+    except (OSError, ValueError, AssertionError):
+        raise InputError(
+            f"{out}: folder exists and is not a peakcnn data set; choose another --out"
+        ) from None
+    if force:
+        return None
+    if old.get("fingerprint") == fingerprint and (out / DATASET_FILE).exists():
+        return old
+    raise InputError(
+        f"{out}: holds a different data set (other inputs or parameters); pass --force to replace it "
+        "or choose another --out"
+    )
+
+
+def _write_windows_bed(path: Path, table, lengths: dict, window: int) -> None:
+    chroms = np.array(table.chroms, dtype=object)[table.chrom]
+    length = np.array([lengths[c] for c in table.chroms], dtype=np.int64)[table.chrom]
+    start = np.maximum(table.start, 0)
+    end = np.minimum(table.start + window, length)
+    kind = np.where(table.source == 0, "peak", "neg")
+    names = [f"{k}{i}" for i, k in enumerate(kind.tolist())]
+    cols = [chroms, start, end, names, table.labels.sum(axis=1), ["."] * len(table)]
+    cols += [np.array(SPLIT_NAMES, dtype=object)[table.split]]
+    cols += [table.labels[:, t] for t in range(len(table.tasks))]
+    write_bed(path, cols, ["chrom", "start", "end", "name", "score", "strand", "split", *table.tasks])
+
+
+def _finish(tmp: Path, out: Path) -> None:
+    """Move the finished temporary folder to ``out`` (replacing an old data set there)."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def prepare_dataset(
+    genome,
+    peaks,
+    out,
+    names=None,
+    window: int = 800,
+    *,
+    center: str = "summit",
+    max_n_frac: float = 0.1,
+    merge_distance: int | None = None,
+    label_distance: int = 200,
+    negatives: str = "gc-matched",
+    neg_ratio: float = 1.0,
+    split: str = "auto",
+    valid_chroms=None,
+    test_chroms=None,
+    block_size: int | None = None,
+    seed: int = 0,
+    chrom_alias=None,
+    force: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Build a training data set of fixed-length windows from a genome and one or more peak files.
+
+    Parameters
+    ----------
+    genome
+        FASTA path (plain/gzip/bgzip) or a :class:`~peakcnn.io.fasta.Genome`.
+    peaks
+        One peak file path or a list; each file is one task.
+    out
+        Output folder (see the module docstring for how an existing folder is handled).
+    names
+        Task names, one per peak file (default: file names without extensions).
+    window
+        Window length in bp.
+    center
+        ``summit`` (narrowPeak column 10 where present, else midpoint) or ``midpoint``.
+    max_n_frac
+        Windows (positive and negative alike) with a larger fraction of ``N`` are dropped.
+    merge_distance
+        Peak centres (all tasks pooled) within this distance of a cluster's first centre share one window
+        (default: ``label_distance``, so every merged peak labels its window).
+    label_distance
+        A window is positive for a task when a peak centre of that task is within ``label_distance // 2``.
+    negatives
+        ``gc-matched``, ``shuffled``, ``random`` or ``none``.
+    neg_ratio
+        Negatives per positive window, per split.
+    split, valid_chroms, test_chroms, block_size
+        Split layout (see :mod:`peakcnn.data.split`).
+    seed
+        Random seed; the same inputs and seed give the same data set.
+    chrom_alias
+        chromAlias-style TSV of equivalent chromosome names.
+    force
+        Replace an existing, different data set in ``out`` (or rebuild an identical one).
+    progress
+        Show a progress bar and log warnings as they happen.
+
+    Returns
+    -------
+    dict
+        The manifest (also written to ``out/manifest.json``).
+    """
+    from tqdm import tqdm
+
+    p = _check_params(
+        dict(
+            window=window,
+            center=center,
+            max_n_frac=float(max_n_frac),
+            merge_distance=merge_distance,
+            label_distance=label_distance,
+            negatives=negatives,
+            neg_ratio=float(neg_ratio),
+            split=split,
+            valid_chroms=list(valid_chroms or []),
+            test_chroms=list(test_chroms or []),
+            block_size=block_size,
+            seed=int(seed),
+        )
+    )
+    peak_paths = [Path(x) for x in ([peaks] if isinstance(peaks, (str, Path)) else peaks)]
+    if not peak_paths:
+        raise InputError("no peak files given; pass at least one --peaks file")
+    tasks = _task_names(peak_paths, names)
+    bar = tqdm(total=6, desc="prepare", disable=None if progress else True, leave=False)
+    try:
+        return _prepare(genome, peak_paths, tasks, Path(out), p, chrom_alias, force, progress, bar)
+    finally:
+        bar.close()
+
+
+def _prepare(
+    genome, peak_paths, tasks, out: Path, p: dict, chrom_alias, force: bool, progress: bool, bar
+) -> dict:
+    from peakcnn.io.fasta import Genome
+
+    def step(name: str) -> None:
+        bar.set_postfix_str(name)
+        bar.update(1)
+
+    warnings: list[str] = []
+
+    def warn(msg: str) -> None:
+        warnings.append(msg)
+        if progress:
+            log.warning("warning: %s", msg)
+
+    step("genome")
+    genome = genome if isinstance(genome, Genome) else Genome(genome, alias_file=chrom_alias)
+    step("peaks")
+    tables = [read_peaks(x) for x in peak_paths]
+    inputs = _inputs(genome, peak_paths, tasks, chrom_alias)
+    fingerprint = _fingerprint(inputs, p)
+    reused = _existing(out, fingerprint, force)
+    if reused is not None:
+        log.info("%s: data set is up to date (same inputs and parameters); reusing it", out)
+        return reused
+    table, report = build_windows(genome, tables, tasks, p, np.random.default_rng(p["seed"]), warn, step)
+    step("writing")
+    stats = table_stats(table)
+    for msg in n_warnings(stats):
+        warn(msg)
+    for task, counts in stats["tasks"].items():
+        if not any(counts[name]["negative"] for name in SPLIT_NAMES):
+            warn(f"task {task} has no negative windows; choose --negatives gc-matched, shuffled or random")
+    for name in SPLIT_NAMES:
+        if stats["classes"]["positive"][name]["windows"] == 0:
+            warn(
+                f"split {name} holds no peak windows; "
+                "adjust --split/--valid-chroms/--test-chroms/--block-size"
+            )
+    table.attrs = {
+        "negatives": p["negatives"],
+        "split_mode": report["split_layout"]["mode"],
+        "genome": str(genome.path.resolve()),
+        "params": p,
+        "fingerprint": fingerprint,
+    }
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "peakcnn_version": __version__,
+        "output": str(out),
+        "fingerprint": fingerprint,
+        "inputs": inputs,
+        "params": p,
+        "tasks": tasks,
+        "chroms": table.chroms,
+        "stats": stats,
+        "report": report,
+        "warnings": warnings,
+        "files": {"dataset": DATASET_FILE, "windows": WINDOWS_BED, "manifest": MANIFEST},
+    }
+    _write_all(out, table, manifest, genome.lengths, p["window"])
+    return manifest
+
+
+def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int) -> None:
+    """Write the three output files into a temporary folder next to ``out``, then move it into place."""
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        manifest["dataset_sha256"] = write_dataset(table, tmp / DATASET_FILE)
+        _write_windows_bed(tmp / WINDOWS_BED, table, lengths, window)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _finish(tmp, out)
+    except OSError as e:
+        raise InputError(
+            f"{out}: cannot write the data set ({e.strerror or e}); choose a writable --out"
+        ) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

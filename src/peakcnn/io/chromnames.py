@@ -1,0 +1,130 @@
+"""Chromosome-name matching between peak files and a genome.
+
+A peak file's chromosome name matches a genome record when, in this order:
+
+1. it is the record's name, or a name given for it in a chromAlias TSV (exact, then case-insensitive);
+2. both reduce to the same key: lowercase, without a ``chr``/``chrom``/``chromosome`` prefix, without
+   leading zeros (``Chr01`` -> ``1``), organelles unified (``C``/``Pt``/``chloroplast`` -> ``pt``,
+   ``M``/``Mt``/``mitochondrion`` -> ``mt``);
+3. the key of the record's FASTA description (``NC_003070.9 Arabidopsis thaliana chromosome 1 sequence``
+   and ``... chromosome: 1`` both give ``1``).
+
+A key shared by two genome records is ambiguous and matches neither.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from peakcnn.errors import InputError
+
+_ORGANELLES = {
+    "c": "pt",
+    "cp": "pt",
+    "pt": "pt",
+    "chloroplast": "pt",
+    "plastid": "pt",
+    "m": "mt",
+    "mt": "mt",
+    "mito": "mt",
+    "mitochondrion": "mt",
+    "mitochondria": "mt",
+}
+_DESC_CHROM = re.compile(r"\bchromosome(?:\s*:\s*|\s+)([A-Za-z0-9]+)\b", re.IGNORECASE)
+
+
+def name_key(name: str) -> str:
+    """Normalised form of a chromosome name used for loose matching."""
+    key = name.strip().lower()
+    for prefix in ("chromosome", "chrom", "chr"):
+        if key.startswith(prefix) and len(key) > len(prefix):
+            key = key[len(prefix) :].lstrip("_- ")
+            break
+    if key.isdigit():
+        key = str(int(key))
+    return _ORGANELLES.get(key, key)
+
+
+def description_key(description: str) -> str | None:
+    """The chromosome a FASTA description names (``chromosome 1`` -> ``1``), or ``None``."""
+    low = description.lower()
+    m = _DESC_CHROM.search(description)
+    if m and (m.group(1).isdigit() or len(m.group(1)) <= 4):
+        return name_key(m.group(1))
+    if "chloroplast" in low or "plastid" in low:
+        return "pt"
+    if "mitochondri" in low:
+        return "mt"
+    return None
+
+
+def format_names(names: list[str], limit: int = 8) -> str:
+    """``a, b, c, ... N more`` for messages."""
+    shown = ", ".join(map(str, names[:limit]))
+    return shown + (f", ... {len(names) - limit} more" if len(names) > limit else "")
+
+
+def read_alias_file(path: str | Path) -> list[list[str]]:
+    """Rows of a chromAlias-style TSV (``#`` lines skipped); each row lists names of one chromosome."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: chromosome alias file not found; check --chrom-alias") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: chromosome alias file cannot be read as text ({e})") from None
+    rows = [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not rows:
+        raise InputError(
+            f"{path}: chromosome alias file has no rows; each line lists names of one chromosome"
+        )
+    return rows
+
+
+class AliasMap:
+    """Resolves chromosome names to a genome's record names (see the module docstring for the rules)."""
+
+    def __init__(self, names: list[str], descriptions: dict[str, str], alias_file=None):
+        self.names = list(names)
+        self._exact: dict[str, str] = {n: n for n in names}
+        self._lower: dict[str, str | None] = {}
+        self._keys: dict[str, str | None] = {}
+        self._desc_keys: dict[str, str] = {}
+        for n in names:
+            self._add(self._lower, n.lower(), n)
+            self._add(self._keys, name_key(n), n)
+        for n in names:
+            k = description_key(descriptions.get(n, ""))
+            if k:
+                self._desc_keys[n] = k
+                self._add(self._keys, k, n)
+        if alias_file is not None:
+            self._add_alias_rows(read_alias_file(alias_file))
+
+    @staticmethod
+    def _add(table: dict, key: str, name: str) -> None:
+        table[key] = name if table.get(key, name) == name else None
+
+    def _add_alias_rows(self, rows: list[list[str]]) -> None:
+        for row in rows:
+            target = next((n for n in row if n in self._exact and self._exact[n] in self.names), None)
+            if target is None:
+                target = next((t for t in map(self._loose, row) if t is not None), None)
+            if target is None:
+                continue
+            for n in row:
+                self._exact.setdefault(n, target)
+                self._lower.setdefault(n.lower(), target)
+
+    def _loose(self, name: str) -> str | None:
+        return self._lower.get(name.lower()) or self._keys.get(name_key(name))
+
+    def description_key(self, name: str) -> str | None:
+        return self._desc_keys.get(name)
+
+    def resolve(self, name: str) -> str | None:
+        """The genome record name for ``name``, or ``None`` when nothing (or more than one) matches."""
+        if name in self._exact:
+            return self._exact[name]
+        return self._loose(name)

@@ -1,0 +1,378 @@
+"""Genome access: plain, gzip and bgzip FASTA read into ``uint8`` codes (see :mod:`peakcnn.sequence`).
+
+Access strategy, chosen per file:
+
+* **plain FASTA** and **bgzip FASTA** are indexed (``.fai``, plus ``.gzi`` for bgzip, built with pyfaidx
+  next to the file and renamed into place atomically). Sequence is read straight from the file through the
+  index: one chromosome at a time, one byte per base, never the whole genome at once.
+* **plain gzip** (not block-compressed) and any file that cannot be indexed (read-only folder, irregular
+  line lengths) is streamed once into one ``uint8`` code array per chromosome (1 byte/bp).
+
+Lowercase (soft-masked) bases read as uppercase; IUPAC ambiguity codes and other letters read as ``N``.
+Chromosome names resolve through :mod:`peakcnn.io.chromnames` (``chr`` prefixes, FASTA descriptions,
+chromAlias files).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import zlib
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from peakcnn.errors import InputError
+from peakcnn.io.chromnames import AliasMap, format_names
+from peakcnn.sequence import N_CODE, bytes_to_codes
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 24
+_IS_SPACE = np.zeros(256, dtype=bool)
+_IS_SPACE[[9, 10, 11, 12, 13, 32]] = True
+
+
+def sniff_compression(path: Path) -> str:
+    """Return ``"plain"``, ``"gzip"`` or ``"bgzip"`` from the file's first bytes."""
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    if head[:2] != b"\x1f\x8b":
+        return "plain"
+    # BGZF: gzip with FLG.FEXTRA and an extra subfield "BC".
+    if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC":
+        return "bgzip"
+    return "gzip"
+
+
+def _strip_to_codes(raw: bytes | bytearray | np.ndarray) -> np.ndarray:
+    arr = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw
+    return bytes_to_codes(arr[~_IS_SPACE[arr]])
+
+
+def _stream_records(path: Path, compression: str):
+    """Yield ``(header, codes)`` per FASTA record, reading the file once in large chunks."""
+    opener = gzip.open if compression != "plain" else open
+    header, parts = None, []
+    with opener(path, "rb") as fh:
+        carry = b""
+        while True:
+            chunk = fh.read(_CHUNK)
+            eof = not chunk
+            data, carry, pos = carry + chunk, b"", 0
+            while True:
+                h = data.find(b">", pos)
+                if h < 0:
+                    parts.append(_strip_to_codes(data[pos:]))
+                    break
+                parts.append(_strip_to_codes(data[pos:h]))
+                nl = data.find(b"\n", h)
+                if nl < 0 and not eof:
+                    carry = data[h:]
+                    break
+                if header is not None:
+                    yield header, np.concatenate(parts)
+                elif sum(len(p) for p in parts):
+                    raise InputError(f"{path}: sequence before the first '>' header; is this a FASTA file?")
+                header = data[h + 1 : nl if nl >= 0 else len(data)].decode("utf-8", "replace").strip()
+                parts, pos = [], (nl + 1 if nl >= 0 else len(data))
+            if eof:
+                break
+    if header is not None:
+        yield header, np.concatenate(parts)
+
+
+def _first_line(path: Path, compression: str) -> bytes:
+    opener = gzip.open if compression != "plain" else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError(f"{path}: cannot read the genome ({e}); check the file is intact") from None
+    if b"\x00" in head:
+        raise InputError(f"{path}: binary data, not a FASTA genome; pass a FASTA file (plain, gzip or bgzip)")
+    return head.lstrip().split(b"\n", 1)[0]
+
+
+class _Index:
+    """A ``.fai`` (and ``.gzi`` for bgzip) index and raw byte reads through it."""
+
+    def __init__(self, path: Path, compression: str, fai: Path, gzi: Path | None):
+        self.path, self.compression = path, compression
+        self.records: dict[str, tuple[int, int, int, int]] = {}
+        for line in fai.read_text().splitlines():
+            f = line.split("\t")
+            self.records[f[0]] = (int(f[1]), int(f[2]), int(f[3]), int(f[4]))
+        if gzi is not None:
+            raw = np.fromfile(gzi, dtype="<u8")
+            pairs = raw[1:].reshape(-1, 2)
+            self.coff = np.r_[0, pairs[:, 0]].astype(np.int64)
+            self.uoff = np.r_[0, pairs[:, 1]].astype(np.int64)
+
+    def byte_offset(self, chrom: str, pos: int) -> int:
+        _, offset, linebases, linewidth = self.records[chrom]
+        return offset + (pos // linebases) * linewidth + pos % linebases
+
+    def iter_raw(self, uoffset: int, nbytes: int, piece: int = 1 << 22):
+        """Uncompressed bytes ``[uoffset, uoffset + nbytes)`` of the file, as ``uint8`` arrays in pieces."""
+        with open(self.path, "rb") as fh:
+            if self.compression == "plain":
+                fh.seek(uoffset)
+                while nbytes > 0:
+                    chunk = fh.read(min(piece, nbytes))
+                    if not chunk:
+                        return
+                    nbytes -= len(chunk)
+                    yield np.frombuffer(chunk, dtype=np.uint8)
+                return
+            i = int(np.searchsorted(self.uoff, uoffset, side="right")) - 1
+            fh.seek(int(self.coff[i]))
+            skip, d = uoffset - int(self.uoff[i]), zlib.decompressobj(31)
+            while nbytes > 0:
+                chunk = fh.read(1 << 20)
+                if not chunk:
+                    return
+                while chunk and nbytes > 0:
+                    data = np.frombuffer(d.decompress(chunk), dtype=np.uint8)
+                    chunk, d = (d.unused_data, zlib.decompressobj(31)) if d.eof else (b"", d)
+                    drop = min(skip, len(data))
+                    data, skip = data[drop : drop + nbytes], skip - drop
+                    nbytes -= len(data)
+                    yield data
+
+    def read_raw(self, uoffset: int, nbytes: int) -> np.ndarray:
+        """Uncompressed bytes ``[uoffset, uoffset + nbytes)`` as one array."""
+        parts = list(self.iter_raw(uoffset, nbytes))
+        return np.concatenate(parts) if parts else np.zeros(0, np.uint8)
+
+    def read_codes(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Codes of ``[start, end)``, decoded piece by piece into one array (1 byte per base)."""
+        lo, hi = self.byte_offset(chrom, start), self.byte_offset(chrom, end)
+        out, pos = np.empty(end - start, dtype=np.uint8), 0
+        for piece in self.iter_raw(lo, hi - lo):
+            codes = _strip_to_codes(piece)[: len(out) - pos]
+            out[pos : pos + len(codes)] = codes
+            pos += len(codes)
+        return out[:pos]
+
+    def header(self, chrom: str) -> str:
+        offset = self.records[chrom][1]
+        back = min(offset, 4096)
+        raw = self.read_raw(offset - back, back).tobytes()
+        return raw[raw.rfind(b">") + 1 :].decode("utf-8", "replace").strip()
+
+
+def _build_index(path: Path, compression: str) -> _Index | None:
+    """Open (building if needed) the pyfaidx index; ``None`` when indexing is impossible here."""
+    fai = Path(str(path) + ".fai")
+    gzi = Path(str(path) + ".gzi") if compression == "bgzip" else None
+    mtime = path.stat().st_mtime
+    fresh = fai.exists() and fai.stat().st_mtime >= mtime and (gzi is None or gzi.exists())
+    if not fresh:
+        tag = f".tmp{os.getpid()}"
+        tmp_fai, tmp_gzi = Path(str(fai) + tag), (Path(str(gzi) + tag) if gzi else None)
+        try:
+            import pyfaidx
+
+            kw = {"gzi_indexname": str(tmp_gzi)} if tmp_gzi else {}
+            pyfaidx.Faidx(str(path), indexname=str(tmp_fai), **kw).close()
+            if tmp_gzi:
+                os.replace(tmp_gzi, gzi)
+            os.replace(tmp_fai, fai)
+        except Exception as e:  # read-only folder, irregular lines, duplicate names: stream instead
+            log.debug("indexing %s failed (%s); streaming it", path, e)
+            return None
+        finally:
+            for t in (tmp_fai, tmp_gzi):
+                if t is not None and t.exists():
+                    t.unlink()
+    try:
+        return _Index(path, compression, fai, gzi)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Genome:
+    """A reference genome read as ``uint8`` codes.
+
+    Parameters
+    ----------
+    path
+        FASTA file: plain, gzip or bgzip.
+    alias_file
+        Optional UCSC chromAlias-style TSV: each line lists names of one chromosome.
+    cache_bp
+        Whole-chromosome code arrays kept in memory for indexed files (least recently used dropped first).
+
+    Attributes
+    ----------
+    path : Path
+    names : list of str
+        Chromosome names (first word of each header), in file order.
+    lengths : dict
+        Name -> length in bp.
+    descriptions : dict
+        Name -> rest of the header line.
+    compression : str
+        ``plain``, ``gzip`` or ``bgzip``.
+    indexed : bool
+        True when sequence is read through a ``.fai`` index, False when streamed into memory.
+    """
+
+    def __init__(self, path, alias_file=None, cache_bp: int = 1_000_000_000):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: genome FASTA not found; pass an existing --genome file")
+        if not os.access(self.path, os.R_OK):
+            raise InputError(f"{self.path}: genome FASTA is not readable; check its permissions")
+        self.compression = sniff_compression(self.path)
+        first = _first_line(self.path, self.compression)
+        if not first.startswith(b">"):
+            raise InputError(
+                f"{self.path}: not a FASTA file (first line {first[:40]!r} is not a '>' header); "
+                "pass the genome sequence in FASTA format"
+            )
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_bp = cache_bp
+        self._index = _build_index(self.path, self.compression) if self.compression != "gzip" else None
+        self.indexed = self._index is not None
+        if self.indexed:
+            self.names = list(self._index.records)
+            self.lengths = {n: r[0] for n, r in self._index.records.items()}
+            self.descriptions = {n: _description(self._index.header(n)) for n in self.names}
+        else:
+            self._load_streaming()
+        empty = [n for n in self.names if self.lengths[n] == 0]
+        if not self.names or empty:
+            raise InputError(
+                f"{self.path}: empty sequence for {format_names(empty) or 'every record'}; "
+                "remove empty records from the FASTA"
+            )
+        self.aliases = AliasMap(self.names, self.descriptions, alias_file)
+
+    def _load_streaming(self) -> None:
+        self.names, self.lengths, self.descriptions = [], {}, {}
+        try:
+            for header, codes in _stream_records(self.path, self.compression):
+                name = header.split()[0] if header.split() else ""
+                if not name or name in self.lengths:
+                    what = "a header without a name" if not name else f"duplicate record name {name!r}"
+                    raise InputError(f"{self.path}: {what}; every '>' header needs a unique name")
+                self.names.append(name)
+                self.lengths[name] = len(codes)
+                self.descriptions[name] = _description(header)
+                self._cache[name] = codes
+        except (OSError, EOFError, zlib.error) as e:
+            raise InputError(f"{self.path}: cannot read the genome ({e}); check the file is intact") from None
+
+    def __repr__(self) -> str:
+        return f"Genome({str(self.path)!r}, {len(self.names)} sequences, {sum(self.lengths.values())} bp)"
+
+    def resolve(self, name: str) -> str | None:
+        """The genome's own name for chromosome ``name`` (alias match), or ``None``."""
+        return self.aliases.resolve(name)
+
+    def _check(self, chrom: str) -> None:
+        if chrom not in self.lengths:
+            raise InputError(f"chromosome {chrom!r} is not in genome {self.path.name}")
+
+    def codes(self, chrom: str) -> np.ndarray:
+        """The whole chromosome as ``uint8`` codes (cached, 1 byte per base)."""
+        self._check(chrom)
+        if chrom in self._cache:
+            self._cache.move_to_end(chrom)
+            return self._cache[chrom]
+        codes = self._index.read_codes(chrom, 0, self.lengths[chrom])
+        if len(codes) != self.lengths[chrom]:
+            raise InputError(f"{self.path}: {chrom} has {len(codes)} bases, index says {self.lengths[chrom]}")
+        while self._cache and sum(map(len, self._cache.values())) + len(codes) > self._cache_bp:
+            self._cache.popitem(last=False)
+        self._cache[chrom] = codes
+        return codes
+
+    def fetch(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Codes of ``[start, end)``; positions outside the chromosome are ``N``."""
+        self._check(chrom)
+        start, end = int(start), int(end)
+        out = np.full(max(0, end - start), N_CODE, dtype=np.uint8)
+        lo, hi = max(start, 0), min(end, self.lengths[chrom])
+        if hi > lo:
+            if chrom in self._cache or not self.indexed:
+                out[lo - start : hi - start] = self.codes(chrom)[lo:hi]
+            else:
+                out[lo - start : hi - start] = self._index.read_codes(chrom, lo, hi)
+        return out
+
+    def fetch_windows(self, chrom: str, starts: np.ndarray, window: int) -> np.ndarray:
+        """Windows ``[s, s + window)`` for every start, shape ``(n, window)``; ``N`` off the ends."""
+        seq = self.codes(chrom)
+        starts = np.asarray(starts, dtype=np.int64)
+        out = np.full((len(starts), window), N_CODE, dtype=np.uint8)
+        inside = (starts >= 0) & (starts + window <= len(seq))
+        if len(seq) >= window and inside.any():
+            view = np.lib.stride_tricks.sliding_window_view(seq, window)
+            out[inside] = view[starts[inside]]
+        for i in np.flatnonzero(~inside):
+            s = int(starts[i])
+            lo, hi = max(s, 0), min(s + window, len(seq))
+            if hi > lo:
+                out[i, lo - s : hi - s] = seq[lo:hi]
+        return out
+
+
+def _description(header: str) -> str:
+    parts = header.split(None, 1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+def match_chroms(names: Iterable[str], genome: Genome) -> tuple[dict[str, str], Counter]:
+    """Map peak chromosome names to genome names; also return a count per unmatched name."""
+    counts = Counter(names)
+    mapping, unmatched = {}, Counter()
+    for name, n in counts.items():
+        g = genome.resolve(name)
+        if g is None:
+            unmatched[name] = n
+        else:
+            mapping[name] = g
+    return mapping, unmatched
+
+
+def describe_genome_names(genome: Genome, limit: int = 8) -> str:
+    """Genome names with the chromosome they describe, for error messages."""
+    shown = []
+    for n in genome.names[:limit]:
+        key = genome.aliases.description_key(n)
+        shown.append(f"{n} (= {key})" if key and key != n else n)
+    more = f", ... {len(genome.names) - limit} more" if len(genome.names) > limit else ""
+    return ", ".join(shown) + more
+
+
+def unmatched_message(source: str, unmatched: Counter, genome: Genome) -> str:
+    listed = ", ".join(f"{n} ({c})" for n, c in unmatched.most_common(10))
+    more = f", ... {len(unmatched) - 10} more" if len(unmatched) > 10 else ""
+    return (
+        f"{source}: {sum(unmatched.values())} peaks on {len(unmatched)} chromosome(s) absent from genome "
+        f"{genome.path.name} are dropped: {listed}{more}"
+    )
+
+
+def resolve_chroms(names: Iterable[str], genome: Genome, source: str) -> dict[str, str]:
+    """Map peak chromosome names to genome names.
+
+    Unmatched names are logged as a warning counting their peaks. Raises :class:`InputError` listing
+    names on both sides when no name matches at all.
+    """
+    mapping, unmatched = match_chroms(names, genome)
+    if not mapping:
+        raise InputError(
+            f"{source}: no chromosome name matches genome {genome.path.name} (peak file has "
+            f"{format_names(list(unmatched))}; genome has {describe_genome_names(genome)}); "
+            "pass --chrom-alias with a TSV of equivalent names"
+        )
+    if unmatched:
+        log.warning("warning: %s", unmatched_message(source, unmatched, genome))
+    return mapping

@@ -1,0 +1,103 @@
+"""Peak files: formats, summits, compression, line ends, and one-line errors naming file:line."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from peakcnn.errors import InputError
+from peakcnn.io.bed import read_peaks, task_name, write_bed
+
+
+def _write(path, text, gz=False, crlf=False):
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("crlf", [False, True])
+def test_narrowpeak_summits(tmp_path, gz, crlf):
+    text = (
+        "track name=x\nbrowser position chr1\n# comment\n\n"
+        "1\t100\t400\tp1\t50\t.\t3.4\t7.0\t5.0\t120\n"
+        "2\t1000\t1200\tp2\t60\t.\t3.4\t7.0\t5.0\t-1\n"
+    )
+    p = read_peaks(_write(tmp_path / "x.narrowPeak", text, gz, crlf))
+    assert p.format == "narrowPeak" and len(p) == 2
+    assert list(p.chrom) == ["1", "2"] and list(p.start) == [100, 1000] and list(p.end) == [400, 1200]
+    assert list(p.summit) == [220, -1]
+    assert list(p.name) == ["p1", "p2"] and list(p.score) == [50.0, 60.0] and list(p.line) == [5, 6]
+
+
+def test_bed3_bed6_broadpeak_and_spaces(tmp_path):
+    p3 = read_peaks(_write(tmp_path / "a.bed", "chr1 10 20\nchr1 30 40\n"))
+    assert p3.format == "bed3" and list(p3.summit) == [-1, -1] and list(p3.name) == [".", "."]
+    p6 = read_peaks(_write(tmp_path / "b.bed", "chr1\t10\t20\tn\t.\t+\n"))
+    assert p6.format == "bed6" and p6.score[0] == 0.0
+    pb = read_peaks(_write(tmp_path / "c.broadPeak", "chr1\t10\t20\tn\t5\t.\t1\t2\t3\n"))
+    assert pb.format == "broadPeak" and pb.summit[0] == -1
+    p8 = read_peaks(_write(tmp_path / "d.bed", "chr1\t10\t20\tn\t5\t+\t12\t18\n"))
+    assert p8.format == "bed8"
+
+
+def test_real_narrowpeak_and_dapseq_files():
+    from _prepare_helpers import ATAC1, SHARED
+
+    if not ATAC1.exists():
+        pytest.skip(f"shared data not found at {SHARED}")
+    atac = read_peaks(ATAC1)
+    assert atac.format == "narrowPeak" and len(atac) == 26404
+    assert (atac.summit >= atac.start).all() and (atac.summit < atac.end).all()
+    dap = read_peaks(SHARED / "peaks" / "dapseq_omalley2016" / "bZIP.HY5.colamp.bed.gz")
+    assert dap.format == "bed3" and np.all(dap.end - dap.start == 101)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "no peaks"),
+        ("# only a comment\ntrack x\n", "no peaks"),
+        (">chr1 genome\nACGT\n", ":1: this is a FASTA file"),
+        ("##fileformat=VCFv4.2\n#CHROM\tPOS\n1\t5\t.\tA\tT\n", ":1: this is a VCF file"),
+        ("chr1\t10\t20\nchr1\t1.5\t30\n", ":2: start '1.5' is not an integer"),
+        ("chr1\t10\t20\nchr1\tabc\t30\n", ":2: start 'abc' is not an integer"),
+        ("chr1\t-5\t20\n", ":1: negative start -5"),
+        ("chr1\t10\t20\nchr1\t30\t30\n", ":2: start 30 >= end 30"),
+        ("chr1\t40\t30\n", ":1: start 40 >= end 30"),
+        ("chr1\t10\n", ":1: 2 column"),
+        ("chrom\tstart\tend\nchr1\t1\t2\n", ":1: start 'start' is not an integer"),
+        ("1\t100\t400\tp\t5\t.\t1\t1\t1\t300\n", ":1: summit offset 300 lies outside"),
+        ("1\t100\t400\tp\t5\t.\t1\t1\t1\t30\n1\t5\t9\n", ":2: 3 columns; narrowPeak"),
+    ],
+)
+def test_bad_peak_files(tmp_path, text, message):
+    path = _write(tmp_path / "bad.bed", text)
+    with pytest.raises(InputError, match=message) as err:
+        read_peaks(path)
+    assert "\n" not in str(err.value) and "bad.bed" in str(err.value)
+
+
+def test_binary_and_missing(tmp_path):
+    path = tmp_path / "x.bed"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(InputError, match="binary"):
+        read_peaks(path)
+    with pytest.raises(InputError, match="not found"):
+        read_peaks(tmp_path / "missing.bed")
+    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(InputError, match="cannot read"):
+        read_peaks(tmp_path / "bad.gz")
+
+
+def test_task_names_and_write_bed(tmp_path):
+    assert task_name("x/GSM3484757_Root_ATAC_1_peaks.narrowPeak.gz") == "GSM3484757_Root_ATAC_1_peaks"
+    assert task_name("bZIP.HY5.colamp.bed.gz") == "bZIP.HY5.colamp"
+    assert task_name("peaks.bed") == "peaks"
+    n = write_bed(tmp_path / "o.bed", [["c1", "c2"], [1, 2], [5, 6]], header=["chrom", "start", "end"])
+    assert n == 2 and (tmp_path / "o.bed").read_text() == "#chrom\tstart\tend\nc1\t1\t5\nc2\t2\t6\n"
+    p = read_peaks(tmp_path / "o.bed")
+    assert list(p.start) == [1, 2]

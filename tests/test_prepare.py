@@ -1,0 +1,272 @@
+"""End-to-end ``peakcnn prepare`` on a tiny 4-chromosome genome, bad inputs, and real data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _prepare_helpers import ATAC1, SHARED, read_windows_bed, tiny_dataset_inputs, write_fasta
+
+from peakcnn.cli import main
+from peakcnn.data.prepare import prepare_dataset
+from peakcnn.data.split import cross_split_overlaps
+from peakcnn.data.store import Dataset
+from peakcnn.data.windows import window_stats
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    return tiny_dataset_inputs(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def built(inputs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "ds"
+    argv = [
+        "prepare",
+        "--genome",
+        str(inputs["genome"]),
+        "--peaks",
+        str(inputs["a"]),
+        str(inputs["b"]),
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+    ]
+    assert main(argv) == 0
+    return out
+
+
+def _load(out):
+    with Dataset(out) as ds:
+        return {k: ds.read(k) for k in ("seqs", "labels", "chrom", "start", "split", "source")}, ds
+
+
+def test_outputs_exist_and_agree(built, inputs):
+    assert sorted(p.name for p in built.iterdir()) == ["dataset.h5", "manifest.json", "windows.bed"]
+    arrays, ds = _load(built)
+    assert ds.tasks == ["a", "b"] and ds.window == 800 and set(ds.chroms) <= set(inputs["lengths"])
+    header, rows = read_windows_bed(built / "windows.bed")
+    assert header == ["chrom", "start", "end", "name", "score", "strand", "split", "a", "b"]
+    assert len(rows) == len(arrays["seqs"]) > 100
+    for row, lab, split in zip(rows, arrays["labels"], arrays["split"], strict=True):
+        assert [int(row[7]), int(row[8])] == lab.tolist()
+        assert row[6] == ("train", "valid", "test")[split] and int(row[1]) < int(row[2])
+    manifest = json.loads((built / "manifest.json").read_text())
+    assert manifest["dataset_sha256"] == ds.sha256 and manifest["params"]["window"] == 800
+    assert manifest["inputs"]["peaks"][0]["sha256"] and manifest["inputs"]["genome"]["sha256"]
+    assert manifest["report"]["split_layout"]["mode"] == "chrom"
+
+
+def test_sequences_match_genome(built, inputs):
+    arrays, ds = _load(built)
+    from peakcnn.sequence import str_to_codes
+
+    for i in range(0, len(arrays["seqs"]), 17):
+        seq = inputs["records"][ds.chroms[arrays["chrom"][i]]]
+        s = int(arrays["start"][i])
+        want = np.full(800, 4, np.uint8)
+        lo, hi = max(s, 0), min(s + 800, len(seq))
+        want[lo - s : hi - s] = str_to_codes(seq[lo:hi])
+        assert np.array_equal(arrays["seqs"][i], want)
+
+
+def test_no_window_overlaps_another_split(built):
+    arrays, _ = _load(built)
+    start = arrays["start"]
+    assert cross_split_overlaps(arrays["chrom"], start, start + 800, arrays["split"]) == 0
+    header, rows = read_windows_bed(built / "windows.bed")
+    chrom = np.unique([r[0] for r in rows], return_inverse=True)[1]
+    s = np.array([int(r[1]) for r in rows])
+    e = np.array([int(r[2]) for r in rows])
+    assert (
+        cross_split_overlaps(chrom, s, e, np.array([("train", "valid", "test").index(r[6]) for r in rows]))
+        == 0
+    )
+    assert set(arrays["split"].tolist()) == {0, 1, 2}
+
+
+def test_classes_balanced_and_alike_in_n_and_gc(built):
+    arrays, _ = _load(built)
+    gc, nf = window_stats(arrays["seqs"])
+    pos, negs = arrays["source"] == 0, arrays["source"] == 1
+    assert (arrays["labels"][negs] == 0).all() and (arrays["labels"][pos].max(axis=1) == 1).all()
+    for k in range(3):
+        p, n = pos & (arrays["split"] == k), negs & (arrays["split"] == k)
+        assert p.sum() == n.sum()
+        assert abs(gc[p].mean() - gc[n].mean()) < 0.02
+    assert abs(nf[pos].mean() - nf[negs].mean()) < 0.005
+    assert gc[pos].mean() > 0.5  # peaks sit in GC-rich segments, so matching was needed
+
+
+def test_dropped_peaks_counted_and_warned(built):
+    manifest = json.loads((built / "manifest.json").read_text())
+    rep = manifest["report"]
+    assert rep["peaks_dropped"]["a"]["chromosome not in genome"] == {"chrUn": 2}
+    assert rep["peaks_dropped"]["a"]["start at or past chromosome end"] == 1
+    assert rep["peaks_clipped_at_chromosome_end"]["a"] == 1
+    assert rep["chrom_map"]["a"]["1"] == "chr1"
+    assert any("chrUn (2)" in w for w in manifest["warnings"])
+    assert rep["cross_split_overlaps"] == 0
+
+
+def test_same_seed_same_data_and_reuse(built, inputs, tmp_path):
+    argv = [
+        "prepare",
+        "--genome",
+        str(inputs["genome"]),
+        "--peaks",
+        str(inputs["a"]),
+        str(inputs["b"]),
+        "--seed",
+        "3",
+    ]
+    assert main(argv + ["--out", str(tmp_path / "again")]) == 0
+    assert Dataset(tmp_path / "again").sha256 == Dataset(built).sha256
+    assert main(argv[:-1] + ["4", "--out", str(tmp_path / "other")]) == 0
+    assert Dataset(tmp_path / "other").sha256 != Dataset(built).sha256
+    before = (tmp_path / "again" / "dataset.h5").stat().st_mtime_ns
+    assert main(argv + ["--out", str(tmp_path / "again")]) == 0  # same inputs + params: reused
+    assert (tmp_path / "again" / "dataset.h5").stat().st_mtime_ns == before
+    assert main(argv[:-1] + ["4", "--out", str(tmp_path / "again"), "--force"]) == 0
+    assert Dataset(tmp_path / "again").sha256 == Dataset(tmp_path / "other").sha256
+
+
+@pytest.mark.parametrize("negatives", ["shuffled", "random", "none"])
+def test_library_negative_kinds_and_region_split(inputs, tmp_path, negatives):
+    m = prepare_dataset(
+        inputs["genome"],
+        [inputs["a"], inputs["b"]],
+        tmp_path / "ds",
+        negatives=negatives,
+        split="region",
+        block_size=10_000,
+        window=500,
+        neg_ratio=2.0,
+        progress=False,
+    )
+    arrays, ds = _load(tmp_path / "ds")
+    assert ds.window == 500 and m["report"]["split_layout"]["mode"] == "region"
+    n_pos, n_neg = (arrays["source"] == 0).sum(), (arrays["source"] == 1).sum()
+    assert n_neg == (0 if negatives == "none" else 2 * n_pos)
+    assert cross_split_overlaps(arrays["chrom"], arrays["start"], arrays["start"] + 500, arrays["split"]) == 0
+    if negatives == "none":  # multi-task: windows of one task are negatives of the other
+        assert (arrays["labels"][:, 1] == 0).any()
+        assert (arrays["labels"][:, 0] == 1).all()  # b's peaks are a subset of a's: a has no negatives
+        assert any("task a has no negative windows" in w for w in m["warnings"])
+
+
+def test_explicit_holdout_chromosomes(inputs, tmp_path):
+    m = prepare_dataset(
+        inputs["genome"],
+        inputs["a"],
+        tmp_path / "ds",
+        valid_chroms=["2"],
+        test_chroms=["chr3"],
+        progress=False,
+    )
+    arrays, ds = _load(tmp_path / "ds")
+    assert m["report"]["split_layout"]["valid_chroms"] == ["chr2"]
+    assert {ds.chroms[c] for c in arrays["chrom"][arrays["split"] == 2]} == {"chr3"}
+
+
+def _bad_case(tmp_path, inputs, case):
+    genome, peaks = str(inputs["genome"]), tmp_path / "p.bed"
+    texts = {
+        "empty peaks": "",
+        "fasta as peaks": ">chr1\nACGT\n",
+        "vcf as peaks": "##fileformat=VCFv4.2\n",
+        "non-integer": "1\t10\tx\n",
+        "negative": "1\t-10\t20\n",
+        "start >= end": "1\t50\t20\n",
+        "unmatched names": "chrZ\t10\t20\nscaffold_9\t5\t9\n",
+    }
+    if case in texts:
+        peaks.write_text(texts[case])
+    elif case == "binary peaks":
+        peaks.write_bytes(bytes(range(256)))
+    else:
+        peaks = inputs["a"]
+    if case == "missing genome":
+        genome = str(tmp_path / "nope.fa")
+    elif case == "no header genome":
+        genome = str(tmp_path / "g.fa")
+        (tmp_path / "g.fa").write_text("ACGTACGT\n")
+    elif case == "empty sequence genome":
+        genome = str(write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 50, "chr2": ""}))
+    return ["prepare", "--genome", genome, "--peaks", str(peaks), "--out", str(tmp_path / "out")]
+
+
+BAD_CASES = [
+    "empty peaks",
+    "fasta as peaks",
+    "vcf as peaks",
+    "binary peaks",
+    "non-integer",
+    "negative",
+    "start >= end",
+    "unmatched names",
+    "missing genome",
+    "no header genome",
+    "empty sequence genome",
+]
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, inputs, capsys, case):
+    argv = _bad_case(tmp_path, inputs, case)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("peakcnn: error: "), err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc", "1.5"])
+def test_window_must_be_positive_integer(tmp_path, inputs, capsys, value):
+    argv = _bad_case(tmp_path, inputs, "ok") + ["--window", value]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert "--window" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_refuses_different_data_set_and_foreign_folder(tmp_path, inputs, capsys):
+    argv = _bad_case(tmp_path, inputs, "ok")
+    assert main(argv) == 0
+    sha = Dataset(tmp_path / "out").sha256
+    capsys.readouterr()
+    assert main(argv + ["--window", "600"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--force" in err
+    assert Dataset(tmp_path / "out").sha256 == sha
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    assert main(argv[:-1] + [str(foreign), "--force"]) == 2
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_real_atac_on_tair10_chr1(tmp_path):
+    from peakcnn.data.default import tair10_chr1_fasta
+    from peakcnn.errors import InputError
+
+    if not ATAC1.exists():
+        pytest.skip(f"shared data not found at {SHARED}")
+    try:
+        genome = tair10_chr1_fasta()
+    except InputError as e:
+        pytest.skip(str(e))
+    m = prepare_dataset(genome, ATAC1, tmp_path / "atac", progress=False)
+    dropped = m["report"]["peaks_dropped"]["GSM3484757_Root_ATAC_1_peaks"]["chromosome not in genome"]
+    assert set(dropped) == {"2", "3", "4", "5"} and m["report"]["split_layout"]["mode"] == "region"
+    arrays, _ = _load(tmp_path / "atac")
+    assert cross_split_overlaps(arrays["chrom"], arrays["start"], arrays["start"] + 800, arrays["split"]) == 0
+    for k in ("train", "valid", "test"):
+        pos, negs = m["stats"]["classes"]["positive"][k], m["stats"]["classes"]["negative"][k]
+        assert pos["windows"] == negs["windows"] > 300
+        assert abs(pos["gc_mean"] - negs["gc_mean"]) < 0.01

@@ -1,0 +1,151 @@
+"""Table -> table steps: centres, merging, labels, dedup, splits, negatives, dinucleotide shuffle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _prepare_helpers import mosaic_seq, write_fasta
+
+from peakcnn.data import negatives as neg
+from peakcnn.data import split as sp
+from peakcnn.data.labels import label_windows
+from peakcnn.data.windows import clip_to_chromosomes, deduplicate, merge_centres, peak_centres, window_stats
+from peakcnn.io.fasta import Genome
+
+
+def test_centres_and_clipping():
+    start, end, summit = np.array([0, 100, 50]), np.array([10, 301, 70]), np.array([3, -1, 60])
+    assert list(peak_centres(start, end, summit, "summit")) == [3, 200, 60]
+    assert list(peak_centres(start, end, summit, "midpoint")) == [5, 200, 60]
+    keep, e, c, clipped = clip_to_chromosomes(
+        np.array([0, 0, 1]),
+        np.array([10, 95, 200]),
+        np.array([20, 150, 300]),
+        np.array([15, 120, 250]),
+        np.array([100, 150]),
+    )
+    assert list(keep) == [True, True, False] and list(e) == [20, 100, 150]
+    assert list(c) == [15, 99, 149] and list(clipped) == [False, True, False]
+
+
+def test_merge_bounds_cluster_span():
+    chrom = np.array([0, 0, 0, 0, 0, 1])
+    centre = np.array([1000, 1150, 1300, 1450, 5000, 1000])
+    wc, wx = merge_centres(chrom, centre, 200)
+    # greedy from the first centre: {1000, 1150}, {1300, 1450}, {5000}; chromosome 1 apart
+    assert list(wc) == [0, 0, 0, 1] and list(wx) == [1075, 1375, 5000, 1000]
+    assert len(merge_centres(chrom, centre, 0)[0]) == 6
+
+
+def test_labels_use_central_region():
+    win_c, win_x = np.array([0, 0, 1]), np.array([1000, 2000, 1000])
+    peak_c = np.array([0, 0, 0, 1])
+    peak_x = np.array([1100, 2101, 1900, 1000])
+    task = np.array([0, 0, 1, 1])
+    lab = label_windows(win_c, win_x, peak_c, peak_x, task, 2, 200)
+    assert lab.tolist() == [[1, 0], [0, 1], [0, 1]]  # |d| = 100 positive, 101 negative
+
+
+def test_deduplicate_keeps_lowest_priority_and_ors_labels():
+    seqs = np.array([[0, 1, 2], [3, 3, 3], [0, 1, 2], [0, 1, 2]], dtype=np.uint8)
+    labels = np.array([[0, 1], [1, 0], [1, 0], [0, 0]], dtype=np.uint8)
+    keep, lab = deduplicate(seqs, labels, np.array([4, 0, 1, 0]))
+    assert list(keep) == [1, 3] and lab.tolist() == [[1, 0], [1, 1]]
+
+
+def test_window_stats_counts_gc_over_acgt():
+    gc, nf = window_stats(np.array([[1, 2, 0, 3], [1, 4, 4, 4], [4, 4, 4, 4]], dtype=np.uint8))
+    assert gc.tolist() == [0.5, 1.0, 0.0] and nf.tolist() == [0.0, 0.75, 1.0]
+
+
+def test_region_layout_gaps_and_assignment():
+    W = 100
+    layout = sp.region_layout(np.array([25_000, 3_000]), 1_000, W)
+    lo, hi, split = layout.blocks[0]
+    assert set(split.tolist()) == {0, 1, 2} and split[0] == 0
+    assert np.all(split[1:] != split[:-1])
+    assert np.all(lo[1:] - hi[:-1] == W)  # a window-length gap between different splits
+    starts = np.arange(-W // 2, 25_000 - W // 2, 7)
+    s = sp.assign(layout, np.zeros(len(starts), np.int64), starts, W)
+    ok = s != sp.DROPPED
+    assert ok.mean() > 0.7
+    assert sp.cross_split_overlaps(np.zeros(ok.sum(), np.int64), starts[ok], starts[ok] + W, s[ok]) == 0
+    # the block counter continues on the next chromosome: chromosome 1 does not restart the pattern
+    assert layout.blocks[1][2][0] == sp.PATTERN[25 % len(sp.PATTERN)]
+
+
+def test_cross_split_overlap_detector_finds_planted_overlap():
+    chrom = np.array([0, 0, 0, 1])
+    start = np.array([0, 500, 1000, 550])
+    split = np.array([0, 0, 1, 2])
+    assert sp.cross_split_overlaps(chrom, start, start + 100, split) == 0
+    start[2] = 550  # overlaps window 1 of another split
+    assert sp.cross_split_overlaps(chrom, start, start + 100, split) == 1
+    same = np.array([5, 5])
+    assert sp.cross_split_overlaps(np.zeros(2, np.int64), same, same + 4, np.array([0, 1])) == 1
+
+
+def test_default_holdout_and_mode():
+    assert sp.choose_mode("auto", 1, False) == "region" and sp.choose_mode("auto", 3, False) == "chrom"
+    assert sp.choose_mode("auto", 1, True) == "chrom" and sp.choose_mode("region", 5, False) == "region"
+    valid, test = sp.default_holdout(np.array([500, 300, 100, 90, 10]))
+    assert {valid, test} == {2, 3}
+
+
+def test_interval_subtraction_and_sampler():
+    lo, hi = neg.merge_intervals(np.array([10, 0, 50, 12]), np.array([20, 5, 60, 30]))
+    assert lo.tolist() == [0, 10, 50] and hi.tolist() == [5, 30, 60]
+    a_lo, a_hi = neg.subtract_intervals(np.array([0]), np.array([100]), lo, hi)
+    assert list(zip(a_lo.tolist(), a_hi.tolist(), strict=True)) == [(5, 10), (30, 50), (60, 100)]
+    W = 10
+    sampler = neg.StartSampler(
+        np.array([0]), np.array([0]), np.array([1000]), np.array([0]), np.array([100]), np.array([200]), W
+    )
+    c, s = sampler.sample(np.random.default_rng(0), 5000)
+    assert sampler.total == 1000 - 109 and np.all((s + W <= 100) | (s >= 200)) and s.min() >= 0
+
+
+def test_allocate_exact_total():
+    out = neg._allocate(np.array([3, 0, 5, 1]), 10)
+    assert out.sum() == 10 and out[1] == 0
+
+
+def test_gc_matched_sampling_matches_target(tmp_path):
+    rng = np.random.default_rng(5)
+    seq, _ = mosaic_seq(rng, 300_000)
+    g = Genome(write_fasta(tmp_path / "g.fa", {"c": seq}))
+    sampler = neg.StartSampler(
+        np.array([0]), np.array([0]), np.array([299_000]), *([np.zeros(0, np.int64)] * 3), 500
+    )
+    target = np.clip(rng.normal(0.58, 0.02, size=300), 0, 1)
+    c, s, short = neg.sample_genomic(rng, sampler, g, ["c"], 500, 300, 0.1, target)
+    assert short == 0 and len(s) == 300 and len(np.unique(s)) == 300
+    gc, _ = window_stats(g.fetch_windows("c", s, 500))
+    assert abs(gc.mean() - target.mean()) < 0.01
+    _, s_rand, _ = neg.sample_genomic(np.random.default_rng(5), sampler, g, ["c"], 500, 300, 0.1, None)
+    assert abs(window_stats(g.fetch_windows("c", s_rand, 500))[0].mean() - target.mean()) > 0.05
+
+
+def test_dinucleotide_shuffle_preserves_counts():
+    rng = np.random.default_rng(0)
+    seqs = rng.integers(0, 4, size=(200, 120)).astype(np.uint8)
+    seqs[:5, 10:20] = 4  # N runs
+    seqs[5] = 0  # homopolymer
+    out = neg.dinucleotide_shuffle(seqs, rng)
+
+    def dinucs(x):
+        return np.stack([np.bincount(r[:-1] * 5 + r[1:], minlength=25) for r in x])
+
+    assert np.array_equal(dinucs(out), dinucs(seqs))
+    assert np.array_equal(out[:, 0], seqs[:, 0]) and np.array_equal(out[:, -1], seqs[:, -1])
+    assert (out != seqs).any(axis=1).mean() > 0.95
+    assert np.array_equal(
+        neg.dinucleotide_shuffle(seqs, np.random.default_rng(1)),
+        neg.dinucleotide_shuffle(seqs, np.random.default_rng(1)),
+    )
+
+
+@pytest.mark.parametrize("length", [2, 3])
+def test_dinucleotide_shuffle_short(length):
+    seqs = np.array([[0, 1, 2][:length]], dtype=np.uint8)
+    assert np.array_equal(neg.dinucleotide_shuffle(seqs, np.random.default_rng(0)), seqs)
