@@ -1,0 +1,181 @@
+"""Applying a trained model to regions, sequences and whole genomes (the library behind predict and scan)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from peakcnn.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def check_genome(meta: dict, genome) -> None:
+    """Warn when chromosomes recorded in the checkpoint are absent from ``genome`` (another assembly?)."""
+    names = meta.get("genome_chroms") or (meta.get("training") or {}).get("genome_chroms")
+    if not names:
+        return
+    missing = [c for c in names if genome.resolve(c) is None]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f", ... {len(missing) - 5} more" if len(missing) > 5 else "")
+        log.warning(
+            "warning: %d of the %d chromosomes the model was trained on are not in genome %s (%s); "
+            "is this the training genome assembly?",
+            len(missing),
+            len(names),
+            genome.path.name,
+            shown,
+        )
+
+
+@dataclass
+class Regions:
+    """Regions resolved against a genome, one window each."""
+
+    chrom: np.ndarray  # genome chromosome names (object)
+    start: np.ndarray  # int64 region start
+    end: np.ndarray  # int64 region end
+    name: np.ndarray  # object
+    window_start: np.ndarray  # int64
+
+
+def bed_regions(path: str | Path, genome, window: int) -> Regions:
+    """Read a BED/narrowPeak file and place a window on each region.
+
+    The window is centred on the summit (narrowPeak column 10) when given, else on the midpoint, exactly
+    as ``peakcnn prepare`` does. Regions on chromosomes absent from the genome are dropped with a warning
+    counting them; a region running past its chromosome's end is an error (wrong genome).
+    """
+    from peakcnn.data.windows import peak_centres, window_starts
+    from peakcnn.io.bed import read_peaks
+    from peakcnn.io.fasta import resolve_chroms
+
+    peaks = read_peaks(path)
+    mapping = resolve_chroms(peaks.chrom, genome, str(path))
+    keep = np.array([c in mapping for c in peaks.chrom], dtype=bool)
+    peaks = peaks.subset(keep)
+    chrom = np.array([mapping[c] for c in peaks.chrom], dtype=object)
+    length = np.array([genome.lengths[c] for c in chrom], dtype=np.int64)
+    past = np.flatnonzero(peaks.end > length)
+    if len(past):
+        i = past[0]
+        raise InputError(
+            f"{path}:{peaks.line[i]}: region {peaks.chrom[i]}:{peaks.start[i]}-{peaks.end[i]} runs past "
+            f"the end of {chrom[i]} ({length[i]} bp) in {genome.path.name} ({len(past)} such regions); "
+            "is the BED for this genome assembly?"
+        )
+    centre = peak_centres(peaks.start, peaks.end, peaks.summit)
+    return Regions(chrom, peaks.start, peaks.end, peaks.name, window_starts(centre, window))
+
+
+def region_codes(regions: Regions, genome, window: int) -> np.ndarray:
+    """Window codes ``(n, window)`` in region order, fetched one chromosome at a time."""
+    out = np.empty((len(regions.start), window), dtype=np.uint8)
+    for c in dict.fromkeys(regions.chrom):
+        idx = np.flatnonzero(regions.chrom == c)
+        out[idx] = genome.fetch_windows(c, regions.window_start[idx], window)
+    return out
+
+
+def fasta_codes(path: str | Path, window: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Query sequences fitted to ``window``: names, lengths ``(n,)`` and codes ``(n, window)``.
+
+    Shorter sequences are N-padded symmetrically, longer ones centre-cropped; a warning counts both.
+    """
+    from peakcnn.io.seqs import fit_to_window, read_sequences
+
+    names, lengths, rows = [], [], []
+    for name, codes in read_sequences(path):
+        names.append(name)
+        lengths.append(len(codes))
+        rows.append(fit_to_window(codes, window)[0])
+    lengths = np.array(lengths, dtype=np.int64)
+    short, long = int((lengths < window).sum()), int((lengths > window).sum())
+    if short or long:
+        log.warning(
+            "warning: %s: %d of %d sequences are shorter than the %d bp window (N-padded on both sides) and "
+            "%d longer (centre-cropped)",
+            path,
+            short,
+            len(names),
+            window,
+            long,
+        )
+    return names, lengths, np.stack(rows)
+
+
+def output_kind(path: str | Path) -> str:
+    """``"bed"`` for ``.bed`` outputs, else ``"tsv"``."""
+    return "bed" if Path(path).suffix.lower() == ".bed" else "tsv"
+
+
+def call_peaks(
+    starts: np.ndarray,
+    ends: np.ndarray,
+    values: np.ndarray,
+    threshold: float,
+    merge_gap: int,
+    min_length: int,
+) -> list[tuple[int, int, float, int]]:
+    """Runs of intervals with ``value >= threshold``, merged across gaps <= ``merge_gap`` bp.
+
+    Parameters
+    ----------
+    starts, ends, values
+        Track intervals of one chromosome in order, shape ``(n,)`` each.
+
+    Returns
+    -------
+    list of (start, end, max value, summit)
+        Peaks at least ``min_length`` bp long; the summit is the midpoint of the highest interval.
+    """
+    above = np.flatnonzero(values >= threshold)
+    if not len(above):
+        return []
+    gaps = starts[above[1:]] - ends[above[:-1]]
+    breaks = np.flatnonzero(gaps > merge_gap)
+    firsts = np.concatenate([[0], breaks + 1])
+    lasts = np.concatenate([breaks, [len(above) - 1]])
+    peaks = []
+    for f, la in zip(firsts, lasts, strict=False):
+        members = above[f : la + 1]
+        s, e = int(starts[members[0]]), int(ends[members[-1]])
+        if e - s < min_length:
+            continue
+        top = members[np.argmax(values[members])]
+        peaks.append((s, e, float(values[top]), int((starts[top] + ends[top]) // 2)))
+    return peaks
+
+
+def peak_rows(chrom: str, task: str, peaks: list[tuple[int, int, float, int]], first: int = 0):
+    """narrowPeak rows for :func:`call_peaks` output (score = 1000 x max probability)."""
+    for i, (s, e, v, summit) in enumerate(peaks, start=first):
+        yield (
+            chrom,
+            s,
+            e,
+            f"{task}_peak{i}",
+            min(1000, int(round(1000 * v))),
+            ".",
+            f"{v:.6g}",
+            -1,
+            -1,
+            summit - s,
+        )
+
+
+PEAK_HEADER = [
+    "chrom",
+    "start",
+    "end",
+    "name",
+    "score",
+    "strand",
+    "max_prob",
+    "pValue",
+    "qValue",
+    "summit_offset",
+]

@@ -1,0 +1,182 @@
+"""``peakcnn predict``, ``peakcnn scan`` and ``peakcnn variants``: apply a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+log = logging.getLogger(__name__)
+
+PREDICT_DESCRIPTION = """Score regions of a genome (--genome G --bed REGIONS) or arbitrary sequences
+(--fasta SEQS) with the model of RUN. A region is scored on the window of the checkpoint's length centred
+on its summit (narrowPeak column 10) or else its midpoint, as in training. FASTA sequences shorter than the
+window are N-padded on both sides, longer ones centre-cropped (a warning counts them). OUT gets one row per
+region/sequence with the probability of each task in a column named after it, and a header line; '.bed'
+gives a BED file (header starts with '#'), anything else TSV."""
+
+SCAN_DESCRIPTION = """Genome-wide prediction track. Interval i of a chromosome is [i*S, i*S+S) and holds
+the probability of the window centred on the interval midpoint i*S + S//2 (window start = midpoint -
+W//2), i.e. what 'peakcnn predict' gives for a region with that midpoint. Windows past chromosome ends are
+N-padded. Output format follows the extension (.bw/.bigWig or .bedGraph/.bg); with several tasks one file
+per task is written, named OUT's stem + '.TASK' + extension (one task: OUT itself).
+Speed: the convolution trunk is computed once per chunk and shared by overlapping windows. Sharing needs
+windows on a common pooling grid, i.e. a stride that is a multiple of the product P of the pool widths
+(27 for the founding model); the default stride is the multiple of P closest to 50 bp (54 for founding).
+Other strides are exact too but slower (stride 50 with P = 27: no sharing, window-by-window speed).
+Default (exact): each window's border features, where its zero padding differs from the chunk's real
+neighbours, are recomputed, so the track equals window-by-window prediction (measured max difference 6e-8).
+--fast skips that correction (border features then see neighbouring sequence instead of zero padding):
+about 3x faster than exact at the default stride, max difference 1e-3 in probability measured on the
+founding model with random weights; a trained model can differ more (measure it with
+'python benchmarks/predict.py --run RUN')."""
+
+VARIANTS_DESCRIPTION = """Score each variant of a VCF (plain, gzip or bgzip; 1-based POS) by the change
+it causes: the first base of the variant sits at the window centre (index W//2) of a reference window
+(the genome) and an alternative window (left flank + ALT + sequence after REF, cut to W; indels therefore
+keep the window length). Both strands are averaged. Columns per task: p_ref, p_alt, diff = p_alt - p_ref
+and log_odds = logit(p_alt) - logit(p_ref) (Basset's SAD). Multi-allelic records give one row per ALT.
+ref_match is 0 where the genome does not carry REF (those rows are still scored, from the genome's bases,
+and counted in a warning). Variants on chromosomes absent from the genome, past chromosome ends or with
+symbolic alleles (<DEL>, *, breakends) are skipped and counted in warnings."""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train' (or its model.json)")
+    p.add_argument("--device", help="torch device (default: best available)")
+
+
+def _genome_options(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--genome", required=required, metavar="FASTA", help="genome FASTA (plain, gzip or bgzip)")
+    p.add_argument("--chrom-alias", metavar="TSV", help="chromAlias TSV of equivalent chromosome names")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "predict", help="probabilities for BED regions or FASTA sequences", description=PREDICT_DESCRIPTION
+    )
+    _common(p)
+    _genome_options(p, required=False)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--bed", metavar="REGIONS", help="BED/narrowPeak regions (needs --genome)")
+    src.add_argument("--fasta", metavar="SEQS", help="FASTA of sequences to score")
+    p.add_argument("--rc", action="store_true", help="average with the reverse-complement strand")
+    p.add_argument("--out", required=True, metavar="FILE", help="output table (.bed or .tsv)")
+    p.set_defaults(func=run_predict)
+
+    s = sub.add_parser("scan", help="genome-wide prediction track (bigWig/bedGraph)", description=SCAN_DESCRIPTION)
+    _common(s)
+    _genome_options(s, required=True)
+    s.add_argument("--chrom", nargs="+", metavar="C", help="chromosomes to scan (default: all)")
+    s.add_argument("--stride", type=int, metavar="S", help="interval width in bp (default: multiple of P near 50)")
+    s.add_argument("--fast", action="store_true", help="skip the border correction (approximate, faster)")
+    s.add_argument("--out", required=True, metavar="TRACK", help="track file (.bw/.bigWig/.bedGraph/.bg)")
+    s.add_argument("--peaks-out", metavar="P.bed", help="also call peaks from the track (narrowPeak columns)")
+    s.add_argument("--threshold", type=float, default=0.5, help="peak probability threshold (default 0.5)")
+    s.add_argument("--merge-gap", type=int, default=0, metavar="BP", help="merge peaks this close (default 0)")
+    s.add_argument("--min-length", type=int, default=0, metavar="BP", help="drop shorter peaks (default 0)")
+    s.set_defaults(func=run_scan)
+
+    v = sub.add_parser("variants", help="variant effects (SAD) from a VCF", description=VARIANTS_DESCRIPTION)
+    _common(v)
+    _genome_options(v, required=True)
+    v.add_argument("--vcf", required=True, help="VCF file (plain, gzip or bgzip)")
+    v.add_argument("--out", required=True, metavar="SCORES", help="output TSV")
+    v.set_defaults(func=run_variants)
+
+
+def _load(args):
+    from peakcnn.checkpoint import load_model
+
+    model, meta = load_model(args.run)
+    return model, meta, list(meta["tasks"]), int(meta["window"])
+
+
+def _genome(args, meta):
+    from peakcnn.apply import check_genome
+    from peakcnn.io.fasta import Genome
+
+    genome = Genome(args.genome, alias_file=args.chrom_alias)
+    check_genome(meta, genome)
+    return genome
+
+
+def run_predict(args) -> int:
+    from peakcnn.apply import bed_regions, fasta_codes, output_kind, region_codes
+    from peakcnn.errors import InputError
+    from peakcnn.inference import predict, sigmoid
+    from peakcnn.io.output import check_output, format_float, write_table
+
+    check_output(args.out)
+    model, meta, tasks, window = _load(args)
+    if args.bed:
+        if not args.genome:
+            raise InputError("predict --bed needs --genome FASTA to read the regions' sequence")
+        genome = _genome(args, meta)
+        regions = bed_regions(args.bed, genome, window)
+        codes = region_codes(regions, genome, window)
+        header = ["chrom", "start", "end", "name"]
+        keys = list(zip(regions.chrom, regions.start, regions.end, regions.name, strict=False))
+    else:
+        names, lengths, codes = fasta_codes(args.fasta, window)
+        header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
+    probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc))
+    rows = (list(k) + [format_float(x) for x in p] for k, p in zip(keys, probs.tolist(), strict=False))
+    bed = output_kind(args.out) == "bed" and bool(args.bed)
+    n = write_table(args.out, header + tasks, rows, comment_header=bed)
+    log.info("predict: %d rows x %d task(s) -> %s", n, len(tasks), args.out)
+    return 0
+
+
+def run_scan(args) -> int:
+    from peakcnn.errors import InputError
+    from peakcnn.io.output import check_output
+    from peakcnn.io.tracks import track_paths
+    from peakcnn.scan_run import scan_genome
+
+    model, meta, tasks, _ = _load(args)
+    for path in track_paths(args.out, tasks) + ([args.peaks_out] if args.peaks_out else []):
+        check_output(path)
+    if args.stride is not None and args.stride < 1:
+        raise InputError(f"--stride {args.stride}: must be a positive number of bp")
+    genome = _genome(args, meta)
+    scan_genome(
+        model,
+        tasks,
+        genome,
+        _chroms(args, genome),
+        args.stride,
+        exact=not args.fast,
+        out=args.out,
+        peaks_out=args.peaks_out,
+        peak_options=(args.threshold, args.merge_gap, args.min_length),
+        device=args.device,
+        progress=not args.quiet,
+    )
+    return 0
+
+
+def _chroms(args, genome) -> list[str]:
+    """Genome names of the chromosomes to scan (all by default)."""
+    from peakcnn.errors import InputError
+    from peakcnn.io.fasta import describe_genome_names
+
+    if not args.chrom:
+        return list(genome.names)
+    out = []
+    for c in args.chrom:
+        name = genome.resolve(c)
+        if name is None:
+            raise InputError(f"--chrom {c}: not in genome {genome.path.name} ({describe_genome_names(genome)})")
+        out.append(name)
+    return list(dict.fromkeys(out))
+
+
+def run_variants(args) -> int:
+    from peakcnn.io.output import check_output
+    from peakcnn.variants import score_vcf
+
+    check_output(args.out)
+    model, meta, tasks, window = _load(args)
+    n = score_vcf(model, tasks, window, _genome(args, meta), args.vcf, args.out, device=args.device)
+    log.info("variants: %d allele(s) scored -> %s", n, args.out)
+    return 0

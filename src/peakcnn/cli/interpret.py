@@ -1,0 +1,139 @@
+"""``peakcnn ism``: in-silico saturation mutagenesis of a genome region or of FASTA sequences."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+log = logging.getLogger(__name__)
+
+ISM_DESCRIPTION = """Score every single-base substitution of a sequence (Basset's saturation mutagenesis)
+as the change in logit per task. --region chr:start-end (1-based, inclusive) mutates the bases of the region
+inside the model window centred on the region's midpoint; a region longer than the window is cut to the
+window. --fasta mutates each record's bases, after N-padding/centre-cropping it to the window as 'predict'
+does. For each sequence writes PREFIX.npy (float32, shape (tasks, 4, L): delta logit, rows A C G T, 0 at the
+reference base), PREFIX.tsv (one row per position and task) and PREFIX.png (logo of the reference bases'
+importance = minus the mean effect of their substitutions, over a heatmap of all effects). With several
+FASTA records the files are PREFIX.NAME.*."""
+
+_REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "ism", help="in-silico saturation mutagenesis (array, table and figure)", description=ISM_DESCRIPTION
+    )
+    p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train'")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--region", metavar="CHR:START-END", help="genome region, 1-based inclusive (needs --genome)")
+    src.add_argument("--fasta", metavar="SEQS", help="FASTA of sequences")
+    p.add_argument("--genome", metavar="FASTA", help="genome FASTA for --region")
+    p.add_argument("--chrom-alias", metavar="TSV", help="chromAlias TSV of equivalent chromosome names")
+    p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix (PREFIX.npy/.tsv/.png)")
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    p.add_argument("--device", help="torch device (default: best available)")
+    p.set_defaults(func=run_ism)
+
+
+def parse_region(text: str) -> tuple[str, int, int]:
+    """``chr:start-end`` (1-based inclusive, commas allowed) -> ``(chrom, start0, end)`` half-open."""
+    from peakcnn.errors import InputError
+
+    m = _REGION.match(text.strip())
+    if not m:
+        raise InputError(f"--region {text!r}: expected CHROM:START-END, e.g. chr1:1001-1200 (1-based, inclusive)")
+    start, end = int(m["start"].replace(",", "")), int(m["end"].replace(",", ""))
+    if start < 1 or end < start:
+        raise InputError(f"--region {text!r}: need 1 <= START <= END")
+    return m["chrom"], start - 1, end
+
+
+def _region_inputs(args, window: int):
+    """One ``(label, codes (W,), mutate start, mutate end, first coordinate)`` for --region."""
+    from peakcnn.errors import InputError
+    from peakcnn.io.fasta import Genome, describe_genome_names
+
+    if not args.genome:
+        raise InputError("ism --region needs --genome FASTA")
+    chrom, start, end = parse_region(args.region)
+    genome = Genome(args.genome, alias_file=args.chrom_alias)
+    name = genome.resolve(chrom)
+    if name is None:
+        raise InputError(
+            f"--region {args.region}: {chrom} is not in genome {genome.path.name} ({describe_genome_names(genome)})"
+        )
+    if end > genome.lengths[name]:
+        raise InputError(f"--region {args.region}: runs past the end of {name} ({genome.lengths[name]} bp)")
+    w0 = (start + end) // 2 - window // 2
+    lo, hi = max(start, w0), min(end, w0 + window)
+    if (lo, hi) != (start, end):
+        log.warning(
+            "warning: region is %d bp, longer than the %d bp window; mutating %s:%d-%d",
+            end - start,
+            window,
+            name,
+            lo + 1,
+            hi,
+        )
+    return [("", genome.fetch(name, w0, w0 + window), lo - w0, hi - w0, lo + 1)]
+
+
+def _fasta_inputs(args, window: int):
+    """Per record ``(name, codes (W,), mutate start, mutate end, first coordinate)`` for --fasta."""
+    from peakcnn.io.seqs import fit_to_window, read_sequences
+
+    out = []
+    for name, codes in read_sequences(args.fasta):
+        fitted, offset = fit_to_window(codes, window)
+        lo, hi = max(offset, 0), min(offset + len(codes), window)
+        out.append((name, fitted, lo, hi, lo - offset + 1))
+    return out
+
+
+def run_ism(args) -> int:
+    from peakcnn.checkpoint import load_model
+    from peakcnn.interpret.ism import ism
+    from peakcnn.io.output import check_output
+    from peakcnn.io.tracks import safe_name
+    from peakcnn.sequence import codes_to_onehot
+
+    check_output(args.out + ".npy")
+    model, meta = load_model(args.run)
+    tasks, window = list(meta["tasks"]), int(meta["window"])
+    items = _region_inputs(args, window) if args.region else _fasta_inputs(args, window)
+    for i, (name, codes, lo, hi, first) in enumerate(items):
+        x = codes_to_onehot(codes)
+        delta = ism(model, x[None], lo, hi, device=args.device)[0]
+        prefix = args.out if len(items) == 1 else f"{args.out}.{i + 1}_{safe_name(name)}"
+        _write(prefix, delta, x[:, lo:hi], tasks, first, args.region or name, not args.no_plot)
+        log.info(
+            "ism: %s: %d positions x %d tasks -> %s.npy/.tsv%s",
+            name or args.region,
+            hi - lo,
+            len(tasks),
+            prefix,
+            "" if args.no_plot else "/.png",
+        )
+    return 0
+
+
+def _write(prefix: str, delta, x, tasks: list[str], first: int, title: str, plot: bool) -> None:
+    """Write ``prefix.npy``, ``prefix.tsv`` and (optionally) ``prefix.png`` atomically."""
+    import numpy as np
+
+    from peakcnn.interpret.plot_ism import plot_ism
+    from peakcnn.io.output import atomic_output, format_float, write_table
+    from peakcnn.sequence import codes_to_str, onehot_to_codes
+
+    with atomic_output(prefix + ".npy") as tmp:
+        np.save(tmp, delta.astype(np.float32))
+    ref = codes_to_str(onehot_to_codes(x))
+    rows = (
+        [first + j, ref[j], t] + [format_float(v) for v in delta[k, :, j]]
+        for k, t in enumerate(tasks)
+        for j in range(delta.shape[-1])
+    )
+    write_table(prefix + ".tsv", ["position", "ref", "task", "A", "C", "G", "T"], rows)
+    if plot:
+        with atomic_output(prefix + ".png") as tmp:
+            plot_ism(delta, x, tasks, tmp, title=title, first_pos=first)

@@ -1,0 +1,161 @@
+"""Fast, side-effect-free inference: device choice, batch-norm folding and batched prediction.
+
+Every function here takes any model ``f`` mapping one-hot DNA ``(N, 4, L)`` to logits ``(N, T)``. A
+:class:`~peakcnn.model.DNASeqClassifier` is additionally compiled into an inference copy with batch norm
+folded into the preceding convolution and max-pooling moved before the ReLU (the two commute), which is
+what makes prediction faster than calling the model directly. The caller's model is never modified: its
+train/eval mode and device are restored on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+#: Windows per forward pass; measured on CPU (see ``benchmarks/predict.py``), larger gives no gain.
+DEFAULT_BATCH = 256
+
+
+def best_device(device: str | torch.device | None = None) -> torch.device:
+    """The requested device, or the best available one (CUDA, then Apple MPS, then CPU) when ``None``."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def inference_mode(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode on ``device`` for the block, then restore its mode and device."""
+    was_training = model.training
+    params = list(model.parameters()) + list(model.buffers())
+    old_device = params[0].device if params else device
+    model.eval().to(device)
+    try:
+        with torch.inference_mode():
+            yield model
+    finally:
+        model.train(was_training)
+        model.to(old_device)
+
+
+def _fuse_block(modules: list[nn.Module]) -> list[nn.Module]:
+    """Fold each ``Conv1d -> BatchNorm1d`` pair, drop dropout, and pool before ReLU."""
+    out: list[nn.Module] = []
+    for m in modules:
+        if isinstance(m, nn.BatchNorm1d) and out and isinstance(out[-1], nn.Conv1d):
+            out[-1] = torch.nn.utils.fusion.fuse_conv_bn_eval(out[-1], m)
+        elif isinstance(m, nn.Dropout):
+            continue
+        elif isinstance(m, nn.MaxPool1d) and out and isinstance(out[-1], nn.ReLU):
+            out.insert(len(out) - 1, m)  # max(relu(x)) == relu(max(x)), and pooling first is cheaper
+        else:
+            out.append(m)
+    return out
+
+
+def fold_model(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of a ``DNASeqClassifier`` with batch norm folded; other models are copied as-is.
+
+    Parameters
+    ----------
+    model
+        Network mapping ``(N, 4, L)`` to ``(N, T)``. Not modified.
+
+    Returns
+    -------
+    nn.Module
+        Same function as ``model.eval()`` (to float rounding), with ``.trunk`` and ``.head`` when the input
+        had them.
+    """
+    folded = copy.deepcopy(model).eval()
+    trunk = getattr(folded, "trunk", None)
+    if isinstance(trunk, nn.Sequential):
+        folded.trunk = nn.Sequential(*_fuse_block(list(trunk)))
+    head = getattr(folded, "head", None)
+    if isinstance(head, nn.Sequential):
+        folded.head = nn.Sequential(*[m for m in head if not isinstance(m, nn.Dropout)])
+    return folded
+
+
+def reverse_complement(x: torch.Tensor) -> torch.Tensor:
+    """Reverse complement of one-hot ``(N, 4, L)`` in ACGT order."""
+    return x.flip(1).flip(2)
+
+
+def _logits(model: nn.Module, x: torch.Tensor, rc: bool) -> torch.Tensor:
+    """Logits ``(N, T)``; with ``rc`` the mean of both strands' probabilities, returned as a logit."""
+    out = model(x)
+    if not rc:
+        return out.float()
+    p = (torch.sigmoid(out.float()) + torch.sigmoid(model(reverse_complement(x)).float())) / 2
+    return torch.logit(p.double(), eps=1e-12).float()
+
+
+def predict_batches(
+    model: nn.Module,
+    batches: Iterable[torch.Tensor | np.ndarray],
+    device: str | torch.device | None = None,
+    rc: bool = False,
+    fold: bool = True,
+) -> Iterator[np.ndarray]:
+    """Logits for a stream of batches; yields one ``(B, T)`` float32 array per batch.
+
+    Parameters
+    ----------
+    model
+        Network mapping one-hot ``(B, 4, L)`` to logits ``(B, T)``.
+    batches
+        One-hot float ``(B, 4, L)`` tensors/arrays or uint8 code arrays ``(B, L)`` (one byte per base
+        travels to the device and is one-hot encoded there).
+    device
+        ``None`` picks the best available device.
+    rc
+        Average the probabilities of each window and its reverse complement (the result is a logit).
+    fold
+        Fold batch norm into convolutions (exact up to float rounding, faster).
+    """
+    from peakcnn.sequence import codes_to_onehot_torch
+
+    device = best_device(device)
+    net = fold_model(model) if fold else model
+    with inference_mode(net, device):
+        for batch in batches:
+            x = torch.as_tensor(batch).to(device, non_blocking=True)
+            if x.dim() == 2:
+                x = codes_to_onehot_torch(x)
+            yield _logits(net, x.float(), rc).cpu().numpy()
+
+
+def predict(
+    model: nn.Module,
+    X: torch.Tensor | np.ndarray,
+    batch_size: int = DEFAULT_BATCH,
+    device: str | torch.device | None = None,
+    rc: bool = False,
+) -> np.ndarray:
+    """Logits ``(N, T)`` for one-hot ``X`` ``(N, 4, L)`` or codes ``(N, L)``; see :func:`predict_batches`."""
+    n = len(X)
+    chunks = (X[i : i + batch_size] for i in range(0, n, batch_size))
+    parts = list(predict_batches(model, chunks, device=device, rc=rc))
+    if not parts:
+        return np.zeros((0, _n_outputs(model)), dtype=np.float32)
+    return np.concatenate(parts)
+
+
+def _n_outputs(model: nn.Module) -> int:
+    config = getattr(model, "config", None)
+    return int(getattr(config, "n_tasks", 0))
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Probabilities from logits (float64 internally so extreme logits do not overflow)."""
+    return (1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))).astype(np.float32)

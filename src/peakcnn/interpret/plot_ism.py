@@ -1,0 +1,68 @@
+"""Figures of saturation mutagenesis: a logo of the reference bases' importance over a heatmap of effects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from peakcnn.interpret.ism import importance
+from peakcnn.sequence import ALPHABET
+
+#: Figure width is capped so very long sequences stay viewable.
+MAX_WIDTH_IN = 40.0
+
+
+def plot_ism(
+    delta: np.ndarray, x: np.ndarray, tasks: list[str], path: str | Path, title: str = "", first_pos: int = 0
+) -> None:
+    """Draw logo + heatmap per task and save a PNG.
+
+    Parameters
+    ----------
+    delta
+        ISM of one sequence, ``(T, 4, L)`` delta logits.
+    x
+        One-hot reference ``(4, L)``.
+    tasks
+        Task names, ``T`` of them.
+    path
+        PNG path (written as given; callers handle atomic renaming).
+    title
+        Figure title.
+    first_pos
+        Coordinate of the first column, for the x axis.
+    """
+    import logomaker
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    n_tasks, _, length = delta.shape
+    width = min(MAX_WIDTH_IN, max(6.0, length / 12))
+    fig, axes = plt.subplots(
+        2 * n_tasks,
+        1,
+        figsize=(width, 2.6 * n_tasks),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [1, 1] * n_tasks},
+    )
+    lim = float(np.abs(delta).max()) or 1.0
+    for t in range(n_tasks):
+        logo_ax, heat_ax = axes[2 * t, 0], axes[2 * t + 1, 0]
+        frame = pd.DataFrame(importance(delta[t], x).T, columns=list(ALPHABET))
+        logomaker.Logo(frame, ax=logo_ax, color_scheme="classic")
+        logo_ax.set_xlim(-0.5, length - 0.5)
+        logo_ax.set_ylabel(f"{tasks[t]}\nimportance")
+        logo_ax.set_xticks([])
+        im = heat_ax.imshow(delta[t], aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        heat_ax.set_yticks(range(4), list(ALPHABET))
+        ticks = np.linspace(0, length - 1, min(length, 9)).astype(int)
+        heat_ax.set_xticks(ticks, [str(first_pos + int(i)) for i in ticks])
+        fig.colorbar(im, ax=[logo_ax, heat_ax], fraction=0.02, pad=0.01, label="delta logit")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=100, format="png")
+    plt.close(fig)

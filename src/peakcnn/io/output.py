@@ -1,0 +1,62 @@
+"""Output files that appear whole or not at all.
+
+Every result file is written to a temporary name in the destination folder and renamed into place only when
+complete, so an error or interruption never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from peakcnn.errors import InputError
+
+
+def check_output(path: str | Path, what: str = "output") -> Path:
+    """Fail early, in one line, when ``path`` cannot be written (missing folder, path is a folder)."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{path}: folder {parent} does not exist; create it or choose another {what} path")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name for the {what}")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{path}: folder {parent} is not writable; choose another {what} path")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds, else delete it.
+
+    The temporary name keeps the extension (``.x.tmp12.bw``) for writers that look at it.
+    """
+    path = check_output(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_table(path: str | Path, header: list[str], rows, comment_header: bool = False) -> int:
+    """Write a tab-separated table atomically; ``rows`` is an iterable of sequences. Returns the row count.
+
+    With ``comment_header`` the header line starts with ``#`` (BED convention).
+    """
+    n = 0
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(("#" if comment_header else "") + "\t".join(header) + "\n")
+        for row in rows:
+            fh.write("\t".join(map(str, row)) + "\n")
+            n += 1
+    return n
+
+
+def format_float(x: float) -> str:
+    """Compact float formatting for tables (6 significant digits)."""
+    return f"{x:.6g}"

@@ -1,0 +1,99 @@
+"""Prediction tracks: bigWig (pyBigWig) or bedGraph, chosen by the file extension.
+
+A :class:`TrackWriter` receives one chromosome at a time, in the order declared up front, and renames its
+file into place only on :meth:`TrackWriter.close`; :meth:`TrackWriter.abort` removes it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from peakcnn.errors import InputError
+from peakcnn.io.output import check_output
+
+BIGWIG_EXT = (".bw", ".bigwig")
+BEDGRAPH_EXT = (".bedgraph", ".bg", ".bdg")
+
+
+def track_format(path: str | Path) -> str:
+    """``"bigwig"`` or ``"bedgraph"`` from the extension (``.gz`` not supported for either)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in BIGWIG_EXT:
+        return "bigwig"
+    if suffix in BEDGRAPH_EXT:
+        return "bedgraph"
+    raise InputError(f"{path}: unknown track extension {suffix or '(none)'!r}; use .bw/.bigWig or .bedGraph/.bg")
+
+
+def safe_name(text: str) -> str:
+    """``text`` with characters unsafe in file names replaced by ``_``."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", text) or "task"
+
+
+def track_paths(path: str | Path, tasks: list[str]) -> list[Path]:
+    """One path per task: ``path`` itself for one task, else ``STEM.TASK.EXT`` next to it."""
+    path = Path(path)
+    track_format(path)
+    if len(tasks) == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}.{safe_name(t)}{path.suffix}") for t in tasks]
+
+
+class TrackWriter:
+    """Write ``chrom, start, end, value`` intervals of one track.
+
+    Parameters
+    ----------
+    path
+        Destination; the format follows the extension.
+    chroms
+        ``(name, length)`` of every chromosome that will be added, in order.
+    """
+
+    def __init__(self, path: str | Path, chroms: list[tuple[str, int]]):
+        self.path = check_output(path, "track")
+        self.format = track_format(path)
+        self.tmp = self.path.with_name(f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix}")
+        if self.format == "bigwig":
+            import pyBigWig
+
+            self._fh = pyBigWig.open(str(self.tmp), "w")
+            self._fh.addHeader([(c, int(n)) for c, n in chroms], maxZooms=10)
+        else:
+            self._fh = open(self.tmp, "w", encoding="utf-8", newline="\n")
+
+    def add(self, chrom: str, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
+        """Append intervals ``[starts, ends)`` with ``values`` (all shape ``(n,)``) on ``chrom``."""
+        if len(starts) == 0:
+            return
+        if self.format == "bigwig":
+            self._fh.addEntries(
+                [chrom] * len(starts),
+                np.asarray(starts, dtype=np.int64).tolist(),
+                ends=np.asarray(ends, dtype=np.int64).tolist(),
+                values=np.asarray(values, dtype=np.float64).tolist(),
+            )
+        else:
+            lines = (
+                f"{chrom}\t{s}\t{e}\t{v:.6g}\n"
+                for s, e, v in zip(starts.tolist(), ends.tolist(), values.tolist(), strict=False)
+            )
+            self._fh.writelines(lines)
+
+    def close(self) -> Path:
+        """Finish the file and move it into place."""
+        self._fh.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the partial file."""
+        try:
+            self._fh.close()
+        finally:
+            if self.tmp.exists():
+                self.tmp.unlink()

@@ -1,0 +1,127 @@
+"""VCF reading for variant scoring: a small parser for plain, gzip and bgzip files.
+
+Only the first five columns are used (``CHROM POS ID REF ALT``). Positions are 1-based as in the file;
+each ALT allele of a multi-allelic record becomes its own :class:`Variant`. Symbolic alleles (``<DEL>``,
+``*``, ``.``, breakends such as ``A[chr2:10[``) cannot be scored from sequence and are counted in
+:attr:`VcfReport.symbolic` instead. Structural problems raise :class:`~peakcnn.errors.InputError` naming
+``file:line``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from peakcnn.errors import InputError
+
+_BASES = re.compile(r"^[ACGTNacgtn]+$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One REF>ALT allele; ``pos`` is 1-based, ``line`` the VCF line it came from."""
+
+    chrom: str
+    pos: int
+    id: str
+    ref: str
+    alt: str
+    line: int
+
+    @property
+    def is_snv(self) -> bool:
+        return len(self.ref) == 1 and len(self.alt) == 1
+
+
+@dataclass
+class VcfReport:
+    """What the parser skipped: symbolic alleles (with an example) and records seen."""
+
+    records: int = 0
+    symbolic: int = 0
+    symbolic_examples: list[str] = field(default_factory=list)
+
+
+def _is_symbolic(alt: str) -> bool:
+    return alt in ("*", ".") or alt.startswith("<") or "[" in alt or "]" in alt
+
+
+def _open_text(path: Path):
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    return opener(path, "rt", encoding="utf-8", errors="replace", newline=None)
+
+
+def _parse_record(path: Path, lineno: int, line: str, report: VcfReport) -> Iterator[Variant]:
+    fields = line.rstrip("\r\n").split("\t")
+    if len(fields) < 5:
+        raise InputError(
+            f"{path}:{lineno}: {len(fields)} tab-separated column(s), a VCF record needs at least CHROM POS ID REF ALT"
+        )
+    chrom, pos, vid, ref, alts = fields[:5]
+    if not pos.isdigit() or int(pos) < 1:
+        raise InputError(f"{path}:{lineno}: POS {pos!r} is not a positive integer (VCF positions are 1-based)")
+    if not _BASES.match(ref):
+        raise InputError(f"{path}:{lineno}: REF {ref!r} is not a sequence of A, C, G, T or N")
+    report.records += 1
+    for alt in alts.split(","):
+        if _is_symbolic(alt):
+            report.symbolic += 1
+            if len(report.symbolic_examples) < 3:
+                report.symbolic_examples.append(f"{path.name}:{lineno} {alt}")
+            continue
+        if not _BASES.match(alt):
+            raise InputError(f"{path}:{lineno}: ALT allele {alt!r} is not a sequence of A, C, G, T or N")
+        yield Variant(chrom, int(pos), vid, ref.upper(), alt.upper(), lineno)
+
+
+def read_vcf(path: str | Path) -> tuple[list[Variant], VcfReport]:
+    """Read every scoreable allele of a VCF.
+
+    Parameters
+    ----------
+    path
+        VCF, plain or gzip/bgzip (the gzip module reads BGZF as concatenated gzip members).
+
+    Returns
+    -------
+    variants, report
+        One :class:`Variant` per non-symbolic ALT allele in file order; counts of what was skipped.
+
+    Raises
+    ------
+    InputError
+        Missing file, no ``#CHROM`` header line before the first record, malformed record.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: VCF file not found; pass an existing --vcf file")
+    variants: list[Variant] = []
+    report = VcfReport()
+    header = False
+    try:
+        with _open_text(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if line.startswith("##") or not line.strip():
+                    continue
+                if line.startswith("#"):
+                    header = line.upper().startswith("#CHROM")
+                    if not header:
+                        raise InputError(f"{path}:{lineno}: header line does not start with #CHROM; is this a VCF?")
+                    continue
+                if not header:
+                    raise InputError(
+                        f"{path}:{lineno}: record before the '#CHROM POS ID REF ALT ...' header line; "
+                        "is this a VCF? add the header"
+                    )
+                variants.extend(_parse_record(path, lineno, line, report))
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError(f"{path}: cannot read ({e}); check the file is intact") from None
+    if not header:
+        raise InputError(f"{path}: no '#CHROM' header line; is this a VCF?")
+    return variants, report

@@ -1,0 +1,103 @@
+"""Scanning a genome to prediction tracks and called peaks (the library behind ``peakcnn scan``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from peakcnn.apply import PEAK_HEADER, call_peaks, peak_rows
+from peakcnn.inference import sigmoid
+from peakcnn.scan import default_stride, n_intervals, pool_product, scan_codes
+
+log = logging.getLogger(__name__)
+
+
+def _explain_stride(model: nn.Module, stride: int) -> None:
+    p = pool_product(model)
+    if stride % p:
+        log.warning(
+            "warning: stride %d is not a multiple of the model's pooling product %d, so windows share less "
+            "of the convolution trunk and the scan is slower; --stride %d is much faster",
+            stride,
+            p,
+            default_stride(model, stride),
+        )
+
+
+def scan_genome(
+    model: nn.Module,
+    tasks: list[str],
+    genome,
+    chroms: list[str],
+    stride: int | None,
+    exact: bool,
+    out: str | Path,
+    peaks_out: str | Path | None = None,
+    peak_options: tuple[float, int, int] = (0.5, 0, 0),
+    device=None,
+    progress: bool = True,
+) -> list[Path]:
+    """Scan ``chroms`` of ``genome``; write one track per task and optionally a peak file.
+
+    Parameters
+    ----------
+    stride
+        Interval width; ``None`` = :func:`~peakcnn.scan.default_stride`.
+    peak_options
+        ``(threshold, merge_gap, min_length)`` for :func:`~peakcnn.apply.call_peaks`.
+
+    Returns
+    -------
+    list of Path
+        Track files written. Nothing is left behind if an error occurs.
+    """
+    from tqdm import tqdm
+
+    from peakcnn.io.output import write_table
+    from peakcnn.io.tracks import TrackWriter, track_paths
+
+    stride = stride or default_stride(model)
+    _explain_stride(model, stride)
+    sizes = [(c, genome.lengths[c]) for c in chroms]
+    writers = []
+    peaks: list[tuple] = []
+    bar = tqdm(total=sum(n for _, n in sizes), unit="bp", unit_scale=True, disable=not progress, desc="scan")
+    try:
+        writers = [TrackWriter(p, sizes) for p in track_paths(out, tasks)]
+        for chrom, length in sizes:
+            probs = sigmoid(
+                scan_codes(model, genome.codes(chrom), stride, exact=exact, device=device, progress=bar.update)
+            )
+            starts = np.arange(n_intervals(length, stride), dtype=np.int64) * stride
+            ends = np.minimum(starts + stride, length)
+            for t, w in enumerate(writers):
+                w.add(chrom, starts, ends, probs[:, t])
+                if peaks_out:
+                    found = call_peaks(starts, ends, probs[:, t], *peak_options)
+                    peaks.extend(peak_rows(chrom, tasks[t], found, first=len(peaks)))
+        paths = [w.close() for w in writers]
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    finally:
+        bar.close()
+    if peaks_out:
+        n = write_table(
+            peaks_out,
+            PEAK_HEADER,
+            sorted(peaks, key=lambda r: (chroms.index(r[0]), r[1])),
+            comment_header=True,
+        )
+        log.info("scan: %d peak(s) -> %s", n, peaks_out)
+    log.info(
+        "scan: %s at stride %d (%s) -> %s",
+        ", ".join(c for c, _ in sizes[:5]),
+        stride,
+        "exact" if exact else "fast",
+        ", ".join(map(str, paths)),
+    )
+    return paths

@@ -1,0 +1,167 @@
+"""Variant effect scoring: reference and alternative windows centred on each variant.
+
+The first base of the variant (VCF ``POS``) sits at index ``W // 2`` of both windows. The reference window
+is the genome; the alternative window is the same left flank, then ALT, then the genome after REF, cut to
+``W`` bases, so SNVs, insertions and deletions all give windows of the model's length. Each window is
+scored on both strands (probabilities averaged); the effect is ``diff = p_alt - p_ref`` and Basset's SAD
+log-odds ratio ``logit(p_alt) - logit(p_ref)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from peakcnn.inference import predict, sigmoid
+from peakcnn.io.vcf import Variant
+from peakcnn.sequence import N_CODE, str_to_codes
+
+log = logging.getLogger(__name__)
+
+#: Probabilities are clipped to ``[EPS, 1 - EPS]`` before taking log-odds.
+EPS = 1e-6
+
+
+def _ref_matches(genome_codes: np.ndarray, ref: str) -> bool:
+    """REF equals the genome, with ``N`` on either side matching anything."""
+    ref_codes = str_to_codes(ref)
+    ok = (genome_codes == ref_codes) | (genome_codes == N_CODE) | (ref_codes == N_CODE)
+    return bool(ok.all())
+
+
+def variant_windows(genome, chrom: str, variant: Variant, window: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Reference and alternative windows of one variant on genome chromosome ``chrom``.
+
+    Returns
+    -------
+    ref, alt
+        uint8 codes, shape ``(window,)`` each.
+    ref_match
+        Whether the genome carries the VCF's REF allele.
+    """
+    p0, c, n_ref = variant.pos - 1, window // 2, len(variant.ref)
+    ref = genome.fetch(chrom, p0 - c, p0 - c + window)
+    match = _ref_matches(genome.fetch(chrom, p0, p0 + n_ref), variant.ref)
+    right = genome.fetch(chrom, p0 + n_ref, p0 + n_ref + window)
+    alt = np.concatenate([ref[:c], str_to_codes(variant.alt), right])[:window]
+    return ref, alt, match
+
+
+@dataclass
+class VariantScores:
+    """Per variant and task: probabilities of both alleles (strand-averaged) and their differences."""
+
+    p_ref: np.ndarray  # (n, T)
+    p_alt: np.ndarray  # (n, T)
+
+    @property
+    def diff(self) -> np.ndarray:
+        return self.p_alt - self.p_ref
+
+    @property
+    def log_odds(self) -> np.ndarray:
+        """Basset SAD: ``logit(p_alt) - logit(p_ref)``, shape ``(n, T)``."""
+        return _logit(self.p_alt) - _logit(self.p_ref)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def score_windows(
+    model: nn.Module,
+    ref: np.ndarray,
+    alt: np.ndarray,
+    device: str | torch.device | None = None,
+    rc: bool = True,
+) -> VariantScores:
+    """Score paired windows: codes ``(n, W)`` each, or one-hot ``(n, 4, W)``; both strands when ``rc``."""
+    return VariantScores(
+        p_ref=sigmoid(predict(model, ref, device=device, rc=rc)),
+        p_alt=sigmoid(predict(model, alt, device=device, rc=rc)),
+    )
+
+
+def _resolve(variants: list[Variant], genome, vcf) -> tuple[list[tuple[Variant, str]], int]:
+    """Variants with their genome chromosome; unknown chromosomes and positions past the end are skipped."""
+    from peakcnn.errors import InputError
+    from peakcnn.io.fasta import describe_genome_names, match_chroms
+
+    mapping, unmatched = match_chroms((v.chrom for v in variants), genome)
+    if variants and not mapping:
+        raise InputError(
+            f"{vcf}: no chromosome name matches genome {genome.path.name} (VCF has "
+            f"{', '.join(list(unmatched)[:8])}; genome has {describe_genome_names(genome)}); "
+            "pass --chrom-alias with a TSV of equivalent names"
+        )
+    if unmatched:
+        listed = ", ".join(f"{n} ({c})" for n, c in unmatched.most_common(10))
+        log.warning(
+            "warning: %s: %d variant(s) on chromosomes absent from genome %s skipped: %s",
+            vcf,
+            sum(unmatched.values()),
+            genome.path.name,
+            listed,
+        )
+    kept = [(v, mapping[v.chrom]) for v in variants if v.chrom in mapping]
+    inside = [(v, c) for v, c in kept if v.pos - 1 + len(v.ref) <= genome.lengths[c]]
+    if len(inside) < len(kept):
+        v, c = next((v, c) for v, c in kept if v.pos - 1 + len(v.ref) > genome.lengths[c])
+        log.warning(
+            "warning: %s: %d variant(s) past their chromosome's end skipped (first: line %d, %s:%d, "
+            "length %d); is the VCF for this genome assembly?",
+            vcf,
+            len(kept) - len(inside),
+            v.line,
+            v.chrom,
+            v.pos,
+            genome.lengths[c],
+        )
+    return inside, len(variants) - len(inside)
+
+
+def score_vcf(model: nn.Module, tasks: list[str], window: int, genome, vcf, out, device=None) -> int:
+    """Score every scoreable allele of ``vcf`` and write the TSV ``out``; returns the number of rows."""
+    from peakcnn.errors import InputError
+    from peakcnn.io.output import format_float, write_table
+    from peakcnn.io.vcf import read_vcf
+
+    variants, report = read_vcf(vcf)
+    if report.symbolic:
+        log.warning(
+            "warning: %s: %d symbolic/breakend allele(s) skipped, cannot be scored from sequence (%s)",
+            vcf,
+            report.symbolic,
+            "; ".join(report.symbolic_examples),
+        )
+    todo, _ = _resolve(variants, genome, vcf)
+    if not todo:
+        raise InputError(f"{vcf}: no variant left to score (see the warnings above)")
+    wins = [variant_windows(genome, c, v, window) for v, c in todo]
+    ref, alt = np.stack([w[0] for w in wins]), np.stack([w[1] for w in wins])
+    match = [w[2] for w in wins]
+    if not all(match):
+        first = todo[match.index(False)][0]
+        log.warning(
+            "warning: %s: %d variant(s) whose REF differs from the genome (ref_match=0; first: line %d, "
+            "%s:%d REF %s); scored from the genome's bases",
+            vcf,
+            match.count(False),
+            first.line,
+            first.chrom,
+            first.pos,
+            first.ref,
+        )
+    s = score_windows(model, ref, alt, device=device)
+    cols = [f"{t}_{k}" for t in tasks for k in ("p_ref", "p_alt", "diff", "log_odds")]
+    per_task = np.stack([s.p_ref, s.p_alt, s.diff, s.log_odds], axis=-1).reshape(len(todo), -1)
+    rows = (
+        [v.chrom, v.pos, v.id, v.ref, v.alt, int(m)] + [format_float(x) for x in r]
+        for (v, _), m, r in zip(todo, match, per_task.tolist(), strict=False)
+    )
+    return write_table(out, ["chrom", "pos", "id", "ref", "alt", "ref_match"] + cols, rows)

@@ -1,0 +1,125 @@
+"""In-silico saturation mutagenesis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from _apply_helpers import make_run, motif_model, random_genome, tiny_model, write_fasta
+
+from peakcnn.cli import main
+from peakcnn.interpret.ism import importance, ism
+from peakcnn.sequence import codes_to_onehot, str_to_codes
+
+
+def _brute_force(model, x):
+    with torch.no_grad():
+        ref = model(x[None])[0]
+        out = np.zeros((ref.shape[0], 4, x.shape[1]), dtype=np.float32)
+        for p in range(x.shape[1]):
+            for b in range(4):
+                if x[b, p] == 1:
+                    continue
+                y = x.clone()
+                y[:, p] = 0
+                y[b, p] = 1
+                out[:, b, p] = (model(y[None])[0] - ref).numpy()
+    return out
+
+
+def test_ism_matches_brute_force_and_leaves_model_in_train_mode():
+    model = tiny_model(n_tasks=2, window=40, pool_widths=[2, 2, 2]).train()
+    codes = np.random.default_rng(0).integers(0, 5, (2, 40)).astype(np.uint8)
+    X = torch.tensor(codes_to_onehot(codes))
+    got = ism(model, X, batch_size=7)
+    assert model.training and got.shape == (2, 2, 4, 40)
+    model.eval()
+    for n in range(2):
+        np.testing.assert_allclose(got[n], _brute_force(model, X[n]), atol=1e-5)
+    assert np.all(got[0][:, X[0].numpy() == 1] == 0)  # reference bases have effect 0
+
+
+def test_ism_of_motif_detector_and_importance():
+    model = motif_model()
+    x = codes_to_onehot(str_to_codes("A" * 100 + "TGCA" + "A" * 96))
+    d = ism(model, x[None], 95, 110)[0, 0]
+    assert d.shape == (4, 15)
+    assert np.allclose(d[:, 5:9][x[:, 100:104] == 0], -10)  # every change inside the motif destroys it
+    assert np.abs(d[:, :5]).max() == 0 and np.abs(d[:, 9:]).max() == 0
+    imp = importance(d, x[:, 95:110])
+    assert np.allclose(imp.sum(axis=0)[5:9], 10)
+
+
+def test_ism_cli_region_and_fasta(tmp_path, capsys):
+    run = make_run(tmp_path, tiny_model(n_tasks=2), ["a", "b"])
+    random_genome(tmp_path / "g.fa", {"chr1": 1000})
+    assert (
+        main(
+            [
+                "-q",
+                "ism",
+                str(run),
+                "--genome",
+                str(tmp_path / "g.fa"),
+                "--region",
+                "chr1:401-430",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
+    arr = np.load(tmp_path / "r.npy")
+    assert arr.shape == (2, 4, 30)
+    tsv = (tmp_path / "r.tsv").read_text().splitlines()
+    assert tsv[0].split("\t") == ["position", "ref", "task", "A", "C", "G", "T"] and len(tsv) == 1 + 60
+    assert tsv[1].split("\t")[0] == "401"
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    write_fasta(tmp_path / "q.fa", {"s1": "ACGT" * 10, "s/2": "G" * 250})
+    assert (
+        main(
+            [
+                "-q",
+                "ism",
+                str(run),
+                "--fasta",
+                str(tmp_path / "q.fa"),
+                "--out",
+                str(tmp_path / "f"),
+                "--no-plot",
+            ]
+        )
+        == 0
+    )
+    assert np.load(tmp_path / "f.1_s1.npy").shape == (2, 4, 40)
+    assert np.load(tmp_path / "f.2_s_2.npy").shape == (2, 4, 200)
+
+
+@pytest.mark.parametrize(
+    "region, message",
+    [
+        ("chr1:10", "expected CHROM:START-END"),
+        ("chr1:50-40", "START <= END"),
+        ("chr9:1-10", "chr9 is not in genome"),
+        ("chr1:990-1010", "runs past the end"),
+    ],
+)
+def test_ism_bad_region(tmp_path, capsys, region, message):
+    run = make_run(tmp_path, tiny_model(), ["a", "b"])
+    random_genome(tmp_path / "g.fa", {"chr1": 1000})
+    assert (
+        main(
+            [
+                "ism",
+                str(run),
+                "--genome",
+                str(tmp_path / "g.fa"),
+                "--region",
+                region,
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
+    assert message in capsys.readouterr().err and not (tmp_path / "r.npy").exists()

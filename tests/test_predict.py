@@ -1,0 +1,151 @@
+"""peakcnn predict and the inference helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from _apply_helpers import make_run, random_genome, tiny_model, write_fasta
+
+from peakcnn.cli import main
+from peakcnn.inference import fold_model, predict, sigmoid
+from peakcnn.io.seqs import fit_to_window
+from peakcnn.sequence import codes_to_onehot, str_to_codes
+
+
+def _table(path):
+    lines = path.read_text().splitlines()
+    return lines[0].lstrip("#").split("\t"), [ln.split("\t") for ln in lines[1:]]
+
+
+def test_folded_model_equals_model():
+    model = tiny_model()
+    x = torch.tensor(codes_to_onehot(np.random.default_rng(0).integers(0, 5, (16, 200)).astype(np.uint8)))
+    with torch.no_grad():
+        assert torch.allclose(model(x), fold_model(model)(x), atol=1e-5)
+
+
+def test_predict_leaves_model_as_found_and_rc_averages():
+    model = tiny_model().train()
+    codes = np.random.default_rng(1).integers(0, 4, (5, 200)).astype(np.uint8)
+    fwd = sigmoid(predict(model, codes))
+    assert model.training
+    rc_codes = (3 - codes)[:, ::-1].copy()
+    both = sigmoid(predict(model, codes, rc=True))
+    np.testing.assert_allclose(both, (fwd + sigmoid(predict(model, rc_codes))) / 2, atol=1e-6)
+
+
+def test_predict_bed_uses_summit_or_midpoint(tmp_path):
+    model = tiny_model()
+    run = make_run(tmp_path, model, ["a", "b"])
+    recs = random_genome(tmp_path / "g.fa", {"chr1": 3000, "chr2": 500})
+    bed = tmp_path / "r.narrowPeak"
+    bed.write_text("chr1\t1000\t1400\tp1\t0\t.\t1\t1\t1\t50\nchr2\t0\t80\tp2\t0\t.\t1\t1\t1\t-1\n")
+    assert (
+        main(
+            [
+                "predict",
+                str(run),
+                "--genome",
+                str(tmp_path / "g.fa"),
+                "--bed",
+                str(bed),
+                "--out",
+                str(tmp_path / "p.bed"),
+            ]
+        )
+        == 0
+    )
+    header, rows = _table(tmp_path / "p.bed")
+    assert header == ["chrom", "start", "end", "name", "a", "b"]
+    assert (tmp_path / "p.bed").read_text().startswith("#chrom")
+    seq1 = recs["chr1"][1050 - 100 : 1050 + 100]  # summit 1000 + 50
+    seq2 = "N" * 60 + recs["chr2"][0:140]  # midpoint 40, window starts at -60
+    expect = sigmoid(predict(model, np.stack([str_to_codes(seq1), str_to_codes(seq2)])))
+    got = np.array([[float(v) for v in r[4:]] for r in rows])
+    np.testing.assert_allclose(got, expect, atol=1e-5)
+
+
+def test_predict_fasta_pads_and_crops(tmp_path, caplog):
+    model = tiny_model(n_tasks=1)
+    run = make_run(tmp_path, model, ["t"])
+    seqs = {"short": "ACGTTGCA" * 5, "exact": "G" * 200, "long": "ACGT" * 80 + "T"}
+    write_fasta(tmp_path / "q.fa", seqs)
+    with caplog.at_level("WARNING"):
+        assert main(["predict", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "p.tsv")]) == 0
+    assert "1 of 3 sequences are shorter" in caplog.text and "1 longer" in caplog.text
+    header, rows = _table(tmp_path / "p.tsv")
+    assert header == ["name", "length", "t"] and [r[0] for r in rows] == list(seqs)
+    fitted = [fit_to_window(str_to_codes(s), 200)[0] for s in seqs.values()]
+    assert "".join("ACGTN"[c] for c in fitted[0]).strip("N") == seqs["short"]
+    assert fitted[0][:80].tolist() == [4] * 80
+    long_codes = str_to_codes(seqs["long"])
+    assert fitted[2].tolist() == long_codes[60:260].tolist()
+    np.testing.assert_allclose([float(r[2]) for r in rows], sigmoid(predict(model, np.stack(fitted)))[:, 0], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "bed_text, message",
+    [
+        ("chr1\t2900\t3100\tx\n", "runs past the end of chr1"),
+        ("chrQ\t1\t10\tx\n", "no chromosome name matches"),
+    ],
+)
+def test_predict_bad_regions(tmp_path, capsys, bed_text, message):
+    run = make_run(tmp_path, tiny_model(), ["a", "b"])
+    random_genome(tmp_path / "g.fa", {"chr1": 3000})
+    (tmp_path / "r.bed").write_text(bed_text)
+    out = tmp_path / "p.tsv"
+    assert (
+        main(
+            [
+                "predict",
+                str(run),
+                "--genome",
+                str(tmp_path / "g.fa"),
+                "--bed",
+                str(tmp_path / "r.bed"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("peakcnn: error:") and message in err[-1]
+    assert not out.exists()
+
+
+def test_predict_bad_fasta_letter_and_missing_folder(tmp_path, capsys):
+    run = make_run(tmp_path, tiny_model(), ["a", "b"])
+    (tmp_path / "q.fa").write_text(">s1\nACGT\nACXT\n")
+    assert main(["predict", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "p.tsv")]) == 2
+    assert "q.fa:3:3: character 'X'" in capsys.readouterr().err
+    assert not (tmp_path / "p.tsv").exists()
+    (tmp_path / "q.fa").write_text(">s1\nACGT\n")
+    assert main(["predict", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "no/p.tsv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_genome_mismatch_warns(tmp_path, caplog):
+    run = make_run(tmp_path, tiny_model(), ["a", "b"], genome_chroms=["Chr1", "Chr5"])
+    random_genome(tmp_path / "g.fa", {"chr1": 1000})
+    write_fasta(tmp_path / "q.fa", {"s": "ACGT" * 10})
+    (tmp_path / "r.bed").write_text("chr1\t10\t20\tx\n")
+    with caplog.at_level("WARNING"):
+        assert (
+            main(
+                [
+                    "predict",
+                    str(run),
+                    "--genome",
+                    str(tmp_path / "g.fa"),
+                    "--bed",
+                    str(tmp_path / "r.bed"),
+                    "--out",
+                    str(tmp_path / "p.tsv"),
+                ]
+            )
+            == 0
+        )
+    assert "1 of the 2 chromosomes the model was trained on are not in genome" in caplog.text

@@ -1,0 +1,116 @@
+"""Genome scanning: shared-trunk scan equals window-by-window prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _apply_helpers import make_run, random_codes, random_genome, tiny_model
+
+from peakcnn.apply import call_peaks
+from peakcnn.cli import main
+from peakcnn.inference import predict, sigmoid
+from peakcnn.scan import default_stride, padded, scan_codes, window_starts
+
+
+def _window_by_window(model, codes, stride, window=200):
+    starts = window_starts(len(codes), stride, window)
+    return predict(model, np.stack([padded(codes, s, s + window) for s in starts]))
+
+
+@pytest.mark.parametrize("stride", [8, 16, 24, 5, 1, 50, 300])
+def test_exact_scan_equals_window_by_window(stride):
+    model = tiny_model(n_tasks=3)
+    codes = random_codes(4321 if stride >= 8 else 1201)
+    codes[700:800] = 4
+    ref = _window_by_window(model, codes, stride)
+    out = scan_codes(model, codes, stride)
+    assert out.shape == ref.shape
+    assert np.abs(sigmoid(out) - sigmoid(ref)).max() < 1e-5
+
+
+def test_fast_scan_difference_is_small_and_measured():
+    model = tiny_model(n_tasks=2)
+    codes = random_codes(6000, seed=3)
+    ref = sigmoid(_window_by_window(model, codes, 16))
+    diff = np.abs(sigmoid(scan_codes(model, codes, 16, exact=False)) - ref).max()
+    print(f"fast-mode max |p_scan - p_window| = {diff:.2e}")
+    assert 0 < diff < 0.05
+
+
+def test_scan_other_architecture_and_short_chromosome():
+    model = tiny_model(n_tasks=1, conv_widths=[7, 5, 3], pool_widths=[3, 2, 2], window=180)
+    codes = random_codes(100, seed=4)  # shorter than one window
+    for stride in (12, 10):
+        ref = _window_by_window(model, codes, stride, window=180)
+        assert np.abs(scan_codes(model, codes, stride) - ref).max() < 1e-4
+
+
+def test_default_stride_is_pool_multiple():
+    assert default_stride(tiny_model()) == 48
+
+
+def test_call_peaks_merge_and_min_length():
+    starts = np.arange(10) * 10
+    ends = starts + 10
+    vals = np.array([0, 0.9, 0.8, 0, 0.7, 0, 0, 0.95, 0, 0])
+    assert call_peaks(starts, ends, vals, 0.5, 0, 0) == [
+        (10, 30, 0.9, 15),
+        (40, 50, 0.7, 45),
+        (70, 80, 0.95, 75),
+    ]
+    assert call_peaks(starts, ends, vals, 0.5, 10, 20) == [(10, 50, 0.9, 15)]
+
+
+def test_scan_cli_bedgraph_matches_predict_at_midpoints(tmp_path):
+    model = tiny_model(n_tasks=2)
+    run = make_run(tmp_path, model, ["a", "b/c"])
+    recs = random_genome(tmp_path / "g.fa", {"chr1": 2003, "chr2": 333})
+    out = tmp_path / "t.bedGraph"
+    assert (
+        main(
+            [
+                "-q",
+                "scan",
+                str(run),
+                "--genome",
+                str(tmp_path / "g.fa"),
+                "--stride",
+                "16",
+                "--out",
+                str(out),
+                "--peaks-out",
+                str(tmp_path / "pk.bed"),
+                "--threshold",
+                "0",
+            ]
+        )
+        == 0
+    )
+    lines = (tmp_path / "t.b_c.bedGraph").read_text().splitlines()
+    rows = [ln.split("\t") for ln in (tmp_path / "t.a.bedGraph").read_text().splitlines()]
+    assert len(rows) == len(lines) == 126 + 21
+    assert rows[125][:3] == ["chr1", "2000", "2003"]
+    from peakcnn.sequence import str_to_codes
+
+    mids = [(int(r[1]) // 16) * 16 + 8 for r in rows[:126]]
+    seqs = np.stack([padded(str_to_codes(recs["chr1"]), m - 100, m + 100) for m in mids])
+    np.testing.assert_allclose([float(r[3]) for r in rows[:126]], sigmoid(predict(model, seqs))[:, 0], atol=1e-5)
+    peaks = (tmp_path / "pk.bed").read_text().splitlines()
+    assert peaks[0].startswith("#chrom") and len(peaks) == 1 + 4  # 2 tasks x 2 chromosomes, threshold 0
+
+
+def test_scan_cli_bigwig_and_bad_inputs(tmp_path, capsys):
+    import pyBigWig
+
+    run = make_run(tmp_path, tiny_model(n_tasks=1), ["a"])
+    random_genome(tmp_path / "g.fa", {"chr1": 1000})
+    g = str(tmp_path / "g.fa")
+    assert main(["-q", "scan", str(run), "--genome", g, "--out", str(tmp_path / "t.bw"), "--fast"]) == 0
+    bw = pyBigWig.open(str(tmp_path / "t.bw"))
+    assert bw.chroms() == {"chr1": 1000} and len(bw.intervals("chr1")) == 21
+    assert main(["scan", str(run), "--genome", g, "--out", str(tmp_path / "t.wig")]) == 2
+    assert "unknown track extension" in capsys.readouterr().err
+    assert main(["scan", str(run), "--genome", g, "--chrom", "chr9", "--out", str(tmp_path / "u.bw")]) == 2
+    assert "--chrom chr9: not in genome" in capsys.readouterr().err
+    assert main(["scan", str(run), "--genome", g, "--out", str(tmp_path / "missing/t.bw")]) == 2
+    assert not (tmp_path / "u.bw").exists() and not list(tmp_path.glob(".*tmp*"))

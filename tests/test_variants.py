@@ -1,0 +1,114 @@
+"""Variant scoring with a hand-weighted motif detector whose output is known exactly."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from _apply_helpers import make_run, motif_model, write_fasta
+
+from peakcnn.cli import main
+from peakcnn.io.fasta import Genome
+from peakcnn.io.vcf import Variant
+from peakcnn.variants import score_windows, variant_windows
+
+P_ON, P_OFF = 1 / (1 + math.exp(-5)), 1 / (1 + math.exp(5))
+
+
+@pytest.fixture
+def genome(tmp_path):
+    seq = ["A"] * 1000
+    seq[500:504] = list("TGAA")  # SNV at 503 (1-based) A>C creates TGCA
+    seq[700:705] = list("TGGCA")  # deleting the G at 702 (1-based) creates TGCA
+    seq[300:304] = list("TGCA")  # existing motif, destroyed by 302 G>A
+    write_fasta(tmp_path / "g.fa", {"chr1": "".join(seq)})
+    return Genome(tmp_path / "g.fa")
+
+
+def test_windows_are_centred_and_fixed_length(genome):
+    ref, alt, match = variant_windows(genome, "chr1", Variant("chr1", 503, ".", "A", "C", 1), 200)
+    assert match and ref.shape == alt.shape == (200,)
+    assert "".join("ACGTN"[c] for c in ref[98:102]) == "TGAA" and alt[100] == 1
+    ref, alt, match = variant_windows(genome, "chr1", Variant("chr1", 702, ".", "GG", "G", 1), 200)
+    assert match and alt.shape == (200,) and "".join("ACGTN"[c] for c in alt[99:103]) == "TGCA"
+    ref, alt, match = variant_windows(genome, "chr1", Variant("chr1", 503, ".", "A", "TTTT", 1), 200)
+    assert match and "".join("ACGTN"[c] for c in alt[98:106]) == "TGTTTTAA" and alt.shape == (200,)
+    assert not variant_windows(genome, "chr1", Variant("chr1", 503, ".", "G", "C", 1), 200)[2]
+
+
+def test_snv_creating_motif_scores_positive(genome):
+    model = motif_model()
+    ref, alt, _ = variant_windows(genome, "chr1", Variant("chr1", 503, ".", "A", "C", 1), 200)
+    s = score_windows(model, ref[None], alt[None])
+    # TGCA is its own reverse complement, so both strands agree
+    np.testing.assert_allclose([s.p_ref[0, 0], s.p_alt[0, 0]], [P_OFF, P_ON], rtol=1e-5)
+    assert s.log_odds[0, 0] == pytest.approx(10.0, abs=1e-3)
+    assert s.diff[0, 0] == pytest.approx(P_ON - P_OFF, abs=1e-5)
+
+
+def test_vcf_cli_snv_deletion_mismatch_and_skips(tmp_path, genome, caplog):
+    run = make_run(tmp_path, motif_model(), ["m"])
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n"
+        "chr1\t503\tsnv\tA\tC,T\n"  # creates the motif (C), not (T)
+        "chr1\t702\tdel\tGG\tG\n"  # TGGCA -> TGCA
+        "chr1\t302\tkill\tG\tA\n"  # destroys TGCA
+        "chr1\t10\tbad\tC\tG\n"  # REF mismatch (genome has A)
+        "chr1\t20\tsym\tA\t<DEL>\n"
+        "chr7\t20\tunk\tA\tC\n"
+        "chr1\t5000\tpast\tA\tC\n"
+    )
+    out = tmp_path / "s.tsv"
+    with caplog.at_level("WARNING"):
+        assert (
+            main(
+                [
+                    "variants",
+                    str(run),
+                    "--genome",
+                    str(tmp_path / "g.fa"),
+                    "--vcf",
+                    str(vcf),
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
+    lines = out.read_text().splitlines()
+    header = lines[0].split("\t")
+    assert header == [
+        "chrom",
+        "pos",
+        "id",
+        "ref",
+        "alt",
+        "ref_match",
+        "m_p_ref",
+        "m_p_alt",
+        "m_diff",
+        "m_log_odds",
+    ]
+    rows = {(r[2], r[4]): r for r in (ln.split("\t") for ln in lines[1:])}
+    assert set(rows) == {("snv", "C"), ("snv", "T"), ("del", "G"), ("kill", "A"), ("bad", "G")}
+    assert float(rows["snv", "C"][9]) == pytest.approx(10, abs=1e-3)
+    assert float(rows["snv", "T"][8]) == pytest.approx(0, abs=1e-6)
+    assert float(rows["del", "G"][9]) == pytest.approx(10, abs=1e-3)
+    assert float(rows["kill", "A"][9]) == pytest.approx(-10, abs=1e-3)
+    assert rows["bad", "G"][5] == "0" and rows["snv", "C"][5] == "1"
+    for text in ("1 symbolic", "chr7 (1)", "past their chromosome's end", "1 variant(s) whose REF differs"):
+        assert text in caplog.text
+
+
+def test_vcf_cli_nothing_to_score(tmp_path, genome, capsys):
+    run = make_run(tmp_path, motif_model(), ["m"])
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("#CHROM\tPOS\tID\tREF\tALT\nchr1\t20\t.\tA\t<DEL>\n")
+    out = tmp_path / "s.tsv"
+    assert main(["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]) == 2
+    assert "no variant left to score" in capsys.readouterr().err and not out.exists()
+    vcf.write_text("chr1\t20\t.\tA\tC\n")
+    assert main(["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]) == 2
+    assert "record before the '#CHROM" in capsys.readouterr().err

@@ -1,0 +1,70 @@
+"""VCF parsing edge cases."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from peakcnn.errors import InputError
+from peakcnn.io.vcf import read_vcf
+
+HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+
+
+def _write(tmp_path, body, header=HEADER, name="v.vcf"):
+    path = tmp_path / name
+    path.write_text(header + body)
+    return path
+
+
+def test_multiallelic_split_and_symbolic_counted(tmp_path):
+    body = (
+        "chr1\t10\trs1\tA\tC,G\t.\t.\t.\n"
+        "chr1\t20\t.\tAC\tA\t.\t.\t.\n"
+        "chr1\t30\t.\tA\t<DEL>,T\t.\t.\t.\n"
+        "chr1\t40\t.\tG\t*\t.\t.\t.\n"
+        "chr1\t50\t.\tG\tG]chr2:100]\t.\t.\t.\n"
+        "chr1\t60\t.\tg\tt\r\n"
+    )
+    variants, report = read_vcf(_write(tmp_path, body))
+    assert [(v.pos, v.ref, v.alt) for v in variants] == [
+        (10, "A", "C"),
+        (10, "A", "G"),
+        (20, "AC", "A"),
+        (30, "A", "T"),
+        (60, "G", "T"),
+    ]
+    assert variants[0].id == "rs1" and variants[0].line == 3 and variants[0].is_snv and not variants[2].is_snv
+    assert report.records == 6 and report.symbolic == 3 and "<DEL>" in report.symbolic_examples[0]
+
+
+def test_gzip_and_bgzip_like_multi_member(tmp_path):
+    path = tmp_path / "v.vcf.gz"
+    with open(path, "wb") as f:  # BGZF is a series of gzip members; write two
+        f.write(gzip.compress(HEADER.encode()))
+        f.write(gzip.compress(b"1\t5\t.\tA\tT\n"))
+    variants, _ = read_vcf(path)
+    assert [(v.chrom, v.pos) for v in variants] == [("1", 5)]
+
+
+@pytest.mark.parametrize(
+    "header, body, message",
+    [
+        ("", "chr1\t10\t.\tA\tC\n", "v.vcf:1: record before the '#CHROM"),
+        ("##fileformat=VCFv4.2\n", "", "no '#CHROM' header line"),
+        (HEADER, "chr1\tten\t.\tA\tC\n", "v.vcf:3: POS 'ten'"),
+        (HEADER, "chr1\t0\t.\tA\tC\n", "v.vcf:3: POS '0'"),
+        (HEADER, "chr1\t5\t.\tA\n", "v.vcf:3: 4 tab-separated column(s)"),
+        (HEADER, "chr1\t5\t.\tAZ\tC\n", "v.vcf:3: REF 'AZ'"),
+        (HEADER, "chr1\t5\t.\tA\tC-\n", "v.vcf:3: ALT allele 'C-'"),
+    ],
+)
+def test_bad_vcf(tmp_path, header, body, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_vcf(_write(tmp_path, body, header=header))
+
+
+def test_missing_vcf(tmp_path):
+    with pytest.raises(InputError, match="VCF file not found"):
+        read_vcf(tmp_path / "nope.vcf")
