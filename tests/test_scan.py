@@ -28,6 +28,14 @@ def test_exact_scan_equals_window_by_window(stride):
     assert np.abs(sigmoid(out) - sigmoid(ref)).max() < 1e-5
 
 
+@pytest.mark.parametrize("window", [203, 205])
+def test_exact_scan_when_pooling_drops_outputs_at_the_right_end(window):
+    model = tiny_model(n_tasks=2, conv_widths=[7, 5, 3], window=window)
+    codes = random_codes(3001, seed=5)
+    ref = _window_by_window(model, codes, 8, window=window)
+    assert np.abs(sigmoid(scan_codes(model, codes, 8)) - sigmoid(ref)).max() < 1e-5
+
+
 def test_fast_scan_difference_is_small_and_measured():
     model = tiny_model(n_tasks=2)
     codes = random_codes(6000, seed=3)

@@ -15,8 +15,9 @@ window. Two things keep the slice from being exactly the window's own features:
   (e.g. stride 50 with ``P = 27``), sharing is impossible and windows are scored in batches one by one.
 * **'Same' padding.** A window's convolutions see zeros past its ends where a chunk sees real neighbours,
   so the first and last few feature columns differ (2 of 29 per side for ``founding``). The exact mode
-  recomputes only those border activations, layer by layer, from the window's own sequence; everything else
-  is read from the chunk. ``fast`` skips this correction; its difference is measured in ``tests/`` and
+  computes only those border activations, layer by layer, for all windows at once: the chunk's values
+  corrected by the convolution taps that differ (see :mod:`peakcnn.scan_edges`); everything else is read
+  from the chunk. ``fast`` skips this correction; its difference is measured in ``tests/`` and
   ``benchmarks/predict.py``.
 """
 
@@ -71,9 +72,11 @@ def padded(codes: np.ndarray, start: int, end: int) -> np.ndarray:
 
 
 def _gather_columns(feat: torch.Tensor, offsets: torch.Tensor, width: int) -> torch.Tensor:
-    """Columns ``offsets[b] + [0, width)`` of ``feat`` ``(C, N)`` as ``(B, C, width)``."""
-    idx = offsets[:, None] + torch.arange(width, device=feat.device)[None, :]
-    return feat[:, idx].permute(1, 0, 2)
+    """Columns ``offsets[b] + [0, width)`` of ``feat`` ``(C, N)`` as contiguous ``(B, C, width)``.
+
+    One gather of the sliding-window view, so the head's flatten needs no further copy.
+    """
+    return feat.unfold(1, width, 1).permute(1, 0, 2).index_select(0, offsets)
 
 
 def _chunk_trunk(layers: TrunkLayers, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -97,9 +100,8 @@ def _shared_logits(
     off = torch.as_tensor(offsets, device=seg.device)
     final = _gather_columns(inputs[-1], off // layers.pool_product, layers.lengths(window)[-1])
     if exact:
-        for side in ("left", "right"):
-            cols, values = border_features(layers, inputs, pre, off, window, side)
-            final[:, :, cols] = values
+        for cols, values in border_features(layers, inputs, pre, off, window):
+            final[:, :, cols] = values.transpose(1, 2)
     return net.head(final)
 
 
