@@ -21,6 +21,8 @@ from peakcnn.sequence import ENCODING_NAME
 
 MODEL_NAME = "model"  # the best (or final) model of a run
 LAST_NAME = "last"  # the latest epoch, for --resume
+#: Tensors under this prefix (optimizer buffers, RNG states) belong to the training state, not the model.
+TRAIN_STATE_PREFIX = "train_state."
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -121,4 +123,5 @@ def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[DNASeqClassifie
     else:
         raise InputError(f"{run}: not a run folder; give the --out folder of 'peakcnn train'")
     tensors, meta = load_tensors(stem)
+    tensors = {k: v for k, v in tensors.items() if not k.startswith(TRAIN_STATE_PREFIX)}
     return model_from_tensors(tensors, meta, str(stem) + ".safetensors"), meta

@@ -1,0 +1,51 @@
+"""``peakcnn evaluate RUN``: metrics, baselines, figures and an HTML report (over peakcnn.evaluate)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "score a trained run on a split, next to GC and k-mer baselines"
+
+DESCRIPTION = """Score the model of RUN on one split of its data set (default: the data set recorded in
+RUN/config.json, test split), fit GC-content and k-mer (k=4, k=6 with L2 chosen on valid) logistic
+regressions on the training split of the same data set, and write metrics.json, ROC/PR/calibration/training
+PNGs and a self-contained report.html to RUN/eval_<split>/ (or --out)."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help=HELP, description=DESCRIPTION)
+    p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train'")
+    p.add_argument("--dataset", metavar="DIR", help="data set to evaluate on (default: the run's own)")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="default test")
+    p.add_argument("--out", metavar="DIR", help="output folder (default RUN/eval_<split>)")
+    p.add_argument("--no-baselines", action="store_true", help="skip the GC and k-mer baselines")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from peakcnn.evaluate import REPORT_FILE, evaluate
+
+    doc, folder = evaluate(args.run, args.dataset, args.split, args.out, baselines=not args.no_baselines)
+    print(summary_table(doc))
+    print(f"report: {folder / REPORT_FILE}")
+    return 0
+
+
+def summary_table(doc: dict) -> str:
+    """A markdown table of the macro metrics of every model, with window counts."""
+    from peakcnn.report import fmt
+
+    ds = doc["dataset"]
+    lines = [
+        f"split {doc['split']} ({ds['split_mode']} split), negatives: {ds['negatives']}",
+        "",
+        "| model | windows (pos/neg) | auROC | auPRC | accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    for model in doc["models"].values():
+        m = model["metrics"]["macro"]
+        lines.append(
+            f"| {model['label']} | {m['n']} ({m['n_pos']}/{m['n_neg']}) | {fmt(m['auroc'])} | "
+            f"{fmt(m['auprc'])} | {fmt(m['accuracy'])} |"
+        )
+    return "\n".join(lines)

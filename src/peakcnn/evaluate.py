@@ -1,0 +1,223 @@
+"""``peakcnn evaluate``: score a trained run on one split, next to the composition baselines.
+
+Output folder (default ``RUN/eval_<split>/``, replaced as a whole, written through a temporary folder):
+
+``metrics.json``
+    Per task and macro metrics of the CNN and of every baseline, with window counts, the data set
+    (path, sha256, negatives, split mode, attributes) and the training recipe.
+``roc.png``, ``pr.png``, ``calibration.png``, ``training.png``
+    Figures (training curves come from ``RUN/history.csv``).
+``report.html``
+    A self-contained report (figures embedded as base64).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from peakcnn.baselines import run_baselines
+from peakcnn.checkpoint import load_model
+from peakcnn.data.store import SPLITS, Dataset
+from peakcnn.errors import InputError
+from peakcnn.metrics import json_safe, multitask_metrics, sigmoid
+from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, read_history, read_run_config
+from peakcnn.train import predict_logits
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.html"
+#: Data set attributes that are bookkeeping, not a description of the data, and are left out of reports.
+_HIDDEN_ATTRS = {"format", "format_version", "tasks", "chroms", "content_sha256", "encoding", "window"}
+
+
+def _dataset_path(run: Path, meta: dict, dataset) -> Path:
+    if dataset is not None:
+        return Path(dataset)
+    config = read_run_config(run) if (run / CONFIG_FILE).exists() else {}
+    recorded = config.get("dataset", {}).get("path") or meta.get("dataset_path")
+    if not recorded:
+        raise InputError(f"{run}: the run does not record its data set; give --dataset DIR")
+    if not Path(recorded).exists():
+        raise InputError(
+            f"{recorded}: the data set recorded in {run}/{CONFIG_FILE} is gone; give --dataset DIR"
+        )
+    return Path(recorded)
+
+
+def _check_compatible(ds: Dataset, meta: dict, run: Path, explicit: bool) -> bool:
+    """Tasks and window must match the model; a different checksum is a warning (or an error if implicit)."""
+    if list(meta["tasks"]) != ds.tasks:
+        raise InputError(
+            f"{ds.path}: tasks {ds.tasks} differ from the model's {meta['tasks']} ({run}); "
+            "evaluate on a data set prepared with the same peak files and names"
+        )
+    if int(meta["window"]) != ds.window:
+        raise InputError(
+            f"{ds.path}: {ds.window} bp windows, but the model in {run} takes {meta['window']} bp; "
+            f"prepare the data set with --window {meta['window']}"
+        )
+    trained_on = meta.get("dataset_sha256")
+    if trained_on == ds.sha256:
+        return True
+    if not explicit:
+        raise InputError(
+            f"{ds.path}: changed since {run} was trained (sha256 differs), so its test split may overlap the "
+            "training data; pass it with --dataset to evaluate anyway"
+        )
+    log.warning(
+        f"warning: {ds.path} is not the data set {run} was trained on (sha256 differs); "
+        "its windows may overlap the training data, so scores may be optimistic"
+    )
+    return False
+
+
+def _dataset_doc(ds: Dataset, matches: bool) -> dict:
+    attrs = {k: v for k, v in ds.attrs.items() if k not in _HIDDEN_ATTRS}
+    attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items()}
+    return {
+        "path": str(ds.path.resolve()),
+        "sha256": ds.sha256,
+        "matches_training": matches,
+        "negatives": ds.attrs.get("negatives", "not recorded"),
+        "split_mode": ds.attrs.get("split_mode", "not recorded"),
+        "tasks": ds.tasks,
+        "window": ds.window,
+        "counts": {s: ds.count(s) for s in SPLITS},
+        "chromosomes_by_split": _chroms_by_split(ds),
+        "regions_by_split": {split: _split_regions(ds, split) for split in SPLITS},
+        "attrs": attrs,
+    }
+
+
+def _chroms_by_split(ds: Dataset) -> dict[str, dict[str, int]]:
+    """Window counts per chromosome in each split."""
+    out = {}
+    for split in SPLITS:
+        chrom = ds.read("chrom", ds.split_slice(split))
+        ids, counts = np.unique(chrom, return_counts=True)
+        out[split] = {ds.chroms[int(i)]: int(c) for i, c in zip(ids, counts, strict=True)}
+    return out
+
+
+def _split_regions(ds: Dataset, split: str, limit: int = 50) -> list[str]:
+    """Genomic spans covered by one split: maximal runs of its windows, in genome order, that no window
+    of another split interrupts (``chrom:start-end``, at most ``limit`` spans)."""
+    chrom, start, which = ds.read("chrom"), ds.read("start"), ds.read("split")
+    order = np.lexsort((start, chrom))
+    chrom, start, which = chrom[order], start[order], which[order]
+    mine = which == SPLITS.index(split)
+    breaks = np.flatnonzero(np.diff(np.r_[False, mine, False].astype(np.int8)))
+    spans = []
+    for lo, hi in zip(breaks[0::2], breaks[1::2], strict=True):
+        for c in np.unique(chrom[lo:hi]):
+            rows = np.arange(lo, hi)[chrom[lo:hi] == c]
+            spans.append(f"{ds.chroms[int(c)]}:{int(start[rows[0]]):,}-{int(start[rows[-1]]) + ds.window:,}")
+    return spans[:limit] + ([f"... {len(spans) - limit} more"] if len(spans) > limit else [])
+
+
+def _model_doc(meta: dict) -> dict:
+    training = meta.get("training", {})
+    return {
+        "arch": training.get("arch", "unknown"),
+        "epoch": meta.get("epoch"),
+        "selected_by": meta.get("selected_by", "unknown"),
+        "training": training,
+        "training_dataset_sha256": meta.get("dataset_sha256"),
+        "model_config": meta.get("model_config"),
+    }
+
+
+def score(run, dataset=None, split: str = "test", baselines: bool = True) -> tuple[dict, dict]:
+    """Score the run's model (and the baselines) on ``split``.
+
+    Returns
+    -------
+    tuple
+        ``(doc, arrays)``: the JSON-able metrics document and ``{"labels", "probs": {model: (n, T)}}``.
+    """
+    run = Path(run)
+    if not run.is_dir():
+        raise InputError(f"{run}: no run folder here; give the --out folder of 'peakcnn train'")
+    model, meta = load_model(run)
+    with Dataset(_dataset_path(run, meta, dataset)) as ds:
+        matches = _check_compatible(ds, meta, run, explicit=dataset is not None)
+        codes, labels = ds.load_split(split)
+        if len(codes) == 0:
+            raise InputError(f"{ds.path}: the {split} split has no windows; choose another --split")
+        probs = {"CNN": sigmoid(predict_logits(model, codes))}
+        doc = {
+            "run": str(run.resolve()),
+            "split": split,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "dataset": _dataset_doc(ds, matches),
+            "model": _model_doc(meta),
+            "models": {"CNN": {"label": f"CNN ({_model_doc(meta)['arch']})", "metrics": None}},
+        }
+        if baselines:
+            fitted = run_baselines(ds.load_split("train"), ds.load_split("valid"), (codes, labels))
+            for name, b in fitted.items():
+                probs[name] = b["probs"]
+                doc["models"][name] = {"label": b["label"], "chosen_c": b["chosen_c"]}
+    for name, p in probs.items():
+        doc["models"][name]["metrics"] = multitask_metrics(labels, p, doc["dataset"]["tasks"])
+    return doc, {"labels": labels, "probs": probs}
+
+
+def _write_outputs(folder: Path, doc: dict, arrays: dict, history: list[dict]) -> None:
+    from peakcnn import plots
+    from peakcnn.report import write_report
+
+    tasks = doc["dataset"]["tasks"]
+    images = {
+        "roc": plots.plot_roc(arrays["labels"], arrays["probs"], tasks, folder / "roc.png"),
+        "pr": plots.plot_pr(arrays["labels"], arrays["probs"], tasks, folder / "pr.png"),
+        "calibration": plots.plot_calibration(
+            {n: [m["metrics"]["tasks"][t]["reliability"] for t in tasks] for n, m in doc["models"].items()},
+            tasks,
+            folder / "calibration.png",
+        ),
+        "training": plots.plot_history(history, folder / "training.png"),
+    }
+    (folder / METRICS_FILE).write_text(json.dumps(json_safe(doc), indent=2) + "\n")
+    write_report(doc, {k: v for k, v in images.items() if v}, history, folder / REPORT_FILE)
+
+
+def evaluate(run, dataset=None, split: str = "test", out=None, baselines: bool = True) -> tuple[dict, Path]:
+    """Score, plot and report; returns ``(metrics document, output folder)``.
+
+    Parameters
+    ----------
+    run
+        Run folder written by ``peakcnn train``.
+    dataset
+        Data set to evaluate on; default the one recorded in ``RUN/config.json`` (its checksum must
+        still match). Another data set needs the same tasks and window; a checksum mismatch is a warning.
+    split
+        ``train``, ``valid`` or ``test``.
+    out
+        Output folder; default ``RUN/eval_<split>``.
+    baselines
+        Also fit and score the GC and k-mer baselines.
+    """
+    if split not in SPLITS:
+        raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
+    doc, arrays = score(run, dataset, split, baselines)
+    folder = Path(out) if out else Path(run) / f"eval_{split}"
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        _write_outputs(tmp, doc, arrays, read_history(Path(run) / HISTORY_FILE))
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return doc, folder

@@ -1,0 +1,183 @@
+"""Classification metrics for peak models: per task and macro-averaged, with calibration.
+
+Every figure comes with the number of windows it was computed on. Probabilities are compared with labels
+``1`` (positive) / ``0`` (negative). auROC and auPRC are ``NaN`` where a task has only one class; macro
+averages skip those tasks. The chance level of auPRC is the positive rate, reported beside it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_EPS = 1e-7
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function, float64 out."""
+    x = np.asarray(logits, dtype=np.float64)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
+
+
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean binary cross-entropy of probabilities ``p`` against labels ``y`` (probabilities clipped)."""
+    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+    y = np.asarray(y, dtype=np.float64)
+    if y.size == 0:
+        return math.nan
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def auroc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve, ``NaN`` if ``y`` holds a single class."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y)
+    if y.size == 0 or y.min() == y.max():
+        return math.nan
+    return float(roc_auc_score(y, p))
+
+
+def auprc(y: np.ndarray, p: np.ndarray) -> float:
+    """Average precision (sklearn), ``NaN`` if ``y`` has no positive or no negative."""
+    from sklearn.metrics import average_precision_score
+
+    y = np.asarray(y)
+    if y.size == 0 or y.min() == y.max():
+        return math.nan
+    return float(average_precision_score(y, p))
+
+
+def reliability_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> list[dict]:
+    """Equal-width probability bins: count, mean predicted probability and observed positive fraction."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    which = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    sum_p = np.bincount(which, weights=p, minlength=n_bins)
+    sum_y = np.bincount(which, weights=y, minlength=n_bins)
+    bins = []
+    for b in range(n_bins):
+        n = int(count[b])
+        bins.append(
+            {
+                "lo": b / n_bins,
+                "hi": (b + 1) / n_bins,
+                "n": n,
+                "mean_predicted": float(sum_p[b] / n) if n else math.nan,
+                "fraction_positive": float(sum_y[b] / n) if n else math.nan,
+            }
+        )
+    return bins
+
+
+def expected_calibration_error(bins: list[dict]) -> float:
+    """ECE: window-weighted mean of ``|observed - predicted|`` over the reliability bins."""
+    total = sum(b["n"] for b in bins)
+    if total == 0:
+        return math.nan
+    return float(
+        sum(b["n"] * abs(b["fraction_positive"] - b["mean_predicted"]) for b in bins if b["n"]) / total
+    )
+
+
+def binary_metrics(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict:
+    """All metrics of one task.
+
+    Parameters
+    ----------
+    y
+        Labels ``(n,)``, 0/1.
+    p
+        Predicted probabilities ``(n,)``.
+
+    Returns
+    -------
+    dict
+        ``n``, ``n_pos``, ``n_neg``, ``positive_rate``, ``loss``, ``accuracy`` (threshold 0.5), ``auroc``,
+        ``auprc``, ``brier``, ``ece`` and ``reliability`` (list of bins).
+    """
+    y = np.asarray(y).astype(np.float64).ravel()
+    p = np.asarray(p, dtype=np.float64).ravel()
+    n = int(y.size)
+    n_pos = int(y.sum())
+    bins = reliability_bins(y, p, n_bins)
+    return {
+        "n": n,
+        "n_pos": n_pos,
+        "n_neg": n - n_pos,
+        "positive_rate": n_pos / n if n else math.nan,
+        "loss": log_loss(y, p),
+        "accuracy": float(np.mean((p >= 0.5) == (y == 1))) if n else math.nan,
+        "auroc": auroc(y, p),
+        "auprc": auprc(y, p),
+        "brier": float(np.mean((p - y) ** 2)) if n else math.nan,
+        "ece": expected_calibration_error(bins),
+        "reliability": bins,
+    }
+
+
+MACRO_KEYS = ("positive_rate", "loss", "accuracy", "auroc", "auprc", "brier", "ece")
+
+
+def macro_average(per_task: dict[str, dict]) -> dict:
+    """Unweighted mean of each scalar metric over tasks, skipping ``NaN``; window counts are summed."""
+    out: dict = {}
+    for key in MACRO_KEYS:
+        vals = [m[key] for m in per_task.values() if m.get(key) is not None and not math.isnan(m[key])]
+        out[key] = float(np.mean(vals)) if vals else math.nan
+    for key in ("n", "n_pos", "n_neg"):
+        out[key] = int(sum(m[key] for m in per_task.values()))
+    out["n_tasks"] = len(per_task)
+    return out
+
+
+def multitask_metrics(labels: np.ndarray, probs: np.ndarray, tasks: list[str]) -> dict:
+    """Metrics of every task (columns of ``labels``/``probs``) and their macro average.
+
+    Returns
+    -------
+    dict
+        ``{"tasks": {name: binary_metrics}, "macro": macro_average}``.
+    """
+    labels = np.asarray(labels).reshape(len(labels), -1)
+    probs = np.asarray(probs).reshape(len(probs), -1)
+    per_task = {t: binary_metrics(labels[:, i], probs[:, i]) for i, t in enumerate(tasks)}
+    return {"tasks": per_task, "macro": macro_average(per_task)}
+
+
+def quick_scores(labels: np.ndarray, probs: np.ndarray) -> dict:
+    """Macro accuracy, auROC and auPRC without calibration detail (used once per training epoch)."""
+    labels = np.asarray(labels).reshape(len(labels), -1)
+    probs = np.asarray(probs).reshape(len(probs), -1)
+    acc, roc, prc = [], [], []
+    for i in range(labels.shape[1]):
+        y, p = labels[:, i], probs[:, i]
+        acc.append(float(np.mean((p >= 0.5) == (y == 1))) if len(y) else math.nan)
+        roc.append(auroc(y, p))
+        prc.append(auprc(y, p))
+
+    def mean(vals):
+        vals = [v for v in vals if not math.isnan(v)]
+        return float(np.mean(vals)) if vals else math.nan
+
+    return {"accuracy": mean(acc), "auroc": mean(roc), "auprc": mean(prc)}
+
+
+def json_safe(obj):
+    """Replace ``NaN``/``inf`` floats by ``None`` recursively, so the result is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return json_safe(obj.item())
+    return obj

@@ -1,0 +1,180 @@
+"""The evaluation report: one self-contained HTML page (figures embedded as base64 PNG).
+
+The page states what every number was computed on: the split and its window counts, the type of
+negatives, the split mode and the data set attributes, and shows the CNN next to the baselines.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}
+table{border-collapse:collapse;margin:0.6em 0 1.2em}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f0f0f0}td.l,th.l{text-align:left}tr.cnn{font-weight:bold}.note{background:#fff8e0;padding:6px}
+img{max-width:100%}code{background:#f4f4f4;padding:0 3px}.small{font-size:0.85em;color:#555}
+"""
+
+_MACRO_COLUMNS = (
+    ("auroc", "auROC"),
+    ("auprc", "auPRC"),
+    ("positive_rate", "auPRC chance (positive rate)"),
+    ("accuracy", "accuracy @0.5"),
+    ("loss", "log loss"),
+    ("brier", "Brier"),
+    ("ece", "ECE"),
+)
+
+
+def fmt(value, digits: int = 3) -> str:
+    """A number for a table cell (``n/a`` for missing or NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def _esc(value) -> str:
+    return html.escape(str(value))
+
+
+def _counts(m: dict) -> str:
+    return f"{m['n']:,} ({m['n_pos']:,} pos / {m['n_neg']:,} neg)"
+
+
+def _table(header: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th class='l'>{h}</th>" if i == 0 else f"<th>{h}</th>" for i, h in enumerate(header))
+    body = []
+    for r, row in enumerate(rows):
+        cls = f" class='{classes[r]}'" if classes and classes[r] else ""
+        cells = "".join(f"<td class='l'>{c}</td>" if i == 0 else f"<td>{c}</td>" for i, c in enumerate(row))
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def comparison_table(doc: dict) -> str:
+    """Macro metrics of every model, with the windows they were computed on."""
+    header = ["model", "windows"] + [label for _, label in _MACRO_COLUMNS]
+    rows, classes = [], []
+    for name, model in doc["models"].items():
+        m = model["metrics"]["macro"]
+        rows.append([_esc(model["label"]), _counts(m)] + [fmt(m[k]) for k, _ in _MACRO_COLUMNS])
+        classes.append("cnn" if name == "CNN" else "")
+    return _table(header, rows, classes)
+
+
+def per_task_table(doc: dict) -> str:
+    header = ["task", "model", "windows", "auROC", "auPRC", "positive rate", "accuracy @0.5", "ECE"]
+    rows = []
+    for task in doc["dataset"]["tasks"]:
+        for model in doc["models"].values():
+            m = model["metrics"]["tasks"][task]
+            rows.append(
+                [_esc(task), _esc(model["label"]), _counts(m)]
+                + [fmt(m[k]) for k in ("auroc", "auprc", "positive_rate", "accuracy", "ece")]
+            )
+    return _table(header, rows)
+
+
+def reliability_table(doc: dict) -> str:
+    """Reliability bins of the CNN for the first task."""
+    task = doc["dataset"]["tasks"][0]
+    bins = doc["models"]["CNN"]["metrics"]["tasks"][task]["reliability"]
+    rows = [
+        [f"{b['lo']:.1f}-{b['hi']:.1f}", fmt(b["n"]), fmt(b["mean_predicted"]), fmt(b["fraction_positive"])]
+        for b in bins
+    ]
+    return _table(["predicted probability", "windows", "mean predicted", "fraction positive"], rows)
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    img = f"<img alt='{_esc(alt)}' src='data:image/png;base64,{data}'>"
+    return f"<figure>{img}<figcaption>{_esc(alt)}</figcaption></figure>"
+
+
+def _kv_table(items: dict) -> str:
+    rows = []
+    for k, v in items.items():
+        text = v if isinstance(v, str) else json.dumps(v)
+        rows.append([_esc(k), f"<code>{_esc(text[:400] + ('...' if len(text) > 400 else ''))}</code>"])
+    return _table(["key", "value"], rows)
+
+
+def _summary(doc: dict) -> str:
+    ds, split = doc["dataset"], doc["split"]
+    cnn = doc["models"]["CNN"]["metrics"]["macro"]
+    parts = [
+        f"<p>Split <b>{_esc(split)}</b> of <code>{_esc(ds['path'])}</code>: <b>{_counts(cnn)}</b> windows"
+        f"{' per task' if len(ds['tasks']) > 1 else ''}, {len(ds['tasks'])} task(s), {ds['window']} bp.</p>",
+        f"<p>Negatives: <b>{_esc(ds['negatives'])}</b>. Split mode: <b>{_esc(ds['split_mode'])}</b> "
+        f"(windows per split: {', '.join(f'{k} {v:,}' for k, v in ds['counts'].items())}).</p>",
+    ]
+    held = ds["chromosomes_by_split"].get(split, {})
+    parts.append(
+        f"<p>Task(s): <b>{_esc(', '.join(ds['tasks']))}</b>. Chromosomes in the {_esc(split)} split (windows): "
+        f"{_esc(', '.join(f'{c} ({n:,})' for c, n in held.items()) or 'none')}. Regions of the {_esc(split)} "
+        f"split (bp): {_esc('; '.join(ds.get('regions_by_split', {}).get(split, [])) or 'n/a')}.</p>"
+    )
+    if not ds["matches_training"]:
+        parts.append(
+            "<p class='note'>This data set is <b>not</b> the one the model was trained on (sha256 differs); "
+            "its windows may overlap the training data.</p>"
+        )
+    note = doc["model"]["training"].get("note")
+    if note:
+        parts.append(f"<p class='note'>Training note: {_esc(note)}</p>")
+    return "\n".join(parts)
+
+
+def render(doc: dict, images: dict[str, Path], history: list[dict]) -> str:
+    """The report page as an HTML string."""
+    model = doc["model"]
+    sections = [
+        f"<h1>peakcnn evaluation: {_esc(Path(doc['run']).name)}</h1>",
+        f"<p class='small'>run <code>{_esc(doc['run'])}</code>, evaluated {_esc(doc['created'])}</p>",
+        _summary(doc),
+        "<h2>CNN and baselines (macro over tasks)</h2>",
+        comparison_table(doc),
+        "<p class='small'>Baselines are fitted on the training split of the same data set, one logistic "
+        "regression per task; k-mers are counted on both strands. auPRC's chance level is the positive "
+        "rate. ECE: expected calibration error over 10 equal-width bins.</p>",
+    ]
+    if len(doc["dataset"]["tasks"]) > 1:
+        sections += ["<h2>Per task</h2>", per_task_table(doc)]
+    figures = (
+        ("roc", "ROC curves"),
+        ("pr", "precision-recall curves"),
+        ("calibration", "reliability diagram"),
+    )
+    sections.append("<h2>Curves</h2>")
+    sections += [_image(images[k], alt) for k, alt in figures if k in images]
+    sections += ["<h2>Calibration of the CNN (first task)</h2>", reliability_table(doc)]
+    sections.append("<h2>Training</h2>")
+    sections.append(
+        f"<p>Model: epoch {fmt(model['epoch'])} of {len(history)} trained, selected by "
+        f"<b>{_esc(model['selected_by'])}</b>.</p>"
+    )
+    if "training" in images:
+        sections.append(_image(images["training"], "training curves (history.csv)"))
+    sections += ["<h3>Recipe</h3>", _kv_table(model["training"])]
+    sections += [
+        "<h2>Data set</h2>",
+        _kv_table({"sha256": doc["dataset"]["sha256"], **doc["dataset"]["attrs"]}),
+    ]
+    body = "\n".join(sections)
+    title = f"peakcnn evaluation {_esc(Path(doc['run']).name)}"
+    head = f"<meta charset='utf-8'><title>{title}</title><style>{_CSS}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>\n"
+
+
+def write_report(doc: dict, images: dict[str, Path], history: list[dict], path: Path) -> Path:
+    """Write the self-contained report to ``path``."""
+    Path(path).write_text(render(doc, images, history), encoding="utf-8")
+    return Path(path)

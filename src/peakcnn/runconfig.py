@@ -1,0 +1,189 @@
+"""The training recipe (:class:`TrainConfig`) and the plain files of a run folder.
+
+A run folder (``peakcnn train ... --out RUN``) holds:
+
+``config.json``
+    The resolved configuration: ``training`` (a :class:`TrainConfig`), ``model`` (the architecture),
+    ``dataset`` (path, sha256, tasks, window, window counts, negatives, split mode), ``device``, ``amp``.
+``history.csv``
+    One row per completed epoch (columns :data:`HISTORY_COLUMNS`).
+``model.safetensors`` / ``model.json``
+    The selected model (best validation auPRC when selection is on, else the last epoch).
+``last.safetensors`` / ``last.json``
+    The latest completed epoch with optimizer, scheduler and RNG states, for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from peakcnn.errors import InputError
+from peakcnn.model import PRESETS
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.csv"
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "valid_loss",
+    "valid_acc",
+    "valid_auroc",
+    "valid_auprc",
+    "lr",
+    "seconds",
+)
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("none", "cosine", "plateau")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class TrainConfig:
+    """A training recipe. The defaults are the founding recipe (SGD 0.02, momentum 0.9, 20 epochs, batch 64).
+
+    ``early_stop`` is a patience in epochs on validation auPRC (0 = off); ``select_best`` keeps the epoch
+    with the best validation auPRC as the run's model without stopping early; ``max_train`` trains on a
+    random subset of that many training windows (0 = all); ``note`` is free text shown in reports.
+    """
+
+    arch: str = "founding"
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 0.02
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_schedule: str = "none"
+    rc_augment: bool = False
+    shift: int = 0
+    early_stop: int = 0
+    select_best: bool = False
+    class_weights: bool = False
+    seed: int = 0
+    max_train: int = 0
+    note: str = ""
+
+    @property
+    def selects_best(self) -> bool:
+        """Whether the run's model is the epoch with the best validation auPRC."""
+        return self.select_best or self.early_stop > 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InputError(f"training config has unknown keys: {', '.join(unknown)}")
+        cfg = cls(**d)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` naming the first option that is out of range."""
+        checks = [
+            (self.arch in PRESETS, "--arch", f"choose one of {', '.join(PRESETS)}"),
+            (self.optimizer in OPTIMIZERS, "--optimizer", f"choose one of {', '.join(OPTIMIZERS)}"),
+            (self.lr_schedule in SCHEDULES, "--lr-schedule", f"choose one of {', '.join(SCHEDULES)}"),
+            (self.epochs >= 1, "--epochs", "must be at least 1"),
+            (self.batch_size >= 2, "--batch-size", "must be at least 2 (batch norm needs two windows)"),
+            (math.isfinite(self.lr) and self.lr > 0, "--lr", "must be a positive number"),
+            (0 <= self.momentum < 1, "momentum", "must be in [0, 1)"),
+            (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay", "must be >= 0"),
+            (self.shift >= 0, "--shift", "must be >= 0 bp"),
+            (self.early_stop >= 0, "--early-stop", "must be >= 0 epochs (0 = off)"),
+            (self.max_train >= 0, "--max-train", "must be >= 0 (0 = all windows)"),
+        ]
+        for ok, name, what in checks:
+            if not ok:
+                value = getattr(self, name.lstrip("-").replace("-", "_"), None)
+                raise InputError(f"{name} {value!r}: {what}")
+
+
+def differing_keys(saved: dict, options: dict) -> list[str]:
+    """Keys of ``options`` whose value differs from ``saved`` (the resolved config of an existing run)."""
+    return sorted(k for k, v in options.items() if k in saved and saved[k] != v)
+
+
+def resolve_device(name: str):
+    """A ``torch.device`` for ``auto|cpu|cuda|mps``; ``auto`` picks CUDA, then MPS, then CPU."""
+    import torch
+
+    if name not in DEVICES:
+        raise InputError(f"--device {name!r}: choose one of {', '.join(DEVICES)}")
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if name == "cuda" and not cuda:
+        raise InputError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    if name == "mps" and not mps:
+        raise InputError("--device mps: Apple MPS is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj: dict) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_run_config(run: Path) -> dict:
+    """The ``config.json`` of a run folder."""
+    path = Path(run) / CONFIG_FILE
+    if not path.exists():
+        raise InputError(f"{run}: no {CONFIG_FILE} here; give the --out folder of 'peakcnn train'")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON ({e}); the run folder is damaged") from None
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    """Write the per-epoch history as CSV (atomically)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _fmt(row.get(k)) for k in HISTORY_COLUMNS})
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_history(path: Path) -> list[dict]:
+    """Rows of a ``history.csv`` as dicts of floats (``epoch`` as int); empty if the file is absent."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        for raw in csv.DictReader(f):
+            row = {k: (float(v) if v not in ("", None) else math.nan) for k, v in raw.items()}
+            row["epoch"] = int(row["epoch"])
+            rows.append(row)
+    return rows
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return str(value)

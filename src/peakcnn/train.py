@@ -1,0 +1,180 @@
+"""``peakcnn train``: set up or resume a run folder and train it (the loop is in :mod:`peakcnn.trainer`).
+
+Defaults are the founding recipe: SGD lr 0.02 momentum 0.9, BCEWithLogits, 20 epochs, batch size 64,
+architecture ``founding``. See :class:`peakcnn.runconfig.TrainConfig` for every option and
+:mod:`peakcnn.runconfig` for the files of a run folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from peakcnn import __version__
+from peakcnn.checkpoint import LAST_NAME, MODEL_NAME
+from peakcnn.data.store import Dataset
+from peakcnn.errors import InputError
+from peakcnn.model import preset_config
+from peakcnn.runconfig import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    TrainConfig,
+    differing_keys,
+    read_run_config,
+    resolve_device,
+    write_json,
+)
+from peakcnn.trainer import NonFiniteLoss, Trainer, predict_logits
+
+__all__ = ["Interrupted", "NonFiniteLoss", "TrainConfig", "predict_logits", "train"]
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C); ``message`` says what was kept and how to resume."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _run_config(ds: Dataset, cfg: TrainConfig, device: torch.device) -> dict:
+    model_cfg = preset_config(cfg.arch, ds.window, len(ds.tasks))
+    return {
+        "training": cfg.to_dict(),
+        "model": model_cfg.to_dict(),
+        "dataset": {
+            "path": str(ds.path.resolve()),
+            "sha256": ds.sha256,
+            "tasks": ds.tasks,
+            "window": ds.window,
+            "negatives": ds.attrs.get("negatives", "unknown"),
+            "split_mode": ds.attrs.get("split_mode", "unknown"),
+            "n_train": ds.count("train"),
+            "n_valid": ds.count("valid"),
+            "n_test": ds.count("test"),
+        },
+        "device": device.type,
+        "amp": device.type == "cuda",
+        "peakcnn_version": __version__,
+    }
+
+
+def _resume_config(run: Path, ds: Dataset, options: dict) -> TrainConfig:
+    if not (run / f"{LAST_NAME}.json").exists():
+        raise InputError(f"{run}: no checkpoint to resume ({LAST_NAME}.json missing); train without --resume")
+    saved = read_run_config(run)
+    differ = differing_keys(saved["training"], options)
+    if differ:
+        detail = ", ".join(
+            f"{k} ({saved['training'][k]!r} in config.json, {options[k]!r} given)" for k in differ
+        )
+        raise InputError(
+            f"{run}: cannot resume with a different configuration: {detail}; drop these options "
+            "or train into a new --out folder"
+        )
+    if saved["dataset"]["sha256"] != ds.sha256:
+        raise InputError(
+            f"{ds.path}: not the data set this run was trained on (its sha256 differs from "
+            f"{run}/{CONFIG_FILE}); resume with {saved['dataset']['path']}"
+        )
+    return TrainConfig.from_dict(saved["training"])
+
+
+def _check_fresh(run: Path, force: bool) -> None:
+    """Refuse to train over an existing checkpoint unless ``force``; clear the old run's files if so."""
+    if not run.exists():
+        return
+    taken = [p for p in (f"{LAST_NAME}.json", f"{MODEL_NAME}.json") if (run / p).exists()]
+    if taken and not force:
+        raise InputError(
+            f"{run}: already holds a run ({taken[0]}); add --resume to continue it, --force to "
+            "start over, or choose another --out folder"
+        )
+    for name in (
+        f"{LAST_NAME}.json",
+        f"{LAST_NAME}.safetensors",
+        f"{MODEL_NAME}.json",
+        f"{MODEL_NAME}.safetensors",
+        HISTORY_FILE,
+    ):
+        if (run / name).exists():
+            (run / name).unlink()
+
+
+def train(
+    dataset,
+    out,
+    options: dict | None = None,
+    resume: bool = False,
+    force: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict:
+    """Train a model on ``dataset`` into the run folder ``out``.
+
+    Parameters
+    ----------
+    dataset
+        Data set folder (or ``dataset.h5``) written by ``peakcnn prepare``.
+    out
+        Run folder (created if needed).
+    options
+        :class:`TrainConfig` fields to set; the rest keep the founding defaults, or with ``resume`` the
+        run's saved values (options that differ from the saved config are an error naming the keys).
+    resume
+        Continue from ``out/last.*``.
+    force
+        Overwrite an existing run in ``out``.
+    device
+        ``auto``, ``cpu``, ``cuda`` or ``mps``.
+
+    Returns
+    -------
+    dict
+        Summary: epochs done, best epoch and validation auPRC, whether training stopped early, history.
+    """
+    options = dict(options or {})
+    with Dataset(dataset) as ds:
+        run = Path(out)
+        cfg = (
+            _resume_config(run, ds, options)
+            if resume
+            else TrainConfig.from_dict({**TrainConfig().to_dict(), **options})
+        )
+        dev = resolve_device(device)
+        _check_trainable(ds, cfg)
+        if not resume:
+            _check_fresh(run, force)
+        trainer = Trainer(ds, run, cfg, dev, progress)
+        run.mkdir(parents=True, exist_ok=True)
+        if resume:
+            trainer.restore()
+        else:
+            write_json(run / CONFIG_FILE, _run_config(ds, cfg, dev))
+        try:
+            return trainer.fit()
+        except KeyboardInterrupt:
+            raise Interrupted(_interrupt_message(trainer, dataset, run)) from None
+
+
+def _check_trainable(ds: Dataset, cfg: TrainConfig) -> None:
+    if ds.count("train") < 2:
+        raise InputError(
+            f"{ds.path}: the training split has {ds.count('train')} windows; at least 2 are needed"
+        )
+    if (cfg.selects_best or cfg.lr_schedule == "plateau") and ds.count("valid") == 0:
+        raise InputError(
+            f"{ds.path}: the validation split is empty, so --early-stop/--select-best/"
+            "--lr-schedule plateau cannot be used"
+        )
+    preset_config(cfg.arch, ds.window, len(ds.tasks))
+
+
+def _interrupt_message(trainer: Trainer, dataset, run: Path) -> str:
+    if not trainer.epoch:
+        return "interrupted during epoch 1; no epoch had completed, so nothing was kept; train again"
+    return (
+        f"interrupted during epoch {trainer.epoch + 1}; {run}/{LAST_NAME}.* holds epoch {trainer.epoch}; "
+        f"continue with: peakcnn train {dataset} --out {run} --resume"
+    )

@@ -1,0 +1,328 @@
+"""The training loop of one run folder: epochs, validation, model selection, checkpoints.
+
+The data order of epoch ``e`` is ``default_rng([seed, e]).permutation(n)`` and torch's generator is reseeded
+from ``(seed, e)`` at the start of every epoch (dropout, shifts, reverse complements), so a run resumed from
+``RUN/last.*`` on the CPU ends with the same weights as an uninterrupted one.
+
+The training split lives on the device as uint8 codes (one byte per base); each batch is indexed, shifted,
+one-hot encoded and reverse-complemented on the device (see :mod:`peakcnn.augment`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from peakcnn import trainstate
+from peakcnn.augment import make_batch
+from peakcnn.checkpoint import (
+    LAST_NAME,
+    MODEL_NAME,
+    TRAIN_STATE_PREFIX,
+    load_tensors,
+    model_from_tensors,
+    model_meta,
+    save_model,
+    save_tensors,
+)
+from peakcnn.data.store import Dataset
+from peakcnn.errors import PeakcnnError
+from peakcnn.metrics import quick_scores, sigmoid
+from peakcnn.model import DNASeqClassifier, preset_config
+from peakcnn.runconfig import HISTORY_FILE, TrainConfig, write_history
+from peakcnn.sequence import codes_to_onehot_torch
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLoss(PeakcnnError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, codes, device=None, batch_size: int = 512) -> np.ndarray:
+    """Logits ``(n, n_tasks)`` of ``model`` (set to eval mode) for uint8 codes ``(n, L)``."""
+    device = device or next(model.parameters()).device
+    codes = torch.as_tensor(np.asarray(codes) if not torch.is_tensor(codes) else codes)
+    model.eval()
+    out = []
+    for lo in range(0, len(codes), batch_size):
+        x = codes_to_onehot_torch(codes[lo : lo + batch_size].to(device)).contiguous()
+        out.append(model(x).float().cpu())
+    n_tasks = model.config.n_tasks
+    return torch.cat(out).numpy() if out else np.zeros((0, n_tasks), np.float32)
+
+
+@contextlib.contextmanager
+def _defer_interrupt():
+    """Hold back Ctrl-C while a checkpoint is written, so its files always belong to one epoch."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+class Trainer:
+    """Trains one run folder; build with :func:`train` rather than directly."""
+
+    def __init__(self, ds: Dataset, run: Path, cfg: TrainConfig, device: torch.device, progress: bool = True):
+        self.ds, self.run, self.cfg, self.device, self.progress = ds, Path(run), cfg, device, progress
+        self.amp = device.type == "cuda"
+        self._load_data()
+        torch.manual_seed(cfg.seed)
+        self.model = DNASeqClassifier(preset_config(cfg.arch, ds.window, len(ds.tasks))).to(device)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.best = {"epoch": 0, "valid_auprc": None}
+        self.bad_epochs = 0
+        self.stopped_early = False
+        self._build_optimizer()
+
+    # -- set-up --------------------------------------------------------------------------------------
+    def _load_data(self) -> None:
+        cfg, ds = self.cfg, self.ds
+        seqs, labels = ds.load_split("train")
+        if cfg.max_train and len(seqs) > cfg.max_train:
+            keep = np.sort(
+                np.random.default_rng([cfg.seed, 7]).choice(len(seqs), cfg.max_train, replace=False)
+            )
+            seqs, labels = seqs[keep], labels[keep]
+        self.train_codes = torch.from_numpy(np.ascontiguousarray(seqs)).to(self.device)
+        self.train_labels = torch.from_numpy(labels.astype(np.float32)).to(self.device)
+        self.valid_codes, self.valid_labels = ds.load_split("valid")
+        n_pos = labels.sum(axis=0).astype(np.float64)
+        self.pos_weight = np.where(n_pos > 0, (len(labels) - n_pos) / np.maximum(n_pos, 1), 1.0)
+
+    def _build_optimizer(self) -> None:
+        cfg, params = self.cfg, self.model.parameters()
+        if cfg.optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(
+                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
+        else:
+            self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if cfg.lr_schedule == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=cfg.epochs)
+        elif cfg.lr_schedule == "plateau":
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode="max", factor=0.5, patience=1
+            )
+        else:
+            self.scheduler = None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        weight = torch.tensor(self.pos_weight, dtype=torch.float32, device=self.device)
+        self.loss_fn = nn.BCEWithLogitsLoss(pos_weight=weight if self.cfg.class_weights else None)
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    def _extra_meta(self) -> dict:
+        return {
+            "training": self.cfg.to_dict(),
+            "dataset_sha256": self.ds.sha256,
+            "dataset_path": str(self.ds.path.resolve()),
+            "negatives": self.ds.attrs.get("negatives", "unknown"),
+            "split_mode": self.ds.attrs.get("split_mode", "unknown"),
+        }
+
+    def _save_last(self) -> None:
+        opt_tensors, opt_meta = trainstate.optimizer_parts(self.optimizer)
+        rng_tensors, rng_meta = trainstate.rng_parts()
+        tensors = {**self.model.state_dict(), **opt_tensors, **rng_tensors}
+        state = {
+            "epoch": self.epoch,
+            "history": self.history,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+            "stopped_early": self.stopped_early,
+            "optimizer": opt_meta,
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_meta,
+        }
+        meta = model_meta(self.model, self.ds.tasks, **self._extra_meta(), train_state=state)
+        save_tensors(self.run / LAST_NAME, tensors, meta)
+
+    def restore(self) -> None:
+        """Load model, optimizer, scheduler, scaler, RNG and bookkeeping from ``RUN/last.*``."""
+        tensors, meta = load_tensors(self.run / LAST_NAME)
+        weights = {k: v for k, v in tensors.items() if not k.startswith(TRAIN_STATE_PREFIX)}
+        model = model_from_tensors(weights, meta, str(self.run / f"{LAST_NAME}.safetensors"))
+        self.model = model.to(self.device)
+        self._build_optimizer()
+        state = meta["train_state"]
+        trainstate.load_optimizer_parts(self.optimizer, tensors, state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        trainstate.load_rng_parts(tensors, state["rng"])
+        self.epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
+        self.bad_epochs, self.stopped_early = state["bad_epochs"], state["stopped_early"]
+
+    def _end_epoch(self, row: dict) -> None:
+        """Record an epoch: history, model selection, early stopping, scheduler, checkpoint files."""
+        self.history.append(row)
+        self.epoch = row["epoch"]
+        score = row["valid_auprc"]
+        best = self.best["valid_auprc"]
+        improved = self.best["epoch"] == 0 or (
+            not math.isnan(score) and (best is None or math.isnan(best) or score > best)
+        )
+        if improved:
+            self.best = {"epoch": self.epoch, "valid_auprc": score}
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        if self.cfg.early_stop and self.bad_epochs >= self.cfg.early_stop:
+            self.stopped_early = True
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(score if not math.isnan(score) else -row["valid_loss"])
+        elif self.scheduler is not None:
+            self.scheduler.step()
+        with _defer_interrupt():
+            if improved or not self.cfg.selects_best:
+                selected = "valid_auprc" if self.cfg.selects_best else "last"
+                save_model(
+                    self.run,
+                    self.model,
+                    self.ds.tasks,
+                    MODEL_NAME,
+                    **self._extra_meta(),
+                    epoch=self.epoch,
+                    selected_by=selected,
+                    valid=row,
+                )
+            self._save_last()
+            write_history(self.run / HISTORY_FILE, self.history)
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type="cuda" if self.amp else "cpu", dtype=torch.float16, enabled=self.amp):
+            logits = self.model(x)
+        loss = self.loss_fn(logits.float(), y)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss, logits
+
+    def _train_epoch(self, epoch: int) -> tuple[float, float]:
+        from tqdm import tqdm
+
+        cfg, n = self.cfg, len(self.train_codes)
+        torch.manual_seed(trainstate.epoch_seed(cfg.seed, epoch))
+        order = torch.from_numpy(trainstate.epoch_order(cfg.seed, epoch, n)).to(self.device)
+        starts = [lo for lo in range(0, n, cfg.batch_size) if min(n, lo + cfg.batch_size) - lo >= 2]
+        self.model.train()
+        total, correct, seen = 0.0, torch.zeros((), device=self.device), 0
+        bar = tqdm(
+            total=len(starts), desc=f"epoch {epoch}/{cfg.epochs}", disable=not self.progress, leave=False
+        )
+        with bar:
+            for b, lo in enumerate(starts):
+                rows = order[lo : lo + cfg.batch_size]
+                x = make_batch(self.train_codes, rows, cfg.shift, cfg.rc_augment)
+                y = self.train_labels[rows]
+                loss, logits = _train_step(self, x, y)
+                value = loss.item()
+                if not math.isfinite(value):
+                    self._raise_non_finite(epoch, b + 1, value)
+                total += value * len(rows)
+                correct += ((logits.detach() >= 0) == (y >= 0.5)).float().mean(dim=1).sum()
+                seen += len(rows)
+                bar.update(1)
+                bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
+        return total / max(seen, 1), float(correct) / max(seen, 1)
+
+    def _raise_non_finite(self, epoch: int, batch: int, value: float) -> None:
+        kept = (
+            f"{self.run}/{LAST_NAME}.* still holds epoch {self.epoch}, the last good one"
+            if self.epoch
+            else "no epoch had completed, so no checkpoint was written"
+        )
+        raise NonFiniteLoss(
+            f"epoch {epoch}, batch {batch}: the training loss is {value}; training stopped ({kept}); "
+            f"try a lower --lr (now {self.cfg.lr}) or check the data set"
+        )
+
+    def _validate(self) -> dict:
+        if len(self.valid_codes) == 0:
+            return {
+                "valid_loss": math.nan,
+                "valid_acc": math.nan,
+                "valid_auroc": math.nan,
+                "valid_auprc": math.nan,
+            }
+        logits = predict_logits(self.model, self.valid_codes, self.device)
+        labels = self.valid_labels.astype(np.float32)
+        loss = nn.functional.binary_cross_entropy_with_logits(
+            torch.from_numpy(logits), torch.from_numpy(labels)
+        )
+        scores = quick_scores(labels, sigmoid(logits))
+        return {
+            "valid_loss": float(loss),
+            "valid_acc": scores["accuracy"],
+            "valid_auroc": scores["auroc"],
+            "valid_auprc": scores["auprc"],
+        }
+
+    def fit(self) -> dict:
+        """Train the remaining epochs; returns a summary dict."""
+        cfg = self.cfg
+        while self.epoch < cfg.epochs and not self.stopped_early:
+            epoch = self.epoch + 1
+            t0 = time.perf_counter()
+            lr = self.optimizer.param_groups[0]["lr"]
+            train_loss, train_acc = self._train_epoch(epoch)
+            row = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                **self._validate(),
+                "lr": lr,
+            }
+            row["seconds"] = time.perf_counter() - t0
+            self._end_epoch(row)
+            log.info(_epoch_line(row, cfg.epochs))
+        if self.stopped_early:
+            log.info(f"early stop: no better validation auPRC for {cfg.early_stop} epochs")
+        return self.summary()
+
+    def summary(self) -> dict:
+        return {
+            "run": str(self.run),
+            "epochs_done": self.epoch,
+            "best_epoch": self.best["epoch"],
+            "best_valid_auprc": self.best["valid_auprc"],
+            "stopped_early": self.stopped_early,
+            "selected_by": "valid_auprc" if self.cfg.selects_best else "last",
+            "history": self.history,
+        }
+
+
+def _train_step(trainer: Trainer, x: torch.Tensor, y: torch.Tensor):
+    """One optimisation step (a module-level seam so tests can simulate failures mid-epoch)."""
+    return trainer._step(x, y)
+
+
+def _epoch_line(row: dict, epochs: int) -> str:
+    return (
+        f"epoch {row['epoch']}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.3f}  |  "
+        f"valid loss {row['valid_loss']:.4f} acc {row['valid_acc']:.3f} auROC {row['valid_auroc']:.3f} "
+        f"auPRC {row['valid_auprc']:.3f}  |  lr {row['lr']:.3g}  {row['seconds']:.1f} s"
+    )

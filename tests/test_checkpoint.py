@@ -1,0 +1,91 @@
+"""Checkpoints: self-describing JSON, safetensors only, shape checks, training state round trips."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from _train_helpers import make_dataset
+from safetensors.torch import load_file
+
+from peakcnn import trainstate
+from peakcnn.checkpoint import load_model, save_model
+from peakcnn.cli import main
+from peakcnn.errors import InputError
+from peakcnn.model import DNASeqClassifier, preset_config
+from peakcnn.train import train
+
+
+def test_model_round_trip(tmp_path):
+    torch.manual_seed(1)
+    model = DNASeqClassifier(preset_config("small", 200, 2)).eval()
+    save_model(tmp_path, model, ["a", "b"], training={"lr": 0.1}, dataset_sha256="abc")
+    loaded, meta = load_model(tmp_path)
+    x = torch.rand(4, 4, 200)
+    assert torch.equal(model(x), loaded(x))
+    assert meta["tasks"] == ["a", "b"] and meta["window"] == 200 and meta["training"] == {"lr": 0.1}
+    assert meta["dataset_sha256"] == "abc" and "encoding" in meta and "peakcnn_version" in meta
+
+
+def test_tensors_that_do_not_fit_the_config(tmp_path):
+    model = DNASeqClassifier(preset_config("small", 200, 1))
+    save_model(tmp_path, model, ["a"])
+    meta = json.loads((tmp_path / "model.json").read_text())
+    meta["model_config"]["conv_filters"] = [16, 32, 32]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="do not fit the model config"):
+        load_model(tmp_path)
+
+
+def test_damaged_or_missing_checkpoint(tmp_path):
+    with pytest.raises(InputError, match="no checkpoint 'model'"):
+        load_model(tmp_path)
+    save_model(tmp_path, DNASeqClassifier(preset_config("small", 200, 1)), ["a"])
+    (tmp_path / "model.safetensors").write_bytes(b"\x00" * 20)
+    with pytest.raises(InputError, match="cannot be read as safetensors"):
+        load_model(tmp_path)
+
+
+def test_training_checkpoint_holds_full_state_without_pickle(tmp_path):
+    make_dataset(tmp_path / "ds", n=80, window=100, n_tasks=1)
+    opts = {"arch": "small", "epochs": 1, "batch_size": 16, "lr_schedule": "cosine"}
+    train(tmp_path / "ds", tmp_path / "run", opts, progress=False)
+    tensors = load_file(str(tmp_path / "run" / "last.safetensors"))
+    assert any(k.endswith("momentum_buffer") for k in tensors)
+    assert "train_state.rng.torch" in tensors
+    meta = json.loads((tmp_path / "run" / "last.json").read_text())
+    state = meta["train_state"]
+    assert state["epoch"] == 1 and len(state["history"]) == 1
+    assert state["optimizer"]["param_groups"][0]["momentum"] == 0.9
+    assert state["scheduler"]["T_max"] == 1
+    assert set(state["rng"]) == {"numpy", "python"}
+    assert meta["training"]["lr_schedule"] == "cosine" and meta["dataset_sha256"]
+    assert not list((tmp_path / "run").glob("*.pt")) and not list((tmp_path / "run").glob("*.tmp"))
+
+
+def test_optimizer_and_rng_parts_round_trip():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.01)
+    model(torch.rand(5, 3)).sum().backward()
+    opt.step()
+    tensors, meta = trainstate.optimizer_parts(opt)
+    meta = json.loads(json.dumps(meta))
+    fresh = torch.optim.AdamW(model.parameters(), lr=0.5)
+    trainstate.load_optimizer_parts(fresh, tensors, meta)
+    a, b = opt.state_dict(), fresh.state_dict()
+    assert a["param_groups"] == b["param_groups"]
+    for idx in a["state"]:
+        for key, value in a["state"][idx].items():
+            assert torch.equal(value, b["state"][idx][key])
+    rng_tensors, rng_meta = trainstate.rng_parts()
+    expected = (torch.rand(3), np.random.rand(3))
+    trainstate.load_rng_parts(rng_tensors, json.loads(json.dumps(rng_meta)))
+    assert torch.equal(torch.rand(3), expected[0]) and np.array_equal(np.random.rand(3), expected[1])
+
+
+def test_evaluate_run_without_checkpoint(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    assert main(["evaluate", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("peakcnn: error:") and "no checkpoint" in err and len(err.splitlines()) == 1

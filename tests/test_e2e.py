@@ -1,0 +1,127 @@
+"""End to end through the command line: prepare -> train -> evaluate -> report, and evaluate's bad input."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from _train_helpers import make_dataset
+
+from peakcnn.cli import main
+
+MOTIF = "TGACGTCA"
+
+
+def _tiny_genome(folder, n_chroms=4, length=30_000, seed=0):
+    """Random chromosomes with a motif-rich 'peak' every ~600 bp; returns (fasta, bed) paths."""
+    rng = np.random.default_rng(seed)
+    fasta, bed = folder / "genome.fa", folder / "peaks.bed"
+    fa_lines, bed_lines = [], []
+    for c in range(n_chroms):
+        seq = list(rng.choice(list("ACGT"), length))
+        for centre in range(500, length - 500, 600):
+            for offset in (-40, 0, 40):
+                at = centre + offset
+                seq[at : at + len(MOTIF)] = MOTIF
+            bed_lines.append(f"chr{c + 1}\t{centre - 50}\t{centre + 50}\n")
+        fa_lines.append(
+            f">chr{c + 1}\n" + "\n".join("".join(seq[i : i + 60]) for i in range(0, length, 60)) + "\n"
+        )
+    fasta.write_text("".join(fa_lines))
+    bed.write_text("".join(bed_lines))
+    return fasta, bed
+
+
+def test_prepare_train_evaluate_report(tmp_path, capsys):
+    fasta, bed = _tiny_genome(tmp_path)
+    ds, run = tmp_path / "ds", tmp_path / "run"
+    assert (
+        main(
+            [
+                "-q",
+                "prepare",
+                "--genome",
+                str(fasta),
+                "--peaks",
+                str(bed),
+                "--out",
+                str(ds),
+                "--window",
+                "200",
+            ]
+        )
+        == 0
+    )
+    assert main(["-q", "train", str(ds), "--out", str(run), "--arch", "small", "--epochs", "1"]) == 0
+    assert (run / "model.safetensors").exists() and (run / "history.csv").exists()
+    capsys.readouterr()
+    assert main(["-q", "evaluate", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "report:" in out and "| CNN (small) |" in out and "4-mer logistic regression" in out
+    folder = run / "eval_test"
+    doc = json.loads((folder / "metrics.json").read_text())
+    assert set(doc["models"]) == {"CNN", "gc", "kmer4", "kmer6"}
+    cnn = doc["models"]["CNN"]["metrics"]["macro"]
+    assert cnn["n"] == doc["dataset"]["counts"]["test"] > 0 and 0 <= cnn["auroc"] <= 1
+    assert doc["dataset"]["matches_training"] is True
+    html = (folder / "report.html").read_text()
+    for needle in (doc["dataset"]["negatives"], doc["dataset"]["split_mode"], f"{cnn['n']:,} ("):
+        assert needle in html
+    assert html.count("data:image/png;base64,") == 4
+    for png in ("roc.png", "pr.png", "calibration.png", "training.png"):
+        assert (folder / png).stat().st_size > 1000
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    make_dataset(root / "ds", n=120, window=100, n_tasks=1)
+    argv = ["-q", "train", str(root / "ds"), "--out", str(root / "run"), "--arch", "small", "--epochs", "1"]
+    assert main(argv + ["--batch-size", "16"]) == 0
+    return root
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("peakcnn: error: ")
+    return err[0]
+
+
+def test_evaluate_other_dataset_same_tasks_warns(trained, caplog):
+    make_dataset(trained / "other", n=120, window=100, n_tasks=1, seed=5)
+    out = trained / "other_eval"
+    assert main(["evaluate", str(trained / "run"), "--dataset", str(trained / "other"), "--out", str(out),
+                 "--no-baselines"]) == 0  # fmt: skip
+    assert "not the data set" in caplog.text
+    assert json.loads((out / "metrics.json").read_text())["dataset"]["matches_training"] is False
+
+
+@pytest.mark.parametrize("kw, message", [({"n_tasks": 2}, "tasks"), ({"window": 120}, "bp windows")])
+def test_evaluate_incompatible_dataset(trained, capsys, kw, message):
+    make_dataset(trained / f"bad{len(kw)}{kw.get('window', 0)}", n=60, **{"window": 100, **kw})
+    folder = trained / f"bad{len(kw)}{kw.get('window', 0)}"
+    assert main(["evaluate", str(trained / "run"), "--dataset", str(folder), "--no-baselines"]) == 2
+    assert message in _error(capsys)
+
+
+def test_evaluate_recorded_dataset_changed(trained, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    make_dataset(tmp_path / "ds", n=60, window=100, n_tasks=1, seed=1)
+    config = json.loads((run / "config.json").read_text())
+    config["dataset"]["path"] = str(tmp_path / "ds" / "dataset.h5")
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["evaluate", str(run), "--no-baselines"]) == 2
+    assert "changed since" in _error(capsys)
+    assert not (run / "eval_test").exists()
+
+
+def test_evaluate_damaged_checkpoint(trained, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    meta = json.loads((run / "model.json").read_text())
+    meta["model_config"]["dense_units"] = [32]
+    (run / "model.json").write_text(json.dumps(meta))
+    assert main(["evaluate", str(run), "--no-baselines"]) == 2
+    assert "do not fit the model config" in _error(capsys)

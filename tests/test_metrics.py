@@ -1,0 +1,122 @@
+"""Metrics, k-mer counting and baselines, checked against direct computations."""
+
+import math
+
+import numpy as np
+import pytest
+from _train_helpers import synthetic_table
+
+from peakcnn.baselines import Baseline, canonical_columns, features, fit_predict, kmer_counts
+from peakcnn.metrics import (
+    binary_metrics,
+    expected_calibration_error,
+    json_safe,
+    log_loss,
+    multitask_metrics,
+    reliability_bins,
+    sigmoid,
+)
+from peakcnn.sequence import reverse_complement_codes, str_to_codes
+
+
+def _pairs_auroc(y, p):
+    """auROC as the fraction of (positive, negative) pairs ranked correctly, ties counting half."""
+    pos, neg = p[y == 1], p[y == 0]
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return wins / (len(pos) * len(neg))
+
+
+def test_binary_metrics_against_direct_formulas():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    p = np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1)
+    m = binary_metrics(y, p)
+    assert m["n"] == 300 and m["n_pos"] == y.sum() and m["positive_rate"] == pytest.approx(y.mean())
+    assert m["auroc"] == pytest.approx(_pairs_auroc(y, p))
+    assert m["accuracy"] == pytest.approx(np.mean((p >= 0.5) == y))
+    assert m["brier"] == pytest.approx(np.mean((p - y) ** 2))
+    assert m["loss"] == pytest.approx(
+        -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)), rel=1e-4
+    )
+    assert m["positive_rate"] <= m["auprc"] <= 1
+    assert sum(b["n"] for b in m["reliability"]) == 300
+
+
+def test_single_class_gives_nan_and_macro_skips_it():
+    y = np.array([[1, 0], [1, 1], [1, 0], [1, 1]])
+    p = np.array([[0.9, 0.2], [0.8, 0.7], [0.6, 0.4], [0.7, 0.9]])
+    out = multitask_metrics(y, p, ["a", "b"])
+    assert math.isnan(out["tasks"]["a"]["auroc"]) and out["tasks"]["b"]["auroc"] == 1.0
+    assert out["macro"]["auroc"] == 1.0 and out["macro"]["n"] == 8
+    assert json_safe(out)["tasks"]["a"]["auroc"] is None
+
+
+def test_calibration_of_a_calibrated_predictor():
+    rng = np.random.default_rng(1)
+    p = np.repeat(np.arange(0.05, 1, 0.1), 2000)
+    y = (rng.random(len(p)) < p).astype(int)
+    bins = reliability_bins(y, p)
+    assert expected_calibration_error(bins) < 0.02
+    overconfident = np.where(p > 0.5, 1.0, 0.0)
+    assert expected_calibration_error(reliability_bins(y, overconfident)) > 0.15
+
+
+def test_sigmoid_and_log_loss_are_stable():
+    assert np.allclose(sigmoid(np.array([-800.0, 0.0, 800.0])), [0, 0.5, 1])
+    assert math.isfinite(log_loss(np.array([1, 0]), np.array([0.0, 1.0])))
+
+
+def _naive_kmers(seq: str, k: int) -> dict:
+    counts = {}
+    for i in range(len(seq) - k + 1):
+        kmer = seq[i : i + k]
+        if "N" not in kmer:
+            counts[kmer] = counts.get(kmer, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_kmer_counts_match_a_direct_count(k):
+    rng = np.random.default_rng(k)
+    seqs = ["".join(rng.choice(list("ACGTN"), 40, p=[0.24, 0.24, 0.24, 0.24, 0.04])) for _ in range(5)]
+    codes = np.stack([str_to_codes(s) for s in seqs])
+    counts = kmer_counts(codes, k, canonical=False, chunk=2)
+    for row, seq in zip(counts, seqs, strict=True):
+        for kmer, c in _naive_kmers(seq, k).items():
+            index = int("".join(str("ACGT".index(b)) for b in kmer), 4)
+            assert row[index] == c
+        assert row.sum() == sum(_naive_kmers(seq, k).values())
+
+
+def test_canonical_counts_cover_both_strands():
+    assert len(canonical_columns(4)[0]) == 136 and len(canonical_columns(6)[0]) == 2080
+    codes = np.random.default_rng(0).integers(0, 5, (20, 300)).astype(np.uint8)
+    assert np.array_equal(kmer_counts(codes, 4), kmer_counts(reverse_complement_codes(codes), 4))
+    full = kmer_counts(codes, 4, canonical=False)
+    assert np.array_equal(kmer_counts(codes, 4).sum(axis=1), full.sum(axis=1))
+
+
+def _split(table):
+    return [(table.seqs[table.split == s], table.labels[table.split == s]) for s in range(3)]
+
+
+def test_baselines_see_what_they_should():
+    table = synthetic_table(n=600, window=100, n_tasks=1, seed=2)
+    gc_rich = table.labels[:, 0] == 1
+    codes = table.seqs.copy()
+    codes[gc_rich, :60] = np.where(codes[gc_rich, :60] < 2, codes[gc_rich, :60] + 1, codes[gc_rich, :60])
+    train, valid, test = _split(table)
+    gc_table = synthetic_table(n=600, window=100, n_tasks=1, seed=2)
+    gc_table.seqs = codes
+    gtrain, gvalid, gtest = _split(gc_table)
+    from peakcnn.metrics import auroc
+
+    gc = fit_predict(Baseline("gc", "gc"), gtrain, gvalid, gtest)
+    assert auroc(gtest[1][:, 0], gc[:, 0]) > 0.9  # GC-rich positives: GC alone separates them
+    gc_on_motif = fit_predict(Baseline("gc", "gc"), train, valid, test)
+    kmer = fit_predict(Baseline("kmer4", "4-mer", k=4), train, valid, test)
+    assert auroc(test[1][:, 0], kmer[:, 0]) > auroc(test[1][:, 0], gc_on_motif[:, 0]) + 0.1
+    tuned = Baseline("kmer6", "6-mer", k=6, tune_c=True)
+    fit_predict(tuned, train, valid, test)
+    assert tuned.chosen_c[0] in (1e-3, 1e-2, 1e-1, 1.0)
+    assert features(Baseline("k4", "k4", k=4), test[0]).sum(axis=1) == pytest.approx(1.0)

@@ -1,0 +1,207 @@
+"""Training: exact resume, run-folder contents, model selection, and every bad-input path."""
+
+import json
+import math
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from _train_helpers import make_dataset
+from safetensors.torch import load_file
+
+import peakcnn.trainer
+from peakcnn.checkpoint import load_model
+from peakcnn.cli import main
+from peakcnn.errors import InputError
+from peakcnn.runconfig import HISTORY_COLUMNS, read_history
+from peakcnn.train import Interrupted, NonFiniteLoss, train
+
+SMALL = {"arch": "small", "batch_size": 16}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ds")
+    make_dataset(folder, n=160, window=100, n_tasks=2)
+    return folder
+
+
+def _interrupt_in_epoch(monkeypatch, epoch_calls, batches_per_epoch, exc):
+    """Make ``_train_step`` raise ``exc`` in the middle of epoch ``epoch_calls`` (1-based)."""
+    real = peakcnn.trainer._train_step
+    calls = {"n": 0}
+    stop_at = (epoch_calls - 1) * batches_per_epoch + batches_per_epoch // 2 + 1
+
+    def step(trainer, x, y):
+        calls["n"] += 1
+        if calls["n"] == stop_at:
+            if exc is KeyboardInterrupt:
+                raise KeyboardInterrupt
+            loss, logits = real(trainer, x, y)
+            return torch.tensor(math.nan), logits
+        return real(trainer, x, y)
+
+    monkeypatch.setattr(peakcnn.trainer, "_train_step", step)
+
+
+def _n_batches(dataset, batch_size):
+    from peakcnn.data.store import Dataset
+
+    with Dataset(dataset) as ds:
+        n = ds.count("train")
+    return len([lo for lo in range(0, n, batch_size) if min(n, lo + batch_size) - lo >= 2])
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        {"rc_augment": True, "shift": 3, "lr_schedule": "cosine", "lr": 0.01},
+        {
+            "optimizer": "adamw",
+            "lr": 0.002,
+            "lr_schedule": "plateau",
+            "select_best": True,
+            "weight_decay": 0.01,
+        },
+    ],
+)
+def test_resume_is_bit_exact(tmp_path, dataset, monkeypatch, recipe):
+    options = {**SMALL, "epochs": 3, **recipe}
+    train(dataset, tmp_path / "full", options, progress=False)
+    _interrupt_in_epoch(monkeypatch, 2, _n_batches(dataset, 16), KeyboardInterrupt)
+    with pytest.raises(Interrupted, match="--resume"):
+        train(dataset, tmp_path / "cut", options, progress=False)
+    assert json.loads((tmp_path / "cut" / "last.json").read_text())["train_state"]["epoch"] == 1
+    monkeypatch.undo()
+    train(dataset, tmp_path / "cut", {}, resume=True, progress=False)
+    for name in ("last", "model"):
+        full = load_file(str(tmp_path / "full" / f"{name}.safetensors"))
+        cut = load_file(str(tmp_path / "cut" / f"{name}.safetensors"))
+        assert full.keys() == cut.keys()
+        for key in full:
+            if "rng" not in key:
+                assert torch.equal(full[key], cut[key]), key
+    assert read_history(tmp_path / "full" / "history.csv")[-1]["train_loss"] == pytest.approx(
+        read_history(tmp_path / "cut" / "history.csv")[-1]["train_loss"], abs=0, rel=0
+    )
+
+
+def test_run_folder_is_self_describing(tmp_path, dataset):
+    from peakcnn.data.store import Dataset
+
+    train(dataset, tmp_path / "run", {**SMALL, "epochs": 2, "note": "unit test"}, progress=False)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    with Dataset(dataset) as ds:
+        sha, tasks, n_train = ds.sha256, ds.tasks, ds.count("train")
+    assert config["training"]["epochs"] == 2 and config["training"]["lr"] == 0.02
+    assert config["dataset"]["sha256"] == sha and config["dataset"]["n_train"] == n_train
+    model, meta = load_model(tmp_path / "run")
+    assert meta["tasks"] == tasks and meta["dataset_sha256"] == sha
+    assert meta["training"]["note"] == "unit test" and meta["selected_by"] == "last" and meta["epoch"] == 2
+    rows = read_history(tmp_path / "run" / "history.csv")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert set(rows[0]) == set(HISTORY_COLUMNS)
+    last, _ = load_model(tmp_path / "run", "last")
+    for a, b in zip(model.state_dict().values(), last.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path, dataset):
+    summary = train(
+        dataset, tmp_path / "run", {**SMALL, "epochs": 12, "early_stop": 1, "lr": 0.05}, progress=False
+    )
+    rows = read_history(tmp_path / "run" / "history.csv")
+    auprc = [r["valid_auprc"] for r in rows]
+    best = int(np.argmax(auprc)) + 1
+    _, meta = load_model(tmp_path / "run")
+    assert meta["epoch"] == best == summary["best_epoch"] and meta["selected_by"] == "valid_auprc"
+    if summary["stopped_early"]:
+        assert len(rows) == best + 1  # patience 1: stops one epoch after the best
+    else:
+        assert len(rows) == 12
+
+
+def test_learns_a_planted_motif(tmp_path):
+    make_dataset(tmp_path / "ds", n=400, window=100, n_tasks=1, seed=3)
+    opts = {"arch": "small", "epochs": 10, "optimizer": "adamw", "lr": 0.003, "batch_size": 32}
+    train(tmp_path / "ds", tmp_path / "run", opts, progress=False)
+    rows = read_history(tmp_path / "run" / "history.csv")
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+    assert max(r["valid_auroc"] for r in rows) > 0.75
+
+
+def test_non_finite_loss_keeps_last_good_checkpoint(tmp_path, dataset, monkeypatch):
+    _interrupt_in_epoch(monkeypatch, 2, _n_batches(dataset, 16), "nan")
+    with pytest.raises(NonFiniteLoss, match=r"epoch 2, batch \d+: the training loss is nan.*epoch 1"):
+        train(dataset, tmp_path / "run", {**SMALL, "epochs": 3}, progress=False)
+    assert json.loads((tmp_path / "run" / "last.json").read_text())["train_state"]["epoch"] == 1
+    assert len(read_history(tmp_path / "run" / "history.csv")) == 1
+
+
+def test_ctrl_c_via_cli_exits_130_and_resumes(tmp_path, dataset, monkeypatch, capsys):
+    _interrupt_in_epoch(monkeypatch, 2, _n_batches(dataset, 16), KeyboardInterrupt)
+    argv = ["train", str(dataset), "--out", str(tmp_path / "run"), "--arch", "small", "--epochs", "2"]
+    assert main(argv + ["--batch-size", "16"]) == 130
+    err = capsys.readouterr().err
+    assert "holds epoch 1" in err and "--resume" in err
+    monkeypatch.undo()
+    assert main(["train", str(dataset), "--out", str(tmp_path / "run"), "--resume"]) == 0
+    assert len(read_history(tmp_path / "run" / "history.csv")) == 2
+
+
+def test_resume_with_different_config_names_keys(tmp_path, dataset):
+    train(dataset, tmp_path / "run", {**SMALL, "epochs": 1}, progress=False)
+    with pytest.raises(InputError, match=r"different configuration: batch_size .*lr "):
+        train(dataset, tmp_path / "run", {"batch_size": 8, "lr": 0.1, "arch": "small"}, resume=True)
+
+
+def test_resume_needs_a_checkpoint_and_the_same_dataset(tmp_path, dataset):
+    with pytest.raises(InputError, match="no checkpoint to resume"):
+        train(dataset, tmp_path / "empty", {}, resume=True)
+    train(dataset, tmp_path / "run", {**SMALL, "epochs": 1}, progress=False)
+    make_dataset(tmp_path / "other", n=80, window=100, n_tasks=2, seed=9)
+    with pytest.raises(InputError, match="not the data set this run was trained on"):
+        train(tmp_path / "other", tmp_path / "run", {}, resume=True)
+
+
+def test_existing_run_needs_force(tmp_path, dataset):
+    train(dataset, tmp_path / "run", {**SMALL, "epochs": 1}, progress=False)
+    with pytest.raises(InputError, match="already holds a run"):
+        train(dataset, tmp_path / "run", {**SMALL, "epochs": 1})
+    train(dataset, tmp_path / "run", {**SMALL, "epochs": 1, "seed": 4}, force=True, progress=False)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--epochs", "0"], "--epochs 0: must be at least 1"),
+        (["--lr", "-1"], "--lr -1.0: must be a positive number"),
+        (["--device", "cuda"], "no CUDA device")
+        if not torch.cuda.is_available()
+        else (["--shift", "-1"], "shift"),
+    ],
+)
+def test_bad_options_write_nothing(tmp_path, dataset, capsys, extra, message):
+    assert main(["train", str(dataset), "--out", str(tmp_path / "run")] + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("peakcnn: error: ") and message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_truncated_and_foreign_datasets(tmp_path, dataset, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", str(tmp_path / "nowhere"), "--out", out]) == 2
+    assert "no data set here" in capsys.readouterr().err
+    (tmp_path / "trunc").mkdir()
+    data = (dataset / "dataset.h5").read_bytes()
+    (tmp_path / "trunc" / "dataset.h5").write_bytes(data[: len(data) // 3])
+    assert main(["train", str(tmp_path / "trunc"), "--out", out]) == 2
+    assert "truncated" in capsys.readouterr().err
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "dataset.h5").write_bytes(data)
+    with h5py.File(tmp_path / "old" / "dataset.h5", "r+") as f:
+        f.attrs["format_version"] = 99
+    assert main(["train", str(tmp_path / "old"), "--out", out]) == 2
+    assert "format version 99 is not supported" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
