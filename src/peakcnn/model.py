@@ -9,78 +9,12 @@ The dense input size is always computed from the window length.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-
 import torch
 from torch import nn
 
-from peakcnn.errors import InputError
+from peakcnn.modelconfig import PRESETS, ModelConfig, preset_config
 
-
-@dataclass
-class ModelConfig:
-    """Architecture of a :class:`DNASeqClassifier`; every variant is a config, not a fork."""
-
-    window: int = 800
-    n_tasks: int = 1
-    conv_filters: list[int] = field(default_factory=lambda: [300, 200, 200])
-    conv_widths: list[int] = field(default_factory=lambda: [19, 11, 7])
-    pool_widths: list[int] = field(default_factory=lambda: [3, 3, 3])
-    conv_dropout: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3])
-    dense_units: list[int] = field(default_factory=lambda: [1000, 1000])
-    dense_dropout: float = 0.5
-
-    def __post_init__(self) -> None:
-        n = len(self.conv_filters)
-        if not (len(self.conv_widths) == len(self.pool_widths) == len(self.conv_dropout) == n):
-            raise InputError("model config: conv_filters, conv_widths, pool_widths and conv_dropout differ in length")
-        if self.window <= 0 or self.n_tasks <= 0:
-            raise InputError(f"model config: window ({self.window}) and n_tasks ({self.n_tasks}) must be positive")
-        if self.trunk_length() <= 0:
-            raise InputError(f"model config: a {self.window} bp window is too short for the pooling layers")
-
-    def trunk_length(self) -> int:
-        """Length of the feature map after the last convolution block."""
-        length = self.window
-        for pool in self.pool_widths:
-            length //= pool
-        return length
-
-    def dense_inputs(self) -> int:
-        return self.conv_filters[-1] * self.trunk_length()
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise InputError(f"model config has unknown fields: {', '.join(sorted(unknown))}")
-        return cls(**d)
-
-
-#: Named architectures. ``founding`` is the default; ``basset`` is Kelley et al. 2016 (pools 3/4/4,
-#: dense dropout 0.3); ``small`` is a quick model for smoke runs and tests.
-PRESETS: dict[str, dict] = {
-    "founding": {},
-    "basset": {"pool_widths": [3, 4, 4], "conv_dropout": [0.0, 0.0, 0.0], "dense_dropout": 0.3},
-    "small": {
-        "conv_filters": [32, 32, 32],
-        "conv_widths": [15, 9, 5],
-        "pool_widths": [4, 4, 4],
-        "conv_dropout": [0.1, 0.1, 0.1],
-        "dense_units": [64],
-        "dense_dropout": 0.3,
-    },
-}
-
-
-def preset_config(name: str, window: int, n_tasks: int) -> ModelConfig:
-    if name not in PRESETS:
-        raise InputError(f"unknown architecture {name!r}; choose one of {', '.join(PRESETS)}")
-    return ModelConfig(window=window, n_tasks=n_tasks, **PRESETS[name])
+__all__ = ["PRESETS", "DNASeqClassifier", "ModelConfig", "preset_config"]
 
 
 class DNASeqClassifier(nn.Module):

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from peakcnn.errors import InputError
-from peakcnn.model import PRESETS
+from peakcnn.modelconfig import PRESETS
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"

@@ -36,7 +36,7 @@ CONFIG_OPTIONS = (
 
 def add_recipe_options(p: argparse.ArgumentParser) -> None:
     """Options of the training recipe. Defaults are ``None`` so that only options given are applied."""
-    from peakcnn.model import PRESETS
+    from peakcnn.modelconfig import PRESETS
     from peakcnn.runconfig import OPTIMIZERS, SCHEDULES
 
     g = p.add_argument_group("recipe (defaults: the founding recipe)")
