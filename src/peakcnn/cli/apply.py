@@ -26,9 +26,9 @@ Other strides are exact too but slower (stride 50 with P = 27: no sharing, windo
 Default (exact): each window's border features, where its zero padding differs from the chunk's real
 neighbours, are recomputed, so the track equals window-by-window prediction (measured max difference 6e-8).
 --fast skips that correction (border features then see neighbouring sequence instead of zero padding):
-about 3x faster than exact at the default stride, max difference 1e-3 in probability measured on the
-founding model with random weights; a trained model can differ more (measure it with
-'python benchmarks/predict.py --run RUN')."""
+about 2x faster than exact at the default stride, but only approximate: max difference in probability
+measured 1e-3 with random weights and 0.076 with a trained founding model (root ATAC); measure yours with
+'python benchmarks/predict.py --run RUN'."""
 
 VARIANTS_DESCRIPTION = """Score each variant of a VCF (plain, gzip or bgzip; 1-based POS) by the change
 it causes: the first base of the variant sits at the window centre (index W//2) of a reference window
