@@ -9,13 +9,13 @@ and the interpretation tools never need the training command line.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
 from peakcnn import __version__
 from peakcnn.errors import InputError
+from peakcnn.io.output import atomic_write_bytes
 from peakcnn.model import DNASeqClassifier, ModelConfig
 from peakcnn.sequence import ENCODING_NAME
 
@@ -25,23 +25,14 @@ LAST_NAME = "last"  # the latest epoch, for --resume
 TRAIN_STATE_PREFIX = "train_state."
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_tensors(stem: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     """Write ``stem.safetensors`` and ``stem.json`` atomically (the JSON last, so it marks completeness)."""
     from safetensors.torch import save
 
     stem = Path(stem)
     clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    _atomic_write_bytes(stem.with_suffix(".safetensors"), save(clean))
-    _atomic_write_bytes(stem.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True).encode())
+    atomic_write_bytes(stem.with_suffix(".safetensors"), save(clean))
+    atomic_write_bytes(stem.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True).encode())
 
 
 def load_tensors(stem: Path) -> tuple[dict[str, torch.Tensor], dict]:

@@ -19,11 +19,11 @@ import csv
 import io
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from peakcnn.errors import InputError
+from peakcnn.io.output import atomic_write_bytes
 from peakcnn.modelconfig import PRESETS
 
 CONFIG_FILE = "config.json"
@@ -133,13 +133,7 @@ def resolve_device(name: str):
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, text.encode())
 
 
 def write_json(path: Path, obj: dict) -> None:

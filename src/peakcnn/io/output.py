@@ -43,6 +43,21 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file and a rename (checkpoints, configs)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
 def write_table(path: str | Path, header: list[str], rows, comment_header: bool = False) -> int:
     """Write a tab-separated table atomically; ``rows`` is an iterable of sequences. Returns the row count.
 
