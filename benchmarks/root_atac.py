@@ -13,11 +13,15 @@ replicate-1 data set):
     Reverse-complement and +-20 bp shift augmentation, AdamW (lr 1e-3, weight decay 1e-2), cosine schedule
     over at most 12 epochs, early stopping (patience 3) on validation auPRC with the best epoch kept.
 ``best_union``
-    The ``best`` recipe trained with the peaks of all three replicates as positives (one task). Its data
-    set has the same genome, window, negatives and region layout, so the held-out blocks are the same.
+    The ``best`` recipe trained with the peaks of all three replicates as positives (one task).
+``best_tasks``
+    The ``best`` recipe trained multi-task, one output per replicate (Basset's layout); scored through its
+    replicate-1 output.
 
-The reported **best** row is whichever of ``best`` / ``best_union`` has the higher replicate-1 *validation*
-auPRC; the test split is never used for a choice. Baselines (GC content, 4-mer and 6-mer logistic
+The ``union`` and ``tasks`` data sets have the same genome, window, negatives and region layout as the
+replicate-1 one, so their held-out blocks are the same and no training window overlaps a replicate-1 valid
+or test window. The reported **best** row is whichever ``best*`` recipe has the higher replicate-1
+*validation* auPRC; the test split is never used for a choice. Baselines (GC content, 4-mer and 6-mer logistic
 regressions) are fitted on the replicate-1 training split. Finished runs are kept and interrupted ones
 resumed when the script is started again. Usage::
 
@@ -59,13 +63,16 @@ _BEST = {
     "epochs": 12,
     "early_stop": 3,
 }
-#: Recipe -> (training data, options); ``rep1``: replicate 1 peaks, ``union``: replicates 1-3 as one task.
+#: Recipe -> (training data, options); ``rep1``: replicate 1 peaks, ``union``: replicates 1-3 as one task,
+#: ``tasks``: replicates 1-3 as three tasks.
 RECIPES = {
     "founding": ("rep1", {"arch": "founding", "note": "founding recipe, unchanged"}),
     "best": ("rep1", {**_BEST, "note": "RC + shift 20, AdamW 1e-3 wd 1e-2, cosine, early stop 3 on valid auPRC"}),
     "best_union": ("union", {**_BEST, "note": "as 'best'; positives = peaks of replicates 1-3"}),
+    "best_tasks": ("tasks", {**_BEST, "note": "as 'best'; three tasks, one per replicate"}),
 }
-BEST_CANDIDATES = ("best", "best_union")
+BEST_CANDIDATES = ("best", "best_union", "best_tasks")
+TASK_NAMES = ("root_atac_1", "root_atac_2", "root_atac_3")
 
 
 def genome_path() -> Path:
@@ -82,21 +89,24 @@ def genome_path() -> Path:
 
 
 def prepare(data: Path, out: Path, which: str) -> Path:
-    """The replicate-1 data set (``rep1``) or the union-of-replicates one (``union``)."""
+    """The replicate-1 data set (``rep1``), the union-of-replicates one (``union``) or the 3-task one."""
     from peakcnn.data.prepare import prepare_dataset
 
     if which == "rep1":
-        peaks, name, folder = data / PEAK_DIR / REPLICATES[0], "root_atac_1", out / "dataset"
+        peaks, names, folder = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]], out / "dataset"
+    elif which == "tasks":
+        peaks, names, folder = [data / PEAK_DIR / r for r in REPLICATES], list(TASK_NAMES), out / "dataset_tasks"
     else:
-        peaks, name, folder = out / "root_atac_rep123.narrowPeak.gz", "root_atac_rep123", out / "dataset_union"
-        if not peaks.exists():
-            tmp = peaks.with_name(peaks.name + ".tmp")
+        union, names, folder = out / "root_atac_rep123.narrowPeak.gz", ["root_atac_rep123"], out / "dataset_union"
+        if not union.exists():
+            tmp = union.with_name(union.name + ".tmp")
             with gzip.open(tmp, "wb") as f:
                 for rep in REPLICATES:
                     f.write(gzip.open(data / PEAK_DIR / rep).read())
-            tmp.rename(peaks)
+            tmp.rename(union)
+        peaks = [union]
     prepare_dataset(
-        genome_path(), [peaks], folder, names=[name], window=800,
+        genome_path(), peaks, folder, names=names, window=800,
         negatives="gc-matched", neg_ratio=1.0, split="region", progress=False,
     )  # fmt: skip
     return folder
@@ -122,18 +132,23 @@ def train_recipe(name: str, dataset: Path, out: Path, device: str) -> Path:
 
 
 def score_rep1(run: Path, rep1: Path) -> dict:
-    """Macro metrics of a run's model on the valid and test splits of the replicate-1 data set."""
+    """Metrics of a run's model on the valid and test splits of the replicate-1 data set.
+
+    A multi-task model is scored through its replicate-1 output; a one-task model through its only one.
+    """
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset
     from peakcnn.metrics import multitask_metrics, sigmoid
     from peakcnn.train import predict_logits
 
-    model, _ = load_model(run)
+    model, meta = load_model(run)
+    column = meta["tasks"].index(TASK_NAMES[0]) if len(meta["tasks"]) > 1 else 0
     out = {}
     with Dataset(rep1) as ds:
         for split in ("valid", "test"):
             codes, labels = ds.load_split(split)
-            out[split] = multitask_metrics(labels, sigmoid(predict_logits(model, codes)), ds.tasks)["macro"]
+            probs = sigmoid(predict_logits(model, codes))[:, [column]]
+            out[split] = multitask_metrics(labels, probs, ds.tasks)["macro"]
     return out
 
 
@@ -204,10 +219,10 @@ def run_all(args) -> list[dict]:
 
     t0 = time.time()
     rep1 = prepare(args.data, args.out, "rep1")
-    names = ["best", "best_union", "founding"] if args.recipe == "all" else [args.recipe]
+    names = ["best", "best_union", "best_tasks", "founding"] if args.recipe == "all" else [args.recipe]
     runs, rows, baselines = {}, [], []
     for name in names:
-        dataset = rep1 if RECIPES[name][0] == "rep1" else prepare(args.data, args.out, "union")
+        dataset = rep1 if RECIPES[name][0] == "rep1" else prepare(args.data, args.out, RECIPES[name][0])
         runs[name] = train_recipe(name, dataset, args.out, args.device)
         first = not baselines and dataset == rep1
         doc, _ = evaluate(runs[name], baselines=first)  # the run's own report, on its own test split

@@ -125,3 +125,27 @@ def test_evaluate_damaged_checkpoint(trained, tmp_path, capsys):
     (run / "model.json").write_text(json.dumps(meta))
     assert main(["evaluate", str(run), "--no-baselines"]) == 2
     assert "do not fit the model config" in _error(capsys)
+
+
+def test_evaluate_rc_scores_the_mean_of_both_strands(trained, capsys):
+    from peakcnn.checkpoint import load_model
+    from peakcnn.data.store import Dataset
+    from peakcnn.evaluate import STRANDS_BOTH, score
+    from peakcnn.sequence import reverse_complement_codes
+    from peakcnn.trainer import predict_logits
+
+    forward, arrays_f = score(trained / "run", baselines=False)
+    both, arrays_b = score(trained / "run", baselines=False, rc=True)
+    model, _ = load_model(trained / "run")
+    with Dataset(trained / "ds" / "dataset.h5") as ds:
+        codes, _ = ds.load_split("test")
+    p_fwd = 1 / (1 + np.exp(-predict_logits(model, codes)))
+    p_rev = 1 / (1 + np.exp(-predict_logits(model, np.ascontiguousarray(reverse_complement_codes(codes)))))
+    assert np.abs(p_fwd - p_rev).max() > 1e-3  # the untrained-ish model is not strand-symmetric
+    np.testing.assert_allclose(arrays_f["probs"]["CNN"], p_fwd, atol=1e-6)
+    np.testing.assert_allclose(arrays_b["probs"]["CNN"], (p_fwd + p_rev) / 2, atol=1e-5)
+    assert both["model"]["strands"] == STRANDS_BOTH != forward["model"]["strands"]
+    out = trained / "rc_eval"
+    assert main(["-q", "evaluate", str(trained / "run"), "--rc", "--no-baselines", "--out", str(out)]) == 0
+    assert "mean of both strands" in capsys.readouterr().out
+    assert STRANDS_BOTH in (out / "report.html").read_text()

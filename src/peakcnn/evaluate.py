@@ -37,6 +37,10 @@ REPORT_FILE = "report.html"
 _HIDDEN_ATTRS = {"format", "format_version", "tasks", "chroms", "content_sha256", "encoding", "window"}
 
 
+STRANDS_FORWARD = "forward strand"
+STRANDS_BOTH = "mean of both strands (forward and reverse complement)"
+
+
 def _dataset_path(run: Path, meta: dict, dataset) -> Path:
     if dataset is not None:
         return Path(dataset)
@@ -134,8 +138,8 @@ def _model_doc(meta: dict) -> dict:
     }
 
 
-def score(run, dataset=None, split: str = "test", baselines: bool = True) -> tuple[dict, dict]:
-    """Score the run's model (and the baselines) on ``split``.
+def score(run, dataset=None, split: str = "test", baselines: bool = True, rc: bool = False) -> tuple[dict, dict]:
+    """Score the run's model (and the baselines) on ``split``; ``rc`` averages the CNN over both strands.
 
     Returns
     -------
@@ -151,13 +155,13 @@ def score(run, dataset=None, split: str = "test", baselines: bool = True) -> tup
         codes, labels = ds.load_split(split)
         if len(codes) == 0:
             raise InputError(f"{ds.path}: the {split} split has no windows; choose another --split")
-        probs = {"CNN": sigmoid(predict_logits(model, codes))}
+        probs = {"CNN": sigmoid(predict_logits(model, codes, rc=rc))}
         doc = {
             "run": str(run.resolve()),
             "split": split,
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": _dataset_doc(ds, matches),
-            "model": _model_doc(meta),
+            "model": {**_model_doc(meta), "strands": STRANDS_BOTH if rc else STRANDS_FORWARD},
             "models": {"CNN": {"label": f"CNN ({_model_doc(meta)['arch']})", "metrics": None}},
         }
         if baselines:
@@ -189,7 +193,9 @@ def _write_outputs(folder: Path, doc: dict, arrays: dict, history: list[dict]) -
     write_report(doc, {k: v for k, v in images.items() if v}, history, folder / REPORT_FILE)
 
 
-def evaluate(run, dataset=None, split: str = "test", out=None, baselines: bool = True) -> tuple[dict, Path]:
+def evaluate(
+    run, dataset=None, split: str = "test", out=None, baselines: bool = True, rc: bool = False
+) -> tuple[dict, Path]:
     """Score, plot and report; returns ``(metrics document, output folder)``.
 
     Parameters
@@ -205,10 +211,12 @@ def evaluate(run, dataset=None, split: str = "test", out=None, baselines: bool =
         Output folder; default ``RUN/eval_<split>``.
     baselines
         Also fit and score the GC and k-mer baselines.
+    rc
+        Score each window as the mean probability of both strands (forward and reverse complement).
     """
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
-    doc, arrays = score(run, dataset, split, baselines)
+    doc, arrays = score(run, dataset, split, baselines, rc)
     folder = Path(out) if out else Path(run) / f"eval_{split}"
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

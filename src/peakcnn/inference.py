@@ -91,7 +91,7 @@ def reverse_complement(x: torch.Tensor) -> torch.Tensor:
     return x.flip(1).flip(2)
 
 
-def _logits(model: nn.Module, x: torch.Tensor, rc: bool) -> torch.Tensor:
+def strand_logits(model: nn.Module, x: torch.Tensor, rc: bool) -> torch.Tensor:
     """Logits ``(N, T)``; with ``rc`` the mean of both strands' probabilities, returned as a logit."""
     out = model(x)
     if not rc:
@@ -132,7 +132,7 @@ def predict_batches(
             x = torch.as_tensor(batch).to(device, non_blocking=True)
             if x.dim() == 2:
                 x = codes_to_onehot_torch(x)
-            yield _logits(net, x.float(), rc).cpu().numpy()
+            yield strand_logits(net, x.float(), rc).cpu().numpy()
 
 
 def predict(

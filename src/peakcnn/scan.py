@@ -9,10 +9,13 @@ Overlapping windows share most of their convolution features, so the trunk is co
 of sequence and each window's feature map is a slice of the chunk's map, followed by the dense head per
 window. Two things keep the slice from being exactly the window's own features:
 
-* **Pooling grid.** A slice is only a window's feature map when the window starts on the chunk's pooling
-  grid, i.e. at a multiple of ``P`` = product of pool widths (27 for ``founding``). Windows are grouped by
-  their phase ``start mod P`` and each phase gets its own chunk; when windows of one phase no longer overlap
-  (e.g. stride 50 with ``P = 27``), sharing is impossible and windows are scored in batches one by one.
+* **Pooling phase.** Max-pooling keeps one output in ``p``, so windows whose starts differ by a
+  non-multiple of ``p`` read different pooled values. The chunk's tables therefore branch at every pooling
+  layer, one branch per phase in use (:class:`_PhaseTables`): the first convolution is computed once, the
+  second once per first-layer phase, and so on. At a stride that is a multiple of the pooling product
+  ``P`` (27 for ``founding``) every window has the same phases and each layer is computed once; at stride
+  50 all 3, 9 and 27 branches are in use, which still costs about a quarter of window-by-window scoring.
+  When even that would cost more (strides near the window length), windows are scored in batches one by one.
 * **'Same' padding.** A window's convolutions see zeros past its ends where a chunk sees real neighbours,
   so the first and last few feature columns differ (2 of 29 per side for ``founding``). The exact mode
   computes only those border activations, layer by layer, for all windows at once: the chunk's values
@@ -32,7 +35,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from peakcnn.inference import DEFAULT_BATCH, best_device, fold_model, inference_mode
-from peakcnn.scan_edges import TrunkLayers, border_features, borders_independent, trunk_layers
+from peakcnn.scan_edges import (
+    TrunkLayers,
+    border_features,
+    borders_independent,
+    channels_last_input,
+    trunk_layers,
+)
 from peakcnn.sequence import N_CODE, codes_to_onehot_torch
 
 #: Target length of sequence (bp) whose trunk is computed at once.
@@ -79,39 +88,89 @@ def _gather_columns(feat: torch.Tensor, offsets: torch.Tensor, width: int) -> to
     return feat.unfold(1, width, 1).permute(1, 0, 2).index_select(0, offsets)
 
 
-def _chunk_trunk(layers: TrunkLayers, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Run the trunk over one-hot ``x`` ``(4, N)``; returns layer inputs and pre-ReLU conv outputs."""
-    inputs, pre = [x], []
-    h = x[None]
+class _PhaseTables:
+    """A chunk's trunk tables along the pooling phases in use, each computed once.
+
+    Level ``l`` holds layer ``l``'s input (level 0: the one-hot chunk) and its 'same'-padded convolution
+    over the whole chunk. A window starting at chunk column ``c_l`` of level ``l`` reads the pooled
+    outputs of phase ``r_l = c_l mod p_l`` (pooling groups starting ``r_l`` columns in), which form level
+    ``l + 1`` of the branch ``(r_0, ..., r_l)``; its column there is ``c_l // p_l``. Branches are visited
+    in order, so only the current path is held.
+    """
+
+    def __init__(self, layers: TrunkLayers, x: torch.Tensor, exact: bool):
+        self.layers, self.exact = layers, exact
+        self.path: list[tuple[tuple[int, ...], dict]] = [((), self._level(0, x))]
+
+    def _level(self, i: int, h: torch.Tensor) -> dict:
+        level = {"input": h}
+        if i < len(self.layers):
+            layer = self.layers[i]
+            level["pre"] = F.conv1d(h[None], layer.weight, layer.bias, padding=layer.padding)[0]
+            if self.exact:
+                level["input_cl"] = channels_last_input(layer, h)
+                level["pre_cl"] = level["pre"].T.contiguous() if i else None
+        return level
+
+    def levels(self, phases: tuple[int, ...]) -> list[dict]:
+        """The levels ``0..n`` of the branch ``phases`` (one phase per layer)."""
+        keep = 1
+        while keep < len(self.path) and self.path[keep][0] == phases[:keep]:
+            keep += 1
+        del self.path[keep:]
+        for i in range(keep, len(phases) + 1):
+            layer, pre = self.layers[i - 1], self.path[-1][1]["pre"]
+            pooled = torch.relu(F.max_pool1d(pre[None, :, phases[i - 1] :], layer.pool, layer.pool))[0]
+            self.path.append((phases[:i], self._level(i, pooled)))
+        return [level for _, level in self.path]
+
+
+def _phases(offsets: np.ndarray, layers: TrunkLayers) -> tuple[np.ndarray, np.ndarray]:
+    """Per window, its phase at every layer ``(B, n)`` and its column at every level ``(B, n + 1)``."""
+    cols, phases = [offsets], []
     for layer in layers:
-        z = F.conv1d(h, layer.weight, layer.bias, padding=layer.padding)
-        pre.append(z[0])
-        h = torch.relu(F.max_pool1d(z, layer.pool, layer.pool))
-        inputs.append(h[0])
-    return inputs, pre
+        phases.append(cols[-1] % layer.pool)
+        cols.append(cols[-1] // layer.pool)
+    return np.stack(phases, 1), np.stack(cols, 1)
+
+
+def _macs(layers: TrunkLayers) -> list[int]:
+    """Multiply-accumulates per output position of each layer's convolution."""
+    return [math.prod(layer.weight.shape) for layer in layers]
+
+
+def _sharing_pays(layers: TrunkLayers, phases: np.ndarray, length: int, window: int) -> bool:
+    """True when the shared tables need fewer convolution operations than scoring window by window."""
+    macs, scale, shared, alone = _macs(layers), 1, 0, 0
+    for i, layer in enumerate(layers):
+        branches = len(np.unique(phases[:, :i], axis=0)) if i else 1
+        shared += branches * (length // scale) * macs[i]
+        alone += len(phases) * (window // scale) * macs[i]
+        scale *= layer.pool
+    return shared < alone
 
 
 def _shared_logits(
     net: nn.Module, layers: TrunkLayers, seg: torch.Tensor, offsets: np.ndarray, window: int, exact: bool
 ) -> torch.Tensor:
-    """Logits ``(B, T)`` for windows at ``offsets`` (multiples of the pooling product) in codes ``seg``."""
-    x = codes_to_onehot_torch(seg[None])[0]
-    inputs, pre = _chunk_trunk(layers, x)
-    off = torch.as_tensor(offsets, device=seg.device)
-    final = _gather_columns(inputs[-1], off // layers.pool_product, layers.lengths(window)[-1])
-    if exact:
-        for cols, values in border_features(layers, inputs, pre, off, window):
-            final[:, :, cols] = values.transpose(1, 2)
-    return net.head(final)
-
-
-def _phase_groups(starts: np.ndarray, p: int, window: int) -> list[np.ndarray] | None:
-    """Indices of windows grouped by pooling phase, or ``None`` when windows of one phase do not overlap."""
-    phases = np.mod(starts - starts[0], p)
-    groups = [np.flatnonzero(phases == r) for r in np.unique(phases)]
-    if any(len(g) > 1 and np.min(np.diff(starts[g])) >= window for g in groups):
-        return None
-    return groups
+    """Logits ``(B, T)`` for windows starting at ``offsets`` in the codes ``seg``."""
+    phases, cols = _phases(offsets, layers)
+    order = np.lexsort(phases.T[::-1])
+    tables = _PhaseTables(layers, codes_to_onehot_torch(seg[None])[0], exact)
+    width = layers.lengths(window)[-1]
+    logits = torch.empty(len(offsets), net.head[-1].out_features, device=seg.device)
+    bounds = np.flatnonzero(np.any(np.diff(phases[order], axis=0) != 0, axis=1)) + 1
+    for g in np.split(order, bounds):
+        levels = tables.levels(tuple(int(r) for r in phases[g[0]]))
+        c = torch.as_tensor(cols[g], device=seg.device)
+        final = _gather_columns(levels[-1]["input"], c[:, -1], width)
+        if exact:
+            inputs_cl = [level["input_cl"] for level in levels[:-1]]
+            pre_cl = [level["pre_cl"] for level in levels[:-1]]
+            for at, values in border_features(layers, inputs_cl, pre_cl, list(c.T), window):
+                final[:, :, at] = values.transpose(1, 2)
+        logits[torch.as_tensor(g, device=seg.device)] = net.head(final).float()
+    return logits
 
 
 def scan_codes(
@@ -174,16 +233,13 @@ def _chunks(n: int, stride: int, window: int, progress, length: int):
 
 def _scan_chunk(net, layers, codes, starts, window, exact, dev) -> np.ndarray:
     """Logits ``(len(starts), T)`` for one chunk of windows."""
-    groups = None if layers is None else _phase_groups(starts, layers.pool_product, window)
-    if groups is None:
-        out = []
-        for i in range(0, len(starts), DEFAULT_BATCH):
-            batch = np.stack([padded(codes, s, s + window) for s in starts[i : i + DEFAULT_BATCH]])
-            out.append(net(codes_to_onehot_torch(torch.as_tensor(batch, device=dev))).float())
-        return torch.cat(out).cpu().numpy()
-    logits = torch.empty(len(starts), net.head[-1].out_features, device=dev)
-    for g in groups:
-        s0 = int(starts[g[0]])
-        seg = torch.as_tensor(padded(codes, s0, int(starts[g[-1]]) + window), device=dev)
-        logits[torch.as_tensor(g, device=dev)] = _shared_logits(net, layers, seg, starts[g] - s0, window, exact)
-    return logits.cpu().numpy()
+    s0, end = int(starts[0]), int(starts[-1]) + window
+    offsets = starts - s0
+    if layers is not None and _sharing_pays(layers, _phases(offsets, layers)[0], end - s0, window):
+        seg = torch.as_tensor(padded(codes, s0, end), device=dev)
+        return _shared_logits(net, layers, seg, offsets, window, exact).cpu().numpy()
+    out = []
+    for i in range(0, len(starts), DEFAULT_BATCH):
+        batch = np.stack([padded(codes, s, s + window) for s in starts[i : i + DEFAULT_BATCH]])
+        out.append(net(codes_to_onehot_torch(torch.as_tensor(batch, device=dev))).float())
+    return torch.cat(out).cpu().numpy()

@@ -230,11 +230,19 @@ def _corrected_layer(layer: Layer, edge: Edge, side: str, xt, zt, offsets, own: 
     return _pool(z, edge)
 
 
+def channels_last_input(layer: Layer, x: torch.Tensor) -> torch.Tensor:
+    """A layer's chunk input ``(C, N)`` as channels-last ``(N + 2k, C)`` with ``k = kernel`` zero rows each side.
+
+    The zero rows let a window's padding positions leave the chunk.
+    """
+    return F.pad(x.T, (0, 0, layer.kernel, layer.kernel))
+
+
 def border_features(
     layers: TrunkLayers,
-    inputs: list[torch.Tensor],
-    pre: list[torch.Tensor],
-    offsets: torch.Tensor,
+    inputs_cl: list[torch.Tensor],
+    pre_cl: list[torch.Tensor | None],
+    offsets: list[torch.Tensor],
     window: int,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Exact final feature columns at both ends of each window.
@@ -243,12 +251,14 @@ def border_features(
     ----------
     layers
         Folded trunk.
-    inputs
-        Chunk input of each layer, ``(C_l, N_l)`` (further entries are ignored).
-    pre
-        Chunk convolution outputs before pooling and ReLU, ``(C_{l+1}, N_l)``.
+    inputs_cl
+        Chunk input of each layer, channels-last and zero-padded (:func:`channels_last_input`).
+    pre_cl
+        Chunk convolution output of each layer before pooling and ReLU, channels-last ``(N_l, C_{l+1})``
+        (the first entry is not used and may be ``None``). ``pre_cl[l]`` must be the 'same'-padded
+        convolution of exactly ``inputs_cl[l]``.
     offsets
-        Window starts in the chunk, ``(B,)``, multiples of the pooling product.
+        Per layer, each window's first column in that layer's tables, ``(B,)``.
     window
         Window length ``W``.
 
@@ -258,21 +268,17 @@ def border_features(
         Per side, final column indices ``(K,)`` and the windows' exact features there, channels-last
         ``(B, K, C_last)``.
     """
-    # channels-last chunk values; inputs get `kernel` zero rows each side (a window's padding may leave the chunk)
-    xts = [F.pad(x.T, (0, 0, layer.kernel, layer.kernel)) for layer, x in zip(layers, inputs, strict=False)]
-    zts = [None] + [z.T.contiguous() for z in pre[1:]]
     result = []
     for side in SIDES:
-        own, scale = None, 1
+        own = None
         for i, (layer, edge) in enumerate(zip(layers, edge_plan(layers, window, side), strict=False)):
             if not edge.count:
-                own = xts[0].new_zeros(len(offsets), 0, layer.weight.shape[0])
+                own = inputs_cl[0].new_zeros(len(offsets[0]), 0, layer.weight.shape[0])
             elif i == 0:
-                own = _direct_layer(layer, edge, side, xts[0], offsets)
+                own = _direct_layer(layer, edge, side, inputs_cl[0], offsets[0])
             else:
-                own = _corrected_layer(layer, edge, side, xts[i], zts[i], offsets // scale, own)
-            scale *= layer.pool
+                own = _corrected_layer(layer, edge, side, inputs_cl[i], pre_cl[i], offsets[i], own)
         m = layers.lengths(window)[-1]
-        cols = torch.arange(own.shape[1], device=offsets.device)
+        cols = torch.arange(own.shape[1], device=offsets[0].device)
         result.append((cols, own) if side == "left" else (m - 1 - cols, own))
     return result

@@ -36,6 +36,7 @@ from peakcnn.checkpoint import (
 )
 from peakcnn.data.store import Dataset
 from peakcnn.errors import PeakcnnError
+from peakcnn.inference import strand_logits
 from peakcnn.metrics import quick_scores, sigmoid
 from peakcnn.model import DNASeqClassifier, preset_config
 from peakcnn.runconfig import HISTORY_FILE, TrainConfig, write_history
@@ -49,15 +50,18 @@ class NonFiniteLoss(PeakcnnError):
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, codes, device=None, batch_size: int = 512) -> np.ndarray:
-    """Logits ``(n, n_tasks)`` of ``model`` (set to eval mode) for uint8 codes ``(n, L)``."""
+def predict_logits(model: nn.Module, codes, device=None, batch_size: int = 512, rc: bool = False) -> np.ndarray:
+    """Logits ``(n, n_tasks)`` of ``model`` (set to eval mode) for uint8 codes ``(n, L)``.
+
+    With ``rc`` each window's probability is the mean over both strands (returned as a logit).
+    """
     device = device or next(model.parameters()).device
     codes = torch.as_tensor(np.asarray(codes) if not torch.is_tensor(codes) else codes)
     model.eval()
     out = []
     for lo in range(0, len(codes), batch_size):
         x = codes_to_onehot_torch(codes[lo : lo + batch_size].to(device)).contiguous()
-        out.append(model(x).float().cpu())
+        out.append(strand_logits(model, x, rc).cpu())
     n_tasks = model.config.n_tasks
     return torch.cat(out).numpy() if out else np.zeros((0, n_tasks), np.float32)
 

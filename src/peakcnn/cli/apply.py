@@ -19,10 +19,11 @@ the probability of the window centred on the interval midpoint i*S + S//2 (windo
 W//2), i.e. what 'peakcnn predict' gives for a region with that midpoint. Windows past chromosome ends are
 N-padded. Output format follows the extension (.bw/.bigWig or .bedGraph/.bg); with several tasks one file
 per task is written, named OUT's stem + '.TASK' + extension (one task: OUT itself).
-Speed: the convolution trunk is computed once per chunk and shared by overlapping windows. Sharing needs
-windows on a common pooling grid, i.e. a stride that is a multiple of the product P of the pool widths
-(27 for the founding model); the default stride is the multiple of P closest to 50 bp (54 for founding).
-Other strides are exact too but slower (stride 50 with P = 27: no sharing, window-by-window speed).
+Speed: the convolution trunk is computed once per chunk and shared by overlapping windows. Windows whose
+starts differ by a non-multiple of a pool width read different pooled values, so each layer is computed
+once per pooling phase in use; a stride that is a multiple of the product P of the pool widths (27 for the
+founding model) needs one phase. The default stride is the multiple of P closest to 50 bp (54 for
+founding); other strides are exact too but slower (stride 50: 3, 9 and 27 phases, about 4x the work).
 Default (exact): each window's border features, where its zero padding differs from the chunk's real
 neighbours, are recomputed, so the track equals window-by-window prediction (measured max difference 6e-8).
 --fast skips that correction (border features then see neighbouring sequence instead of zero padding):

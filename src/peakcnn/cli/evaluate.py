@@ -18,6 +18,11 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", metavar="DIR", help="data set to evaluate on (default: the run's own)")
     p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="default test")
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN/eval_<split>)")
+    p.add_argument(
+        "--rc",
+        action="store_true",
+        help="score each window as the mean probability of its two strands (useful after RC augmentation)",
+    )
     p.add_argument("--no-baselines", action="store_true", help="skip the GC and k-mer baselines")
     p.set_defaults(func=run)
 
@@ -25,7 +30,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from peakcnn.evaluate import REPORT_FILE, evaluate
 
-    doc, folder = evaluate(args.run, args.dataset, args.split, args.out, baselines=not args.no_baselines)
+    doc, folder = evaluate(args.run, args.dataset, args.split, args.out, baselines=not args.no_baselines, rc=args.rc)
     print(summary_table(doc))
     print(f"report: {folder / REPORT_FILE}")
     return 0
@@ -37,7 +42,8 @@ def summary_table(doc: dict) -> str:
 
     ds = doc["dataset"]
     lines = [
-        f"split {doc['split']} ({ds['split_mode']} split), negatives: {ds['negatives']}",
+        f"split {doc['split']} ({ds['split_mode']} split), negatives: {ds['negatives']}, "
+        f"CNN scored on the {doc['model'].get('strands', 'forward strand')}",
         "",
         "| model | windows (pos/neg) | auROC | auPRC | accuracy |",
         "|---|---|---|---|---|",
