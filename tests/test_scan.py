@@ -28,6 +28,24 @@ def test_exact_scan_equals_window_by_window(stride):
     assert np.abs(sigmoid(out) - sigmoid(ref)).max() < 1e-5
 
 
+@pytest.mark.parametrize("stride, phases, shared", [(5, 8, True), (50, 4, True), (48, 1, True), (190, 4, False)])
+def test_off_grid_strides_share_the_trunk_across_pooling_phases(monkeypatch, stride, phases, shared):
+    import peakcnn.scan as scan
+
+    model = tiny_model(n_tasks=2)
+    codes = random_codes(6000, seed=3)
+    calls = []
+    original = scan._shared_logits
+    monkeypatch.setattr(scan, "_shared_logits", lambda *a: calls.append(len(a[3])) or original(*a))
+    out = scan_codes(model, codes, stride)
+    assert bool(calls) is shared
+    assert len(set(window_starts(6000, stride, 200) % 8)) == phases  # pooling product of the tiny model: 8
+    if shared:  # every window went through shared calls, whatever its pooling phases
+        assert sum(calls) == len(out)
+    ref = _window_by_window(model, codes, stride)
+    assert np.abs(sigmoid(out) - sigmoid(ref)).max() < 1e-5
+
+
 @pytest.mark.parametrize("window", [203, 205])
 def test_exact_scan_when_pooling_drops_outputs_at_the_right_end(window):
     model = tiny_model(n_tasks=2, conv_widths=[7, 5, 3], window=window)
