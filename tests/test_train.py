@@ -205,3 +205,39 @@ def test_missing_truncated_and_foreign_datasets(tmp_path, dataset, capsys):
     assert main(["train", str(tmp_path / "old"), "--out", out]) == 2
     assert "format version 99 is not supported" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_init_transfers_every_layer_that_fits(tmp_path, dataset):
+    from peakcnn.checkpoint import transfer_weights
+    from peakcnn.model import DNASeqClassifier, preset_config
+
+    train(dataset, tmp_path / "source", {**SMALL, "epochs": 1}, progress=False)  # 2 tasks, 100 bp
+    source, _ = load_model(tmp_path / "source")
+    torch.manual_seed(1)
+    target = DNASeqClassifier(preset_config("small", 100, 1))  # one task: the output layer cannot fit
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    info = transfer_weights(target, tmp_path / "source")
+    out_layer = [k for k in before if k.startswith("head.")][-2:]  # weight and bias of the last Linear
+    assert sorted(info["kept"]) == sorted(out_layer) and info["tasks"] == ["task0", "task1"]
+    for k, v in target.state_dict().items():
+        expected = before[k] if k in out_layer else source.state_dict()[k]
+        assert torch.equal(v, expected), k
+    assert any(not torch.equal(before[k], source.state_dict()[k]) for k in info["copied"])
+
+    make_dataset(tmp_path / "one", n=80, window=100, n_tasks=1, seed=3)
+    args = ["-q", "train", str(tmp_path / "one"), "--out", str(tmp_path / "run"), "--arch", "small"]
+    assert main(args + ["--epochs", "1", "--batch-size", "16", "--init", str(tmp_path / "source")]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["init"]["copied"] == info["copied"] and config["training"]["init"] == str(tmp_path / "source")
+
+
+@pytest.mark.parametrize("what, message", [("missing", "not a run folder"), ("arch", "same --arch")])
+def test_init_from_an_unusable_run_writes_nothing(tmp_path, dataset, capsys, what, message):
+    source = tmp_path / "source"
+    if what == "arch":
+        train(dataset, source, {"arch": "basset", "batch_size": 16, "epochs": 1}, progress=False)
+    out = tmp_path / "run"
+    assert main(["train", str(dataset), "--out", str(out), "--arch", "small", "--init", str(source)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("peakcnn: error: ") and message in err and len(err.splitlines()) == 1
+    assert not out.exists()

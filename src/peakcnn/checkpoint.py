@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from peakcnn import __version__
 from peakcnn.errors import InputError
@@ -116,3 +117,37 @@ def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[DNASeqClassifie
     tensors, meta = load_tensors(stem)
     tensors = {k: v for k, v in tensors.items() if not k.startswith(TRAIN_STATE_PREFIX)}
     return model_from_tensors(tensors, meta, str(stem) + ".safetensors"), meta
+
+
+def transfer_weights(model: nn.Module, source: str | Path) -> dict:
+    """Copy into ``model`` every tensor of the trained run ``source`` with the same name and shape.
+
+    Used to start training from another run (transfer learning): the convolutions carry over whenever the
+    architecture matches, the dense layers when the window matches too, and the output layer when the
+    number of tasks matches as well; everything else keeps its fresh initialisation.
+
+    Returns
+    -------
+    dict
+        ``{"run", "tasks", "copied", "kept"}``: the source, its task names, and the names of the
+        tensors copied and of those left as initialised.
+    """
+    source_model, meta = load_model(source)
+    theirs = source_model.state_dict()
+    ours = model.state_dict()
+    copied = [k for k, v in ours.items() if k in theirs and theirs[k].shape == v.shape]
+    if not any(k.startswith("trunk.") and k.endswith("weight") for k in copied):
+        arch = meta.get("training", {}).get("arch")
+        raise InputError(
+            f"{source}: its convolutions do not fit this model (its architecture: {arch!r}); "
+            "--init needs a run trained with the same --arch"
+        )
+    with torch.no_grad():
+        for k in copied:
+            ours[k].copy_(theirs[k])
+    return {
+        "run": str(Path(source).resolve()),
+        "tasks": list(meta.get("tasks", [])),
+        "copied": copied,
+        "kept": [k for k in ours if k not in copied],
+    }

@@ -50,7 +50,9 @@ class TrainConfig:
 
     ``early_stop`` is a patience in epochs on validation auPRC (0 = off); ``select_best`` keeps the epoch
     with the best validation auPRC as the run's model without stopping early; ``max_train`` trains on a
-    random subset of that many training windows (0 = all); ``note`` is free text shown in reports.
+    random subset of that many training windows (0 = all); ``init`` is a run folder whose weights start
+    the model (transfer learning, see :func:`peakcnn.checkpoint.transfer_weights`); ``note`` is free text
+    shown in reports.
     """
 
     arch: str = "founding"
@@ -68,6 +70,7 @@ class TrainConfig:
     class_weights: bool = False
     seed: int = 0
     max_train: int = 0
+    init: str = ""
     note: str = ""
 
     @property

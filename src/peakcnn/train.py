@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from peakcnn import __version__
-from peakcnn.checkpoint import LAST_NAME, MODEL_NAME
+from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, transfer_weights
 from peakcnn.data.store import Dataset
 from peakcnn.errors import InputError
 from peakcnn.model import preset_config
@@ -144,14 +144,15 @@ def train(
         )
         dev = resolve_device(device)
         _check_trainable(ds, cfg)
+        trainer = Trainer(ds, run, cfg, dev, progress)
+        init = transfer_weights(trainer.model, cfg.init) if cfg.init and not resume else None
         if not resume:
             _check_fresh(run, force)
-        trainer = Trainer(ds, run, cfg, dev, progress)
         run.mkdir(parents=True, exist_ok=True)
         if resume:
             trainer.restore()
         else:
-            write_json(run / CONFIG_FILE, _run_config(ds, cfg, dev))
+            write_json(run / CONFIG_FILE, {**_run_config(ds, cfg, dev), "init": init})
         try:
             return trainer.fit()
         except KeyboardInterrupt:

@@ -15,6 +15,7 @@ BCEWithLogits, 20 epochs, batch size 64."""
 
 #: Command-line options that map one-to-one onto TrainConfig fields (dest -> field).
 CONFIG_OPTIONS = (
+    "init",
     "arch",
     "epochs",
     "batch_size",
@@ -64,6 +65,12 @@ def add_recipe_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--max-train", type=int, metavar="N", help="train on a random subset of N windows")
+    g.add_argument(
+        "--init",
+        metavar="RUN",
+        help="start from the weights of a trained run (transfer learning): layers of the same shape are "
+        "copied, the rest (e.g. the output layer when the tasks differ) start at random",
+    )
     g.add_argument("--note", metavar="TEXT", help="free text kept in config.json and shown in reports")
 
 
