@@ -19,9 +19,10 @@ replicate-1 data set):
     replicate-1 output.
 ``best_dap``
     Transfer learning: the ``best`` recipe started (``--init``) from ``dap_pretrain``, a founding-size model
-    trained for 2 epochs (AdamW, RC + shift, 16,000 random training windows per epoch) on the DAP-seq peaks
-    of all 315 TFs (O'Malley et al. 2016) on chr1, one task per TF, GC-matched negatives. The DAP-seq data
-    set uses the same region layout, so no sequence of the ATAC valid or test blocks is used in training.
+    trained for 4 epochs (AdamW, cosine, RC + shift, the same 24,000 random training windows each epoch)
+    on the DAP-seq peaks of all 315 TFs (O'Malley et al. 2016) on chr1, one task per TF, GC-matched
+    negatives. The DAP-seq data set uses the same region layout, so no sequence of the ATAC valid or test
+    blocks is used in training.
 
 The ``union`` and ``tasks`` data sets have the same genome, window, negatives and region layout as the
 replicate-1 one, so their held-out blocks are the same and no training window overlaps a replicate-1 valid
@@ -78,7 +79,7 @@ RECIPES = {
     "best_tasks": ("tasks", {**_BEST, "note": "as 'best'; three tasks, one per replicate"}),
     "dap_pretrain": (
         "dap",
-        {**_BEST, "epochs": 2, "early_stop": 0, "max_train": 16000, "note": "DAP-seq pretraining, 315 TF tasks"},
+        {**_BEST, "epochs": 4, "early_stop": 0, "max_train": 24000, "note": "DAP-seq pretraining, 315 TF tasks"},
     ),
     "best_dap": ("rep1", {**_BEST, "init": "dap_pretrain", "note": "as 'best', started from dap_pretrain"}),
 }
