@@ -2,7 +2,7 @@
 
 Naive = ``model.eval()``, ``torch.no_grad()``, a loop of ``model(x)`` over batches of 64 one-hot windows
 (no inference mode, no batch-norm folding). peakcnn = :func:`peakcnn.inference.predict` (batch norm
-folded, pool before ReLU, inference mode, batch 256, one-hot built from uint8 codes) and
+folded, pool before ReLU, inference mode, batch 32 on a CPU, one-hot built from uint8 codes) and
 :func:`peakcnn.scan.scan_codes` (trunk shared between windows).
 
 Uses the founding architecture with random weights (timing does not depend on the weights) unless
@@ -64,8 +64,14 @@ def windows_of(codes: np.ndarray, stride: int, window: int) -> np.ndarray:
     return np.stack([padded(codes, s, s + window) for s in window_starts(len(codes), stride, window)])
 
 
+def _diff(a: np.ndarray, b: np.ndarray) -> float:
+    from peakcnn.inference import sigmoid
+
+    return float(np.abs(sigmoid(a) - sigmoid(b)).max())
+
+
 def bench_predict(model, codes: np.ndarray, n: int, window: int) -> list[tuple]:
-    from peakcnn.inference import predict, sigmoid
+    from peakcnn.inference import CPU_BATCH, default_batch, predict
     from peakcnn.sequence import codes_to_onehot
 
     wins = windows_of(codes[: n * 100 + window], 100, window)[:n]
@@ -73,21 +79,17 @@ def bench_predict(model, codes: np.ndarray, n: int, window: int) -> list[tuple]:
     naive_predict(model, onehot[:64])  # warm-up
     ref, t_naive = timed(naive_predict, model, onehot)
     rows = [("predict, naive (eval + no_grad, batch 64)", n / t_naive, 1.0, 0.0)]
-    for batch in (64, 256):
+    out, t = timed(naive_predict, model, onehot, batch=CPU_BATCH)
+    rows.append((f"predict, naive at peakcnn's CPU batch ({CPU_BATCH})", n / t, t_naive / t, _diff(out, ref)))
+    for batch in (None, 64, 256):
         out, t = timed(predict, model, wins, batch_size=batch)
-        rows.append(
-            (
-                f"predict, peakcnn (folded BN, inference mode, batch {batch})",
-                n / t,
-                t_naive / t,
-                float(np.abs(sigmoid(out) - sigmoid(ref)).max()),
-            )
-        )
+        label = f"default batch {default_batch('cpu')}" if batch is None else f"batch {batch}"
+        rows.append((f"predict, peakcnn (folded BN, inference mode, {label})", n / t, t_naive / t, _diff(out, ref)))
     return rows
 
 
 def bench_scan(model, codes: np.ndarray, window: int) -> list[tuple]:
-    from peakcnn.inference import sigmoid
+    from peakcnn.inference import predict, sigmoid
     from peakcnn.scan import default_stride, scan_codes
     from peakcnn.sequence import codes_to_onehot
 
@@ -97,6 +99,9 @@ def bench_scan(model, codes: np.ndarray, window: int) -> list[tuple]:
         ref, t_ref = timed(naive_predict, model, onehot)
         p_ref = sigmoid(ref)
         rows.append((f"scan stride {stride}: window by window, naive", len(codes) / t_ref, 1.0, 0.0))
+        out, t = timed(predict, model, windows_of(codes, stride, window))
+        label = f"scan stride {stride}: window by window, peakcnn predict"
+        rows.append((label, len(codes) / t, t_ref / t, float(np.abs(sigmoid(out) - p_ref).max())))
         for exact in (True, False):
             out, t = timed(scan_codes, model, codes, stride, exact=exact)
             diff = float(np.abs(sigmoid(out) - p_ref).max())

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from peakcnn.inference import DEFAULT_BATCH, best_device, fold_model, inference_mode
+from peakcnn.inference import best_device, default_batch, fold_model, inference_mode
 from peakcnn.scan_edges import (
     TrunkLayers,
     border_features,
@@ -238,8 +238,8 @@ def _scan_chunk(net, layers, codes, starts, window, exact, dev) -> np.ndarray:
     if layers is not None and _sharing_pays(layers, _phases(offsets, layers)[0], end - s0, window):
         seg = torch.as_tensor(padded(codes, s0, end), device=dev)
         return _shared_logits(net, layers, seg, offsets, window, exact).cpu().numpy()
-    out = []
-    for i in range(0, len(starts), DEFAULT_BATCH):
-        batch = np.stack([padded(codes, s, s + window) for s in starts[i : i + DEFAULT_BATCH]])
+    out, size = [], default_batch(dev)
+    for i in range(0, len(starts), size):
+        batch = np.stack([padded(codes, s, s + window) for s in starts[i : i + size]])
         out.append(net(codes_to_onehot_torch(torch.as_tensor(batch, device=dev))).float())
     return torch.cat(out).cpu().numpy()

@@ -36,7 +36,7 @@ from peakcnn.checkpoint import (
 )
 from peakcnn.data.store import Dataset
 from peakcnn.errors import PeakcnnError
-from peakcnn.inference import strand_logits
+from peakcnn.inference import default_batch, strand_logits
 from peakcnn.metrics import quick_scores, sigmoid
 from peakcnn.model import DNASeqClassifier, preset_config
 from peakcnn.runconfig import HISTORY_FILE, TrainConfig, write_history
@@ -50,12 +50,13 @@ class NonFiniteLoss(PeakcnnError):
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, codes, device=None, batch_size: int = 512, rc: bool = False) -> np.ndarray:
+def predict_logits(model: nn.Module, codes, device=None, batch_size: int | None = None, rc: bool = False) -> np.ndarray:
     """Logits ``(n, n_tasks)`` of ``model`` (set to eval mode) for uint8 codes ``(n, L)``.
 
     With ``rc`` each window's probability is the mean over both strands (returned as a logit).
     """
     device = device or next(model.parameters()).device
+    batch_size = batch_size or default_batch(device)
     codes = torch.as_tensor(np.asarray(codes) if not torch.is_tensor(codes) else codes)
     model.eval()
     out = []

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from peakcnn.inference import DEFAULT_BATCH, best_device, fold_model, inference_mode
+from peakcnn.inference import best_device, default_batch, fold_model, inference_mode
 
 
 def _mutants(x: torch.Tensor, pos: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
@@ -28,7 +28,7 @@ def ism(
     X: torch.Tensor | np.ndarray,
     start: int = 0,
     end: int | None = None,
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int | None = None,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
     """Delta logits of every single-base substitution.
@@ -42,7 +42,7 @@ def ism(
     start, end
         Mutate only positions ``[start, end)`` (default: all).
     batch_size
-        Mutant sequences per forward pass.
+        Mutant sequences per forward pass (default: :func:`~peakcnn.inference.default_batch` of the device).
     device
         ``None`` picks the best available device.
 
@@ -56,6 +56,7 @@ def ism(
     net = fold_model(model)
     with inference_mode(net, best_device(device)) as net:
         dev = next(net.parameters()).device
+        batch_size = batch_size or default_batch(dev)
         return np.stack([_ism_one(net, x.to(dev), start, end, batch_size) for x in X])
 
 
