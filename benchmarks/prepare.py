@@ -101,9 +101,7 @@ def run_reference(genome_path: str, peaks_path: str, out: str) -> None:
         if seq.count("N") / WINDOW > MAX_N or seq in seen:
             continue
         seen.add(seq)
-        rows.append(
-            {"chrom": chrom, "start": start, "split": split, "label": 1, "source": 0, "onehot": _onehot(seq)}
-        )
+        rows.append({"chrom": chrom, "start": start, "split": split, "label": 1, "source": 0, "onehot": _onehot(seq)})
     df = pd.DataFrame(rows)
     gc = df["onehot"].apply(lambda x: x[1:3].sum() / max(x.sum(), 1))
     busy = pd.DataFrame(
@@ -116,9 +114,7 @@ def run_reference(genome_path: str, peaks_path: str, out: str) -> None:
         for g in gc[df["split"] == split]:
             want[min(int(g * 50), 49)] += 1
         spans = [
-            (max(lo, -(WINDOW // 2)), min(hi - WINDOW + 1, length - WINDOW // 2))
-            for lo, hi, s in blocks
-            if s == split
+            (max(lo, -(WINDOW // 2)), min(hi - WINDOW + 1, length - WINDOW // 2)) for lo, hi, s in blocks if s == split
         ]
         need, tries = sum(want), 0
         while need > 0:
@@ -188,8 +184,7 @@ def verify(out: Path) -> dict:
     theirs = ref[ref["source"] == 0]
     same_pos = set(ours) == set(theirs["start"].tolist())
     same_seq = same_pos and all(
-        np.array_equal(ours[s], onehot_to_codes(x))
-        for s, x in zip(theirs["start"], theirs["onehot"], strict=True)
+        np.array_equal(ours[s], onehot_to_codes(x)) for s, x in zip(theirs["start"], theirs["onehot"], strict=True)
     )
     return {
         "counts": counts,

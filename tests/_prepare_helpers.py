@@ -22,9 +22,7 @@ def mosaic_seq(rng: np.random.Generator, n: int, segment: int = 2000) -> tuple[s
     return "".join(random_seq(rng, segment, g) for g in gcs)[:n], gcs
 
 
-def write_fasta(
-    path: Path, records: dict[str, str], width: int = 60, descriptions=None, gz: bool = False
-) -> Path:
+def write_fasta(path: Path, records: dict[str, str], width: int = 60, descriptions=None, gz: bool = False) -> Path:
     lines = []
     for name, seq in records.items():
         desc = (descriptions or {}).get(name)

@@ -24,9 +24,7 @@ def _tiny_genome(folder, n_chroms=4, length=30_000, seed=0):
                 at = centre + offset
                 seq[at : at + len(MOTIF)] = MOTIF
             bed_lines.append(f"chr{c + 1}\t{centre - 50}\t{centre + 50}\n")
-        fa_lines.append(
-            f">chr{c + 1}\n" + "\n".join("".join(seq[i : i + 60]) for i in range(0, length, 60)) + "\n"
-        )
+        fa_lines.append(f">chr{c + 1}\n" + "\n".join("".join(seq[i : i + 60]) for i in range(0, length, 60)) + "\n")
     fasta.write_text("".join(fa_lines))
     bed.write_text("".join(bed_lines))
     return fasta, bed

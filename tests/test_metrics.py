@@ -35,9 +35,7 @@ def test_binary_metrics_against_direct_formulas():
     assert m["auroc"] == pytest.approx(_pairs_auroc(y, p))
     assert m["accuracy"] == pytest.approx(np.mean((p >= 0.5) == y))
     assert m["brier"] == pytest.approx(np.mean((p - y) ** 2))
-    assert m["loss"] == pytest.approx(
-        -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)), rel=1e-4
-    )
+    assert m["loss"] == pytest.approx(-np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)), rel=1e-4)
     assert m["positive_rate"] <= m["auprc"] <= 1
     assert sum(b["n"] for b in m["reliability"]) == 300
 

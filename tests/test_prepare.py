@@ -81,10 +81,7 @@ def test_no_window_overlaps_another_split(built):
     chrom = np.unique([r[0] for r in rows], return_inverse=True)[1]
     s = np.array([int(r[1]) for r in rows])
     e = np.array([int(r[2]) for r in rows])
-    assert (
-        cross_split_overlaps(chrom, s, e, np.array([("train", "valid", "test").index(r[6]) for r in rows]))
-        == 0
-    )
+    assert cross_split_overlaps(chrom, s, e, np.array([("train", "valid", "test").index(r[6]) for r in rows])) == 0
     assert set(arrays["split"].tolist()) == {0, 1, 2}
 
 

@@ -108,9 +108,7 @@ def test_run_folder_is_self_describing(tmp_path, dataset):
 
 
 def test_early_stopping_keeps_the_best_epoch(tmp_path, dataset):
-    summary = train(
-        dataset, tmp_path / "run", {**SMALL, "epochs": 12, "early_stop": 1, "lr": 0.05}, progress=False
-    )
+    summary = train(dataset, tmp_path / "run", {**SMALL, "epochs": 12, "early_stop": 1, "lr": 0.05}, progress=False)
     rows = read_history(tmp_path / "run" / "history.csv")
     auprc = [r["valid_auprc"] for r in rows]
     best = int(np.argmax(auprc)) + 1
@@ -177,9 +175,7 @@ def test_existing_run_needs_force(tmp_path, dataset):
     [
         (["--epochs", "0"], "--epochs 0: must be at least 1"),
         (["--lr", "-1"], "--lr -1.0: must be a positive number"),
-        (["--device", "cuda"], "no CUDA device")
-        if not torch.cuda.is_available()
-        else (["--shift", "-1"], "shift"),
+        (["--device", "cuda"], "no CUDA device") if not torch.cuda.is_available() else (["--shift", "-1"], "shift"),
     ],
 )
 def test_bad_options_write_nothing(tmp_path, dataset, capsys, extra, message):

@@ -114,9 +114,7 @@ def test_gc_matched_sampling_matches_target(tmp_path):
     rng = np.random.default_rng(5)
     seq, _ = mosaic_seq(rng, 300_000)
     g = Genome(write_fasta(tmp_path / "g.fa", {"c": seq}))
-    sampler = neg.StartSampler(
-        np.array([0]), np.array([0]), np.array([299_000]), *([np.zeros(0, np.int64)] * 3), 500
-    )
+    sampler = neg.StartSampler(np.array([0]), np.array([0]), np.array([299_000]), *([np.zeros(0, np.int64)] * 3), 500)
     target = np.clip(rng.normal(0.58, 0.02, size=300), 0, 1)
     c, s, short = neg.sample_genomic(rng, sampler, g, ["c"], 500, 300, 0.1, target)
     assert short == 0 and len(s) == 300 and len(np.unique(s)) == 300

@@ -35,9 +35,7 @@ def random_reverse_complement(onehot: torch.Tensor) -> torch.Tensor:
     return torch.where(flip, onehot.flip(1).flip(2), onehot)
 
 
-def make_batch(
-    codes: torch.Tensor, rows: torch.Tensor, shift: int = 0, rc: bool = False, dtype=None
-) -> torch.Tensor:
+def make_batch(codes: torch.Tensor, rows: torch.Tensor, shift: int = 0, rc: bool = False, dtype=None) -> torch.Tensor:
     """One-hot input ``(B, 4, L)`` for the windows ``rows`` of ``codes``, with optional augmentation."""
     batch = codes[rows]
     batch = random_shift(batch, shift)

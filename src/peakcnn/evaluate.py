@@ -49,9 +49,7 @@ def _dataset_path(run: Path, meta: dict, dataset) -> Path:
     if not recorded:
         raise InputError(f"{run}: the run does not record its data set; give --dataset DIR")
     if not Path(recorded).exists():
-        raise InputError(
-            f"{recorded}: the data set recorded in {run}/{CONFIG_FILE} is gone; give --dataset DIR"
-        )
+        raise InputError(f"{recorded}: the data set recorded in {run}/{CONFIG_FILE} is gone; give --dataset DIR")
     return Path(recorded)
 
 

@@ -82,9 +82,7 @@ def expected_calibration_error(bins: list[dict]) -> float:
     total = sum(b["n"] for b in bins)
     if total == 0:
         return math.nan
-    return float(
-        sum(b["n"] * abs(b["fraction_positive"] - b["mean_predicted"]) for b in bins if b["n"]) / total
-    )
+    return float(sum(b["n"] * abs(b["fraction_positive"] - b["mean_predicted"]) for b in bins if b["n"]) / total)
 
 
 def binary_metrics(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict:

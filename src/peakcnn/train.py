@@ -66,9 +66,7 @@ def _resume_config(run: Path, ds: Dataset, options: dict) -> TrainConfig:
     saved = read_run_config(run)
     differ = differing_keys(saved["training"], options)
     if differ:
-        detail = ", ".join(
-            f"{k} ({saved['training'][k]!r} in config.json, {options[k]!r} given)" for k in differ
-        )
+        detail = ", ".join(f"{k} ({saved['training'][k]!r} in config.json, {options[k]!r} given)" for k in differ)
         raise InputError(
             f"{run}: cannot resume with a different configuration: {detail}; drop these options "
             "or train into a new --out folder"
@@ -161,9 +159,7 @@ def train(
 
 def _check_trainable(ds: Dataset, cfg: TrainConfig) -> None:
     if ds.count("train") < 2:
-        raise InputError(
-            f"{ds.path}: the training split has {ds.count('train')} windows; at least 2 are needed"
-        )
+        raise InputError(f"{ds.path}: the training split has {ds.count('train')} windows; at least 2 are needed")
     if (cfg.selects_best or cfg.lr_schedule == "plateau") and ds.count("valid") == 0:
         raise InputError(
             f"{ds.path}: the validation split is empty, so --early-stop/--select-best/"

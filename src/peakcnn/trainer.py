@@ -104,9 +104,7 @@ class Trainer:
         cfg, ds = self.cfg, self.ds
         seqs, labels = ds.load_split("train")
         if cfg.max_train and len(seqs) > cfg.max_train:
-            keep = np.sort(
-                np.random.default_rng([cfg.seed, 7]).choice(len(seqs), cfg.max_train, replace=False)
-            )
+            keep = np.sort(np.random.default_rng([cfg.seed, 7]).choice(len(seqs), cfg.max_train, replace=False))
             seqs, labels = seqs[keep], labels[keep]
         self.train_codes = torch.from_numpy(np.ascontiguousarray(seqs)).to(self.device)
         self.train_labels = torch.from_numpy(labels.astype(np.float32)).to(self.device)
@@ -117,9 +115,7 @@ class Trainer:
     def _build_optimizer(self) -> None:
         cfg, params = self.cfg, self.model.parameters()
         if cfg.optimizer == "sgd":
-            self.optimizer = torch.optim.SGD(
-                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-            )
+            self.optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         else:
             self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         if cfg.lr_schedule == "cosine":
@@ -235,9 +231,7 @@ class Trainer:
         starts = [lo for lo in range(0, n, cfg.batch_size) if min(n, lo + cfg.batch_size) - lo >= 2]
         self.model.train()
         total, correct, seen = 0.0, torch.zeros((), device=self.device), 0
-        bar = tqdm(
-            total=len(starts), desc=f"epoch {epoch}/{cfg.epochs}", disable=not self.progress, leave=False
-        )
+        bar = tqdm(total=len(starts), desc=f"epoch {epoch}/{cfg.epochs}", disable=not self.progress, leave=False)
         with bar:
             for b, lo in enumerate(starts):
                 rows = order[lo : lo + cfg.batch_size]
@@ -275,9 +269,7 @@ class Trainer:
             }
         logits = predict_logits(self.model, self.valid_codes, self.device)
         labels = self.valid_labels.astype(np.float32)
-        loss = nn.functional.binary_cross_entropy_with_logits(
-            torch.from_numpy(logits), torch.from_numpy(labels)
-        )
+        loss = nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(labels))
         scores = quick_scores(labels, sigmoid(logits))
         return {
             "valid_loss": float(loss),

@@ -35,9 +35,7 @@ def optimizer_parts(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.T
     return tensors, {"state": state_meta, "param_groups": sd["param_groups"]}
 
 
-def load_optimizer_parts(
-    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict
-) -> None:
+def load_optimizer_parts(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     """Inverse of :func:`optimizer_parts`: restore ``optimizer`` in place."""
     state: dict[int, dict] = {int(idx): dict(plain) for idx, plain in meta["state"].items()}
     for name, value in tensors.items():

@@ -15,9 +15,7 @@ that takes about 3 minutes on 2 CPU cores; --full runs the founding recipe uncha
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("demo", help=HELP, description=DESCRIPTION)
-    p.add_argument(
-        "--out", default="peakcnn_demo", metavar="DIR", help="output folder (default peakcnn_demo)"
-    )
+    p.add_argument("--out", default="peakcnn_demo", metavar="DIR", help="output folder (default peakcnn_demo)")
     p.add_argument("--full", action="store_true", help="the founding recipe unchanged (slow on a CPU)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
     p.set_defaults(func=run)

@@ -63,9 +63,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--peaks", required=True, nargs="+", metavar="BED", help="peak files (BED/narrowPeak); one task each"
     )
-    p.add_argument(
-        "--names", nargs="+", metavar="N", help="task names, one per peak file (default: file names)"
-    )
+    p.add_argument("--names", nargs="+", metavar="N", help="task names, one per peak file (default: file names)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--window", type=positive_int, default=800, help="window length in bp (default 800)")
     p.add_argument(
@@ -104,12 +102,9 @@ def register(subparsers) -> None:
         "--split",
         choices=("auto", "chrom", "region"),
         default="auto",
-        help="hold out whole chromosomes or blocks along chromosomes (auto: chrom with >= 3 "
-        "chromosomes holding peaks)",
+        help="hold out whole chromosomes or blocks along chromosomes (auto: chrom with >= 3 chromosomes holding peaks)",
     )
-    p.add_argument(
-        "--valid-chroms", nargs="+", metavar="CHROM", help="validation chromosomes (--split chrom)"
-    )
+    p.add_argument("--valid-chroms", nargs="+", metavar="CHROM", help="validation chromosomes (--split chrom)")
     p.add_argument("--test-chroms", nargs="+", metavar="CHROM", help="test chromosomes (--split chrom)")
     p.add_argument(
         "--block-size",

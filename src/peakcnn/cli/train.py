@@ -57,12 +57,8 @@ def add_recipe_options(p: argparse.ArgumentParser) -> None:
         metavar="PATIENCE",
         help="stop after PATIENCE epochs without a better valid auPRC",
     )
-    g.add_argument(
-        "--select-best", action="store_true", default=None, help="keep the epoch with the best valid auPRC"
-    )
-    g.add_argument(
-        "--class-weights", action="store_true", default=None, help="weight positives by negatives/positives"
-    )
+    g.add_argument("--select-best", action="store_true", default=None, help="keep the epoch with the best valid auPRC")
+    g.add_argument("--class-weights", action="store_true", default=None, help="weight positives by negatives/positives")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--max-train", type=int, metavar="N", help="train on a random subset of N windows")
     g.add_argument(
@@ -76,9 +72,7 @@ def add_recipe_options(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help=HELP, description=DESCRIPTION)
-    p.add_argument(
-        "dataset", metavar="DATASET", help="data set folder (or dataset.h5) from 'peakcnn prepare'"
-    )
+    p.add_argument("dataset", metavar="DATASET", help="data set folder (or dataset.h5) from 'peakcnn prepare'")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder to write")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from RUN/last.*")
     p.add_argument("--force", action="store_true", help="overwrite an existing run in RUN")
@@ -119,9 +113,7 @@ def summary_text(summary: dict) -> str:
         which = f"epoch {summary['best_epoch']}, best validation auPRC {summary['best_valid_auprc']:.3f}"
     else:
         which = f"epoch {summary['epochs_done']}, the last one"
-    lines = [
-        f"trained {summary['epochs_done']} epochs" + (" (stopped early)" if summary["stopped_early"] else "")
-    ]
+    lines = [f"trained {summary['epochs_done']} epochs" + (" (stopped early)" if summary["stopped_early"] else "")]
     lines.append(f"model: {run}/model.safetensors ({which})")
     lines.append(f"history: {run}/history.csv")
     lines.append(f"next: peakcnn evaluate {run}")

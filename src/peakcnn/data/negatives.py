@@ -69,9 +69,7 @@ class StartSampler:
             )
             a_lo, a_hi = subtract_intervals(lo[chrom == cid], hi[chrom == cid], f_lo, f_hi)
             parts.append((np.full(len(a_lo), cid, dtype=np.int64), a_lo, a_hi))
-        cat = (
-            (lambda k: np.concatenate([p[k] for p in parts])) if parts else (lambda k: np.zeros(0, np.int64))
-        )
+        cat = (lambda k: np.concatenate([p[k] for p in parts])) if parts else (lambda k: np.zeros(0, np.int64))
         self.chrom, self.lo, self.hi = cat(0), cat(1), cat(2)
         self.cum = np.r_[0, np.cumsum(self.hi - self.lo)]
 
@@ -127,11 +125,7 @@ def sample_genomic(
     chrom, start, shortfall
         The windows (sorted) and how many of the ``n`` could not be found at all.
     """
-    bins_want = (
-        np.array([n])
-        if target_gc is None
-        else _allocate(np.bincount(_gc_bin(target_gc), minlength=GC_BINS), n)
-    )
+    bins_want = np.array([n]) if target_gc is None else _allocate(np.bincount(_gc_bin(target_gc), minlength=GC_BINS), n)
     need = bins_want.copy()
     taken_keys = np.zeros(0, np.int64)
     spare_c, spare_s, spare_gc = [], [], []

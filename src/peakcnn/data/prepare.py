@@ -62,9 +62,7 @@ def _check_params(p: dict) -> dict:
 def _task_names(peaks: list[Path], names) -> list[str]:
     tasks = list(names) if names else [task_name(p) for p in peaks]
     if len(tasks) != len(peaks):
-        raise InputError(
-            f"{len(tasks)} task names for {len(peaks)} peak files; give one --names entry per file"
-        )
+        raise InputError(f"{len(tasks)} task names for {len(peaks)} peak files; give one --names entry per file")
     bad = [t for t in tasks if not t or any(c.isspace() for c in t)]
     if bad:
         raise InputError(f"task name {bad[0]!r} is empty or holds whitespace; pass --names without spaces")
@@ -119,9 +117,7 @@ def _existing(out: Path, fingerprint: str, force: bool) -> dict | None:
         old = json.loads((out / MANIFEST).read_text())
         assert old.get("format") == MANIFEST_FORMAT
     except (OSError, ValueError, AssertionError):
-        raise InputError(
-            f"{out}: folder exists and is not a peakcnn data set; choose another --out"
-        ) from None
+        raise InputError(f"{out}: folder exists and is not a peakcnn data set; choose another --out") from None
     if force:
         return None
     if old.get("fingerprint") == fingerprint and (out / DATASET_FILE).exists():
@@ -248,9 +244,7 @@ def prepare_dataset(
         bar.close()
 
 
-def _prepare(
-    genome, peak_paths, tasks, out: Path, p: dict, chrom_alias, force: bool, progress: bool, bar
-) -> dict:
+def _prepare(genome, peak_paths, tasks, out: Path, p: dict, chrom_alias, force: bool, progress: bool, bar) -> dict:
     from peakcnn.io.fasta import Genome
 
     def step(name: str) -> None:
@@ -284,10 +278,7 @@ def _prepare(
             warn(f"task {task} has no negative windows; choose --negatives gc-matched, shuffled or random")
     for name in SPLIT_NAMES:
         if stats["classes"]["positive"][name]["windows"] == 0:
-            warn(
-                f"split {name} holds no peak windows; "
-                "adjust --split/--valid-chroms/--test-chroms/--block-size"
-            )
+            warn(f"split {name} holds no peak windows; adjust --split/--valid-chroms/--test-chroms/--block-size")
     table.attrs = {
         "negatives": p["negatives"],
         "split_mode": report["split_layout"]["mode"],
@@ -324,8 +315,6 @@ def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int) -> 
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _finish(tmp, out)
     except OSError as e:
-        raise InputError(
-            f"{out}: cannot write the data set ({e.strerror or e}); choose a writable --out"
-        ) from None
+        raise InputError(f"{out}: cannot write the data set ({e.strerror or e}); choose a writable --out") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

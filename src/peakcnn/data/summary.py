@@ -105,8 +105,7 @@ def format_diagnostics(manifest: dict) -> str:
     for cls in ("positive", "negative"):
         row = st["classes"][cls]
         lines.append(
-            f"  {'GC mean ' + cls:<26}"
-            + "".join(f"{_fmt(row[s]['gc_mean'], '.3f'):>10}" for s in SPLIT_NAMES)
+            f"  {'GC mean ' + cls:<26}" + "".join(f"{_fmt(row[s]['gc_mean'], '.3f'):>10}" for s in SPLIT_NAMES)
         )
     for cls in ("positive", "negative"):
         row = st["classes"][cls]
@@ -115,9 +114,7 @@ def format_diagnostics(manifest: dict) -> str:
             + "".join(f"{_fmt(row[s]['n_fraction_mean'], '.4f'):>10}" for s in SPLIT_NAMES)
         )
     for task, d in st["tasks"].items():
-        lines.append(
-            f"  {'positives ' + task[:16]:<26}" + "".join(f"{d[s]['positive']:>10}" for s in SPLIT_NAMES)
-        )
+        lines.append(f"  {'positives ' + task[:16]:<26}" + "".join(f"{d[s]['positive']:>10}" for s in SPLIT_NAMES))
     dropped = rep["windows_dropped"]
     lines.append(
         f"  duplicates removed: {dropped.get('identical sequence (duplicate)', 0)}; windows dropped: "

@@ -10,9 +10,7 @@ import numpy as np
 from peakcnn.sequence import N_CODE
 
 
-def peak_centres(
-    start: np.ndarray, end: np.ndarray, summit: np.ndarray, center: str = "summit"
-) -> np.ndarray:
+def peak_centres(start: np.ndarray, end: np.ndarray, summit: np.ndarray, center: str = "summit") -> np.ndarray:
     """Window centre of each peak: the summit where known and ``center == "summit"``, else the midpoint."""
     mid = (start + end) // 2
     if center == "summit":
@@ -42,9 +40,7 @@ def clip_to_chromosomes(
     return keep, end, centre, clipped
 
 
-def merge_centres(
-    chrom: np.ndarray, centre: np.ndarray, merge_distance: int
-) -> tuple[np.ndarray, np.ndarray]:
+def merge_centres(chrom: np.ndarray, centre: np.ndarray, merge_distance: int) -> tuple[np.ndarray, np.ndarray]:
     """Pool peak centres into windows.
 
     Centres are scanned in order along each chromosome; a cluster grows while a centre lies within
@@ -62,9 +58,7 @@ def merge_centres(
     i, n = 0, len(order)
     while i < n:
         j = i
-        while (
-            j + 1 < n and c_sorted[j + 1] == c_sorted[i] and x_sorted[j + 1] - x_sorted[i] <= merge_distance
-        ):
+        while j + 1 < n and c_sorted[j + 1] == c_sorted[i] and x_sorted[j + 1] - x_sorted[i] <= merge_distance:
             j += 1
         out_c.append(c_sorted[i])
         out_x.append((x_sorted[i] + x_sorted[j]) // 2)
@@ -82,9 +76,7 @@ def padded(chrom: np.ndarray, start: np.ndarray, window: int, lengths: np.ndarra
     return (start < 0) | (start + window > lengths[chrom])
 
 
-def fetch_sequences(
-    genome, chroms: list[str], chrom: np.ndarray, start: np.ndarray, window: int
-) -> np.ndarray:
+def fetch_sequences(genome, chroms: list[str], chrom: np.ndarray, start: np.ndarray, window: int) -> np.ndarray:
     """Sequence codes ``(n, window)`` of every window, fetched chromosome by chromosome."""
     seqs = np.full((len(start), window), N_CODE, dtype=np.uint8)
     for cid in np.unique(chrom):

@@ -76,16 +76,12 @@ def _read_text(path: Path) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(
-            f"{path}: not UTF-8 text at byte {e.start}; pass a text BED/narrowPeak file"
-        ) from None
+        raise InputError(f"{path}: not UTF-8 text at byte {e.start}; pass a text BED/narrowPeak file") from None
 
 
 def _not_bed(path: Path, lineno: int, line: str) -> None:
     if line.startswith("##fileformat=VCF") or line.startswith("#CHROM\tPOS"):
-        raise InputError(
-            f"{path}:{lineno}: this is a VCF file, not peaks; pass a BED/narrowPeak file with --peaks"
-        )
+        raise InputError(f"{path}:{lineno}: this is a VCF file, not peaks; pass a BED/narrowPeak file with --peaks")
     if line.startswith(">"):
         raise InputError(f"{path}:{lineno}: this is a FASTA file, not peaks; the genome goes to --genome")
 
@@ -108,9 +104,7 @@ def _is_int(text: str) -> bool:
 
 def _parse_int(path: Path, lineno: int, text: str, what: str) -> int:
     if not _is_int(text):
-        raise InputError(
-            f"{path}:{lineno}: {what} {text!r} is not an integer; BED coordinates are whole numbers"
-        )
+        raise InputError(f"{path}:{lineno}: {what} {text!r} is not an integer; BED coordinates are whole numbers")
     value = int(text)
     if value < 0 and what != "summit offset":
         raise InputError(f"{path}:{lineno}: negative {what} {value}; BED coordinates start at 0")
@@ -120,8 +114,7 @@ def _parse_int(path: Path, lineno: int, text: str, what: str) -> int:
 def _parse_line(path: Path, lineno: int, fields: list[str], fmt: str) -> tuple:
     if len(fields) < 3:
         raise InputError(
-            f"{path}:{lineno}: {len(fields)} column(s); a BED line needs chrom, start and end "
-            "separated by tabs"
+            f"{path}:{lineno}: {len(fields)} column(s); a BED line needs chrom, start and end separated by tabs"
         )
     start = _parse_int(path, lineno, fields[1], "start")
     end = _parse_int(path, lineno, fields[2], "end")
@@ -131,9 +124,7 @@ def _parse_line(path: Path, lineno: int, fields: list[str], fmt: str) -> tuple:
     if fmt == "narrowPeak" and len(fields) >= 10:
         offset = _parse_int(path, lineno, fields[9], "summit offset")
         if offset >= end - start or offset < -1:
-            raise InputError(
-                f"{path}:{lineno}: summit offset {offset} lies outside the peak (length {end - start})"
-            )
+            raise InputError(f"{path}:{lineno}: summit offset {offset} lies outside the peak (length {end - start})")
         summit = start + offset if offset >= 0 else -1
     name = fields[3] if len(fields) > 3 else "."
     score = _float(fields[4]) if len(fields) > 4 else 0.0
@@ -167,9 +158,7 @@ def read_peaks(path: str | Path) -> PeakTable:
         if len(fields) < 3:
             _parse_line(path, lineno, fields, fmt)  # raises with the line's problem
         if fmt == "narrowPeak" and len(fields) < 10:
-            raise InputError(
-                f"{path}:{lineno}: {len(fields)} columns; narrowPeak lines have 10 (tab separated)"
-            )
+            raise InputError(f"{path}:{lineno}: {len(fields)} columns; narrowPeak lines have 10 (tab separated)")
         linenos.append(lineno)
         rows.append(fields)
     if not rows:

@@ -76,9 +76,7 @@ def read_alias_file(path: str | Path) -> list[list[str]]:
         raise InputError(f"{path}: chromosome alias file cannot be read as text ({e})") from None
     rows = [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not rows:
-        raise InputError(
-            f"{path}: chromosome alias file has no rows; each line lists names of one chromosome"
-        )
+        raise InputError(f"{path}: chromosome alias file has no rows; each line lists names of one chromosome")
     return rows
 
 
