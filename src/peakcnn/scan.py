@@ -151,14 +151,19 @@ def _sharing_pays(layers: TrunkLayers, phases: np.ndarray, length: int, window: 
 
 
 def _shared_logits(
-    net: nn.Module, layers: TrunkLayers, seg: torch.Tensor, offsets: np.ndarray, window: int, exact: bool
+    net: nn.Module,
+    layers: TrunkLayers,
+    seg: torch.Tensor,
+    phases: np.ndarray,
+    cols: np.ndarray,
+    window: int,
+    exact: bool,
 ) -> torch.Tensor:
-    """Logits ``(B, T)`` for windows starting at ``offsets`` in the codes ``seg``."""
-    phases, cols = _phases(offsets, layers)
+    """Logits ``(B, T)`` for windows in the codes ``seg``, given their phases and columns (:func:`_phases`)."""
     order = np.lexsort(phases.T[::-1])
     tables = _PhaseTables(layers, codes_to_onehot_torch(seg[None])[0], exact)
     width = layers.lengths(window)[-1]
-    logits = torch.empty(len(offsets), net.head[-1].out_features, device=seg.device)
+    logits = torch.empty(len(cols), net.head[-1].out_features, device=seg.device)
     bounds = np.flatnonzero(np.any(np.diff(phases[order], axis=0) != 0, axis=1)) + 1
     for g in np.split(order, bounds):
         levels = tables.levels(tuple(int(r) for r in phases[g[0]]))
@@ -234,10 +239,11 @@ def _chunks(n: int, stride: int, window: int, progress, length: int):
 def _scan_chunk(net, layers, codes, starts, window, exact, dev) -> np.ndarray:
     """Logits ``(len(starts), T)`` for one chunk of windows."""
     s0, end = int(starts[0]), int(starts[-1]) + window
-    offsets = starts - s0
-    if layers is not None and _sharing_pays(layers, _phases(offsets, layers)[0], end - s0, window):
-        seg = torch.as_tensor(padded(codes, s0, end), device=dev)
-        return _shared_logits(net, layers, seg, offsets, window, exact).cpu().numpy()
+    if layers is not None:
+        phases, cols = _phases(starts - s0, layers)
+        if _sharing_pays(layers, phases, end - s0, window):
+            seg = torch.as_tensor(padded(codes, s0, end), device=dev)
+            return _shared_logits(net, layers, seg, phases, cols, window, exact).cpu().numpy()
     out, size = [], default_batch(dev)
     for i in range(0, len(starts), size):
         batch = np.stack([padded(codes, s, s + window) for s in starts[i : i + size]])
