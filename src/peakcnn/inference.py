@@ -149,6 +149,7 @@ def predict(
     batch_size: int | None = None,
     device: str | torch.device | None = None,
     rc: bool = False,
+    fold: bool = True,
 ) -> np.ndarray:
     """Logits ``(N, T)`` for one-hot ``X`` ``(N, 4, L)`` or codes ``(N, L)``; see :func:`predict_batches`.
 
@@ -158,7 +159,7 @@ def predict(
     device = best_device(device)
     batch_size = batch_size or default_batch(device)
     chunks = (X[i : i + batch_size] for i in range(0, n, batch_size))
-    parts = list(predict_batches(model, chunks, device=device, rc=rc))
+    parts = list(predict_batches(model, chunks, device=device, rc=rc, fold=fold))
     if not parts:
         return np.zeros((0, _n_outputs(model)), dtype=np.float32)
     return np.concatenate(parts)

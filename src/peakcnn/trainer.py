@@ -36,11 +36,10 @@ from peakcnn.checkpoint import (
 )
 from peakcnn.data.store import Dataset
 from peakcnn.errors import PeakcnnError
-from peakcnn.inference import default_batch, strand_logits
+from peakcnn.inference import predict
 from peakcnn.metrics import quick_scores, sigmoid
 from peakcnn.model import DNASeqClassifier, preset_config
 from peakcnn.runconfig import HISTORY_FILE, TrainConfig, write_history
-from peakcnn.sequence import codes_to_onehot_torch
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +48,15 @@ class NonFiniteLoss(PeakcnnError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-@torch.no_grad()
 def predict_logits(model: nn.Module, codes, device=None, batch_size: int | None = None, rc: bool = False) -> np.ndarray:
-    """Logits ``(n, n_tasks)`` of ``model`` (set to eval mode) for uint8 codes ``(n, L)``.
+    """Logits ``(n, n_tasks)`` of ``model`` as it is (eval mode, batch norm not folded) for uint8 codes ``(n, L)``.
 
-    With ``rc`` each window's probability is the mean over both strands (returned as a logit).
+    With ``rc`` each window's probability is the mean over both strands (returned as a logit). Runs on
+    ``device``, by default the model's own.
     """
     device = device or next(model.parameters()).device
-    batch_size = batch_size or default_batch(device)
-    codes = torch.as_tensor(np.asarray(codes) if not torch.is_tensor(codes) else codes)
-    model.eval()
-    out = []
-    for lo in range(0, len(codes), batch_size):
-        x = codes_to_onehot_torch(codes[lo : lo + batch_size].to(device)).contiguous()
-        out.append(strand_logits(model, x, rc).cpu())
-    n_tasks = model.config.n_tasks
-    return torch.cat(out).numpy() if out else np.zeros((0, n_tasks), np.float32)
+    codes = codes if torch.is_tensor(codes) else np.asarray(codes)
+    return predict(model, codes, batch_size=batch_size, device=device, rc=rc, fold=False)
 
 
 @contextlib.contextmanager
