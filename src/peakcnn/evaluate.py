@@ -154,13 +154,14 @@ def score(run, dataset=None, split: str = "test", baselines: bool = True, rc: bo
         if len(codes) == 0:
             raise InputError(f"{ds.path}: the {split} split has no windows; choose another --split")
         probs = {"CNN": sigmoid(predict_logits(model, codes, rc=rc))}
+        model_doc = {**_model_doc(meta), "strands": STRANDS_BOTH if rc else STRANDS_FORWARD}
         doc = {
             "run": str(run.resolve()),
             "split": split,
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": _dataset_doc(ds, matches),
-            "model": {**_model_doc(meta), "strands": STRANDS_BOTH if rc else STRANDS_FORWARD},
-            "models": {"CNN": {"label": f"CNN ({_model_doc(meta)['arch']})", "metrics": None}},
+            "model": model_doc,
+            "models": {"CNN": {"label": f"CNN ({model_doc['arch']})", "metrics": None}},
         }
         if baselines:
             fitted = run_baselines(ds.load_split("train"), ds.load_split("valid"), (codes, labels))

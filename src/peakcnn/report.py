@@ -115,7 +115,7 @@ def _summary(doc: dict) -> str:
         f"{' per task' if len(ds['tasks']) > 1 else ''}, {len(ds['tasks'])} task(s), {ds['window']} bp.</p>",
         f"<p>Negatives: <b>{_esc(ds['negatives'])}</b>. Split mode: <b>{_esc(ds['split_mode'])}</b> "
         f"(windows per split: {', '.join(f'{k} {v:,}' for k, v in ds['counts'].items())}). "
-        f"The CNN is scored on the <b>{_esc(doc['model'].get('strands', 'forward strand'))}</b>.</p>",
+        f"The CNN is scored on the <b>{_esc(doc['model']['strands'])}</b>.</p>",
     ]
     held = ds["chromosomes_by_split"].get(split, {})
     parts.append(

@@ -43,7 +43,7 @@ def summary_table(doc: dict) -> str:
     ds = doc["dataset"]
     lines = [
         f"split {doc['split']} ({ds['split_mode']} split), negatives: {ds['negatives']}, "
-        f"CNN scored on the {doc['model'].get('strands', 'forward strand')}",
+        f"CNN scored on the {doc['model']['strands']}",
         "",
         "| model | windows (pos/neg) | auROC | auPRC | accuracy |",
         "|---|---|---|---|---|",
