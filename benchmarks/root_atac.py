@@ -83,8 +83,8 @@ RECIPES = {
     ),
     "best_dap": ("rep1", {**_BEST, "init": "dap_pretrain", "note": "as 'best', started from dap_pretrain"}),
 }
-#: Recipes whose ``init`` names another recipe, trained first.
-PRETRAINED = {"best_dap": "dap_pretrain"}
+#: Recipes whose ``init`` names another recipe -> that recipe, trained first.
+PRETRAINED = {name: options["init"] for name, (_, options) in RECIPES.items() if options.get("init")}
 BEST_CANDIDATES = ("best", "best_union", "best_tasks", "best_dap")
 TASK_NAMES = ("root_atac_1", "root_atac_2", "root_atac_3")
 
