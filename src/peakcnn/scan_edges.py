@@ -30,7 +30,6 @@ outputs. Values are kept channels-last, ``(windows, positions, channels)``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -71,10 +70,6 @@ class Layer:
 
 class TrunkLayers(list):
     """The trunk as a list of :class:`Layer`."""
-
-    @property
-    def pool_product(self) -> int:
-        return math.prod(layer.pool for layer in self)
 
     def lengths(self, window: int) -> list[int]:
         """Feature length at each layer input and after the last layer: ``[W, W//p1, ...]``."""
