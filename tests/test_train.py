@@ -64,6 +64,7 @@ def _n_batches(dataset, batch_size):
             "select_best": True,
             "weight_decay": 0.01,
         },
+        {"rc_augment": True, "amp": "bf16"},
     ],
 )
 def test_resume_is_bit_exact(tmp_path, dataset, monkeypatch, recipe):
@@ -105,6 +106,21 @@ def test_run_folder_is_self_describing(tmp_path, dataset):
     last, _ = load_model(tmp_path / "run", "last")
     for a, b in zip(model.state_dict().values(), last.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_bf16_autocast_trains_in_bfloat16(tmp_path, dataset):
+    options = {**SMALL, "epochs": 1}
+    train(dataset, tmp_path / "fp32", options, progress=False)
+    train(dataset, tmp_path / "bf16", {**options, "amp": "bf16"}, progress=False)
+    assert json.loads((tmp_path / "bf16" / "config.json").read_text())["amp"] == "bfloat16"
+    assert json.loads((tmp_path / "fp32" / "config.json").read_text())["amp"] == "off"
+    full = load_file(str(tmp_path / "fp32" / "model.safetensors"))
+    half = load_file(str(tmp_path / "bf16" / "model.safetensors"))
+    assert all(half[k].dtype == full[k].dtype for k in full)  # weights stay float32
+    difference = (full["trunk.0.weight"] - half["trunk.0.weight"]).abs().max().item()
+    assert 0 < difference < 0.05  # rounded arithmetic, same training
+    rows = read_history(tmp_path / "bf16" / "history.csv")
+    assert math.isfinite(rows[0]["train_loss"]) and math.isfinite(rows[0]["valid_loss"])
 
 
 def test_early_stopping_keeps_the_best_epoch(tmp_path, dataset):
@@ -176,6 +192,7 @@ def test_existing_run_needs_force(tmp_path, dataset):
         (["--epochs", "0"], "--epochs 0: must be at least 1"),
         (["--lr", "-1"], "--lr -1.0: must be a positive number"),
         (["--device", "cuda"], "no CUDA device") if not torch.cuda.is_available() else (["--shift", "-1"], "shift"),
+        (["--device", "cpu", "--amp", "fp16"], "--amp fp16 needs a CUDA device"),
     ],
 )
 def test_bad_options_write_nothing(tmp_path, dataset, capsys, extra, message):

@@ -22,6 +22,7 @@ from peakcnn.runconfig import (
     TrainConfig,
     differing_keys,
     read_run_config,
+    amp_dtype,
     resolve_device,
     write_json,
 )
@@ -55,7 +56,7 @@ def _run_config(ds: Dataset, cfg: TrainConfig, device: torch.device) -> dict:
             "n_test": ds.count("test"),
         },
         "device": device.type,
-        "amp": device.type == "cuda",
+        "amp": str(amp_dtype(cfg.amp, device.type) or "off").removeprefix("torch."),
         "peakcnn_version": __version__,
     }
 

@@ -39,7 +39,7 @@ from peakcnn.errors import PeakcnnError
 from peakcnn.inference import predict
 from peakcnn.metrics import quick_scores, sigmoid
 from peakcnn.model import DNASeqClassifier, preset_config
-from peakcnn.runconfig import HISTORY_FILE, TrainConfig, write_history
+from peakcnn.runconfig import HISTORY_FILE, TrainConfig, amp_dtype, write_history
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Trainer:
 
     def __init__(self, ds: Dataset, run: Path, cfg: TrainConfig, device: torch.device, progress: bool = True):
         self.ds, self.run, self.cfg, self.device, self.progress = ds, Path(run), cfg, device, progress
-        self.amp = device.type == "cuda"
+        self.amp_dtype = amp_dtype(cfg.amp, device.type)
         self._load_data()
         torch.manual_seed(cfg.seed)
         self.model = DNASeqClassifier(preset_config(cfg.arch, ds.window, len(ds.tasks))).to(device)
@@ -118,7 +118,7 @@ class Trainer:
             )
         else:
             self.scheduler = None
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         weight = torch.tensor(self.pos_weight, dtype=torch.float32, device=self.device)
         self.loss_fn = nn.BCEWithLogitsLoss(pos_weight=weight if self.cfg.class_weights else None)
 
@@ -206,7 +206,8 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------------------
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type="cuda" if self.amp else "cpu", dtype=torch.float16, enabled=self.amp):
+        amp = self.amp_dtype is not None
+        with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype or torch.float32, enabled=amp):
             logits = self.model(x)
         loss = self.loss_fn(logits.float(), y)
         self.scaler.scale(loss).backward()

@@ -31,6 +31,7 @@ CONFIG_OPTIONS = (
     "class_weights",
     "seed",
     "max_train",
+    "amp",
     "note",
 )
 
@@ -38,7 +39,7 @@ CONFIG_OPTIONS = (
 def add_recipe_options(p: argparse.ArgumentParser) -> None:
     """Options of the training recipe. Defaults are ``None`` so that only options given are applied."""
     from peakcnn.modelconfig import PRESETS
-    from peakcnn.runconfig import OPTIMIZERS, SCHEDULES
+    from peakcnn.runconfig import AMP_MODES, OPTIMIZERS, SCHEDULES
 
     g = p.add_argument_group("recipe (defaults: the founding recipe)")
     g.add_argument("--arch", choices=list(PRESETS), help="architecture (default founding)")
@@ -61,6 +62,12 @@ def add_recipe_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--class-weights", action="store_true", default=None, help="weight positives by negatives/positives")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--max-train", type=int, metavar="N", help="train on a random subset of N windows")
+    g.add_argument(
+        "--amp",
+        choices=AMP_MODES,
+        help="mixed precision of the training steps: auto (default) = float16 on CUDA, off elsewhere; bf16 "
+        "is about 2x faster on CPUs with native bfloat16 (AVX512-BF16, AMX)",
+    )
     g.add_argument(
         "--init",
         metavar="RUN",
