@@ -8,7 +8,9 @@ checks, progress bookkeeping). The data set has no validation split, so an epoch
 
 Usage::
 
-    python benchmarks/train_throughput.py [--n 384] [--epochs 3] [--arch founding] [--window 800]
+    python benchmarks/train_throughput.py [--n 384] [--epochs 3] [--arch founding] [--window 800] [--amp bf16]
+
+``--amp bf16`` runs both sides in bfloat16 autocast (``peakcnn train --amp bf16``).
 
 Target: the real epoch within 10% of the bare loop.
 """
@@ -50,8 +52,9 @@ def make_dataset(folder: Path, n: int, window: int) -> None:
     write_dataset(table, folder / "dataset.h5")
 
 
-def bare_loop(codes: np.ndarray, labels: np.ndarray, arch: str, epochs: int, batch: int) -> list[float]:
+def bare_loop(codes: np.ndarray, labels: np.ndarray, arch: str, epochs: int, batch: int, amp: str) -> list[float]:
     """Seconds per epoch of forward/backward/step over pre-made one-hot batches."""
+    bf16 = amp == "bf16"
     torch.manual_seed(0)
     n, window = codes.shape
     model = DNASeqClassifier(preset_config(arch, window, 1))
@@ -69,7 +72,9 @@ def bare_loop(codes: np.ndarray, labels: np.ndarray, arch: str, epochs: int, bat
         t0 = time.perf_counter()
         for x, y in batches:
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(x)
+            loss = loss_fn(logits.float(), y)
             loss.backward()
             opt.step()
         times.append(time.perf_counter() - t0)
@@ -89,10 +94,10 @@ def pipeline_only(codes: np.ndarray, epochs: int, batch: int) -> float:
     return (time.perf_counter() - t0) / epochs
 
 
-def real_path(folder: Path, arch: str, epochs: int, batch: int) -> tuple[list[float], float]:
+def real_path(folder: Path, arch: str, epochs: int, batch: int, amp: str) -> tuple[list[float], float]:
     """Seconds per epoch (history.csv) and total wall time of ``peakcnn train``."""
     t0 = time.perf_counter()
-    train(folder, folder / "run", {"arch": arch, "epochs": epochs, "batch_size": batch}, force=True,
+    train(folder, folder / "run", {"arch": arch, "epochs": epochs, "batch_size": batch, "amp": amp}, force=True,
           device="cpu", progress=False)  # fmt: skip
     total = time.perf_counter() - t0
     return [r["seconds"] for r in read_history(folder / "run" / "history.csv")], total
@@ -110,6 +115,7 @@ def main(argv=None) -> int:
     p.add_argument("--arch", default="founding")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds of both measurements (default 2)")
+    p.add_argument("--amp", choices=("off", "bf16"), default="off", help="autocast of both sides (default off)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ds"
@@ -119,21 +125,21 @@ def main(argv=None) -> int:
         with Dataset(folder) as ds:
             codes, labels = ds.load_split("train")
         # warm-up so that both measurements start with allocated buffers
-        bare_loop(codes[: args.batch_size * 2], labels[: args.batch_size * 2], args.arch, 1, args.batch_size)
+        bare_loop(codes[: args.batch_size * 2], labels[: args.batch_size * 2], args.arch, 1, args.batch_size, args.amp)
         real, bare, totals = [], [], []
         for rnd in range(args.rounds):  # alternate the order so that drifting machine load affects both alike
             for which in ("real", "bare") if rnd % 2 == 0 else ("bare", "real"):
                 if which == "real":
-                    times, total = real_path(folder, args.arch, args.epochs, args.batch_size)
+                    times, total = real_path(folder, args.arch, args.epochs, args.batch_size, args.amp)
                     real += times
                     totals.append(total)
                 else:
-                    bare += bare_loop(codes, labels, args.arch, args.epochs, args.batch_size)
+                    bare += bare_loop(codes, labels, args.arch, args.epochs, args.batch_size, args.amp)
         prep = pipeline_only(codes, args.epochs, args.batch_size)
     total = statistics.median(totals)
     real_med, bare_med = statistics.median(real), statistics.median(bare)
     overhead = real_med / bare_med - 1
-    print(f"{args.n} windows x {args.window} bp, arch {args.arch}, batch {args.batch_size}, "
+    print(f"{args.n} windows x {args.window} bp, arch {args.arch}, batch {args.batch_size}, amp {args.amp}, "
           f"{torch.get_num_threads()} torch threads, {args.rounds} rounds x {args.epochs} epochs")  # fmt: skip
     print(f"bare loop      : {bare_med:.2f} s/epoch  ({args.n / bare_med:.0f} windows/s)  {_fmt(bare)}")
     print(f"peakcnn train  : {real_med:.2f} s/epoch  ({args.n / real_med:.0f} windows/s)  {_fmt(real)}")
