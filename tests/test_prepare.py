@@ -267,3 +267,53 @@ def test_real_atac_on_tair10_chr1(tmp_path):
         pos, negs = m["stats"]["classes"]["positive"][k], m["stats"]["classes"]["negative"][k]
         assert pos["windows"] == negs["windows"] > 300
         assert abs(pos["gc_mean"] - negs["gc_mean"]) < 0.01
+
+
+def _overlapping(arrays, chroms, regions) -> int:
+    """Negative windows overlapping any ``(chrom, start, end)`` of ``regions``."""
+    n = 0
+    for c, s, src in zip(arrays["chrom"], arrays["start"], arrays["source"], strict=True):
+        if src == 1:
+            n += any(rc == chroms[c] and rs < s + 800 and re > s for rc, rs, re in regions)
+    return n
+
+
+def test_exclude_keeps_negatives_off_other_regions(inputs, tmp_path):
+    rng = np.random.default_rng(1)
+    regions = [
+        (name, int(s), int(s) + 3000)
+        for name in ("chr1", "chr2")
+        for s in rng.choice(np.arange(0, inputs["lengths"][name] - 3000, 3000), size=15, replace=False)
+    ]
+    lines = [f"Chr{name[3:]}\t{s}\t{e}" for name, s, e in regions] + ["chrZ\t10\t20"]  # aliases, one unknown
+    exclude = tmp_path / "accessible_elsewhere.bed"
+    exclude.write_text("\n".join(lines) + "\n")
+    common = dict(negatives="gc-matched", neg_ratio=2.0, seed=3, progress=False)
+    prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "plain", **common)
+    m = prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "clean", exclude=[exclude], **common)
+    plain, ds_plain = _load(tmp_path / "plain")
+    clean, ds = _load(tmp_path / "clean")
+    assert _overlapping(plain, ds_plain.chroms, regions) > 0  # the regions do attract negatives otherwise
+    assert _overlapping(clean, ds.chroms, regions) == 0
+    assert (clean["source"] == 1).sum() == 2 * (clean["source"] == 0).sum()
+    assert ds.attrs["negatives"] == "gc-matched, also outside the regions of accessible_elsewhere"
+    assert m["inputs"]["exclude"][0]["sha256"] and list(m["report"]["exclude_intervals"].values()) == [30]
+    assert any("chrZ" in w and "--exclude" in w for w in m["warnings"])
+    assert ds_plain.attrs["negatives"] == "gc-matched"
+
+
+@pytest.mark.parametrize(
+    "text, extra, message",
+    [
+        ("chrZ\t10\t20\n", [], "no chromosome name of this --exclude file matches"),
+        ("1\t10\t20\n", ["--negatives", "shuffled"], "--exclude applies to genomic negatives"),
+        ("1\t20\t10\n", [], "x.bed"),
+    ],
+)
+def test_bad_exclude_files(tmp_path, inputs, capsys, text, extra, message):
+    (tmp_path / "x.bed").write_text(text)
+    argv = _bad_case(tmp_path, inputs, "ok") + ["--exclude", str(tmp_path / "x.bed")] + extra
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("peakcnn: error: ") and message in err, err
+    assert not (tmp_path / "out").exists()

@@ -53,8 +53,8 @@ class TrainConfig:
     ``early_stop`` is a patience in epochs on validation auPRC (0 = off); ``select_best`` keeps the epoch
     with the best validation auPRC as the run's model without stopping early; ``max_train`` trains on a
     random subset of that many training windows (0 = all); ``amp`` is the mixed precision of the training
-    steps (see :func:`amp_dtype`; validation always runs in full precision); ``init`` is a run folder whose weights start
-    the model (transfer learning, see :func:`peakcnn.checkpoint.transfer_weights`); ``note`` is free text
+    steps (see :func:`amp_dtype`; validation always runs in full precision); ``init`` is a run folder whose
+    weights start the model (transfer learning, see :func:`peakcnn.checkpoint.transfer_weights`); ``note`` is free text
     shown in reports.
     """
 

@@ -20,9 +20,9 @@ from peakcnn.runconfig import (
     CONFIG_FILE,
     HISTORY_FILE,
     TrainConfig,
+    amp_dtype,
     differing_keys,
     read_run_config,
-    amp_dtype,
     resolve_device,
     write_json,
 )

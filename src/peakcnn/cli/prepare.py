@@ -114,6 +114,13 @@ def register(subparsers) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--chrom-alias", metavar="TSV", help="chromAlias-style TSV of equivalent chromosome names")
+    p.add_argument(
+        "--exclude",
+        nargs="+",
+        metavar="BED",
+        help="regions genomic negatives must not overlap, besides the peaks: e.g. the peaks of other "
+        "replicates (a region accessible there is no negative here) or a blacklist",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing, different data set in DIR")
     p.set_defaults(func=run)
 
@@ -140,6 +147,7 @@ def run(args) -> int:
         block_size=args.block_size,
         seed=args.seed,
         chrom_alias=args.chrom_alias,
+        exclude=args.exclude,
         force=args.force,
         progress=not getattr(args, "quiet", False),
     )

@@ -130,7 +130,7 @@ def make_layout(pooled: Pooled, window_counts: np.ndarray, genome, p: dict) -> s
     return layout
 
 
-def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Generator, warn, step=None):
+def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Generator, warn, step=None, exclude=()):
     """Build the window table.
 
     Parameters
@@ -146,6 +146,9 @@ def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Gene
         Called with each warning message.
     step : callable, optional
         Called with a stage name as work progresses.
+    exclude : list of PeakTable, optional
+        Regions that genomic negatives must not overlap (besides every peak), e.g. the peaks of other
+        replicates or a blacklist.
 
     Returns
     -------
@@ -177,7 +180,9 @@ def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Gene
     report["windows_from_peaks"] = int(len(wc))
     report["windows_padded"] = {"positive": int(padded(pos["chrom"], pos["start"], W, pooled.lengths).sum())}
     step("negatives")
-    negs = draw_negatives(genome, pooled, pos, (wc, ws), layout, p, rng, warn)
+    avoid = excluded_intervals(genome, pooled, exclude, warn)
+    report["exclude_intervals"] = {str(t.path): int(n) for t, n in zip(exclude, avoid[3], strict=True)}
+    negs = draw_negatives(genome, pooled, pos, (wc, ws), layout, p, rng, warn, avoid[:3])
     report["windows_padded"]["negative"] = int(padded(negs["chrom"], negs["start"], W, pooled.lengths).sum())
     step("deduplicate")
     table, n_dup = _combine(pos, negs, tasks, pooled.chroms)
@@ -191,13 +196,46 @@ def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Gene
     return table, report
 
 
-def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: dict, rng, warn) -> dict:
-    """Negative windows for every split, ``neg_ratio`` per positive window of that split."""
+def excluded_intervals(genome, pooled: Pooled, tables, warn) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """``(chrom, start, end)`` of the exclusion files' regions on the chromosomes holding peaks, and the
+    number of regions used from each file.
+
+    Chromosome names are matched through aliases like peak files: a file none of whose names is in the
+    genome is an error listing what was found; names of some other chromosomes draw a warning.
+    """
+    cid = {n: i for i, n in enumerate(pooled.chroms)}
+    parts, used = [], []
+    for table in tables:
+        mapping, unmatched = match_chroms(table.chrom.tolist(), genome)
+        if not mapping and len(table):
+            raise InputError(
+                f"{table.path}: no chromosome name of this --exclude file matches genome {genome.path.name} "
+                f"(file has {format_names(sorted(unmatched))}; genome has {describe_genome_names(genome)}); "
+                "pass --chrom-alias with a TSV of equivalent names"
+            )
+        if unmatched:
+            warn(unmatched_message(f"{table.path} (--exclude)", unmatched, genome))
+        ids = np.array([cid.get(mapping.get(c), -1) for c in table.chrom.tolist()], dtype=np.int64)
+        ok = ids >= 0
+        parts.append((ids[ok], table.start[ok], table.end[ok]))
+        used.append(int(ok.sum()))
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), used
+    return (*(np.concatenate([part[i] for part in parts]).astype(np.int64) for i in range(3)), used)
+
+
+def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: dict, rng, warn, avoid=None) -> dict:
+    """Negative windows for every split, ``neg_ratio`` per positive window of that split.
+
+    Genomic negatives overlap no peak, no window of the data set and no ``avoid`` interval
+    (``(chrom, start, end)`` arrays, see :func:`excluded_intervals`).
+    """
     W, kind = p["window"], p["negatives"]
     out = {k: [] for k in ("chrom", "start", "split", "seqs")}
-    busy_c = np.r_[pooled.chrom, all_windows[0]]
-    busy_lo = np.r_[pooled.start, all_windows[1]]
-    busy_hi = np.r_[pooled.end, all_windows[1] + W]
+    avoid = avoid or (np.zeros(0, np.int64),) * 3
+    busy_c = np.r_[pooled.chrom, all_windows[0], avoid[0]]
+    busy_lo = np.r_[pooled.start, all_windows[1], avoid[1]]
+    busy_hi = np.r_[pooled.end, all_windows[1] + W, avoid[2]]
     for k, name in enumerate(sp.SPLIT_NAMES):
         in_k = pos["split"] == k
         n = int(round(p["neg_ratio"] * in_k.sum())) if kind != "none" else 0

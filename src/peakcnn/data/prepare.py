@@ -77,7 +77,14 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _inputs(genome, peaks: list[Path], tasks: list[str], alias) -> dict:
+def _negatives_label(kind: str, exclude: list[Path]) -> str:
+    """How the negatives were drawn, as reports show it beside every number."""
+    if not exclude:
+        return kind
+    return f"{kind}, also outside the regions of {', '.join(task_name(p) for p in exclude)}"
+
+
+def _inputs(genome, peaks: list[Path], tasks: list[str], alias, exclude: list[Path]) -> dict:
     files = {
         "genome": {
             "path": str(genome.path.resolve()),
@@ -91,6 +98,8 @@ def _inputs(genome, peaks: list[Path], tasks: list[str], alias) -> dict:
     ]
     if alias:
         files["chrom_alias"] = {"path": str(Path(alias).resolve()), "sha256": _sha256(Path(alias))}
+    if exclude:
+        files["exclude"] = [{"path": str(p.resolve()), "sha256": _sha256(p)} for p in exclude]
     return files
 
 
@@ -102,6 +111,8 @@ def _fingerprint(inputs: dict, params: dict) -> str:
         "params": params,
         "version": __version__,
     }
+    if "exclude" in inputs:  # only when given, so that data sets made without it keep their fingerprint
+        ident["exclude"] = [p["sha256"] for p in inputs["exclude"]]
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 
@@ -169,6 +180,7 @@ def prepare_dataset(
     block_size: int | None = None,
     seed: int = 0,
     chrom_alias=None,
+    exclude=None,
     force: bool = False,
     progress: bool = True,
 ) -> dict:
@@ -205,6 +217,10 @@ def prepare_dataset(
         Random seed; the same inputs and seed give the same data set.
     chrom_alias
         chromAlias-style TSV of equivalent chromosome names.
+    exclude
+        BED files of regions that genomic negatives must not overlap, besides the peaks themselves: the
+        peaks of other replicates or conditions (so that a region accessible there is not a negative here),
+        a blacklist.
     force
         Replace an existing, different data set in ``out`` (or rebuild an identical one).
     progress
@@ -237,14 +253,19 @@ def prepare_dataset(
     if not peak_paths:
         raise InputError("no peak files given; pass at least one --peaks file")
     tasks = _task_names(peak_paths, names)
+    exclude_paths = [Path(x) for x in ([exclude] if isinstance(exclude, (str, Path)) else exclude or [])]
+    if exclude_paths and p["negatives"] not in ("gc-matched", "random"):
+        raise InputError(f"--exclude applies to genomic negatives (gc-matched, random), not to {p['negatives']!r}")
     bar = tqdm(total=6, desc="prepare", disable=None if progress else True, leave=False)
     try:
-        return _prepare(genome, peak_paths, tasks, Path(out), p, chrom_alias, force, progress, bar)
+        return _prepare(genome, peak_paths, exclude_paths, tasks, Path(out), p, chrom_alias, force, progress, bar)
     finally:
         bar.close()
 
 
-def _prepare(genome, peak_paths, tasks, out: Path, p: dict, chrom_alias, force: bool, progress: bool, bar) -> dict:
+def _prepare(
+    genome, peak_paths, exclude_paths, tasks, out, p: dict, chrom_alias, force: bool, progress: bool, bar
+) -> dict:
     from peakcnn.io.fasta import Genome
 
     def step(name: str) -> None:
@@ -262,13 +283,15 @@ def _prepare(genome, peak_paths, tasks, out: Path, p: dict, chrom_alias, force: 
     genome = genome if isinstance(genome, Genome) else Genome(genome, alias_file=chrom_alias)
     step("peaks")
     tables = [read_peaks(x) for x in peak_paths]
-    inputs = _inputs(genome, peak_paths, tasks, chrom_alias)
+    excluded = [read_peaks(x) for x in exclude_paths]
+    inputs = _inputs(genome, peak_paths, tasks, chrom_alias, exclude_paths)
     fingerprint = _fingerprint(inputs, p)
     reused = _existing(out, fingerprint, force)
     if reused is not None:
         log.info("%s: data set is up to date (same inputs and parameters); reusing it", out)
         return reused
-    table, report = build_windows(genome, tables, tasks, p, np.random.default_rng(p["seed"]), warn, step)
+    rng = np.random.default_rng(p["seed"])
+    table, report = build_windows(genome, tables, tasks, p, rng, warn, step, exclude=excluded)
     step("writing")
     stats = table_stats(table)
     for msg in n_warnings(stats):
@@ -280,7 +303,7 @@ def _prepare(genome, peak_paths, tasks, out: Path, p: dict, chrom_alias, force: 
         if stats["classes"]["positive"][name]["windows"] == 0:
             warn(f"split {name} holds no peak windows; adjust --split/--valid-chroms/--test-chroms/--block-size")
     table.attrs = {
-        "negatives": p["negatives"],
+        "negatives": _negatives_label(p["negatives"], exclude_paths),
         "split_mode": report["split_layout"]["mode"],
         "genome": str(genome.path.resolve()),
         "params": p,
