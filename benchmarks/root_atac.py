@@ -26,9 +26,9 @@ replicate-1 data set):
 ``best_clean``
     The ``best`` recipe (in bfloat16 autocast, ``--amp bf16``) on the ``clean`` data set: the same positive
     windows, with negatives drawn also outside the peaks of replicates 2 and 3 (``prepare --exclude``), so
-    that no region called accessible in another replicate is a negative. Run it by name.
+    that no region called accessible in another replicate is a negative.
 ``best_long``
-    The ``best`` recipe in bfloat16 with the cosine schedule over 24 epochs (patience 5). Run it by name.
+    The ``best`` recipe in bfloat16 with the cosine schedule over 24 epochs (patience 5).
 
 Every CNN is also scored on the test split of the ``clean`` data set (last column of the table): 15% of
 the replicate-1 test negatives overlap a peak of replicate 2 or 3.
@@ -40,7 +40,7 @@ or test window. The reported **best** row is whichever ``best*`` recipe has the 
 regressions) are fitted on the replicate-1 training split. Finished runs are kept and interrupted ones
 resumed when the script is started again. Usage::
 
-    python benchmarks/root_atac.py [--recipe founding|best|best_union|all] [--data ../shared/data] [--out DIR]
+    python benchmarks/root_atac.py [--recipe NAME|all] [--data ../shared/data] [--out DIR]
 
 Prints a markdown table and writes ``OUT/results.md``, ``OUT/results.json`` and ``OUT/learning_curves.png``;
 each run folder ``OUT/run_<recipe>`` holds ``history.csv`` and an ``eval_test/report.html``.
@@ -102,6 +102,13 @@ RECIPES = {
 }
 #: Recipes whose ``init`` names another recipe -> that recipe, trained first.
 PRETRAINED = {name: options["init"] for name, (_, options) in RECIPES.items() if options.get("init")}
+#: Training data of each data set, as the table names it.
+TRAINED_ON = {
+    "rep1": "replicate 1",
+    "union": "replicates 1-3 as one task",
+    "tasks": "replicates 1-3 as three tasks",
+    "clean": "replicate 1, negatives also outside replicate 2-3 peaks",
+}
 BEST_CANDIDATES = ("best", "best_union", "best_tasks", "best_dap", "best_clean", "best_long")
 TASK_NAMES = ("root_atac_1", "root_atac_2", "root_atac_3")
 
@@ -207,13 +214,14 @@ def cnn_row(name: str, run: Path, scores: dict, negatives: str) -> dict:
     kept = json.loads((run / "model.json").read_text())["epoch"]
     ran = len(json.loads((run / "last.json").read_text())["train_state"]["history"])
     valid = f"{scores['valid']['auprc']:.4f}"
-    return _row(name, RECIPES[name][0], negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"])
+    trained_on = TRAINED_ON[RECIPES[name][0]]
+    return _row(name, trained_on, negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"])
 
 
 def baseline_rows(doc: dict) -> list[dict]:
     negatives = doc["dataset"]["negatives"]
     return [
-        _row(model["label"], "rep1", negatives, model["metrics"]["macro"], "-", "-")
+        _row(model["label"], TRAINED_ON["rep1"], negatives, model["metrics"]["macro"], "-", "-")
         for key, model in doc["models"].items()
         if key != "CNN"
     ]
@@ -221,7 +229,7 @@ def baseline_rows(doc: dict) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| recipe | trained on | negatives | split | n test windows (pos/neg) | test auROC | test auPRC "
+        "| recipe | trained on | test negatives | split | n test windows (pos/neg) | test auROC | test auPRC "
         "| test accuracy | valid auPRC | epochs run (kept) | test auROC / auPRC, negatives also outside "
         "replicate 2-3 peaks |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -260,12 +268,16 @@ def learning_curves(runs: dict[str, Path], path: Path) -> None:
 
 
 def run_all(args) -> list[dict]:
+    from peakcnn.data.store import Dataset
     from peakcnn.evaluate import evaluate
 
     t0 = time.time()
     rep1 = prepare(args.data, args.out, "rep1")
     clean = prepare(args.data, args.out, "clean")
-    names = ["best", "best_union", "best_dap", "founding"] if args.recipe == "all" else [args.recipe]
+    with Dataset(rep1) as ds:
+        test_negatives = ds.attrs["negatives"]  # every CNN row's test columns use the replicate-1 test split
+    everything = ["best", "best_union", "best_dap", "best_clean", "best_long", "founding"]
+    names = everything if args.recipe == "all" else [args.recipe]
     runs, rows, baselines = {}, [], []
     for name in names:
         if name in PRETRAINED:
@@ -277,7 +289,7 @@ def run_all(args) -> list[dict]:
         doc, _ = evaluate(runs[name], baselines=first)  # the run's own report, on its own test split
         if first:
             baselines = baseline_rows(doc)
-        rows.append(cnn_row(name, runs[name], score_rep1(runs[name], rep1, clean), doc["dataset"]["negatives"]))
+        rows.append(cnn_row(name, runs[name], score_rep1(runs[name], rep1, clean), test_negatives))
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
     if candidates:
