@@ -220,7 +220,7 @@ def _row(recipe, trained_on, negatives, m, valid_auprc, epochs, clean=None) -> d
 def cnn_row(name: str, run: Path, scores: dict, negatives: str) -> dict:
     kept = json.loads((run / "model.json").read_text())["epoch"]
     ran = len(json.loads((run / "last.json").read_text())["train_state"]["history"])
-    valid = f"{scores['valid']['auprc']:.4f}"
+    valid = scores["valid"]["auprc"]
     trained_on = TRAINED_ON[RECIPES[name][0]]
     return _row(name, trained_on, negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"])
 
@@ -228,7 +228,7 @@ def cnn_row(name: str, run: Path, scores: dict, negatives: str) -> dict:
 def baseline_rows(doc: dict) -> list[dict]:
     negatives = doc["dataset"]["negatives"]
     return [
-        _row(model["label"], TRAINED_ON["rep1"], negatives, model["metrics"]["macro"], "-", "-")
+        _row(model["label"], TRAINED_ON["rep1"], negatives, model["metrics"]["macro"], None, "-")
         for key, model in doc["models"].items()
         if key != "CNN"
     ]
@@ -243,9 +243,10 @@ def table(rows: list[dict]) -> str:
     ]
     for r in rows:
         clean = f"{r['clean_auroc']:.3f} / {r['clean_auprc']:.3f}" if r.get("clean_auroc") is not None else "-"
+        valid = f"{r['valid_auprc']:.4f}" if r["valid_auprc"] is not None else "-"
         lines.append(
             f"| {r['recipe']} | {r['trained_on']} | {r['negatives']} | {r['split']} | {r['n']} ({r['n_pos']}/"
-            f"{r['n_neg']}) | {r['auroc']:.3f} | {r['auprc']:.3f} | {r['accuracy']:.3f} | {r['valid_auprc']} "
+            f"{r['n_neg']}) | {r['auroc']:.3f} | {r['auprc']:.3f} | {r['accuracy']:.3f} | {valid} "
             f"| {r['epochs']} | {clean} |"
         )
     return "\n".join(lines)
@@ -300,7 +301,7 @@ def run_all(args) -> list[dict]:
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
     if candidates:
-        chosen = max(candidates, key=lambda r: float(r["valid_auprc"]))
+        chosen = max(candidates, key=lambda r: r["valid_auprc"])
         rows.append({**chosen, "recipe": f"**best** (= {chosen['recipe']}, highest valid auPRC)"})
     learning_curves(runs, args.out / "learning_curves.png")
     return rows + baselines
