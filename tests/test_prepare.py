@@ -298,7 +298,7 @@ def test_exclude_keeps_negatives_off_other_regions(inputs, tmp_path):
     assert (clean["source"] == 1).sum() == 2 * (clean["source"] == 0).sum()
     assert ds.attrs["negatives"] == "gc-matched, also outside the regions of accessible_elsewhere"
     assert m["inputs"]["exclude"][0]["sha256"] and list(m["report"]["exclude_intervals"].values()) == [30]
-    assert any("chrZ" in w and "--exclude" in w for w in m["warnings"])
+    assert any("(--exclude): 1 regions on 1 chromosome(s)" in w and "chrZ (1)" in w for w in m["warnings"])
     assert ds_plain.attrs["negatives"] == "gc-matched"
 
 

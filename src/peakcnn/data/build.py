@@ -214,7 +214,7 @@ def excluded_intervals(genome, pooled: Pooled, tables, warn) -> tuple[np.ndarray
                 "pass --chrom-alias with a TSV of equivalent names"
             )
         if unmatched:
-            warn(unmatched_message(f"{table.path} (--exclude)", unmatched, genome))
+            warn(unmatched_message(f"{table.path} (--exclude)", unmatched, genome, what="regions"))
         ids = np.array([cid.get(mapping.get(c), -1) for c in table.chrom.tolist()], dtype=np.int64)
         ok = ids >= 0
         parts.append((ids[ok], table.start[ok], table.end[ok]))

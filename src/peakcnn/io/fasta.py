@@ -351,11 +351,11 @@ def describe_genome_names(genome: Genome, limit: int = 8) -> str:
     return ", ".join(shown) + more
 
 
-def unmatched_message(source: str, unmatched: Counter, genome: Genome) -> str:
+def unmatched_message(source: str, unmatched: Counter, genome: Genome, what: str = "peaks") -> str:
     listed = ", ".join(f"{n} ({c})" for n, c in unmatched.most_common(10))
     more = f", ... {len(unmatched) - 10} more" if len(unmatched) > 10 else ""
     return (
-        f"{source}: {sum(unmatched.values())} peaks on {len(unmatched)} chromosome(s) absent from genome "
+        f"{source}: {sum(unmatched.values())} {what} on {len(unmatched)} chromosome(s) absent from genome "
         f"{genome.path.name} are dropped: {listed}{more}"
     )
 
