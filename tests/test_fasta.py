@@ -136,7 +136,7 @@ def test_aliases_from_names_descriptions_and_file(tmp_path):
 def test_resolve_chroms_warns_and_refuses(tmp_path, caplog):
     g = Genome(write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 10, "chr2": "ACGT" * 10}))
     with caplog.at_level(logging.WARNING):
-        mapping = resolve_chroms(["1", "1", "2", "7", "7", "7", "X"], g, "peaks.bed")
+        mapping, _ = resolve_chroms(["1", "1", "2", "7", "7", "7", "X"], g, "peaks.bed")
     assert mapping == {"1": "chr1", "2": "chr2"}
     assert "4 peaks on 2 chromosome(s)" in caplog.text and "7 (3)" in caplog.text and "X (1)" in caplog.text
     with pytest.raises(InputError, match=r"peak file has 7, X; genome has chr1, chr2") as err:

@@ -305,7 +305,7 @@ def test_exclude_keeps_negatives_off_other_regions(inputs, tmp_path):
 @pytest.mark.parametrize(
     "text, extra, message",
     [
-        ("chrZ\t10\t20\n", [], "no chromosome name of this --exclude file matches"),
+        ("chrZ\t10\t20\n", [], "x.bed (--exclude): no chromosome name matches genome"),
         ("1\t10\t20\n", ["--negatives", "shuffled"], "--exclude applies to genomic negatives"),
         ("1\t20\t10\n", [], "x.bed"),
     ],

@@ -54,7 +54,7 @@ def bed_regions(path: str | Path, genome, window: int) -> Regions:
     from peakcnn.io.fasta import resolve_chroms
 
     peaks = read_peaks(path)
-    mapping = resolve_chroms(peaks.chrom, genome, str(path))
+    mapping, _ = resolve_chroms(peaks.chrom, genome, str(path))
     keep = np.array([c in mapping for c in peaks.chrom], dtype=bool)
     peaks = peaks.subset(keep)
     chrom = np.array([mapping[c] for c in peaks.chrom], dtype=object)

@@ -29,7 +29,7 @@ from peakcnn.data.windows import (
 )
 from peakcnn.errors import InputError, PeakcnnError
 from peakcnn.io.chromnames import format_names
-from peakcnn.io.fasta import describe_genome_names, match_chroms, unmatched_message
+from peakcnn.io.fasta import resolve_chroms
 
 
 @dataclass
@@ -51,15 +51,7 @@ def pool_peaks(genome, tables, tasks: list[str], center: str, warn) -> Pooled:
     per_task, used = [], set()
     report = {"peaks_read": {}, "peaks_dropped": {}, "peaks_clipped_at_chromosome_end": {}, "chrom_map": {}}
     for t, table in enumerate(tables):
-        mapping, unmatched = match_chroms(table.chrom.tolist(), genome)
-        if not mapping:
-            raise InputError(
-                f"{table.path}: no chromosome name matches genome {genome.path.name} (peak file has "
-                f"{format_names(sorted(unmatched))}; genome has {describe_genome_names(genome)}); "
-                "pass --chrom-alias with a TSV of equivalent names"
-            )
-        if unmatched:
-            warn(unmatched_message(str(table.path), unmatched, genome))
+        mapping, unmatched = resolve_chroms(table.chrom.tolist(), genome, str(table.path), warn)
         gname = np.array([mapping.get(c) for c in table.chrom.tolist()], dtype=object)
         used.update(mapping.values())
         per_task.append(gname)
@@ -180,9 +172,9 @@ def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Gene
     report["windows_from_peaks"] = int(len(wc))
     report["windows_padded"] = {"positive": int(padded(pos["chrom"], pos["start"], W, pooled.lengths).sum())}
     step("negatives")
-    avoid = excluded_intervals(genome, pooled, exclude, warn)
-    report["exclude_intervals"] = {str(t.path): int(n) for t, n in zip(exclude, avoid[3], strict=True)}
-    negs = draw_negatives(genome, pooled, pos, (wc, ws), layout, p, rng, warn, avoid[:3])
+    avoid, used = excluded_intervals(genome, pooled, exclude, warn)
+    report["exclude_intervals"] = {str(t.path): n for t, n in zip(exclude, used, strict=True)}
+    negs = draw_negatives(genome, pooled, pos, (wc, ws), layout, p, rng, warn, avoid)
     report["windows_padded"]["negative"] = int(padded(negs["chrom"], negs["start"], W, pooled.lengths).sum())
     step("deduplicate")
     table, n_dup = _combine(pos, negs, tasks, pooled.chroms)
@@ -196,7 +188,7 @@ def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Gene
     return table, report
 
 
-def excluded_intervals(genome, pooled: Pooled, tables, warn) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+def excluded_intervals(genome, pooled: Pooled, tables, warn) -> tuple[tuple[np.ndarray, ...], list[int]]:
     """``(chrom, start, end)`` of the exclusion files' regions on the chromosomes holding peaks, and the
     number of regions used from each file.
 
@@ -204,27 +196,18 @@ def excluded_intervals(genome, pooled: Pooled, tables, warn) -> tuple[np.ndarray
     genome is an error listing what was found; names of some other chromosomes draw a warning.
     """
     cid = {n: i for i, n in enumerate(pooled.chroms)}
-    parts, used = [], []
+    parts, used = [(np.zeros(0, np.int64),) * 3], []
     for table in tables:
-        mapping, unmatched = match_chroms(table.chrom.tolist(), genome)
-        if not mapping and len(table):
-            raise InputError(
-                f"{table.path}: no chromosome name of this --exclude file matches genome {genome.path.name} "
-                f"(file has {format_names(sorted(unmatched))}; genome has {describe_genome_names(genome)}); "
-                "pass --chrom-alias with a TSV of equivalent names"
-            )
-        if unmatched:
-            warn(unmatched_message(f"{table.path} (--exclude)", unmatched, genome, what="regions"))
+        source = f"{table.path} (--exclude)"
+        mapping, _ = resolve_chroms(table.chrom.tolist(), genome, source, warn, what="regions", holder="file")
         ids = np.array([cid.get(mapping.get(c), -1) for c in table.chrom.tolist()], dtype=np.int64)
         ok = ids >= 0
         parts.append((ids[ok], table.start[ok], table.end[ok]))
         used.append(int(ok.sum()))
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), used
-    return (*(np.concatenate([part[i] for part in parts]).astype(np.int64) for i in range(3)), used)
+    return tuple(np.concatenate([part[i] for part in parts]).astype(np.int64) for i in range(3)), used
 
 
-def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: dict, rng, warn, avoid=None) -> dict:
+def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: dict, rng, warn, avoid) -> dict:
     """Negative windows for every split, ``neg_ratio`` per positive window of that split.
 
     Genomic negatives overlap no peak, no window of the data set and no ``avoid`` interval
@@ -232,7 +215,6 @@ def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: di
     """
     W, kind = p["window"], p["negatives"]
     out = {k: [] for k in ("chrom", "start", "split", "seqs")}
-    avoid = avoid or (np.zeros(0, np.int64),) * 3
     busy_c = np.r_[pooled.chrom, all_windows[0], avoid[0]]
     busy_lo = np.r_[pooled.start, all_windows[1], avoid[1]]
     busy_hi = np.r_[pooled.end, all_windows[1] + W, avoid[2]]

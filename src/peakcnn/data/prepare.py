@@ -34,6 +34,8 @@ MANIFEST = "manifest.json"
 WINDOWS_BED = "windows.bed"
 MANIFEST_FORMAT = "peakcnn-prepare-manifest"
 NEGATIVES = ("gc-matched", "shuffled", "random", "none")
+#: Negative kinds drawn from the genome, which ``exclude`` regions keep off.
+GENOMIC_NEGATIVES = ("gc-matched", "random")
 SPLITS = ("auto", "chrom", "region")
 CENTERS = ("summit", "midpoint")
 
@@ -75,6 +77,11 @@ def _task_names(peaks: list[Path], names) -> list[str]:
 def _sha256(path: Path) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _paths(files) -> list[Path]:
+    """One path or a list of them (``None``: none) as a list of :class:`Path`."""
+    return [Path(x) for x in ([files] if isinstance(files, (str, Path)) else files or [])]
 
 
 def _negatives_label(kind: str, exclude: list[Path]) -> str:
@@ -249,13 +256,15 @@ def prepare_dataset(
             seed=int(seed),
         )
     )
-    peak_paths = [Path(x) for x in ([peaks] if isinstance(peaks, (str, Path)) else peaks)]
+    peak_paths = _paths(peaks)
     if not peak_paths:
         raise InputError("no peak files given; pass at least one --peaks file")
     tasks = _task_names(peak_paths, names)
-    exclude_paths = [Path(x) for x in ([exclude] if isinstance(exclude, (str, Path)) else exclude or [])]
-    if exclude_paths and p["negatives"] not in ("gc-matched", "random"):
-        raise InputError(f"--exclude applies to genomic negatives (gc-matched, random), not to {p['negatives']!r}")
+    exclude_paths = _paths(exclude)
+    if exclude_paths and p["negatives"] not in GENOMIC_NEGATIVES:
+        raise InputError(
+            f"--exclude applies to genomic negatives ({', '.join(GENOMIC_NEGATIVES)}), not to {p['negatives']!r}"
+        )
     bar = tqdm(total=6, desc="prepare", disable=None if progress else True, leave=False)
     try:
         return _prepare(genome, peak_paths, exclude_paths, tasks, Path(out), p, chrom_alias, force, progress, bar)

@@ -360,19 +360,25 @@ def unmatched_message(source: str, unmatched: Counter, genome: Genome, what: str
     )
 
 
-def resolve_chroms(names: Iterable[str], genome: Genome, source: str) -> dict[str, str]:
-    """Map peak chromosome names to genome names.
+def resolve_chroms(
+    names: Iterable[str], genome: Genome, source: str, warn=None, what: str = "peaks", holder: str = "peak file"
+) -> tuple[dict[str, str], Counter]:
+    """Map the chromosome names of a file to genome names; also return a count per unmatched name.
 
-    Unmatched names are logged as a warning counting their peaks. Raises :class:`InputError` listing
-    names on both sides when no name matches at all.
+    Unmatched names are reported through ``warn`` (by default a logged warning) counting the ``what`` on
+    them. Raises :class:`InputError` listing names on both sides when no name matches at all.
     """
     mapping, unmatched = match_chroms(names, genome)
     if not mapping:
         raise InputError(
-            f"{source}: no chromosome name matches genome {genome.path.name} (peak file has "
-            f"{format_names(list(unmatched))}; genome has {describe_genome_names(genome)}); "
+            f"{source}: no chromosome name matches genome {genome.path.name} ({holder} has "
+            f"{format_names(sorted(unmatched))}; genome has {describe_genome_names(genome)}); "
             "pass --chrom-alias with a TSV of equivalent names"
         )
     if unmatched:
-        log.warning("warning: %s", unmatched_message(source, unmatched, genome))
-    return mapping
+        message = unmatched_message(source, unmatched, genome, what)
+        if warn:
+            warn(message)
+        else:
+            log.warning("warning: %s", message)
+    return mapping, unmatched
