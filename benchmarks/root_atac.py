@@ -97,6 +97,22 @@ RECIPES = {
         {**_BEST, "epochs": 4, "early_stop": 0, "max_train": 24000, "note": "DAP-seq pretraining, 315 TF tasks"},
     ),
     "best_dap": ("rep1", {**_BEST, "init": "dap_pretrain", "note": "as 'best', started from dap_pretrain"}),
+    "dap_pretrain_long": (
+        "dap",
+        {
+            **_BEST,
+            "init": "dap_pretrain",
+            "lr": 5e-4,
+            "epochs": 2,
+            "early_stop": 0,
+            "amp": "bf16",
+            "note": "dap_pretrain continued for 2 epochs over all DAP-seq training windows",
+        },
+    ),
+    "best_dap_long": (
+        "rep1",
+        {**_BEST, "init": "dap_pretrain_long", "amp": "bf16", "note": "as 'best' in bfloat16, from dap_pretrain_long"},
+    ),
     "best_clean": (
         "clean",
         {**_BEST, "amp": "bf16", "note": "as 'best' in bfloat16; negatives also outside replicate 2-3 peaks"},
@@ -109,22 +125,6 @@ RECIPES = {
         "rep1",
         {**_BEST, "epochs": 24, "early_stop": 5, "amp": "bf16", "note": "as 'best' in bfloat16, cosine over 24 epochs"},
     ),
-    "dap_pretrain_long": (
-        "dap",
-        {
-            **_BEST,
-            "init": "dap_pretrain",
-            "lr": 5e-4,
-            "epochs": 2,
-            "early_stop": 0,
-            "amp": "bf16",
-            "note": "dap_pretrain continued for 2 epochs over all DAP-seq training windows",
-        },
-    ),  # fmt: skip
-    "best_dap_long": (
-        "rep1",
-        {**_BEST, "init": "dap_pretrain_long", "amp": "bf16", "note": "as 'best' in bfloat16, from dap_pretrain_long"},
-    ),
 }
 #: Recipes whose ``init`` names another recipe -> that recipe, trained first.
 PRETRAINED = {name: options["init"] for name, (_, options) in RECIPES.items() if options.get("init")}
@@ -135,9 +135,10 @@ TRAINED_ON = {
     "tasks": "replicates 1-3 as three tasks",
     "clean": "replicate 1, negatives also outside replicate 2-3 peaks",
 }
-BEST_CANDIDATES = (
-    "best", "best_union", "best_tasks", "best_dap", "best_dap_long", "best_clean", "best_basset", "best_long",
-)  # fmt: skip
+#: Recipes the reported **best** row is chosen from (on validation auPRC).
+BEST_CANDIDATES = tuple(name for name in RECIPES if name.startswith("best"))
+#: ``--recipe all``: every best candidate but ``best_tasks`` (its data set is twice the size), then the founding one.
+EVERYTHING = [*(name for name in BEST_CANDIDATES if name != "best_tasks"), "founding"]
 TASK_NAMES = ("root_atac_1", "root_atac_2", "root_atac_3")
 
 
@@ -155,7 +156,9 @@ def genome_path() -> Path:
 
 
 def prepare(data: Path, out: Path, which: str) -> Path:
-    """The replicate-1 data set (``rep1``), the union-of-replicates one (``union``) or the 3-task one."""
+    """The data set ``which`` names: replicate 1 (``rep1``), replicate 1 with negatives also outside
+    replicate 2-3 peaks (``clean``), replicates 1-3 as one task (``union``) or as three (``tasks``), or the
+    DAP-seq peaks of every TF (``dap``)."""
     from peakcnn.data.prepare import prepare_dataset
 
     exclude = []
@@ -305,10 +308,7 @@ def run_all(args) -> list[dict]:
     clean = prepare(args.data, args.out, "clean")
     with Dataset(rep1) as ds:
         test_negatives = ds.attrs["negatives"]  # every CNN row's test columns use the replicate-1 test split
-    everything = [
-        "best", "best_union", "best_dap", "best_dap_long", "best_clean", "best_basset", "best_long", "founding",
-    ]  # fmt: skip
-    names = everything if args.recipe == "all" else [args.recipe]
+    names = EVERYTHING if args.recipe == "all" else [args.recipe]
     runs, rows, baselines = {}, [], []
     datasets = {"rep1": rep1, "clean": clean}
 
