@@ -112,3 +112,8 @@ def test_vcf_cli_nothing_to_score(tmp_path, genome, capsys):
     vcf.write_text("chr1\t20\t.\tA\tC\n")
     assert main(["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]) == 2
     assert "record before the '#CHROM" in capsys.readouterr().err
+    vcf.write_text("#CHROM\tPOS\tID\tREF\tALT\nchr9\t20\t.\tA\tC\nchr7\t20\t.\tA\tC\n")
+    assert main(["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "v.vcf: no chromosome name matches genome g.fa (VCF has chr7, chr9;" in err
+    assert not out.exists()

@@ -89,25 +89,12 @@ def score_windows(
 
 def _resolve(variants: list[Variant], genome, vcf) -> tuple[list[tuple[Variant, str]], int]:
     """Variants with their genome chromosome; unknown chromosomes and positions past the end are skipped."""
-    from peakcnn.errors import InputError
-    from peakcnn.io.fasta import describe_genome_names, match_chroms
+    from peakcnn.io.fasta import resolve_chroms
 
-    mapping, unmatched = match_chroms((v.chrom for v in variants), genome)
-    if variants and not mapping:
-        raise InputError(
-            f"{vcf}: no chromosome name matches genome {genome.path.name} (VCF has "
-            f"{', '.join(list(unmatched)[:8])}; genome has {describe_genome_names(genome)}); "
-            "pass --chrom-alias with a TSV of equivalent names"
-        )
-    if unmatched:
-        listed = ", ".join(f"{n} ({c})" for n, c in unmatched.most_common(10))
-        log.warning(
-            "warning: %s: %d variant(s) on chromosomes absent from genome %s skipped: %s",
-            vcf,
-            sum(unmatched.values()),
-            genome.path.name,
-            listed,
-        )
+    mapping = {}
+    if variants:
+        names = [v.chrom for v in variants]
+        mapping, _ = resolve_chroms(names, genome, str(vcf), what="variants", holder="VCF")
     kept = [(v, mapping[v.chrom]) for v in variants if v.chrom in mapping]
     inside = [(v, c) for v, c in kept if v.pos - 1 + len(v.ref) <= genome.lengths[c]]
     if len(inside) < len(kept):
