@@ -35,21 +35,30 @@ replicate-1 data set):
     convolution dropout, dense dropout 0.3), the one recipe here that leaves the founding architecture.
 ``best_long``
     The ``best`` recipe in bfloat16 with the cosine schedule over 24 epochs (patience 5).
+``best_neg3``
+    The ``best`` recipe in bfloat16 on the ``neg3`` data set: the same positive windows with three
+    GC-matched genomic negatives per positive (``prepare --neg-ratio 3``), so the model sees three times as
+    much background. Validation and test are still scored on the 1:1 replicate-1 splits.
+``best_neg3_dap``
+    As ``best_neg3``, started (``--init``) from ``dap_pretrain_long``.
 
 Every CNN is also scored on the test split of the ``clean`` data set (last column of the table): 15% of
 the replicate-1 test negatives overlap a peak of replicate 2 or 3.
 
-The ``union`` and ``tasks`` data sets have the same genome, window, negatives and region layout as the
-replicate-1 one, so their held-out blocks are the same and no training window overlaps a replicate-1 valid
-or test window. The reported **best** row is whichever ``best*`` recipe has the higher replicate-1
-*validation* auPRC; the test split is never used for a choice. Baselines (GC content, 4-mer and 6-mer logistic
-regressions) are fitted on the replicate-1 training split. Finished runs are kept and interrupted ones
-resumed when the script is started again. Usage::
+The ``union``, ``tasks``, ``clean`` and ``neg3`` data sets have the same genome, window, kind of negatives
+and region layout as the replicate-1 one, so their held-out blocks are the same and no training window
+overlaps a replicate-1 valid or test window. The reported **best** row is whichever ``best*`` recipe has
+the higher replicate-1 *validation* auPRC; the test split is never used for a choice. Baselines (GC
+content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split. Finished runs
+are kept and interrupted ones resumed when the script is started again. Usage::
 
     python benchmarks/root_atac.py [--recipe NAME|all] [--data ../shared/data] [--out DIR]
 
-Prints a markdown table and writes ``OUT/results.md``, ``OUT/results.json`` and ``OUT/learning_curves.png``;
-each run folder ``OUT/run_<recipe>`` holds ``history.csv`` and an ``eval_test/report.html``.
+Prints a markdown table, then the scores of the **best** row on each held-out block (the positive share
+differs between blocks, so validation and test figures are easier to compare block by block), and writes
+``OUT/results.md``, ``OUT/results.json`` (every CNN row with its per-block scores) and
+``OUT/learning_curves.png``; each run folder ``OUT/run_<recipe>`` holds ``history.csv`` and an
+``eval_test/report.html``.
 """
 
 from __future__ import annotations
@@ -63,6 +72,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 PEAK_DIR = "peaks/atac_root_tannenbaum2018"
 DAP_DIR = "peaks/dapseq_omalley2016"
@@ -73,6 +84,8 @@ REPLICATES = (
 )
 GENOME_FILE = "AthaTAIR10_chr1_GCF_000001735.4_TAIR10.1_genomic.fna.gz"
 SPLIT_TEXT = "region (held-out 1 Mb blocks)"
+#: Block length of that split on TAIR10 chr1 (``prepare``'s default: genome / 30, at most 1 Mb).
+BLOCK = 1_000_000
 
 _BEST = {
     "arch": "founding",
@@ -125,6 +138,19 @@ RECIPES = {
         "rep1",
         {**_BEST, "epochs": 24, "early_stop": 5, "amp": "bf16", "note": "as 'best' in bfloat16, cosine over 24 epochs"},
     ),
+    "best_neg3": (
+        "neg3",
+        {**_BEST, "amp": "bf16", "note": "as 'best' in bfloat16; 3 GC-matched negatives per positive in training"},
+    ),
+    "best_neg3_dap": (
+        "neg3",
+        {
+            **_BEST,
+            "init": "dap_pretrain_long",
+            "amp": "bf16",
+            "note": "as 'best_neg3', started from dap_pretrain_long",
+        },
+    ),
 }
 #: Recipes whose ``init`` names another recipe -> that recipe, trained first.
 PRETRAINED = {name: options["init"] for name, (_, options) in RECIPES.items() if options.get("init")}
@@ -134,6 +160,7 @@ TRAINED_ON = {
     "union": "replicates 1-3 as one task",
     "tasks": "replicates 1-3 as three tasks",
     "clean": "replicate 1, negatives also outside replicate 2-3 peaks",
+    "neg3": "replicate 1, 3 negatives per positive",
 }
 #: Recipes the reported **best** row is chosen from (on validation auPRC).
 BEST_CANDIDATES = tuple(name for name in RECIPES if name.startswith("best"))
@@ -157,11 +184,12 @@ def genome_path() -> Path:
 
 def prepare(data: Path, out: Path, which: str) -> Path:
     """The data set ``which`` names: replicate 1 (``rep1``), replicate 1 with negatives also outside
-    replicate 2-3 peaks (``clean``), replicates 1-3 as one task (``union``) or as three (``tasks``), or the
-    DAP-seq peaks of every TF (``dap``)."""
+    replicate 2-3 peaks (``clean``), replicate 1 with 3 GC-matched negatives per positive (``neg3``),
+    replicates 1-3 as one task (``union``) or as three (``tasks``), or the DAP-seq peaks of every TF
+    (``dap``)."""
     from peakcnn.data.prepare import prepare_dataset
 
-    exclude = []
+    exclude, ratio = [], 1.0
     if which == "rep1":
         peaks, names, folder = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]], out / "dataset"
     elif which == "tasks":
@@ -169,6 +197,8 @@ def prepare(data: Path, out: Path, which: str) -> Path:
     elif which == "clean":
         peaks, names, folder = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]], out / "dataset_clean"
         exclude = [data / PEAK_DIR / r for r in REPLICATES[1:]]
+    elif which == "neg3":
+        peaks, names, folder, ratio = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]], out / "dataset_neg3", 3.0
     elif which == "dap":
         peaks = sorted((data / DAP_DIR).glob("*.bed.gz"))
         names, folder = [p.name.removesuffix(".bed.gz") for p in peaks], out / "dataset_dap"
@@ -183,7 +213,7 @@ def prepare(data: Path, out: Path, which: str) -> Path:
         peaks = [union]
     prepare_dataset(
         genome_path(), peaks, folder, names=names, window=800,
-        negatives="gc-matched", neg_ratio=1.0, split="region", progress=False, exclude=exclude,
+        negatives="gc-matched", neg_ratio=ratio, split="region", progress=False, exclude=exclude,
     )  # fmt: skip
     return folder
 
@@ -212,7 +242,8 @@ def train_recipe(name: str, dataset: Path, out: Path, device: str) -> Path:
 
 def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
     """Metrics of a run's model on the valid and test splits of the replicate-1 data set, and on the test
-    split of its ``clean`` twin (same positives; negatives also outside replicate 2-3 peaks).
+    split of its ``clean`` twin (same positives; negatives also outside replicate 2-3 peaks). ``blocks``
+    holds the replicate-1 valid and test metrics of each held-out block, keyed ``"<split> <start Mb>"``.
 
     A multi-task model is scored through its replicate-1 output; a one-task model through its only one.
     """
@@ -223,12 +254,18 @@ def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
 
     model, meta = load_model(run)
     column = meta["tasks"].index(TASK_NAMES[0]) if len(meta["tasks"]) > 1 else 0
-    out = {}
+    out = {"blocks": {}}
     for key, folder, split in (("valid", rep1, "valid"), ("test", rep1, "test"), ("test_clean", clean, "test")):
         with Dataset(folder) as ds:
             codes, labels = ds.load_split(split)
+            block = ds.read("start", ds.split_slice(split)) // BLOCK
             probs = sigmoid(predict_logits(model, codes))[:, [column]]
             out[key] = multitask_metrics(labels, probs, ds.tasks)["macro"]
+            if key != "test_clean":
+                for b in np.unique(block):
+                    rows = block == b
+                    m = multitask_metrics(labels[rows], probs[rows], ds.tasks)["macro"]
+                    out["blocks"][f"{split} {b}"] = {k: m[k] for k in ("n", "n_pos", "n_neg", "auroc", "auprc")}
     return out
 
 
@@ -246,7 +283,8 @@ def cnn_row(name: str, run: Path, scores: dict, negatives: str) -> dict:
     ran = len(json.loads((run / "last.json").read_text())["train_state"]["history"])
     valid = scores["valid"]["auprc"]
     trained_on = TRAINED_ON[RECIPES[name][0]]
-    return _row(name, trained_on, negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"])
+    row = _row(name, trained_on, negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"])
+    return {**row, "blocks": scores["blocks"]}
 
 
 def baseline_rows(doc: dict) -> list[dict]:
@@ -272,6 +310,23 @@ def table(rows: list[dict]) -> str:
             f"| {r['recipe']} | {r['trained_on']} | {r['negatives']} | {r['split']} | {r['n']} ({r['n_pos']}/"
             f"{r['n_neg']}) | {r['auroc']:.3f} | {r['auprc']:.3f} | {r['accuracy']:.3f} | {valid} "
             f"| {r['epochs']} | {clean} |"
+        )
+    return "\n".join(lines)
+
+
+def block_table(row: dict) -> str:
+    """Per held-out block scores of one CNN row: where its valid and test figures come from."""
+    lines = [
+        f"Held-out blocks, {row['recipe']}:",
+        "",
+        "| split | block (chr1 Mb) | windows (pos/neg) | auROC | auPRC |",
+        "|---|---|---|---:|---:|",
+    ]
+    for key, m in row["blocks"].items():
+        split, start = key.split()
+        lines.append(
+            f"| {split} | {start}-{int(start) + BLOCK // 1_000_000} | {m['n']} ({m['n_pos']}/{m['n_neg']}) "
+            f"| {m['auroc']:.3f} | {m['auprc']:.3f} |"
         )
     return "\n".join(lines)
 
@@ -352,6 +407,9 @@ def main(argv=None) -> int:
     t0 = time.time()
     rows = run_all(args)
     text = table(rows)
+    best = next((r for r in rows if r["recipe"].startswith("**best**")), None)
+    if best:
+        text += "\n\n" + block_table(best)
     print(text)
     (args.out / "results.md").write_text(text + "\n")
     (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
