@@ -243,7 +243,7 @@ def train_recipe(name: str, dataset: Path, out: Path, device: str) -> Path:
 def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
     """Metrics of a run's model on the valid and test splits of the replicate-1 data set, and on the test
     split of its ``clean`` twin (same positives; negatives also outside replicate 2-3 peaks). ``blocks``
-    holds the replicate-1 valid and test metrics of each held-out block, keyed ``"<split> <start Mb>"``.
+    lists the replicate-1 valid and test metrics of each held-out block (``split``, ``start``, ``end`` in bp).
 
     A multi-task model is scored through its replicate-1 output; a one-task model through its only one.
     """
@@ -254,18 +254,19 @@ def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
 
     model, meta = load_model(run)
     column = meta["tasks"].index(TASK_NAMES[0]) if len(meta["tasks"]) > 1 else 0
-    out = {"blocks": {}}
+    out = {"blocks": []}
     for key, folder, split in (("valid", rep1, "valid"), ("test", rep1, "test"), ("test_clean", clean, "test")):
         with Dataset(folder) as ds:
             codes, labels = ds.load_split(split)
-            block = ds.read("start", ds.split_slice(split)) // BLOCK
             probs = sigmoid(predict_logits(model, codes))[:, [column]]
             out[key] = multitask_metrics(labels, probs, ds.tasks)["macro"]
-            if key != "test_clean":
-                for b in np.unique(block):
-                    rows = block == b
-                    m = multitask_metrics(labels[rows], probs[rows], ds.tasks)["macro"]
-                    out["blocks"][f"{split} {b}"] = {k: m[k] for k in ("n", "n_pos", "n_neg", "auroc", "auprc")}
+            if key == "test_clean":
+                continue
+            block = ds.read("start", ds.split_slice(split)) // BLOCK
+            for b in np.unique(block).tolist():
+                m = multitask_metrics(labels[block == b], probs[block == b], ds.tasks)["macro"]
+                scores = {k: m[k] for k in ("n", "n_pos", "n_neg", "auroc", "auprc")}
+                out["blocks"].append({"split": split, "start": b * BLOCK, "end": (b + 1) * BLOCK, **scores})
     return out
 
 
@@ -322,11 +323,10 @@ def block_table(row: dict) -> str:
         "| split | block (chr1 Mb) | windows (pos/neg) | auROC | auPRC |",
         "|---|---|---|---:|---:|",
     ]
-    for key, m in row["blocks"].items():
-        split, start = key.split()
+    for m in row["blocks"]:
         lines.append(
-            f"| {split} | {start}-{int(start) + BLOCK // 1_000_000} | {m['n']} ({m['n_pos']}/{m['n_neg']}) "
-            f"| {m['auroc']:.3f} | {m['auprc']:.3f} |"
+            f"| {m['split']} | {m['start'] // 1_000_000}-{m['end'] // 1_000_000} | {m['n']} ({m['n_pos']}/"
+            f"{m['n_neg']}) | {m['auroc']:.3f} | {m['auprc']:.3f} |"
         )
     return "\n".join(lines)
 
@@ -354,7 +354,8 @@ def learning_curves(runs: dict[str, Path], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def run_all(args) -> list[dict]:
+def run_all(args) -> tuple[list[dict], dict | None]:
+    """Rows of the table (CNN recipes, the **best** one, baselines) and the chosen best row (or None)."""
     from peakcnn.data.store import Dataset
     from peakcnn.evaluate import evaluate
 
@@ -385,11 +386,13 @@ def run_all(args) -> list[dict]:
         rows.append(cnn_row(name, runs[name], score_rep1(runs[name], rep1, clean), test_negatives))
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
+    best = None
     if candidates:
         chosen = max(candidates, key=lambda r: r["valid_auprc"])
-        rows.append({**chosen, "recipe": f"**best** (= {chosen['recipe']}, highest valid auPRC)"})
+        best = {**chosen, "recipe": f"**best** (= {chosen['recipe']}, highest valid auPRC)"}
+        rows.append(best)
     learning_curves(runs, args.out / "learning_curves.png")
-    return rows + baselines
+    return rows + baselines, best
 
 
 def main(argv=None) -> int:
@@ -405,9 +408,8 @@ def main(argv=None) -> int:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    rows = run_all(args)
+    rows, best = run_all(args)
     text = table(rows)
-    best = next((r for r in rows if r["recipe"].startswith("**best**")), None)
     if best:
         text += "\n\n" + block_table(best)
     print(text)
