@@ -41,16 +41,21 @@ replicate-1 data set):
     much background. Validation and test are still scored on the 1:1 replicate-1 splits.
 ``best_neg3_dap``
     As ``best_neg3``, started (``--init``) from ``dap_pretrain_long``.
+``best_neg5_dap``
+    As ``best_neg3_dap`` on the ``neg5`` data set (five negatives per positive, ``prepare --neg-ratio 5``).
+``best_union_neg3_dap``
+    As ``best_neg3_dap`` on the ``union_neg3`` data set: the peaks of all three replicates as positives
+    (one task), three negatives per positive.
 
 Every CNN is also scored on the test split of the ``clean`` data set (last column of the table): 15% of
 the replicate-1 test negatives overlap a peak of replicate 2 or 3.
 
-The ``union``, ``tasks``, ``clean`` and ``neg3`` data sets have the same genome, window, kind of negatives
-and region layout as the replicate-1 one, so their held-out blocks are the same and no training window
-overlaps a replicate-1 valid or test window. The reported **best** row is whichever ``best*`` recipe has
-the higher replicate-1 *validation* auPRC; the test split is never used for a choice. Baselines (GC
-content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split. Finished runs
-are kept and interrupted ones resumed when the script is started again. Usage::
+The ``union``, ``union_neg3``, ``tasks``, ``clean``, ``neg3`` and ``neg5`` data sets have the same genome,
+window, kind of negatives and region layout as the replicate-1 one, so their held-out blocks are the same
+and no training window overlaps a replicate-1 valid or test window. The reported **best** row is whichever
+``best*`` recipe has the higher replicate-1 *validation* auPRC; the test split is never used for a choice.
+Baselines (GC content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split.
+Finished runs are kept and interrupted ones resumed when the script is started again. Usage::
 
     python benchmarks/root_atac.py [--recipe NAME|all] [--data ../shared/data] [--out DIR]
 
@@ -151,6 +156,24 @@ RECIPES = {
             "note": "as 'best_neg3', started from dap_pretrain_long",
         },
     ),
+    "best_neg5_dap": (
+        "neg5",
+        {
+            **_BEST,
+            "init": "dap_pretrain_long",
+            "amp": "bf16",
+            "note": "as 'best_neg3_dap' with 5 GC-matched negatives per positive in training",
+        },
+    ),
+    "best_union_neg3_dap": (
+        "union_neg3",
+        {
+            **_BEST,
+            "init": "dap_pretrain_long",
+            "amp": "bf16",
+            "note": "as 'best_neg3_dap' with the peaks of replicates 1-3 as positives",
+        },
+    ),
 }
 #: Recipes whose ``init`` names another recipe -> that recipe, trained first.
 PRETRAINED = {name: options["init"] for name, (_, options) in RECIPES.items() if options.get("init")}
@@ -161,6 +184,8 @@ TRAINED_ON = {
     "tasks": "replicates 1-3 as three tasks",
     "clean": "replicate 1, negatives also outside replicate 2-3 peaks",
     "neg3": "replicate 1, 3 negatives per positive",
+    "neg5": "replicate 1, 5 negatives per positive",
+    "union_neg3": "replicates 1-3 as one task, 3 negatives per positive",
 }
 #: Recipes the reported **best** row is chosen from (on validation auPRC).
 BEST_CANDIDATES = tuple(name for name in RECIPES if name.startswith("best"))
@@ -184,9 +209,9 @@ def genome_path() -> Path:
 
 def prepare(data: Path, out: Path, which: str) -> Path:
     """The data set ``which`` names: replicate 1 (``rep1``), replicate 1 with negatives also outside
-    replicate 2-3 peaks (``clean``), replicate 1 with 3 GC-matched negatives per positive (``neg3``),
-    replicates 1-3 as one task (``union``) or as three (``tasks``), or the DAP-seq peaks of every TF
-    (``dap``)."""
+    replicate 2-3 peaks (``clean``), replicate 1 with 3 or 5 GC-matched negatives per positive (``neg3``,
+    ``neg5``), replicates 1-3 as one task (``union``; ``union_neg3`` with 3 negatives per positive) or as
+    three (``tasks``), or the DAP-seq peaks of every TF (``dap``)."""
     from peakcnn.data.prepare import prepare_dataset
 
     exclude, ratio = [], 1.0
@@ -197,13 +222,15 @@ def prepare(data: Path, out: Path, which: str) -> Path:
     elif which == "clean":
         peaks, names, folder = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]], out / "dataset_clean"
         exclude = [data / PEAK_DIR / r for r in REPLICATES[1:]]
-    elif which == "neg3":
-        peaks, names, folder, ratio = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]], out / "dataset_neg3", 3.0
+    elif which in ("neg3", "neg5"):
+        ratio = float(which.removeprefix("neg"))
+        peaks, names, folder = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]], out / f"dataset_{which}"
     elif which == "dap":
         peaks = sorted((data / DAP_DIR).glob("*.bed.gz"))
         names, folder = [p.name.removesuffix(".bed.gz") for p in peaks], out / "dataset_dap"
     else:
-        union, names, folder = out / "root_atac_rep123.narrowPeak.gz", ["root_atac_rep123"], out / "dataset_union"
+        union, names = out / "root_atac_rep123.narrowPeak.gz", ["root_atac_rep123"]
+        folder, ratio = (out / "dataset_union_neg3", 3.0) if which == "union_neg3" else (out / "dataset_union", 1.0)
         if not union.exists():
             tmp = union.with_name(union.name + ".tmp")
             with gzip.open(tmp, "wb") as f:
