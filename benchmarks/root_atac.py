@@ -103,6 +103,8 @@ _BEST = {
     "epochs": 12,
     "early_stop": 3,
 }
+#: ``best`` in bfloat16, started (``--init``) from ``dap_pretrain_long``.
+_BEST_DAP_LONG = {**_BEST, "init": "dap_pretrain_long", "amp": "bf16"}
 #: Recipe -> (training data, options); ``rep1``: replicate 1 peaks, ``union``: replicates 1-3 as one task,
 #: ``tasks``: replicates 1-3 as three tasks.
 RECIPES = {
@@ -129,7 +131,7 @@ RECIPES = {
     ),
     "best_dap_long": (
         "rep1",
-        {**_BEST, "init": "dap_pretrain_long", "amp": "bf16", "note": "as 'best' in bfloat16, from dap_pretrain_long"},
+        {**_BEST_DAP_LONG, "note": "as 'best' in bfloat16, from dap_pretrain_long"},
     ),
     "best_clean": (
         "clean",
@@ -149,34 +151,22 @@ RECIPES = {
     ),
     "best_neg3_dap": (
         "neg3",
-        {
-            **_BEST,
-            "init": "dap_pretrain_long",
-            "amp": "bf16",
-            "note": "as 'best_neg3', started from dap_pretrain_long",
-        },
+        {**_BEST_DAP_LONG, "note": "as 'best_neg3', started from dap_pretrain_long"},
     ),
     "best_neg5_dap": (
         "neg5",
-        {
-            **_BEST,
-            "init": "dap_pretrain_long",
-            "amp": "bf16",
-            "note": "as 'best_neg3_dap' with 5 GC-matched negatives per positive in training",
-        },
+        {**_BEST_DAP_LONG, "note": "as 'best_neg3_dap' with 5 GC-matched negatives per positive in training"},
     ),
     "best_union_neg3_dap": (
         "union_neg3",
-        {
-            **_BEST,
-            "init": "dap_pretrain_long",
-            "amp": "bf16",
-            "note": "as 'best_neg3_dap' with the peaks of replicates 1-3 as positives",
-        },
+        {**_BEST_DAP_LONG, "note": "as 'best_neg3_dap' with the peaks of replicates 1-3 as positives"},
     ),
 }
 #: Recipes whose ``init`` names another recipe -> that recipe, trained first.
 PRETRAINED = {name: options["init"] for name, (_, options) in RECIPES.items() if options.get("init")}
+#: Data sets with more than one GC-matched negative per positive -> (the data set whose peaks they use,
+#: negatives per positive).
+MORE_NEGATIVES = {"neg3": ("rep1", 3.0), "neg5": ("rep1", 5.0), "union_neg3": ("union", 3.0)}
 #: Training data of each data set, as the table names it.
 TRAINED_ON = {
     "rep1": "replicate 1",
@@ -214,23 +204,21 @@ def prepare(data: Path, out: Path, which: str) -> Path:
     three (``tasks``), or the DAP-seq peaks of every TF (``dap``)."""
     from peakcnn.data.prepare import prepare_dataset
 
-    exclude, ratio = [], 1.0
-    if which == "rep1":
-        peaks, names, folder = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]], out / "dataset"
-    elif which == "tasks":
-        peaks, names, folder = [data / PEAK_DIR / r for r in REPLICATES], list(TASK_NAMES), out / "dataset_tasks"
-    elif which == "clean":
-        peaks, names, folder = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]], out / "dataset_clean"
+    folder = out / ("dataset" if which == "rep1" else f"dataset_{which}")
+    peaks_of, ratio = MORE_NEGATIVES.get(which, (which, 1.0))
+    exclude = []
+    if peaks_of == "rep1":
+        peaks, names = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]]
+    elif peaks_of == "tasks":
+        peaks, names = [data / PEAK_DIR / r for r in REPLICATES], list(TASK_NAMES)
+    elif peaks_of == "clean":
+        peaks, names = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]]
         exclude = [data / PEAK_DIR / r for r in REPLICATES[1:]]
-    elif which in ("neg3", "neg5"):
-        ratio = float(which.removeprefix("neg"))
-        peaks, names, folder = [data / PEAK_DIR / REPLICATES[0]], [TASK_NAMES[0]], out / f"dataset_{which}"
-    elif which == "dap":
+    elif peaks_of == "dap":
         peaks = sorted((data / DAP_DIR).glob("*.bed.gz"))
-        names, folder = [p.name.removesuffix(".bed.gz") for p in peaks], out / "dataset_dap"
+        names = [p.name.removesuffix(".bed.gz") for p in peaks]
     else:
         union, names = out / "root_atac_rep123.narrowPeak.gz", ["root_atac_rep123"]
-        folder, ratio = (out / "dataset_union_neg3", 3.0) if which == "union_neg3" else (out / "dataset_union", 1.0)
         if not union.exists():
             tmp = union.with_name(union.name + ".tmp")
             with gzip.open(tmp, "wb") as f:
@@ -291,7 +279,8 @@ def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
                 continue
             block = ds.read("start", ds.split_slice(split)) // BLOCK
             for b in np.unique(block).tolist():
-                m = multitask_metrics(labels[block == b], probs[block == b], ds.tasks)["macro"]
+                rows = block == b
+                m = multitask_metrics(labels[rows], probs[rows], ds.tasks)["macro"]
                 scores = {k: m[k] for k in ("n", "n_pos", "n_neg", "auroc", "auprc")}
                 out["blocks"].append({"split": split, "start": b * BLOCK, "end": (b + 1) * BLOCK, **scores})
     return out
