@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from peakcnn import __version__
+from peakcnn.ensemble import ensemble_from_tensors, is_ensemble
 from peakcnn.errors import InputError
 from peakcnn.io.output import atomic_write_bytes
 from peakcnn.model import DNASeqClassifier, ModelConfig
@@ -102,10 +103,11 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str)
     return model
 
 
-def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[DNASeqClassifier, dict]:
+def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[nn.Module, dict]:
     """Load a trained model from a run folder (or a ``.json``/``.safetensors`` path); returns ``(model, meta)``.
 
-    The model is returned in eval mode on the CPU.
+    The model is a :class:`DNASeqClassifier`, or an :class:`~peakcnn.ensemble.EnsembleModel` for a folder
+    written by ``peakcnn ensemble``; it is returned in eval mode on the CPU.
     """
     run = Path(run)
     if run.suffix in (".json", ".safetensors"):
@@ -116,6 +118,8 @@ def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[DNASeqClassifie
         raise InputError(f"{run}: not a run folder; give the --out folder of 'peakcnn train'")
     tensors, meta = load_tensors(stem)
     tensors = {k: v for k, v in tensors.items() if not k.startswith(TRAIN_STATE_PREFIX)}
+    if is_ensemble(meta):
+        return ensemble_from_tensors(tensors, meta, str(stem) + ".safetensors"), meta
     return model_from_tensors(tensors, meta, str(stem) + ".safetensors"), meta
 
 
@@ -133,6 +137,8 @@ def transfer_weights(model: nn.Module, source: str | Path) -> dict:
         tensors copied and of those left as initialised.
     """
     source_model, meta = load_model(source)
+    if is_ensemble(meta):
+        raise InputError(f"{source}: is an ensemble; --init takes one trained run, for instance one of its members")
     theirs = source_model.state_dict()
     ours = model.state_dict()
     copied = [k for k, v in ours.items() if k in theirs and theirs[k].shape == v.shape]

@@ -126,7 +126,7 @@ def _split_regions(ds: Dataset, split: str, limit: int = 50) -> list[str]:
 
 def _model_doc(meta: dict) -> dict:
     training = meta.get("training", {})
-    return {
+    doc = {
         "arch": training.get("arch", "unknown"),
         "epoch": meta.get("epoch"),
         "selected_by": meta.get("selected_by", "unknown"),
@@ -134,6 +134,20 @@ def _model_doc(meta: dict) -> dict:
         "training_dataset_sha256": meta.get("dataset_sha256"),
         "model_config": meta.get("model_config"),
     }
+    if "ensemble" in meta:
+        doc["combine"] = meta["ensemble"].get("combine")
+        doc["members"] = [
+            {
+                "run": m.get("run"),
+                "arch": (m.get("training") or {}).get("arch", "unknown"),
+                "epoch": m.get("epoch"),
+                "selected_by": m.get("selected_by", "unknown"),
+                "note": (m.get("training") or {}).get("note", ""),
+                "training_dataset_sha256": m.get("dataset_sha256"),
+            }
+            for m in meta["ensemble"]["members"]
+        ]
+    return doc
 
 
 def score(run, dataset=None, split: str = "test", baselines: bool = True, rc: bool = False) -> tuple[dict, dict]:

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from peakcnn.ensemble import EnsembleModel
+
 #: Windows per forward pass on a CPU. Small batches keep each convolution's working set in cache: with the
 #: founding model (800 bp) batch 32 runs about 1.3x faster than 64 or 256 (``benchmarks/predict.py``).
 CPU_BATCH = 32
@@ -71,7 +73,8 @@ def _fuse_block(modules: list[nn.Module]) -> list[nn.Module]:
 
 
 def fold_model(model: nn.Module) -> nn.Module:
-    """An eval-mode copy of a ``DNASeqClassifier`` with batch norm folded; other models are copied as-is.
+    """An eval-mode copy of a ``DNASeqClassifier`` with batch norm folded (of each member, for an
+    :class:`~peakcnn.ensemble.EnsembleModel`); other models are copied as-is.
 
     Parameters
     ----------
@@ -84,6 +87,8 @@ def fold_model(model: nn.Module) -> nn.Module:
         Same function as ``model.eval()`` (to float rounding), with ``.trunk`` and ``.head`` when the input
         had them.
     """
+    if isinstance(model, EnsembleModel):
+        return EnsembleModel([fold_model(m) for m in model.members]).eval()
     folded = copy.deepcopy(model).eval()
     trunk = getattr(folded, "trunk", None)
     if isinstance(trunk, nn.Sequential):

@@ -93,6 +93,21 @@ def reliability_table(doc: dict) -> str:
     return _table(["predicted probability", "windows", "mean predicted", "fraction positive"], rows)
 
 
+def members_table(members: list[dict]) -> str:
+    """One row per member of an ensemble: its run folder, architecture, selected epoch and recipe note."""
+    rows = [
+        [
+            f"<code>{_esc(m['run'])}</code>",
+            _esc(m["arch"]),
+            f"{fmt(m['epoch'])} ({_esc(m['selected_by'])})",
+            _esc(m["note"]),
+            f"<code>{_esc((m['training_dataset_sha256'] or '')[:12])}</code>",
+        ]
+        for m in members
+    ]
+    return _table(["member run", "arch", "epoch (selected by)", "note", "data set sha256"], rows)
+
+
 def _image(path: Path, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     img = f"<img alt='{_esc(alt)}' src='data:image/png;base64,{data}'>"
@@ -158,10 +173,17 @@ def render(doc: dict, images: dict[str, Path], history: list[dict]) -> str:
     sections += [_image(images[k], alt) for k, alt in figures if k in images]
     sections += ["<h2>Calibration of the CNN (first task)</h2>", reliability_table(doc)]
     sections.append("<h2>Training</h2>")
-    sections.append(
-        f"<p>Model: epoch {fmt(model['epoch'])} of {len(history)} trained, selected by "
-        f"<b>{_esc(model['selected_by'])}</b>.</p>"
-    )
+    if model.get("members"):
+        sections += [
+            f"<p>Model: an ensemble of {len(model['members'])} runs; its logits are the "
+            f"<b>{_esc(model['combine'])}</b>.</p>",
+            members_table(model["members"]),
+        ]
+    else:
+        sections.append(
+            f"<p>Model: epoch {fmt(model['epoch'])} of {len(history)} trained, selected by "
+            f"<b>{_esc(model['selected_by'])}</b>.</p>"
+        )
     if "training" in images:
         sections.append(_image(images["training"], "training curves (history.csv)"))
     sections += ["<h3>Recipe</h3>", _kv_table(model["training"])]

@@ -26,6 +26,7 @@ window. Two things keep the slice from being exactly the window's own features:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -34,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from peakcnn.ensemble import EnsembleModel
 from peakcnn.inference import best_device, default_batch, fold_model, inference_mode
 from peakcnn.scan_edges import (
     TrunkLayers,
@@ -49,7 +51,10 @@ CHUNK_BP = 65536
 
 
 def pool_product(model: nn.Module) -> int:
-    """Product of the model's pool widths (1 when the model has no recognisable trunk)."""
+    """Product of the model's pool widths (1 when the model has no recognisable trunk); for an ensemble the
+    least common multiple of its members' products, so that one stride suits them all."""
+    if isinstance(model, EnsembleModel):
+        return math.lcm(*(pool_product(m) for m in model.members))
     config = getattr(model, "config", None)
     return math.prod(getattr(config, "pool_widths", [1]))
 
@@ -192,7 +197,8 @@ def scan_codes(
     Parameters
     ----------
     model
-        A :class:`~peakcnn.model.DNASeqClassifier` (trunk shared between windows) or any network mapping
+        A :class:`~peakcnn.model.DNASeqClassifier` (trunk shared between windows), an ensemble of them
+        (:class:`~peakcnn.ensemble.EnsembleModel`, each member's trunk shared) or any network mapping
         ``(B, 4, W)`` to ``(B, T)`` (scored window by window).
     codes
         uint8 codes of the whole chromosome, shape ``(length,)``.
@@ -210,16 +216,19 @@ def scan_codes(
     """
     window = window or model.config.window
     starts = window_starts(len(codes), stride, window)
-    net = fold_model(model)
-    layers = trunk_layers(net)
-    if layers is not None and not borders_independent(layers, window):
-        layers = None
-    with inference_mode(net, best_device(device)) as net:
-        dev = next(net.parameters()).device
-        if layers is not None:
-            layers = layers.to(dev)
+    # An ensemble is scanned member by member (each shares its own trunk) and its logits averaged per chunk.
+    members = list(model.members) if isinstance(model, EnsembleModel) else [model]
+    dev = best_device(device)
+    with contextlib.ExitStack() as stack:
+        plans = []
+        for member in members:
+            net = stack.enter_context(inference_mode(fold_model(member), dev))
+            layers = trunk_layers(net)
+            if layers is not None and not borders_independent(layers, window):
+                layers = None
+            plans.append((net, layers.to(dev) if layers is not None else None))
         out = [
-            _scan_chunk(net, layers, codes, starts[i : i + n], window, exact, dev)
+            np.mean([_scan_chunk(net, lay, codes, starts[i : i + n], window, exact, dev) for net, lay in plans], 0)
             for i, n in _chunks(len(starts), stride, window, progress, len(codes))
         ]
     if not out:

@@ -16,7 +16,7 @@ from peakcnn import __version__
 from peakcnn.errors import PeakcnnError
 
 #: Sub-command modules, in the order they appear in ``peakcnn --help``.
-COMMANDS = ("prepare", "train", "evaluate", "apply", "interpret", "demo")
+COMMANDS = ("prepare", "train", "ensemble", "evaluate", "apply", "interpret", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

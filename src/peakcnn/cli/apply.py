@@ -42,7 +42,9 @@ symbolic alleles (<DEL>, *, breakends) are skipped and counted in warnings."""
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train' (or its model.json)")
+    p.add_argument(
+        "run", metavar="RUN", help="run folder written by 'peakcnn train' or 'peakcnn ensemble' (or its model.json)"
+    )
     p.add_argument("--device", help="torch device (default: best available)")
 
 

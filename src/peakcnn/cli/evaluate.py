@@ -14,7 +14,7 @@ PNGs and a self-contained report.html to RUN/eval_<split>/ (or --out)."""
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help=HELP, description=DESCRIPTION)
-    p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train'")
+    p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train' or 'peakcnn ensemble'")
     p.add_argument("--dataset", metavar="DIR", help="data set to evaluate on (default: the run's own)")
     p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="default test")
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN/eval_<split>)")

@@ -23,7 +23,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "ism", help="in-silico saturation mutagenesis (array, table and figure)", description=ISM_DESCRIPTION
     )
-    p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train'")
+    p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train' or 'peakcnn ensemble'")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--region", metavar="CHR:START-END", help="genome region, 1-based inclusive (needs --genome)")
     src.add_argument("--fasta", metavar="SEQS", help="FASTA of sequences")

@@ -1,0 +1,156 @@
+"""Ensembles: several trained runs used as one model, whose logits are the mean of the members' logits.
+
+``peakcnn ensemble RUN RUN... --out ENS`` writes a run folder holding every member: ``model.safetensors``
+has each member's tensors under ``members.<i>.`` and ``model.json`` describes each member (model config,
+training recipe, data set checksum, selected epoch, source folder). :func:`peakcnn.checkpoint.load_model`
+loads it like any other run, so ``evaluate``, ``predict``, ``scan``, ``variants`` and ``ism`` take it
+unchanged. Members must share their tasks (names and order, unless the ensemble's outputs are named
+explicitly, ``--tasks``), window and encoding; their architectures and training data may differ. The folder
+is self-contained: the member runs may be deleted afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from peakcnn.errors import InputError
+
+#: Prefix of member ``i``'s tensors in an ensemble checkpoint: ``members.<i>.``.
+MEMBER_PREFIX = "members."
+#: How member outputs are combined (recorded in the checkpoint).
+COMBINE = "mean of the members' logits"
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """What callers read from a model's ``config``: its window and number of outputs."""
+
+    window: int
+    n_tasks: int
+
+
+class EnsembleModel(nn.Module):
+    """Models mapping one-hot DNA ``(B, 4, L)`` to logits ``(B, T)``, combined as the mean of their logits."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        first = members[0].config
+        self.config = EnsembleConfig(window=first.window, n_tasks=first.n_tasks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean of the members' logits, ``(B, n_tasks)``."""
+        return torch.stack([m(x) for m in self.members]).mean(0)
+
+
+def is_ensemble(meta: dict) -> bool:
+    """True when checkpoint metadata describes an ensemble."""
+    return "ensemble" in meta
+
+
+def ensemble_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str) -> EnsembleModel:
+    """Rebuild an ensemble from its checkpoint, checking each member's tensors against its config."""
+    from peakcnn.checkpoint import model_from_tensors
+
+    members = meta["ensemble"].get("members") or []
+    if not members:
+        raise InputError(f"{where}: the ensemble lists no members; the checkpoint is damaged")
+    prefixes = [f"{MEMBER_PREFIX}{i}." for i in range(len(members))]
+    stray = [k for k in tensors if not any(k.startswith(p) for p in prefixes)]
+    if stray:
+        raise InputError(f"{where}: tensors {stray[:3]} belong to no member of the ensemble; the checkpoint is damaged")
+    models = []
+    for i, (prefix, member) in enumerate(zip(prefixes, members, strict=True)):
+        own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        models.append(model_from_tensors(own, member, f"{where} (member {i + 1})"))
+    if any(m.config.n_tasks != len(meta["tasks"]) for m in models):
+        n = len(meta["tasks"])
+        raise InputError(f"{where}: a member's outputs do not match the {n} tasks; the checkpoint is damaged")
+    return EnsembleModel(models).eval()
+
+
+def _member_doc(run: Path, meta: dict) -> dict:
+    keep = ("model_config", "training", "dataset_sha256", "dataset_path", "epoch", "selected_by")
+    return {"run": str(run.resolve()), **{k: meta[k] for k in keep if k in meta}}
+
+
+def _shared(values: list):
+    """The common value of ``values``, or ``None`` when they differ."""
+    return values[0] if all(v == values[0] for v in values) else None
+
+
+def build_ensemble(
+    runs: list[str | Path], out: str | Path, force: bool = False, tasks: list[str] | None = None
+) -> dict:
+    """Combine the trained runs ``runs`` into the ensemble run folder ``out``; returns its metadata.
+
+    Parameters
+    ----------
+    runs
+        At least two run folders written by ``peakcnn train``, with the same tasks, window and encoding.
+    out
+        Folder to write (created if needed). An existing ensemble there is replaced only with ``force``; a
+        training run folder is never overwritten.
+    tasks
+        Names of the ensemble's outputs. When given, members whose task names differ are accepted as long
+        as they have this many tasks; output ``i`` is then the mean of every member's output ``i`` (each
+        member's own names are kept in the metadata).
+    """
+    from peakcnn import __version__
+    from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, load_model, save_tensors
+    from peakcnn.runconfig import read_run_config
+
+    runs = [Path(r) for r in runs]
+    if len(runs) < 2:
+        raise InputError("an ensemble needs at least two runs; give two or more RUN folders")
+    out = Path(out)
+    if any(out.resolve() == r.resolve() for r in runs):
+        raise InputError(f"{out}: is also one of the member runs; choose another --out folder")
+    if (out / f"{LAST_NAME}.json").exists():
+        raise InputError(f"{out}: holds a training run; choose another --out folder for the ensemble")
+    if (out / f"{MODEL_NAME}.json").exists() and not force:
+        raise InputError(f"{out}: already holds a model; add --force to replace it, or choose another --out folder")
+    tensors, members, first = {}, [], None
+    for i, run in enumerate(runs):
+        model, meta = load_model(run)
+        if is_ensemble(meta):
+            raise InputError(f"{run}: is itself an ensemble; list its member runs instead")
+        if first is None:
+            first = (run, meta)
+        if tasks is not None and len(meta["tasks"]) != len(tasks):
+            raise InputError(
+                f"{run}: {len(meta['tasks'])} tasks {meta['tasks']}, but {len(tasks)} task names were given "
+                f"({', '.join(tasks)}); every member needs one output per name"
+            )
+        for key in ("window", "encoding") if tasks is not None else ("tasks", "window", "encoding"):
+            if meta.get(key) != first[1].get(key):
+                raise InputError(
+                    f"{run}: {key} {meta.get(key)} differ from {first[1].get(key)} of {first[0]}; "
+                    "the members of an ensemble must share tasks (or be named with --tasks), window and encoding"
+                )
+        config = read_run_config(run).get("dataset", {}) if (run / "config.json").exists() else {}
+        meta = {**meta, "dataset_path": config.get("path") or meta.get("dataset_path")}
+        members.append({**_member_doc(run, meta), "tasks": meta["tasks"]})
+        tensors.update({f"{MEMBER_PREFIX}{i}.{k}": v for k, v in model.state_dict().items()})
+    meta = {
+        "ensemble": {"combine": COMBINE, "members": members},
+        "tasks": list(tasks) if tasks is not None else first[1]["tasks"],
+        "window": first[1]["window"],
+        "encoding": first[1]["encoding"],
+        "peakcnn_version": __version__,
+        "training": {"arch": f"ensemble of {len(members)}"},
+        "selected_by": "each member's own selection",
+        # Shared only when every member was trained on the same data set; evaluate then finds it itself.
+        "dataset_sha256": _shared([m.get("dataset_sha256") for m in members]),
+        "dataset_path": _shared([m.get("dataset_path") for m in members]),
+    }
+    meta = {k: v for k, v in meta.items() if v is not None}
+    out.mkdir(parents=True, exist_ok=True)
+    save_tensors(out / MODEL_NAME, tensors, meta)
+    return meta

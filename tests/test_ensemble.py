@@ -1,0 +1,154 @@
+"""Ensembles: one checkpoint holding several runs, scored as the mean of their logits everywhere."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from _apply_helpers import make_run, random_codes, random_genome, tiny_model
+from _train_helpers import make_dataset
+from safetensors.torch import load_file, save_file
+
+from peakcnn.checkpoint import load_model
+from peakcnn.cli import main
+from peakcnn.ensemble import EnsembleModel, build_ensemble
+from peakcnn.errors import InputError
+from peakcnn.inference import predict
+from peakcnn.scan import default_stride, pool_product, scan_codes
+from peakcnn.train import train
+
+TASKS = ["a", "b"]
+
+
+def _members(tmp_path):
+    """Two runs of different architectures (pools 2/2/2 and 3/2/2) with the same tasks and window."""
+    one = tiny_model(n_tasks=2, seed=1)
+    two = tiny_model(n_tasks=2, seed=2, conv_filters=[6, 4, 4], pool_widths=[3, 2, 2], dense_units=[8])
+    return one, two, make_run(tmp_path, one, TASKS, "one"), make_run(tmp_path, two, TASKS, "two")
+
+
+def test_ensemble_is_the_mean_of_member_logits(tmp_path):
+    one, two, r1, r2 = _members(tmp_path)
+    build_ensemble([r1, r2], tmp_path / "ens")
+    # Self-contained: the members' folders are not needed once the ensemble is written.
+    for run in (r1, r2):
+        for f in run.iterdir():
+            f.unlink()
+    model, meta = load_model(tmp_path / "ens")
+    assert isinstance(model, EnsembleModel) and len(model.members) == 2
+    assert meta["tasks"] == TASKS and meta["window"] == 200
+    assert meta["ensemble"]["combine"] == "mean of the members' logits"
+    assert [m["run"] for m in meta["ensemble"]["members"]] == [str(r1.resolve()), str(r2.resolve())]
+    x = torch.nn.functional.one_hot(torch.as_tensor(random_codes(5 * 200, seed=3)).long(), 4)
+    x = x.reshape(5, 200, 4).transpose(1, 2).float()
+    with torch.no_grad():
+        expected = (one(x) + two(x)) / 2
+        assert torch.allclose(model(x), expected, atol=1e-6)
+    # Prediction folds each member's batch norm; the result is still the mean of the two.
+    codes = random_codes(7 * 200, seed=4).reshape(7, 200)
+    np.testing.assert_allclose(predict(model, codes), (predict(one, codes) + predict(two, codes)) / 2, atol=1e-5)
+    assert predict(model, codes[:0]).shape == (0, 2)
+
+
+def test_scan_of_an_ensemble_is_the_mean_of_member_scans(tmp_path):
+    one, two, r1, r2 = _members(tmp_path)
+    build_ensemble([r1, r2], tmp_path / "ens")
+    model, _ = load_model(tmp_path / "ens")
+    assert pool_product(model) == 24  # lcm(8, 12)
+    assert default_stride(model) == 48
+    codes = random_codes(1500, seed=5)
+    for stride in (48, 10):
+        expected = (scan_codes(one, codes, stride) + scan_codes(two, codes, stride)) / 2
+        np.testing.assert_allclose(scan_codes(model, codes, stride), expected, atol=1e-5)
+
+
+def test_ensemble_rejects_mismatched_or_unsafe_inputs(tmp_path):
+    _, _, r1, r2 = _members(tmp_path)
+    other_tasks = make_run(tmp_path, tiny_model(n_tasks=2), ["a", "c"], "tasks")
+    other_window = make_run(tmp_path, tiny_model(n_tasks=2, window=240), TASKS, "window")
+    with pytest.raises(InputError, match="at least two runs"):
+        build_ensemble([r1], tmp_path / "e1")
+    with pytest.raises(InputError, match=r"tasks \['a', 'c'\] differ"):
+        build_ensemble([r1, other_tasks], tmp_path / "e2")
+    # Named outputs accept members whose task names differ, matched by position; the count must still fit.
+    build_ensemble([r1, other_tasks], tmp_path / "named", tasks=["x", "y"])
+    _, meta = load_model(tmp_path / "named")
+    assert meta["tasks"] == ["x", "y"] and [m["tasks"] for m in meta["ensemble"]["members"]] == [TASKS, ["a", "c"]]
+    with pytest.raises(InputError, match="2 tasks .* but 1 task names were given"):
+        build_ensemble([r1, other_tasks], tmp_path / "e5", tasks=["x"])
+    with pytest.raises(InputError, match="window 240 differ"):
+        build_ensemble([r1, other_window], tmp_path / "e3")
+    with pytest.raises(InputError, match="is also one of the member runs"):
+        build_ensemble([r1, r2], r2)
+    (tmp_path / "training").mkdir()
+    (tmp_path / "training" / "last.json").write_text("{}")
+    with pytest.raises(InputError, match="holds a training run"):
+        build_ensemble([r1, r2], tmp_path / "training")
+    build_ensemble([r1, r2], tmp_path / "ens")
+    with pytest.raises(InputError, match="add --force"):
+        build_ensemble([r1, r2], tmp_path / "ens")
+    build_ensemble([r2, r1], tmp_path / "ens", force=True)
+    assert load_model(tmp_path / "ens")[1]["ensemble"]["members"][0]["run"] == str(r2.resolve())
+    with pytest.raises(InputError, match="is itself an ensemble"):
+        build_ensemble([r1, tmp_path / "ens"], tmp_path / "e4")
+    for p in tmp_path.glob("e[1-5]"):
+        assert not (p / "model.json").exists()
+
+
+def test_damaged_ensemble_checkpoint(tmp_path):
+    _, _, r1, r2 = _members(tmp_path)
+    ens = tmp_path / "ens"
+    build_ensemble([r1, r2], ens)
+    tensors = load_file(str(ens / "model.safetensors"))
+    save_file({**tensors, "extra.weight": torch.zeros(1)}, str(ens / "model.safetensors"))
+    with pytest.raises(InputError, match="belong to no member"):
+        load_model(ens)
+    save_file({k: v for k, v in tensors.items() if not k.startswith("members.1.head")}, str(ens / "model.safetensors"))
+    with pytest.raises(InputError, match=r"\(member 2\): tensors do not fit"):
+        load_model(ens)
+
+
+def test_ensemble_cli_evaluate_predict_and_init(tmp_path, capsys):
+    """Train two tiny runs, combine them on the command line, and use the ensemble like any run."""
+    make_dataset(tmp_path / "ds", n=160, window=200, n_tasks=1, noise=0.1)
+    make_dataset(tmp_path / "ds2", n=160, window=200, n_tasks=1, seed=1)
+    options = {"arch": "small", "batch_size": 16, "epochs": 1}
+    train(tmp_path / "ds", tmp_path / "r1", options, progress=False)
+    train(tmp_path / "ds", tmp_path / "r2", {**options, "seed": 1}, progress=False)
+    train(tmp_path / "ds2", tmp_path / "r3", options, progress=False)
+    ens = tmp_path / "ens"
+    assert main(["-q", "ensemble", str(tmp_path / "r1"), str(tmp_path / "r2"), "--out", str(ens)]) == 0
+    assert "next: peakcnn evaluate" in capsys.readouterr().out
+    # Both members were trained on ds, so evaluate finds it; the report lists the members.
+    assert main(["-q", "evaluate", str(ens), "--no-baselines"]) == 0
+    doc = json.loads((ens / "eval_test" / "metrics.json").read_text())
+    assert doc["dataset"]["matches_training"] and doc["model"]["arch"] == "ensemble of 2"
+    assert [m["run"] for m in doc["model"]["members"]] == [str((tmp_path / r).resolve()) for r in ("r1", "r2")]
+    report = (ens / "eval_test" / "report.html").read_text()
+    assert "an ensemble of 2 runs" in report and str((tmp_path / "r2").resolve()) in report
+    # Predict through the ensemble equals the mean of the members' logits.
+    random_genome(tmp_path / "q.fa", {"s1": 200, "s2": 200, "s3": 150}, seed=7)
+    outs = {}
+    for name in ("ens", "r1", "r2"):
+        out = tmp_path / f"{name}.tsv"
+        assert main(["-q", "predict", str(tmp_path / name), "--fasta", str(tmp_path / "q.fa"), "--out", str(out)]) == 0
+        rows = [ln.split("\t") for ln in out.read_text().splitlines() if not ln.startswith(("#", "name"))]
+        outs[name] = np.array([float(r[-1]) for r in rows])
+    assert len(outs["ens"]) == 3
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    np.testing.assert_allclose(logit(outs["ens"]), (logit(outs["r1"]) + logit(outs["r2"])) / 2, atol=1e-3)
+    # Members from different data sets: evaluate needs --dataset, named in one line.
+    mixed = tmp_path / "mixed"
+    assert main(["-q", "ensemble", str(tmp_path / "r1"), str(tmp_path / "r3"), "--out", str(mixed)]) == 0
+    capsys.readouterr()
+    assert main(["-q", "evaluate", str(mixed), "--no-baselines"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("peakcnn: error:") and "--dataset" in err and len(err.splitlines()) == 1
+    assert main(["-q", "evaluate", str(mixed), "--dataset", str(tmp_path / "ds"), "--no-baselines"]) == 0
+    # An ensemble cannot seed training, and one run is not an ensemble.
+    assert main(["-q", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "r4"), "--init", str(ens)]) == 2
+    assert "is an ensemble" in capsys.readouterr().err
+    assert main(["-q", "ensemble", str(tmp_path / "r1"), "--out", str(tmp_path / "e1")]) == 2
+    assert "at least two runs" in capsys.readouterr().err
