@@ -46,6 +46,14 @@ replicate-1 data set):
 ``best_union_neg3_dap``
     As ``best_neg3_dap`` on the ``union_neg3`` data set: the peaks of all three replicates as positives
     (one task), three negatives per positive.
+``best_neg3_dap_seed1``, ``best_neg5_dap_seed1``
+    ``best_neg3_dap`` and ``best_neg5_dap`` with seed 1 (weight initialisation of the layers not taken from
+    ``dap_pretrain_long``, batch order, augmentation).
+
+With ``--recipe all`` an **ensemble** row follows (``peakcnn ensemble``, mean of the members' logits, folder
+``OUT/ensemble_best``): the ``best*`` runs are ranked by validation auPRC and the ``k`` best are combined,
+``k`` chosen as the one whose ensemble has the highest validation auPRC (every ``k`` is logged and kept in
+``results.json``). It is a candidate for the **best** row like any recipe.
 
 Every CNN is also scored on the test split of the ``clean`` data set (last column of the table): 15% of
 the replicate-1 test negatives overlap a peak of replicate 2 or 3.
@@ -53,7 +61,8 @@ the replicate-1 test negatives overlap a peak of replicate 2 or 3.
 The ``union``, ``union_neg3``, ``tasks``, ``clean``, ``neg3`` and ``neg5`` data sets have the same genome,
 window, kind of negatives and region layout as the replicate-1 one, so their held-out blocks are the same
 and no training window overlaps a replicate-1 valid or test window. The reported **best** row is whichever
-``best*`` recipe has the higher replicate-1 *validation* auPRC; the test split is never used for a choice.
+``best*`` recipe (or the ensemble) has the highest replicate-1 *validation* auPRC; the test split is never
+used for a choice.
 Baselines (GC content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split.
 Finished runs are kept and interrupted ones resumed when the script is started again. Usage::
 
@@ -161,6 +170,14 @@ RECIPES = {
         "union_neg3",
         {**_BEST_DAP_LONG, "note": "as 'best_neg3_dap' with the peaks of replicates 1-3 as positives"},
     ),
+    "best_neg3_dap_seed1": (
+        "neg3",
+        {**_BEST_DAP_LONG, "seed": 1, "note": "as 'best_neg3_dap' with seed 1"},
+    ),
+    "best_neg5_dap_seed1": (
+        "neg5",
+        {**_BEST_DAP_LONG, "seed": 1, "note": "as 'best_neg5_dap' with seed 1"},
+    ),
 }
 #: Recipes whose ``init`` names another recipe -> that recipe, trained first.
 PRETRAINED = {name: options["init"] for name, (_, options) in RECIPES.items() if options.get("init")}
@@ -255,6 +272,14 @@ def train_recipe(name: str, dataset: Path, out: Path, device: str) -> Path:
     return run
 
 
+def rep1_logits(model, meta: dict, codes) -> np.ndarray:
+    """Replicate-1 logits ``(n, 1)`` of a model: through its replicate-1 output if it has several."""
+    from peakcnn.train import predict_logits
+
+    column = meta["tasks"].index(TASK_NAMES[0]) if len(meta["tasks"]) > 1 else 0
+    return predict_logits(model, codes)[:, [column]]
+
+
 def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
     """Metrics of a run's model on the valid and test splits of the replicate-1 data set, and on the test
     split of its ``clean`` twin (same positives; negatives also outside replicate 2-3 peaks). ``blocks``
@@ -265,15 +290,13 @@ def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset
     from peakcnn.metrics import multitask_metrics, sigmoid
-    from peakcnn.train import predict_logits
 
     model, meta = load_model(run)
-    column = meta["tasks"].index(TASK_NAMES[0]) if len(meta["tasks"]) > 1 else 0
     out = {"blocks": []}
     for key, folder, split in (("valid", rep1, "valid"), ("test", rep1, "test"), ("test_clean", clean, "test")):
         with Dataset(folder) as ds:
             codes, labels = ds.load_split(split)
-            probs = sigmoid(predict_logits(model, codes))[:, [column]]
+            probs = sigmoid(rep1_logits(model, meta, codes))
             out[key] = multitask_metrics(labels, probs, ds.tasks)["macro"]
             if key == "test_clean":
                 continue
@@ -302,6 +325,44 @@ def cnn_row(name: str, run: Path, scores: dict, negatives: str) -> dict:
     trained_on = TRAINED_ON[RECIPES[name][0]]
     row = _row(name, trained_on, negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"])
     return {**row, "blocks": scores["blocks"]}
+
+
+def ensemble_row(candidates: list[dict], runs: dict[str, Path], rep1: Path, clean: Path, out: Path) -> dict:
+    """The ensemble (``peakcnn ensemble``) of the ``k`` candidates with the highest validation auPRC, ``k``
+    chosen as the one whose ensemble has the highest validation auPRC; built in ``OUT/ensemble_best``.
+
+    The validation auPRC of each ``k`` is that of the mean of the members' replicate-1 logits, which is what
+    the ensemble model computes; the reported scores are those of the ensemble itself (:func:`score_rep1`).
+    """
+    from peakcnn.checkpoint import load_model
+    from peakcnn.data.store import Dataset
+    from peakcnn.ensemble import build_ensemble
+    from peakcnn.metrics import multitask_metrics, sigmoid
+
+    with Dataset(rep1) as ds:
+        codes, labels = ds.load_split("valid")
+        tasks = ds.tasks
+    loaded = {r["recipe"]: load_model(runs[r["recipe"]]) for r in candidates}
+    # One-task models only (the union ones predict "root_atac_rep123"; the ensemble names its output as
+    # replicate 1, the task it is scored on, like score_rep1 does for each of them).
+    ranked = sorted(
+        (r for r in candidates if len(loaded[r["recipe"]][1]["tasks"]) == 1), key=lambda r: -r["valid_auprc"]
+    )
+    logits = [rep1_logits(*loaded[r["recipe"]], codes) for r in ranked]
+    by_k = {}
+    for k in range(2, len(ranked) + 1):
+        probs = sigmoid(np.mean(logits[:k], axis=0))
+        by_k[k] = multitask_metrics(labels, probs, tasks)["macro"]["auprc"]
+    k = max(by_k, key=lambda j: (by_k[j], -j))
+    members = [r["recipe"] for r in ranked[:k]]
+    logging.info("ensemble: validation auPRC by k: " + ", ".join(f"{j} {v:.4f}" for j, v in by_k.items()))
+    folder = out / "ensemble_best"
+    build_ensemble([runs[m] for m in members], folder, force=True, tasks=[TASK_NAMES[0]])
+    scores = score_rep1(folder, rep1, clean)
+    name = f"ensemble_top{k} ({', '.join(members)})"
+    row = _row(name, "as its members", candidates[0]["negatives"], scores["test"], scores["valid"]["auprc"], "-",
+               scores["test_clean"])  # fmt: skip
+    return {**row, "blocks": scores["blocks"], "members": members, "valid_auprc_by_k": by_k}
 
 
 def baseline_rows(doc: dict) -> list[dict]:
@@ -402,6 +463,9 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         rows.append(cnn_row(name, runs[name], score_rep1(runs[name], rep1, clean), test_negatives))
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
+    if args.recipe == "all" and len(candidates) >= 2:
+        rows.append(ensemble_row(candidates, runs, rep1, clean, args.out))
+        candidates.append(rows[-1])
     best = None
     if candidates:
         chosen = max(candidates, key=lambda r: r["valid_auprc"])
