@@ -108,6 +108,10 @@ def test_damaged_ensemble_checkpoint(tmp_path):
     save_file({k: v for k, v in tensors.items() if not k.startswith("members.1.head")}, str(ens / "model.safetensors"))
     with pytest.raises(InputError, match=r"\(member 2\): tensors do not fit"):
         load_model(ens)
+    meta = json.loads((ens / "model.json").read_text())
+    (ens / "model.json").write_text(json.dumps({**meta, "ensemble": {"members": "?"}}))
+    with pytest.raises(InputError, match="lists no members"):
+        load_model(ens)
 
 
 def test_ensemble_cli_evaluate_predict_and_init(tmp_path, capsys):

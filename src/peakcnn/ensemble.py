@@ -58,8 +58,8 @@ def ensemble_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: s
     """Rebuild an ensemble from its checkpoint, checking each member's tensors against its config."""
     from peakcnn.checkpoint import model_from_tensors
 
-    members = meta["ensemble"].get("members") or []
-    if not members:
+    members = meta["ensemble"].get("members") if isinstance(meta["ensemble"], dict) else None
+    if not isinstance(members, list) or not members:
         raise InputError(f"{where}: the ensemble lists no members; the checkpoint is damaged")
     prefixes = [f"{MEMBER_PREFIX}{i}." for i in range(len(members))]
     stray = [k for k in tensors if not any(k.startswith(p) for p in prefixes)]
