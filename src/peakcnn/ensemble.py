@@ -76,7 +76,7 @@ def ensemble_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: s
 
 
 def _member_doc(run: Path, meta: dict) -> dict:
-    keep = ("model_config", "training", "dataset_sha256", "dataset_path", "epoch", "selected_by")
+    keep = ("model_config", "tasks", "training", "dataset_sha256", "dataset_path", "epoch", "selected_by")
     return {"run": str(run.resolve()), **{k: meta[k] for k in keep if k in meta}}
 
 
@@ -104,7 +104,7 @@ def build_ensemble(
     """
     from peakcnn import __version__
     from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, load_model, save_tensors
-    from peakcnn.runconfig import read_run_config
+    from peakcnn.runconfig import recorded_dataset
 
     runs = [Path(r) for r in runs]
     if len(runs) < 2:
@@ -134,9 +134,7 @@ def build_ensemble(
                     f"{run}: {key} {meta.get(key)} differ from {first[1].get(key)} of {first[0]}; "
                     "the members of an ensemble must share tasks (or be named with --tasks), window and encoding"
                 )
-        config = read_run_config(run).get("dataset", {}) if (run / "config.json").exists() else {}
-        meta = {**meta, "dataset_path": config.get("path") or meta.get("dataset_path")}
-        members.append({**_member_doc(run, meta), "tasks": meta["tasks"]})
+        members.append(_member_doc(run, {**meta, "dataset_path": recorded_dataset(run, meta)}))
         tensors.update({f"{MEMBER_PREFIX}{i}.{k}": v for k, v in model.state_dict().items()})
     meta = {
         "ensemble": {"combine": COMBINE, "members": members},

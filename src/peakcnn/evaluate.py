@@ -24,9 +24,10 @@ import numpy as np
 from peakcnn.baselines import run_baselines
 from peakcnn.checkpoint import load_model
 from peakcnn.data.store import SPLITS, Dataset
+from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
 from peakcnn.metrics import json_safe, multitask_metrics, sigmoid
-from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, read_history, read_run_config
+from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, read_history, recorded_dataset
 from peakcnn.train import predict_logits
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,7 @@ STRANDS_BOTH = "mean of both strands (forward and reverse complement)"
 def _dataset_path(run: Path, meta: dict, dataset) -> Path:
     if dataset is not None:
         return Path(dataset)
-    config = read_run_config(run) if (run / CONFIG_FILE).exists() else {}
-    recorded = config.get("dataset", {}).get("path") or meta.get("dataset_path")
+    recorded = recorded_dataset(run, meta)
     if not recorded:
         raise InputError(f"{run}: the run does not record its data set; give --dataset DIR")
     if not Path(recorded).exists():
@@ -134,7 +134,7 @@ def _model_doc(meta: dict) -> dict:
         "training_dataset_sha256": meta.get("dataset_sha256"),
         "model_config": meta.get("model_config"),
     }
-    if "ensemble" in meta:
+    if is_ensemble(meta):
         doc["combine"] = meta["ensemble"].get("combine")
         doc["members"] = [
             {

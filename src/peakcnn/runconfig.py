@@ -175,6 +175,13 @@ def read_run_config(run: Path) -> dict:
         raise InputError(f"{path}: not valid JSON ({e}); the run folder is damaged") from None
 
 
+def recorded_dataset(run: Path, meta: dict) -> str | None:
+    """The data set path a run records: from its ``config.json`` when present, else from its checkpoint
+    metadata ``meta`` (``dataset_path``); ``None`` when neither has one."""
+    config = read_run_config(run) if (Path(run) / CONFIG_FILE).exists() else {}
+    return config.get("dataset", {}).get("path") or meta.get("dataset_path")
+
+
 def write_history(path: Path, rows: list[dict]) -> None:
     """Write the per-epoch history as CSV (atomically)."""
     buf = io.StringIO()
