@@ -46,6 +46,8 @@ replicate-1 data set):
 ``best_union_neg3_dap``
     As ``best_neg3_dap`` on the ``union_neg3`` data set: the peaks of all three replicates as positives
     (one task), three negatives per positive.
+``best_union_neg5_dap``
+    As ``best_union_neg3_dap`` on the ``union_neg5`` data set (five negatives per positive).
 ``best_neg3_dap_seed1``, ``best_neg5_dap_seed1``
     ``best_neg3_dap`` and ``best_neg5_dap`` with seed 1 (weight initialisation of the layers not taken from
     ``dap_pretrain_long``, batch order, augmentation).
@@ -58,9 +60,9 @@ With ``--recipe all`` an **ensemble** row follows (``peakcnn ensemble``, mean of
 Every CNN is also scored on the test split of the ``clean`` data set (last column of the table): 15% of
 the replicate-1 test negatives overlap a peak of replicate 2 or 3.
 
-The ``union``, ``union_neg3``, ``tasks``, ``clean``, ``neg3`` and ``neg5`` data sets have the same genome,
-window, kind of negatives and region layout as the replicate-1 one, so their held-out blocks are the same
-and no training window overlaps a replicate-1 valid or test window. The reported **best** row is whichever
+The ``union``, ``union_neg3``, ``union_neg5``, ``tasks``, ``clean``, ``neg3`` and ``neg5`` data sets have the
+same genome, window, kind of negatives and region layout as the replicate-1 one, so their held-out blocks are
+the same and no training window overlaps a replicate-1 valid or test window. The reported **best** row is whichever
 ``best*`` recipe (or the ensemble) has the highest replicate-1 *validation* auPRC; the test split is never
 used for a choice.
 Baselines (GC content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split.
@@ -71,8 +73,9 @@ Finished runs are kept and interrupted ones resumed when the script is started a
 Prints a markdown table, then the scores of the **best** row on each held-out block (the positive share
 differs between blocks, so validation and test figures are easier to compare block by block), and writes
 ``OUT/results.md``, ``OUT/results.json`` (every CNN row with its per-block scores) and
-``OUT/learning_curves.png``; each run folder ``OUT/run_<recipe>`` holds ``history.csv`` and an
-``eval_test/report.html``.
+``OUT/learning_curves.png`` (``results_<recipe>.md``, ``results_<recipe>.json`` and
+``learning_curves_<recipe>.png`` with ``--recipe NAME``, so that the full table is left as it was); each run
+folder ``OUT/run_<recipe>`` holds ``history.csv`` and an ``eval_test/report.html``.
 """
 
 from __future__ import annotations
@@ -178,12 +181,21 @@ RECIPES = {
         "neg5",
         {**_BEST_DAP_LONG, "seed": 1, "note": "as 'best_neg5_dap' with seed 1"},
     ),
+    "best_union_neg5_dap": (
+        "union_neg5",
+        {**_BEST_DAP_LONG, "note": "as 'best_union_neg3_dap' with 5 GC-matched negatives per positive"},
+    ),
 }
 #: Recipes whose ``init`` names another recipe -> that recipe, trained first.
 PRETRAINED = {name: options["init"] for name, (_, options) in RECIPES.items() if options.get("init")}
 #: Data sets with more than one GC-matched negative per positive -> (the data set whose peaks they use,
 #: negatives per positive).
-MORE_NEGATIVES = {"neg3": ("rep1", 3.0), "neg5": ("rep1", 5.0), "union_neg3": ("union", 3.0)}
+MORE_NEGATIVES = {
+    "neg3": ("rep1", 3.0),
+    "neg5": ("rep1", 5.0),
+    "union_neg3": ("union", 3.0),
+    "union_neg5": ("union", 5.0),
+}
 #: Training data of each data set, as the table names it.
 TRAINED_ON = {
     "rep1": "replicate 1",
@@ -193,6 +205,7 @@ TRAINED_ON = {
     "neg3": "replicate 1, 3 negatives per positive",
     "neg5": "replicate 1, 5 negatives per positive",
     "union_neg3": "replicates 1-3 as one task, 3 negatives per positive",
+    "union_neg5": "replicates 1-3 as one task, 5 negatives per positive",
 }
 #: Recipes the reported **best** row is chosen from (on validation auPRC).
 BEST_CANDIDATES = tuple(name for name in RECIPES if name.startswith("best"))
@@ -217,8 +230,8 @@ def genome_path() -> Path:
 def prepare(data: Path, out: Path, which: str) -> Path:
     """The data set ``which`` names: replicate 1 (``rep1``), replicate 1 with negatives also outside
     replicate 2-3 peaks (``clean``), replicate 1 with 3 or 5 GC-matched negatives per positive (``neg3``,
-    ``neg5``), replicates 1-3 as one task (``union``; ``union_neg3`` with 3 negatives per positive) or as
-    three (``tasks``), or the DAP-seq peaks of every TF (``dap``)."""
+    ``neg5``), replicates 1-3 as one task (``union``; ``union_neg3``, ``union_neg5`` with 3 or 5 negatives
+    per positive) or as three (``tasks``), or the DAP-seq peaks of every TF (``dap``)."""
     from peakcnn.data.prepare import prepare_dataset
 
     folder = out / ("dataset" if which == "rep1" else f"dataset_{which}")
@@ -471,8 +484,13 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         chosen = max(candidates, key=lambda r: r["valid_auprc"])
         best = {**chosen, "recipe": f"**best** (= {chosen['recipe']}, highest valid auPRC)"}
         rows.append(best)
-    learning_curves(runs, args.out / "learning_curves.png")
+    learning_curves(runs, args.out / f"learning_curves{output_suffix(args.recipe)}.png")
     return rows + baselines, best
+
+
+def output_suffix(recipe: str) -> str:
+    """Suffix of the output files: none for ``--recipe all`` (the full table), ``_<recipe>`` for one recipe."""
+    return "" if recipe == "all" else f"_{recipe}"
 
 
 def main(argv=None) -> int:
@@ -493,9 +511,10 @@ def main(argv=None) -> int:
     if best:
         text += "\n\n" + block_table(best)
     print(text)
-    (args.out / "results.md").write_text(text + "\n")
-    (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"learning curves: {args.out / 'learning_curves.png'}; total {(time.time() - t0) / 60:.1f} min")
+    suffix = output_suffix(args.recipe)
+    (args.out / f"results{suffix}.md").write_text(text + "\n")
+    (args.out / f"results{suffix}.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"learning curves: {args.out / f'learning_curves{suffix}.png'}; total {(time.time() - t0) / 60:.1f} min")
     return 0
 
 
