@@ -124,27 +124,23 @@ def _split_regions(ds: Dataset, split: str, limit: int = 50) -> list[str]:
     return spans[:limit] + ([f"... {len(spans) - limit} more"] if len(spans) > limit else [])
 
 
-def _model_doc(meta: dict) -> dict:
-    training = meta.get("training", {})
-    doc = {
+def _selection_doc(meta: dict) -> dict:
+    """Architecture, kept epoch, how it was selected and training data checksum, from a model's metadata."""
+    training = meta.get("training") or {}
+    return {
         "arch": training.get("arch", "unknown"),
         "epoch": meta.get("epoch"),
         "selected_by": meta.get("selected_by", "unknown"),
-        "training": training,
         "training_dataset_sha256": meta.get("dataset_sha256"),
-        "model_config": meta.get("model_config"),
     }
+
+
+def _model_doc(meta: dict) -> dict:
+    doc = {**_selection_doc(meta), "training": meta.get("training", {}), "model_config": meta.get("model_config")}
     if is_ensemble(meta):
         doc["combine"] = meta["ensemble"].get("combine")
         doc["members"] = [
-            {
-                "run": m.get("run"),
-                "arch": (m.get("training") or {}).get("arch", "unknown"),
-                "epoch": m.get("epoch"),
-                "selected_by": m.get("selected_by", "unknown"),
-                "note": (m.get("training") or {}).get("note", ""),
-                "training_dataset_sha256": m.get("dataset_sha256"),
-            }
+            {"run": m.get("run"), **_selection_doc(m), "note": (m.get("training") or {}).get("note", "")}
             for m in meta["ensemble"]["members"]
         ]
     return doc
