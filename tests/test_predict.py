@@ -30,7 +30,7 @@ def test_predict_leaves_model_as_found_and_rc_averages():
     codes = np.random.default_rng(1).integers(0, 4, (5, 200)).astype(np.uint8)
     fwd = sigmoid(predict(model, codes))
     assert model.training
-    rc_codes = (3 - codes)[:, ::-1].copy()
+    rc_codes = (3 - codes)[:, ::-1]  # a view with a negative stride, as a reverse complement often is
     both = sigmoid(predict(model, codes, rc=True))
     np.testing.assert_allclose(both, (fwd + sigmoid(predict(model, rc_codes))) / 2, atol=1e-6)
 

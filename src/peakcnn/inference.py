@@ -142,6 +142,8 @@ def predict_batches(
     net = fold_model(model) if fold else model
     with inference_mode(net, device):
         for batch in batches:
+            if isinstance(batch, np.ndarray):
+                batch = np.ascontiguousarray(batch)  # views such as a reverse complement have negative strides
             x = torch.as_tensor(batch).to(device, non_blocking=True)
             if x.dim() == 2:
                 x = codes_to_onehot_torch(x)
