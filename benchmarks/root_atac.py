@@ -48,14 +48,21 @@ replicate-1 data set):
     (one task), three negatives per positive.
 ``best_union_neg5_dap``
     As ``best_union_neg3_dap`` on the ``union_neg5`` data set (five negatives per positive).
+``best_neg3_dap_longer``
+    As ``best_neg3_dap``, started from ``dap_pretrain_longer``: ``dap_pretrain_long`` trained for 3 more
+    epochs (AdamW lr 5e-4, cosine) over all DAP-seq training windows.
 ``best_neg3_dap_seed1``, ``best_neg5_dap_seed1``
     ``best_neg3_dap`` and ``best_neg5_dap`` with seed 1 (weight initialisation of the layers not taken from
     ``dap_pretrain_long``, batch order, augmentation).
 
-With ``--recipe all`` an **ensemble** row follows (``peakcnn ensemble``, mean of the members' logits, folder
-``OUT/ensemble_best``): the ``best*`` runs are ranked by validation auPRC and the ``k`` best are combined,
-``k`` chosen as the one whose ensemble has the highest validation auPRC (every ``k`` is logged and kept in
-``results.json``). It is a candidate for the **best** row like any recipe.
+Every CNN is scored twice, as the ``strands`` column says: on the forward strand, and as the mean
+probability of both strands (``peakcnn evaluate --rc``); both rows are candidates for **best**.
+
+With ``--recipe all`` two **ensemble** rows follow (``peakcnn ensemble``, mean of the members' logits), one
+per way of scoring, folders ``OUT/ensemble_best`` and ``OUT/ensemble_best_both``: the one-task ``best*`` runs
+are ranked by validation auPRC scored that way and the ``k`` best are combined, ``k`` chosen as the one whose
+ensemble has the highest validation auPRC (every ``k`` is logged and kept in ``results.json``). They are
+candidates for the **best** row like any recipe.
 
 Every CNN is also scored on the test split of the ``clean`` data set (last column of the table): 15% of
 the replicate-1 test negatives overlap a peak of replicate 2 or 3.
@@ -63,8 +70,8 @@ the replicate-1 test negatives overlap a peak of replicate 2 or 3.
 The ``union``, ``union_neg3``, ``union_neg5``, ``tasks``, ``clean``, ``neg3`` and ``neg5`` data sets have the
 same genome, window, kind of negatives and region layout as the replicate-1 one, so their held-out blocks are
 the same and no training window overlaps a replicate-1 valid or test window. The reported **best** row is whichever
-``best*`` recipe (or the ensemble) has the highest replicate-1 *validation* auPRC; the test split is never
-used for a choice.
+``best*`` recipe (or the ensemble), scored on one strand or both, has the highest replicate-1 *validation*
+auPRC; the test split is never used for a choice.
 Baselines (GC content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split.
 Finished runs are kept and interrupted ones resumed when the script is started again. Usage::
 
@@ -185,6 +192,22 @@ RECIPES = {
         "union_neg5",
         {**_BEST_DAP_LONG, "note": "as 'best_union_neg3_dap' with 5 GC-matched negatives per positive"},
     ),
+    "dap_pretrain_longer": (
+        "dap",
+        {
+            **_BEST,
+            "init": "dap_pretrain_long",
+            "lr": 5e-4,
+            "epochs": 3,
+            "early_stop": 0,
+            "amp": "bf16",
+            "note": "dap_pretrain_long continued for 3 epochs over all DAP-seq training windows",
+        },
+    ),
+    "best_neg3_dap_longer": (
+        "neg3",
+        {**_BEST_DAP_LONG, "init": "dap_pretrain_longer", "note": "as 'best_neg3_dap', from dap_pretrain_longer"},
+    ),
 }
 #: Recipes whose ``init`` names another recipe -> that recipe, trained first.
 PRETRAINED = {name: options["init"] for name, (_, options) in RECIPES.items() if options.get("init")}
@@ -212,6 +235,8 @@ BEST_CANDIDATES = tuple(name for name in RECIPES if name.startswith("best"))
 #: ``--recipe all``: every best candidate but ``best_tasks`` (its data set is twice the size), then the founding one.
 EVERYTHING = [*(name for name in BEST_CANDIDATES if name != "best_tasks"), "founding"]
 TASK_NAMES = ("root_atac_1", "root_atac_2", "root_atac_3")
+#: How a CNN row scores a window, by ``rc``: its forward strand, or the mean probability of both strands.
+STRANDS = {False: "forward", True: "both"}
 
 
 def genome_path() -> Path:
@@ -285,20 +310,22 @@ def train_recipe(name: str, dataset: Path, out: Path, device: str) -> Path:
     return run
 
 
-def rep1_logits(model, meta: dict, codes) -> np.ndarray:
-    """Replicate-1 logits ``(n, 1)`` of a model: through its replicate-1 output if it has several."""
+def rep1_logits(model, meta: dict, codes, rc: bool = False) -> np.ndarray:
+    """Replicate-1 logits ``(n, 1)`` of a model: through its replicate-1 output if it has several. With
+    ``rc``, the mean probability of both strands, as a logit (``peakcnn evaluate --rc``)."""
     from peakcnn.train import predict_logits
 
     column = meta["tasks"].index(TASK_NAMES[0]) if len(meta["tasks"]) > 1 else 0
-    return predict_logits(model, codes)[:, [column]]
+    return predict_logits(model, codes, rc=rc)[:, [column]]
 
 
-def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
+def score_rep1(run: Path, rep1: Path, clean: Path, rc: bool = False) -> dict:
     """Metrics of a run's model on the valid and test splits of the replicate-1 data set, and on the test
     split of its ``clean`` twin (same positives; negatives also outside replicate 2-3 peaks). ``blocks``
     lists the replicate-1 valid and test metrics of each held-out block (``split``, ``start``, ``end`` in bp).
 
     A multi-task model is scored through its replicate-1 output; a one-task model through its only one.
+    ``rc`` scores each window as the mean probability of its two strands.
     """
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset
@@ -309,7 +336,7 @@ def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
     for key, folder, split in (("valid", rep1, "valid"), ("test", rep1, "test"), ("test_clean", clean, "test")):
         with Dataset(folder) as ds:
             codes, labels = ds.load_split(split)
-            probs = sigmoid(rep1_logits(model, meta, codes))
+            probs = sigmoid(rep1_logits(model, meta, codes, rc))
             out[key] = multitask_metrics(labels, probs, ds.tasks)["macro"]
             if key == "test_clean":
                 continue
@@ -322,30 +349,34 @@ def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
     return out
 
 
-def _row(recipe, trained_on, negatives, m, valid_auprc, epochs, clean=None) -> dict:
+def _row(recipe, trained_on, negatives, m, valid_auprc, epochs, clean=None, strands=None) -> dict:
     return {
-        "recipe": recipe, "trained_on": trained_on, "negatives": negatives, "split": SPLIT_TEXT,
+        "recipe": recipe, "trained_on": trained_on, "negatives": negatives, "split": SPLIT_TEXT, "strands": strands,
         "n": m["n"], "n_pos": m["n_pos"], "n_neg": m["n_neg"], "auroc": m["auroc"], "auprc": m["auprc"],
         "accuracy": m["accuracy"], "valid_auprc": valid_auprc, "epochs": epochs,
         "clean_auroc": clean["auroc"] if clean else None, "clean_auprc": clean["auprc"] if clean else None,
     }  # fmt: skip
 
 
-def cnn_row(name: str, run: Path, scores: dict, negatives: str) -> dict:
+def cnn_row(name: str, run: Path, scores: dict, negatives: str, strands: str = "forward") -> dict:
     kept = json.loads((run / "model.json").read_text())["epoch"]
     ran = len(json.loads((run / "last.json").read_text())["train_state"]["history"])
     valid = scores["valid"]["auprc"]
     trained_on = TRAINED_ON[RECIPES[name][0]]
-    row = _row(name, trained_on, negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"])
+    row = _row(name, trained_on, negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"], strands)
     return {**row, "blocks": scores["blocks"]}
 
 
-def ensemble_row(candidates: list[dict], runs: dict[str, Path], rep1: Path, clean: Path, out: Path) -> dict:
+def ensemble_row(
+    candidates: list[dict], runs: dict[str, Path], rep1: Path, clean: Path, out: Path, rc: bool = False
+) -> dict:
     """The ensemble (``peakcnn ensemble``) of the ``k`` candidates with the highest validation auPRC, ``k``
-    chosen as the one whose ensemble has the highest validation auPRC; built in ``OUT/ensemble_best``.
+    chosen as the one whose ensemble has the highest validation auPRC; built in ``OUT/ensemble_best`` (with
+    ``rc``: ``OUT/ensemble_best_both``, candidates, ``k`` and scores all on both strands).
 
-    The validation auPRC of each ``k`` is that of the mean of the members' replicate-1 logits, which is what
-    the ensemble model computes; the reported scores are those of the ensemble itself (:func:`score_rep1`).
+    The validation auPRC of each ``k`` is that of the mean of the members' replicate-1 logits (per strand
+    with ``rc``), which is what the ensemble model computes; the reported scores are those of the ensemble
+    itself (:func:`score_rep1`).
     """
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset
@@ -361,21 +392,30 @@ def ensemble_row(candidates: list[dict], runs: dict[str, Path], rep1: Path, clea
     ranked = sorted(
         (r for r in candidates if len(loaded[r["recipe"]][1]["tasks"]) == 1), key=lambda r: -r["valid_auprc"]
     )
-    logits = [rep1_logits(*loaded[r["recipe"]], codes) for r in ranked]
+    logits = [_strand_logits(*loaded[r["recipe"]], codes, rc) for r in ranked]
     by_k = {}
     for k in range(2, len(ranked) + 1):
-        probs = sigmoid(np.mean(logits[:k], axis=0))
+        probs = np.mean([sigmoid(np.mean([m[s] for m in logits[:k]], axis=0)) for s in range(1 + rc)], axis=0)
         by_k[k] = multitask_metrics(labels, probs, tasks)["macro"]["auprc"]
     k = max(by_k, key=lambda j: (by_k[j], -j))
     members = [r["recipe"] for r in ranked[:k]]
-    logging.info("ensemble: validation auPRC by k: " + ", ".join(f"{j} {v:.4f}" for j, v in by_k.items()))
-    folder = out / "ensemble_best"
+    strands = STRANDS[rc]
+    logging.info(f"ensemble ({strands}): validation auPRC by k: " + ", ".join(f"{j} {v:.4f}" for j, v in by_k.items()))
+    folder = out / ("ensemble_best_both" if rc else "ensemble_best")
     build_ensemble([runs[m] for m in members], folder, force=True, tasks=[TASK_NAMES[0]])
-    scores = score_rep1(folder, rep1, clean)
+    scores = score_rep1(folder, rep1, clean, rc)
     name = f"ensemble_top{k} ({', '.join(members)})"
     row = _row(name, "as its members", candidates[0]["negatives"], scores["test"], scores["valid"]["auprc"], "-",
-               scores["test_clean"])  # fmt: skip
+               scores["test_clean"], strands)  # fmt: skip
     return {**row, "blocks": scores["blocks"], "members": members, "valid_auprc_by_k": by_k}
+
+
+def _strand_logits(model, meta: dict, codes, rc: bool) -> list[np.ndarray]:
+    """Replicate-1 logits of the forward strand, and with ``rc`` of the reverse complement too."""
+    from peakcnn.sequence import reverse_complement_codes
+
+    forward = rep1_logits(model, meta, codes)
+    return [forward, rep1_logits(model, meta, reverse_complement_codes(codes))] if rc else [forward]
 
 
 def baseline_rows(doc: dict) -> list[dict]:
@@ -389,18 +429,18 @@ def baseline_rows(doc: dict) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| recipe | trained on | test negatives | split | n test windows (pos/neg) | test auROC | test auPRC "
-        "| test accuracy | valid auPRC | epochs run (kept) | test auROC / auPRC, negatives also outside "
+        "| recipe | strands | trained on | test negatives | split | n test windows (pos/neg) | test auROC "
+        "| test auPRC | test accuracy | valid auPRC | epochs run (kept) | test auROC / auPRC, negatives also outside "
         "replicate 2-3 peaks |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         clean = f"{r['clean_auroc']:.3f} / {r['clean_auprc']:.3f}" if r.get("clean_auroc") is not None else "-"
         valid = f"{r['valid_auprc']:.4f}" if r["valid_auprc"] is not None else "-"
         lines.append(
-            f"| {r['recipe']} | {r['trained_on']} | {r['negatives']} | {r['split']} | {r['n']} ({r['n_pos']}/"
-            f"{r['n_neg']}) | {r['auroc']:.3f} | {r['auprc']:.3f} | {r['accuracy']:.3f} | {valid} "
-            f"| {r['epochs']} | {clean} |"
+            f"| {r['recipe']} | {r['strands'] or '-'} | {r['trained_on']} | {r['negatives']} | {r['split']} "
+            f"| {r['n']} ({r['n_pos']}/{r['n_neg']}) | {r['auroc']:.3f} | {r['auprc']:.3f} | {r['accuracy']:.3f} "
+            f"| {valid} | {r['epochs']} | {clean} |"
         )
     return "\n".join(lines)
 
@@ -473,16 +513,21 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         doc, _ = evaluate(runs[name], baselines=first)  # the run's own report, on its own test split
         if first:
             baselines = baseline_rows(doc)
-        rows.append(cnn_row(name, runs[name], score_rep1(runs[name], rep1, clean), test_negatives))
+        for rc, strands in STRANDS.items():
+            scores = score_rep1(runs[name], rep1, clean, rc)
+            rows.append(cnn_row(name, runs[name], scores, test_negatives, strands))
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
-    if args.recipe == "all" and len(candidates) >= 2:
-        rows.append(ensemble_row(candidates, runs, rep1, clean, args.out))
-        candidates.append(rows[-1])
+    if args.recipe == "all" and len(candidates) >= 4:
+        for rc, strands in STRANDS.items():
+            same = [r for r in candidates if r["strands"] == strands]
+            rows.append(ensemble_row(same, runs, rep1, clean, args.out, rc))
+        candidates += rows[-2:]
     best = None
     if candidates:
         chosen = max(candidates, key=lambda r: r["valid_auprc"])
-        best = {**chosen, "recipe": f"**best** (= {chosen['recipe']}, highest valid auPRC)"}
+        label = f"{chosen['recipe']}, {chosen['strands']} strand{'s' if chosen['strands'] == 'both' else ''}"
+        best = {**chosen, "recipe": f"**best** (= {label}, highest valid auPRC)"}
         rows.append(best)
     learning_curves(runs, args.out / f"learning_curves{output_suffix(args.recipe)}.png")
     return rows + baselines, best
