@@ -518,7 +518,7 @@ def run_all(args) -> tuple[list[dict], dict | None]:
             rows.append(cnn_row(name, runs[name], scores, test_negatives, strands))
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
-    if args.recipe == "all" and len(candidates) >= 4:
+    if args.recipe == "all" and len(candidates) >= 2 * len(STRANDS):  # two recipes or more
         for rc, strands in STRANDS.items():
             same = [r for r in candidates if r["strands"] == strands]
             rows.append(ensemble_row(same, runs, rep1, clean, args.out, rc))
