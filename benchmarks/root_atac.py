@@ -235,8 +235,8 @@ BEST_CANDIDATES = tuple(name for name in RECIPES if name.startswith("best"))
 #: ``--recipe all``: every best candidate but ``best_tasks`` (its data set is twice the size), then the founding one.
 EVERYTHING = [*(name for name in BEST_CANDIDATES if name != "best_tasks"), "founding"]
 TASK_NAMES = ("root_atac_1", "root_atac_2", "root_atac_3")
-#: How a CNN row scores a window, by ``rc``: its forward strand, or the mean probability of both strands.
-STRANDS = {False: "forward", True: "both"}
+#: How a CNN row scores a window: its forward strand, or the mean probability of both strands.
+STRANDS = ("forward", "both")
 
 
 def genome_path() -> Path:
@@ -310,42 +310,55 @@ def train_recipe(name: str, dataset: Path, out: Path, device: str) -> Path:
     return run
 
 
-def rep1_logits(model, meta: dict, codes, rc: bool = False) -> np.ndarray:
-    """Replicate-1 logits ``(n, 1)`` of a model: through its replicate-1 output if it has several. With
-    ``rc``, the mean probability of both strands, as a logit (``peakcnn evaluate --rc``)."""
+def strand_logits(model, meta: dict, codes) -> tuple[np.ndarray, np.ndarray]:
+    """Replicate-1 logits ``(n, 1)`` of a model on the forward strand and on the reverse complement:
+    through its replicate-1 output if it has several."""
+    from peakcnn.sequence import reverse_complement_codes
     from peakcnn.train import predict_logits
 
     column = meta["tasks"].index(TASK_NAMES[0]) if len(meta["tasks"]) > 1 else 0
-    return predict_logits(model, codes, rc=rc)[:, [column]]
+    return tuple(predict_logits(model, c)[:, [column]] for c in (codes, reverse_complement_codes(codes)))
 
 
-def score_rep1(run: Path, rep1: Path, clean: Path, rc: bool = False) -> dict:
-    """Metrics of a run's model on the valid and test splits of the replicate-1 data set, and on the test
-    split of its ``clean`` twin (same positives; negatives also outside replicate 2-3 peaks). ``blocks``
-    lists the replicate-1 valid and test metrics of each held-out block (``split``, ``start``, ``end`` in bp).
+def strand_probs(logits: tuple[np.ndarray, np.ndarray], strands: str) -> np.ndarray:
+    """Probabilities from :func:`strand_logits`: the forward strand's, or the mean of both strands' (as
+    ``peakcnn evaluate --rc`` scores)."""
+    from peakcnn.metrics import sigmoid
+
+    return sigmoid(logits[0]) if strands == "forward" else (sigmoid(logits[0]) + sigmoid(logits[1])) / 2
+
+
+def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
+    """Metrics of a run's model, by way of scoring (:data:`STRANDS`), on the valid and test splits of the
+    replicate-1 data set, and on the test split of its ``clean`` twin (same positives; negatives also outside
+    replicate 2-3 peaks). ``blocks`` lists the replicate-1 valid and test metrics of each held-out block
+    (``split``, ``start``, ``end`` in bp).
 
     A multi-task model is scored through its replicate-1 output; a one-task model through its only one.
-    ``rc`` scores each window as the mean probability of its two strands.
     """
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset
-    from peakcnn.metrics import multitask_metrics, sigmoid
+    from peakcnn.metrics import multitask_metrics
 
     model, meta = load_model(run)
-    out = {"blocks": []}
+    out = {strands: {"blocks": []} for strands in STRANDS}
     for key, folder, split in (("valid", rep1, "valid"), ("test", rep1, "test"), ("test_clean", clean, "test")):
         with Dataset(folder) as ds:
             codes, labels = ds.load_split(split)
-            probs = sigmoid(rep1_logits(model, meta, codes, rc))
-            out[key] = multitask_metrics(labels, probs, ds.tasks)["macro"]
-            if key == "test_clean":
-                continue
+            logits = strand_logits(model, meta, codes)
             block = ds.read("start", ds.split_slice(split)) // BLOCK
-            for b in np.unique(block).tolist():
-                rows = block == b
-                m = multitask_metrics(labels[rows], probs[rows], ds.tasks)["macro"]
-                scores = {k: m[k] for k in ("n", "n_pos", "n_neg", "auroc", "auprc")}
-                out["blocks"].append({"split": split, "start": b * BLOCK, "end": (b + 1) * BLOCK, **scores})
+            for strands in STRANDS:
+                probs = strand_probs(logits, strands)
+                out[strands][key] = multitask_metrics(labels, probs, ds.tasks)["macro"]
+                if key == "test_clean":
+                    continue
+                for b in np.unique(block).tolist():
+                    rows = block == b
+                    m = multitask_metrics(labels[rows], probs[rows], ds.tasks)["macro"]
+                    scores = {k: m[k] for k in ("n", "n_pos", "n_neg", "auroc", "auprc")}
+                    out[strands]["blocks"].append(
+                        {"split": split, "start": b * BLOCK, "end": (b + 1) * BLOCK, **scores}
+                    )
     return out
 
 
@@ -358,7 +371,7 @@ def _row(recipe, trained_on, negatives, m, valid_auprc, epochs, clean=None, stra
     }  # fmt: skip
 
 
-def cnn_row(name: str, run: Path, scores: dict, negatives: str, strands: str = "forward") -> dict:
+def cnn_row(name: str, run: Path, scores: dict, negatives: str, strands: str) -> dict:
     kept = json.loads((run / "model.json").read_text())["epoch"]
     ran = len(json.loads((run / "last.json").read_text())["train_state"]["history"])
     valid = scores["valid"]["auprc"]
@@ -367,55 +380,53 @@ def cnn_row(name: str, run: Path, scores: dict, negatives: str, strands: str = "
     return {**row, "blocks": scores["blocks"]}
 
 
-def ensemble_row(
-    candidates: list[dict], runs: dict[str, Path], rep1: Path, clean: Path, out: Path, rc: bool = False
-) -> dict:
-    """The ensemble (``peakcnn ensemble``) of the ``k`` candidates with the highest validation auPRC, ``k``
-    chosen as the one whose ensemble has the highest validation auPRC; built in ``OUT/ensemble_best`` (with
-    ``rc``: ``OUT/ensemble_best_both``, candidates, ``k`` and scores all on both strands).
+def ensemble_rows(candidates: list[dict], runs: dict[str, Path], rep1: Path, clean: Path, out: Path) -> list[dict]:
+    """For each way of scoring (:data:`STRANDS`), the ensemble (``peakcnn ensemble``) of the ``k`` candidates
+    with the highest validation auPRC scored that way, ``k`` chosen as the one whose ensemble has the highest
+    validation auPRC; built in ``OUT/ensemble_best`` (forward strand) and ``OUT/ensemble_best_both``.
 
-    The validation auPRC of each ``k`` is that of the mean of the members' replicate-1 logits (per strand
-    with ``rc``), which is what the ensemble model computes; the reported scores are those of the ensemble
-    itself (:func:`score_rep1`).
+    The validation auPRC of each ``k`` is that of the mean of the members' replicate-1 logits on each strand,
+    which is what the ensemble model computes; the reported scores are those of the ensemble itself
+    (:func:`score_rep1`).
     """
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset
     from peakcnn.ensemble import build_ensemble
-    from peakcnn.metrics import multitask_metrics, sigmoid
+    from peakcnn.metrics import multitask_metrics
 
     with Dataset(rep1) as ds:
         codes, labels = ds.load_split("valid")
         tasks = ds.tasks
-    loaded = {r["recipe"]: load_model(runs[r["recipe"]]) for r in candidates}
-    # One-task models only (the union ones predict "root_atac_rep123"; the ensemble names its output as
-    # replicate 1, the task it is scored on, like score_rep1 does for each of them).
-    ranked = sorted(
-        (r for r in candidates if len(loaded[r["recipe"]][1]["tasks"]) == 1), key=lambda r: -r["valid_auprc"]
-    )
-    logits = [_strand_logits(*loaded[r["recipe"]], codes, rc) for r in ranked]
-    by_k = {}
-    for k in range(2, len(ranked) + 1):
-        probs = np.mean([sigmoid(np.mean([m[s] for m in logits[:k]], axis=0)) for s in range(1 + rc)], axis=0)
-        by_k[k] = multitask_metrics(labels, probs, tasks)["macro"]["auprc"]
-    k = max(by_k, key=lambda j: (by_k[j], -j))
-    members = [r["recipe"] for r in ranked[:k]]
-    strands = STRANDS[rc]
-    logging.info(f"ensemble ({strands}): validation auPRC by k: " + ", ".join(f"{j} {v:.4f}" for j, v in by_k.items()))
-    folder = out / ("ensemble_best_both" if rc else "ensemble_best")
-    build_ensemble([runs[m] for m in members], folder, force=True, tasks=[TASK_NAMES[0]])
-    scores = score_rep1(folder, rep1, clean, rc)
-    name = f"ensemble_top{k} ({', '.join(members)})"
-    row = _row(name, "as its members", candidates[0]["negatives"], scores["test"], scores["valid"]["auprc"], "-",
-               scores["test_clean"], strands)  # fmt: skip
-    return {**row, "blocks": scores["blocks"], "members": members, "valid_auprc_by_k": by_k}
-
-
-def _strand_logits(model, meta: dict, codes, rc: bool) -> list[np.ndarray]:
-    """Replicate-1 logits of the forward strand, and with ``rc`` of the reverse complement too."""
-    from peakcnn.sequence import reverse_complement_codes
-
-    forward = rep1_logits(model, meta, codes)
-    return [forward, rep1_logits(model, meta, reverse_complement_codes(codes))] if rc else [forward]
+    logits = {}
+    for name in dict.fromkeys(r["recipe"] for r in candidates):
+        model, meta = load_model(runs[name])
+        # One-task models only (the union ones predict "root_atac_rep123"; the ensemble names its output as
+        # replicate 1, the task it is scored on, like score_rep1 does for each of them).
+        if len(meta["tasks"]) == 1:
+            logits[name] = strand_logits(model, meta, codes)
+    rows = []
+    for strands in STRANDS:
+        ranked = sorted(
+            (r for r in candidates if r["strands"] == strands and r["recipe"] in logits),
+            key=lambda r: -r["valid_auprc"],
+        )
+        by_k = {}
+        for k in range(2, len(ranked) + 1):
+            mean = tuple(np.mean([logits[r["recipe"]][i] for r in ranked[:k]], axis=0) for i in (0, 1))
+            by_k[k] = multitask_metrics(labels, strand_probs(mean, strands), tasks)["macro"]["auprc"]
+        k = max(by_k, key=lambda j: (by_k[j], -j))
+        members = [r["recipe"] for r in ranked[:k]]
+        logging.info(
+            f"ensemble ({strands}): validation auPRC by k: " + ", ".join(f"{j} {v:.4f}" for j, v in by_k.items())
+        )
+        folder = out / ("ensemble_best" if strands == "forward" else f"ensemble_best_{strands}")
+        build_ensemble([runs[m] for m in members], folder, force=True, tasks=[TASK_NAMES[0]])
+        scores = score_rep1(folder, rep1, clean)[strands]
+        name = f"ensemble_top{k} ({', '.join(members)})"
+        row = _row(name, "as its members", candidates[0]["negatives"], scores["test"], scores["valid"]["auprc"], "-",
+                   scores["test_clean"], strands)  # fmt: skip
+        rows.append({**row, "blocks": scores["blocks"], "members": members, "valid_auprc_by_k": by_k})
+    return rows
 
 
 def baseline_rows(doc: dict) -> list[dict]:
@@ -513,16 +524,14 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         doc, _ = evaluate(runs[name], baselines=first)  # the run's own report, on its own test split
         if first:
             baselines = baseline_rows(doc)
-        for rc, strands in STRANDS.items():
-            scores = score_rep1(runs[name], rep1, clean, rc)
-            rows.append(cnn_row(name, runs[name], scores, test_negatives, strands))
+        scores = score_rep1(runs[name], rep1, clean)
+        rows += [cnn_row(name, runs[name], scores[strands], test_negatives, strands) for strands in STRANDS]
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
     if args.recipe == "all" and len(candidates) >= 2 * len(STRANDS):  # two recipes or more
-        for rc, strands in STRANDS.items():
-            same = [r for r in candidates if r["strands"] == strands]
-            rows.append(ensemble_row(same, runs, rep1, clean, args.out, rc))
-        candidates += rows[-2:]
+        ensembles = ensemble_rows(candidates, runs, rep1, clean, args.out)
+        rows += ensembles
+        candidates += ensembles
     best = None
     if candidates:
         chosen = max(candidates, key=lambda r: r["valid_auprc"])
