@@ -65,6 +65,7 @@ def _n_batches(dataset, batch_size):
             "weight_decay": 0.01,
         },
         {"rc_augment": True, "amp": "bf16"},
+        {"optimizer": "adamw", "lr": 0.002, "ema": 0.9, "select_best": True},
     ],
 )
 def test_resume_is_bit_exact(tmp_path, dataset, monkeypatch, recipe):
@@ -121,6 +122,43 @@ def test_bf16_autocast_trains_in_bfloat16(tmp_path, dataset):
     assert 0 < difference < 0.05  # rounded arithmetic, same training
     rows = read_history(tmp_path / "bf16" / "history.csv")
     assert math.isfinite(rows[0]["train_loss"]) and math.isfinite(rows[0]["valid_loss"])
+
+
+def test_weight_average_by_hand():
+    from peakcnn.ema import WeightAverage
+
+    model = torch.nn.BatchNorm1d(1)
+    model.weight.data.fill_(1.0)
+    avg = WeightAverage(model, decay=0.9)
+    model.weight.data.fill_(12.0)
+    model.num_batches_tracked.fill_(5)
+    avg.update(model)  # decay min(0.9, 2/11): 2/11 * 1 + 9/11 * 12 = 10
+    assert avg.model.weight.item() == pytest.approx(10.0) and avg.model.num_batches_tracked.item() == 5
+    model.weight.data.fill_(2.0)
+    avg.update(model)  # decay min(0.9, 3/12): 0.25 * 10 + 0.75 * 2 = 4
+    assert avg.model.weight.item() == pytest.approx(4.0) and avg.updates == 2
+    assert not avg.model.weight.requires_grad and model.weight.item() == 2.0
+
+
+def test_ema_run_keeps_and_validates_the_average(tmp_path, dataset):
+    from peakcnn.data.store import Dataset
+    from peakcnn.metrics import quick_scores, sigmoid
+    from peakcnn.trainer import EMA_PREFIX, predict_logits
+
+    train(dataset, tmp_path / "run", {**SMALL, "epochs": 2, "ema": 0.99}, progress=False)
+    kept = load_file(str(tmp_path / "run" / "model.safetensors"))
+    last = load_file(str(tmp_path / "run" / "last.safetensors"))
+    assert json.loads((tmp_path / "run" / "last.json").read_text())["train_state"]["ema_updates"] == 2 * _n_batches(
+        dataset, 16
+    )
+    for key, value in kept.items():
+        assert torch.equal(value, last[EMA_PREFIX + key]), key
+    assert not torch.equal(kept["trunk.0.weight"], last["trunk.0.weight"])  # the raw weights go on training
+    model, _ = load_model(tmp_path / "run")
+    with Dataset(dataset) as ds:
+        codes, labels = ds.load_split("valid")
+    auprc = quick_scores(labels.astype(np.float32), sigmoid(predict_logits(model, codes)))["auprc"]
+    assert read_history(tmp_path / "run" / "history.csv")[-1]["valid_auprc"] == pytest.approx(auprc, rel=1e-6)
 
 
 def test_early_stopping_keeps_the_best_epoch(tmp_path, dataset):
@@ -193,6 +231,7 @@ def test_existing_run_needs_force(tmp_path, dataset):
         (["--lr", "-1"], "--lr -1.0: must be a positive number"),
         (["--device", "cuda"], "no CUDA device") if not torch.cuda.is_available() else (["--shift", "-1"], "shift"),
         (["--device", "cpu", "--amp", "fp16"], "--amp fp16 needs a CUDA device"),
+        (["--ema", "1"], "--ema 1.0: must be in [0, 1)"),
     ],
 )
 def test_bad_options_write_nothing(tmp_path, dataset, capsys, extra, message):

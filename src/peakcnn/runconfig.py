@@ -52,10 +52,11 @@ class TrainConfig:
 
     ``early_stop`` is a patience in epochs on validation auPRC (0 = off); ``select_best`` keeps the epoch
     with the best validation auPRC as the run's model without stopping early; ``max_train`` trains on a
-    random subset of that many training windows (0 = all); ``amp`` is the mixed precision of the training
-    steps (see :func:`amp_dtype`; validation always runs in full precision); ``init`` is a run folder whose
-    weights start the model (transfer learning, see :func:`peakcnn.checkpoint.transfer_weights`); ``note`` is free text
-    shown in reports.
+    random subset of that many training windows (0 = all); ``ema`` is the decay of an exponential moving
+    average of the weights (0 = off; see :mod:`peakcnn.ema`), which validation scores and the run keeps;
+    ``amp`` is the mixed precision of the training steps (see :func:`amp_dtype`; validation always runs in
+    full precision); ``init`` is a run folder whose weights start the model (transfer learning, see
+    :func:`peakcnn.checkpoint.transfer_weights`); ``note`` is free text shown in reports.
     """
 
     arch: str = "founding"
@@ -73,6 +74,7 @@ class TrainConfig:
     class_weights: bool = False
     seed: int = 0
     max_train: int = 0
+    ema: float = 0.0
     amp: str = "auto"
     init: str = ""
     note: str = ""
@@ -109,6 +111,7 @@ class TrainConfig:
             (self.shift >= 0, "--shift", "must be >= 0 bp"),
             (self.early_stop >= 0, "--early-stop", "must be >= 0 epochs (0 = off)"),
             (self.max_train >= 0, "--max-train", "must be >= 0 (0 = all windows)"),
+            (0 <= self.ema < 1, "--ema", "must be in [0, 1) (0 = off; 0.999 averages over about 1,000 steps)"),
             (self.amp in AMP_MODES, "--amp", f"choose one of {', '.join(AMP_MODES)}"),
         ]
         for ok, name, what in checks:

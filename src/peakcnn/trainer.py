@@ -35,13 +35,17 @@ from peakcnn.checkpoint import (
     save_tensors,
 )
 from peakcnn.data.store import Dataset
-from peakcnn.errors import PeakcnnError
+from peakcnn.ema import WeightAverage
+from peakcnn.errors import InputError, PeakcnnError
 from peakcnn.inference import predict
 from peakcnn.metrics import quick_scores, sigmoid
 from peakcnn.model import DNASeqClassifier, preset_config
 from peakcnn.runconfig import HISTORY_FILE, TrainConfig, amp_dtype, write_history
 
 log = logging.getLogger(__name__)
+
+#: Prefix of the weight average's tensors in ``RUN/last.safetensors`` (``--ema``).
+EMA_PREFIX = TRAIN_STATE_PREFIX + "ema."
 
 
 class NonFiniteLoss(PeakcnnError):
@@ -89,7 +93,13 @@ class Trainer:
         self.best = {"epoch": 0, "valid_auprc": None}
         self.bad_epochs = 0
         self.stopped_early = False
+        self.ema: WeightAverage | None = None  # started in fit(), after --init has set the weights
         self._build_optimizer()
+
+    @property
+    def selected_model(self) -> nn.Module:
+        """The model validation scores and the run keeps: the weight average with ``--ema``, else the model."""
+        return self.ema.model if self.ema is not None else self.model
 
     # -- set-up --------------------------------------------------------------------------------------
     def _load_data(self) -> None:
@@ -136,6 +146,8 @@ class Trainer:
         opt_tensors, opt_meta = trainstate.optimizer_parts(self.optimizer)
         rng_tensors, rng_meta = trainstate.rng_parts()
         tensors = {**self.model.state_dict(), **opt_tensors, **rng_tensors}
+        if self.ema is not None:
+            tensors.update({EMA_PREFIX + k: v for k, v in self.ema.state().items()})
         state = {
             "epoch": self.epoch,
             "history": self.history,
@@ -146,6 +158,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "scaler": self.scaler.state_dict(),
             "rng": rng_meta,
+            "ema_updates": self.ema.updates if self.ema is not None else None,
         }
         meta = model_meta(self.model, self.ds.tasks, **self._extra_meta(), train_state=state)
         save_tensors(self.run / LAST_NAME, tensors, meta)
@@ -164,6 +177,15 @@ class Trainer:
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         trainstate.load_rng_parts(tensors, state["rng"])
+        if self.cfg.ema:
+            averaged = {k[len(EMA_PREFIX) :]: v for k, v in tensors.items() if k.startswith(EMA_PREFIX)}
+            if not averaged or state.get("ema_updates") is None:
+                raise InputError(
+                    f"{self.run}/{LAST_NAME}.safetensors: holds no weight average although the run uses "
+                    f"--ema {self.cfg.ema}; train into a new --out folder"
+                )
+            self.ema = WeightAverage(self.model, self.cfg.ema)
+            self.ema.load(averaged, state["ema_updates"])
         self.epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
         self.bad_epochs, self.stopped_early = state["bad_epochs"], state["stopped_early"]
 
@@ -192,7 +214,7 @@ class Trainer:
                 selected = "valid_auprc" if self.cfg.selects_best else "last"
                 save_model(
                     self.run,
-                    self.model,
+                    self.selected_model,
                     self.ds.tasks,
                     MODEL_NAME,
                     **self._extra_meta(),
@@ -213,6 +235,8 @@ class Trainer:
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update(self.model)
         return loss, logits
 
     def _train_epoch(self, epoch: int) -> tuple[float, float]:
@@ -260,7 +284,7 @@ class Trainer:
                 "valid_auroc": math.nan,
                 "valid_auprc": math.nan,
             }
-        logits = predict_logits(self.model, self.valid_codes, self.device)
+        logits = predict_logits(self.selected_model, self.valid_codes, self.device)
         labels = self.valid_labels.astype(np.float32)
         loss = nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(labels))
         scores = quick_scores(labels, sigmoid(logits))
@@ -274,6 +298,8 @@ class Trainer:
     def fit(self) -> dict:
         """Train the remaining epochs; returns a summary dict."""
         cfg = self.cfg
+        if cfg.ema and self.ema is None:
+            self.ema = WeightAverage(self.model, cfg.ema)
         while self.epoch < cfg.epochs and not self.stopped_early:
             epoch = self.epoch + 1
             t0 = time.perf_counter()

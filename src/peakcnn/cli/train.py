@@ -31,6 +31,7 @@ CONFIG_OPTIONS = (
     "class_weights",
     "seed",
     "max_train",
+    "ema",
     "amp",
     "note",
 )
@@ -62,6 +63,13 @@ def add_recipe_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--class-weights", action="store_true", default=None, help="weight positives by negatives/positives")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--max-train", type=int, metavar="N", help="train on a random subset of N windows")
+    g.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        help="validate and keep an exponential moving average of the weights, updated every step with this "
+        "decay (e.g. 0.999; default 0 = off)",
+    )
     g.add_argument(
         "--amp",
         choices=AMP_MODES,
