@@ -51,6 +51,9 @@ replicate-1 data set):
 ``best_neg3_dap_longer``
     As ``best_neg3_dap``, started from ``dap_pretrain_longer``: ``dap_pretrain_long`` trained for 3 more
     epochs (AdamW lr 5e-4, cosine) over all DAP-seq training windows.
+``best_neg3_dap_ema``
+    As ``best_neg3_dap``, validating and keeping an exponential moving average of the weights (``--ema
+    0.998``, about 500 steps or two epochs).
 ``best_neg3_dap_seed1``, ``best_neg5_dap_seed1``
     ``best_neg3_dap`` and ``best_neg5_dap`` with seed 1 (weight initialisation of the layers not taken from
     ``dap_pretrain_long``, batch order, augmentation).
@@ -207,6 +210,10 @@ RECIPES = {
     "best_neg3_dap_longer": (
         "neg3",
         {**_BEST_DAP_LONG, "init": "dap_pretrain_longer", "note": "as 'best_neg3_dap', from dap_pretrain_longer"},
+    ),
+    "best_neg3_dap_ema": (
+        "neg3",
+        {**_BEST_DAP_LONG, "ema": 0.998, "note": "as 'best_neg3_dap' with a moving average of the weights (0.998)"},
     ),
 }
 #: Recipes whose ``init`` names another recipe -> that recipe, trained first.
