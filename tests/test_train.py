@@ -161,6 +161,31 @@ def test_ema_run_keeps_and_validates_the_average(tmp_path, dataset):
     assert read_history(tmp_path / "run" / "history.csv")[-1]["valid_auprc"] == pytest.approx(auprc, rel=1e-6)
 
 
+@pytest.mark.parametrize(
+    "cpuinfo, native",
+    [
+        ("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_tile\n", True),
+        ("processor\t: 0\nflags\t\t: fpu sse4_2 avx avx2 fma\n", False),
+        ("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n", True),
+        ("processor\t: 0\nFeatures\t: fp asimd evtstrm crc32\n", False),
+        ("no flags here\n", None),
+    ],
+)
+def test_native_bf16_reads_cpu_flags(cpuinfo, native):
+    from peakcnn.runconfig import native_bf16
+
+    assert native_bf16(cpuinfo) is native
+
+
+@pytest.mark.parametrize("native", [True, False, None])
+def test_bf16_on_a_cpu_without_it_warns(tmp_path, dataset, monkeypatch, caplog, native):
+    monkeypatch.setattr(peakcnn.trainer, "native_bf16", lambda: native)
+    with caplog.at_level("WARNING", logger="peakcnn.trainer"):
+        train(dataset, tmp_path / "run", {**SMALL, "epochs": 1, "amp": "bf16"}, progress=False)
+    warned = [r.getMessage() for r in caplog.records if "no native bfloat16" in r.getMessage()]
+    assert len(warned) == (1 if native is False else 0)
+
+
 def test_early_stopping_keeps_the_best_epoch(tmp_path, dataset):
     summary = train(dataset, tmp_path / "run", {**SMALL, "epochs": 12, "early_stop": 1, "lr": 0.05}, progress=False)
     rows = read_history(tmp_path / "run" / "history.csv")

@@ -129,8 +129,8 @@ def amp_dtype(mode: str, device_type: str):
     """The autocast dtype of the training steps for ``--amp MODE`` on a device, or ``None`` (full precision).
 
     ``auto`` is float16 on CUDA and full precision elsewhere; ``bf16`` autocasts convolutions and dense
-    layers to bfloat16 (about twice as fast on CPUs with native bfloat16, such as AVX512-BF16 or AMX);
-    ``fp16`` needs CUDA.
+    layers to bfloat16 (about twice as fast on CPUs with native bfloat16, such as AVX512-BF16 or AMX, and
+    several times slower on CPUs without it, see :func:`native_bf16`); ``fp16`` needs CUDA.
     """
     import torch
 
@@ -139,6 +139,22 @@ def amp_dtype(mode: str, device_type: str):
     if mode == "fp16" and device_type != "cuda":
         raise InputError(f"--amp fp16 needs a CUDA device (this run is on {device_type}); use --amp bf16 or off")
     return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[mode]
+
+
+def native_bf16(cpuinfo: str | None = None) -> bool | None:
+    """Whether the CPU computes bfloat16 natively (x86 AVX512-BF16 or AMX-BF16, Arm BF16), read from the
+    ``flags`` / ``Features`` lines of ``/proc/cpuinfo`` (or the text ``cpuinfo``); ``None`` where unknown."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    flags = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"}) if flags else None
 
 
 def resolve_device(name: str):

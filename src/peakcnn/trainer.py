@@ -40,7 +40,7 @@ from peakcnn.errors import InputError, PeakcnnError
 from peakcnn.inference import predict
 from peakcnn.metrics import quick_scores, sigmoid
 from peakcnn.model import DNASeqClassifier, preset_config
-from peakcnn.runconfig import HISTORY_FILE, TrainConfig, amp_dtype, write_history
+from peakcnn.runconfig import HISTORY_FILE, TrainConfig, amp_dtype, native_bf16, write_history
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,12 @@ class Trainer:
     def __init__(self, ds: Dataset, run: Path, cfg: TrainConfig, device: torch.device, progress: bool = True):
         self.ds, self.run, self.cfg, self.device, self.progress = ds, Path(run), cfg, device, progress
         self.amp_dtype = amp_dtype(cfg.amp, device.type)
+        if self.amp_dtype == torch.bfloat16 and device.type == "cpu" and native_bf16() is False:
+            log.warning(
+                "--amp bf16: this CPU has no native bfloat16 (no avx512_bf16, amx_bf16 or bf16 flag in "
+                "/proc/cpuinfo), so training in bfloat16 runs several times slower than in float32 here; "
+                "train without --amp bf16"
+            )
         self._load_data()
         torch.manual_seed(cfg.seed)
         self.model = DNASeqClassifier(preset_config(cfg.arch, ds.window, len(ds.tasks))).to(device)

@@ -74,7 +74,7 @@ def add_recipe_options(p: argparse.ArgumentParser) -> None:
         "--amp",
         choices=AMP_MODES,
         help="mixed precision of the training steps: auto (default) = float16 on CUDA, off elsewhere; bf16 "
-        "is about 2x faster on CPUs with native bfloat16 (AVX512-BF16, AMX)",
+        "is about 2x faster on CPUs with native bfloat16 (AVX512-BF16, AMX) and far slower on CPUs without",
     )
     g.add_argument(
         "--init",
