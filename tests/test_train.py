@@ -159,6 +159,13 @@ def test_ema_run_keeps_and_validates_the_average(tmp_path, dataset):
         codes, labels = ds.load_split("valid")
     auprc = quick_scores(labels.astype(np.float32), sigmoid(predict_logits(model, codes)))["auprc"]
     assert read_history(tmp_path / "run" / "history.csv")[-1]["valid_auprc"] == pytest.approx(auprc, rel=1e-6)
+    from peakcnn.evaluate import evaluate
+
+    evaluate(tmp_path / "run", baselines=False, out=tmp_path / "eval")
+    assert (
+        "epoch 2 (the moving average of the weights, decay 0.99) of 2 trained"
+        in (tmp_path / "eval" / "report.html").read_text()
+    )
 
 
 @pytest.mark.parametrize(

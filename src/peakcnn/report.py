@@ -180,8 +180,10 @@ def render(doc: dict, images: dict[str, Path], history: list[dict]) -> str:
             members_table(model["members"]),
         ]
     else:
+        ema = (model.get("training") or {}).get("ema")
+        averaged = f" (the moving average of the weights, decay {ema})" if ema else ""
         sections.append(
-            f"<p>Model: epoch {fmt(model['epoch'])} of {len(history)} trained, selected by "
+            f"<p>Model: epoch {fmt(model['epoch'])}{averaged} of {len(history)} trained, selected by "
             f"<b>{_esc(model['selected_by'])}</b>.</p>"
         )
     if "training" in images:
