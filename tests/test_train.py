@@ -193,6 +193,18 @@ def test_bf16_on_a_cpu_without_it_warns(tmp_path, dataset, monkeypatch, caplog, 
     assert len(warned) == (1 if native is False else 0)
 
 
+def test_resume_of_an_ema_run_without_its_average_fails_cleanly(tmp_path, dataset, capsys):
+    from peakcnn.checkpoint import load_tensors, save_tensors
+    from peakcnn.trainer import EMA_PREFIX
+
+    train(dataset, tmp_path / "run", {**SMALL, "epochs": 2, "ema": 0.9}, progress=False)
+    tensors, meta = load_tensors(tmp_path / "run" / "last")
+    save_tensors(tmp_path / "run" / "last", {k: v for k, v in tensors.items() if not k.startswith(EMA_PREFIX)}, meta)
+    assert main(["train", str(dataset), "--out", str(tmp_path / "run"), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "last.safetensors: holds no weight average" in err and "--ema 0.9" in err
+
+
 def test_early_stopping_keeps_the_best_epoch(tmp_path, dataset):
     summary = train(dataset, tmp_path / "run", {**SMALL, "epochs": 12, "early_stop": 1, "lr": 0.05}, progress=False)
     rows = read_history(tmp_path / "run" / "history.csv")
