@@ -336,7 +336,8 @@ def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
     """Metrics of a run's model, by way of scoring (:data:`STRANDS`), on the valid and test splits of the
     replicate-1 data set, and on the test split of its ``clean`` twin (same positives; negatives also outside
     replicate 2-3 peaks). ``blocks`` lists the replicate-1 valid and test metrics of each held-out block
-    (``split``, ``start``, ``end`` in bp).
+    (``split``, ``start``, ``end`` in bp). ``valid_logits`` holds the model's :func:`strand_logits` on the
+    replicate-1 valid split and ``tasks`` its task names, for :func:`ensemble_rows`.
 
     A multi-task model is scored through its replicate-1 output; a one-task model through its only one.
     """
@@ -345,11 +346,13 @@ def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
     from peakcnn.metrics import multitask_metrics
 
     model, meta = load_model(run)
-    out = {strands: {"blocks": []} for strands in STRANDS}
+    out = {**{strands: {"blocks": []} for strands in STRANDS}, "tasks": meta["tasks"]}
     for key, folder, split in (("valid", rep1, "valid"), ("test", rep1, "test"), ("test_clean", clean, "test")):
         with Dataset(folder) as ds:
             codes, labels = ds.load_split(split)
             logits = strand_logits(model, meta, codes)
+            if key == "valid":
+                out["valid_logits"] = logits
             block = ds.read("start", ds.split_slice(split)) // BLOCK
             for strands in STRANDS:
                 probs = strand_probs(logits, strands)
@@ -384,30 +387,27 @@ def cnn_row(name: str, run: Path, scores: dict, negatives: str, strands: str) ->
     return {**row, "blocks": scores["blocks"]}
 
 
-def ensemble_rows(candidates: list[dict], runs: dict[str, Path], rep1: Path, clean: Path, out: Path) -> list[dict]:
+def ensemble_rows(
+    candidates: list[dict], runs: dict[str, Path], scored: dict[str, dict], rep1: Path, clean: Path, out: Path
+) -> list[dict]:
     """For each way of scoring (:data:`STRANDS`), the ensemble (``peakcnn ensemble``) of the ``k`` candidates
     with the highest validation auPRC scored that way, ``k`` chosen as the one whose ensemble has the highest
     validation auPRC; built in ``OUT/ensemble_best`` (forward strand) and ``OUT/ensemble_best_both``.
 
-    The validation auPRC of each ``k`` is that of the mean of the members' replicate-1 logits on each strand,
-    which is what the ensemble model computes; the reported scores are those of the ensemble itself
-    (:func:`score_rep1`).
+    The validation auPRC of each ``k`` is that of the mean of the members' replicate-1 logits on each strand
+    (``valid_logits`` of their :func:`score_rep1` results, ``scored``), which is what the ensemble model
+    computes; the reported scores are those of the ensemble itself (:func:`score_rep1`).
     """
-    from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset
     from peakcnn.ensemble import build_ensemble
     from peakcnn.metrics import multitask_metrics
 
     with Dataset(rep1) as ds:
-        codes, labels = ds.load_split("valid")
+        _, labels = ds.load_split("valid")
         tasks = ds.tasks
-    logits = {}
-    for name in dict.fromkeys(r["recipe"] for r in candidates):
-        model, meta = load_model(runs[name])
-        # One-task models only (the union ones predict "root_atac_rep123"; the ensemble names its output as
-        # replicate 1, the task it is scored on, like score_rep1 does for each of them).
-        if len(meta["tasks"]) == 1:
-            logits[name] = strand_logits(model, meta, codes)
+    # One-task models only (the union ones predict "root_atac_rep123"; the ensemble names its output as
+    # replicate 1, the task it is scored on, like score_rep1 does for each of them).
+    logits = {name: s["valid_logits"] for name, s in scored.items() if len(s["tasks"]) == 1}
     rows = []
     for strands in STRANDS:
         ranked = sorted(
@@ -510,7 +510,7 @@ def run_all(args) -> tuple[list[dict], dict | None]:
     with Dataset(rep1) as ds:
         test_negatives = ds.attrs["negatives"]  # every CNN row's test columns use the replicate-1 test split
     names = EVERYTHING if args.recipe == "all" else [args.recipe]
-    runs, rows, baselines = {}, [], []
+    runs, scored, rows, baselines = {}, {}, [], []
     datasets = {"rep1": rep1, "clean": clean}
 
     def train_chain(name: str) -> tuple[Path, Path]:
@@ -528,12 +528,12 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         doc, _ = evaluate(runs[name], baselines=first)  # the run's own report, on its own test split
         if first:
             baselines = baseline_rows(doc)
-        scores = score_rep1(runs[name], rep1, clean)
-        rows += [cnn_row(name, runs[name], scores[strands], test_negatives, strands) for strands in STRANDS]
+        scored[name] = score_rep1(runs[name], rep1, clean)
+        rows += [cnn_row(name, runs[name], scored[name][strands], test_negatives, strands) for strands in STRANDS]
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
     if args.recipe == "all" and len(candidates) >= 2 * len(STRANDS):  # two recipes or more
-        ensembles = ensemble_rows(candidates, runs, rep1, clean, args.out)
+        ensembles = ensemble_rows(candidates, runs, scored, rep1, clean, args.out)
         rows += ensembles
         candidates += ensembles
     best = None
