@@ -78,7 +78,11 @@ auPRC; the test split is never used for a choice.
 Baselines (GC content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split.
 Finished runs are kept and interrupted ones resumed when the script is started again. Usage::
 
-    python benchmarks/root_atac.py [--recipe NAME|all] [--data ../shared/data] [--out DIR]
+    python benchmarks/root_atac.py [--recipe NAME|all] [--data ../shared/data] [--out DIR] [--fp32]
+
+``--fp32`` trains the recipes marked bfloat16 above in float32 instead, for a CPU without native bfloat16
+(no ``avx512_bf16``, ``amx_bf16`` or Arm ``bf16``), where bf16 autocast runs several times slower than
+float32; such a run's note says so, and a run already started keeps its precision.
 
 Prints a markdown table, then the scores of the **best** row on each held-out block (the positive share
 differs between blocks, so validation and test figures are easier to compare block by block), and writes
@@ -292,8 +296,21 @@ def prepare(data: Path, out: Path, which: str) -> Path:
     return folder
 
 
-def train_recipe(name: str, dataset: Path, out: Path, device: str) -> Path:
-    """Train (or resume, or keep when finished) one recipe; returns its run folder."""
+def recipe_options(name: str, out: Path, fp32: bool = False) -> dict:
+    """``train`` options of a recipe: ``init`` as the run folder in ``out``; with ``fp32``, a bfloat16 recipe
+    trains in float32 instead (for CPUs without native bfloat16, where bf16 autocast is several times slower)
+    and its note says so."""
+    options = dict(RECIPES[name][1])
+    if options.get("init"):
+        options["init"] = str(out / f"run_{options['init']}")
+    if fp32 and options.pop("amp", None) == "bf16":
+        options["note"] = f"{options.get('note', name)} (trained in float32: --fp32)"
+    return options
+
+
+def train_recipe(name: str, dataset: Path, out: Path, device: str, fp32: bool = False) -> Path:
+    """Train (or resume, or keep when finished) one recipe; returns its run folder. A run already started
+    keeps the precision it was started with (``--resume`` refuses a changed configuration)."""
     from peakcnn.train import train
 
     run = out / f"run_{name}"
@@ -307,10 +324,7 @@ def train_recipe(name: str, dataset: Path, out: Path, device: str) -> Path:
         logging.info(f"{name}: resuming after epoch {state['epoch']}")
         train(dataset, run, {}, resume=True, device=device, progress=False)
     else:
-        options = dict(RECIPES[name][1])
-        if options.get("init"):
-            options["init"] = str(out / f"run_{options['init']}")
-        train(dataset, run, options, force=True, device=device, progress=False)
+        train(dataset, run, recipe_options(name, out, fp32), force=True, device=device, progress=False)
     return run
 
 
@@ -520,7 +534,7 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         which = RECIPES[name][0]
         if which not in datasets:
             datasets[which] = prepare(args.data, args.out, which)
-        return train_recipe(name, datasets[which], args.out, args.device), datasets[which]
+        return train_recipe(name, datasets[which], args.out, args.device, args.fp32), datasets[which]
 
     for name in names:
         runs[name], dataset = train_chain(name)
@@ -557,6 +571,11 @@ def main(argv=None) -> int:
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "root_atac")
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--fp32",
+        action="store_true",
+        help="train the bfloat16 recipes in float32 (CPUs without native bfloat16, where bf16 is several times slower)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     if not (args.data / PEAK_DIR / REPLICATES[0]).exists():
