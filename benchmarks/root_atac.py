@@ -61,8 +61,10 @@ replicate-1 data set):
 Every CNN is scored twice, as the ``strands`` column says: on the forward strand, and as the mean
 probability of both strands (``peakcnn evaluate --rc``); both rows are candidates for **best**.
 
-With ``--recipe all`` two **ensemble** rows follow (``peakcnn ensemble``, mean of the members' logits), one
-per way of scoring, folders ``OUT/ensemble_best`` and ``OUT/ensemble_best_both``: the one-task ``best*`` runs
+With ``--recipe all``, or several recipes named (``--recipe best best_neg3 ...``), two **ensemble** rows
+follow (``peakcnn ensemble``, mean of the members' logits), one per way of scoring, folders
+``OUT/ensemble_best`` and ``OUT/ensemble_best_both`` (``OUT/ensemble_best<suffix>`` and
+``OUT/ensemble_best_both<suffix>`` for named recipes, the suffix as below): the one-task ``best*`` runs
 are ranked by validation auPRC scored that way and the ``k`` best are combined, ``k`` chosen as the one whose
 ensemble has the highest validation auPRC (every ``k`` is logged and kept in ``results.json``). They are
 candidates for the **best** row like any recipe.
@@ -78,7 +80,7 @@ auPRC; the test split is never used for a choice.
 Baselines (GC content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split.
 Finished runs are kept and interrupted ones resumed when the script is started again. Usage::
 
-    python benchmarks/root_atac.py [--recipe NAME|all] [--data ../shared/data] [--out DIR] [--fp32]
+    python benchmarks/root_atac.py [--recipe NAME...|all] [--data ../shared/data] [--out DIR] [--fp32]
 
 ``--fp32`` trains the recipes marked bfloat16 above in float32 instead, for a CPU without native bfloat16
 (no ``avx512_bf16``, ``amx_bf16`` or Arm ``bf16``), where bf16 autocast runs several times slower than
@@ -88,7 +90,8 @@ Prints a markdown table, then the scores of the **best** row on each held-out bl
 differs between blocks, so validation and test figures are easier to compare block by block), and writes
 ``OUT/results.md``, ``OUT/results.json`` (every CNN row with its per-block scores) and
 ``OUT/learning_curves.png`` (``results_<recipe>.md``, ``results_<recipe>.json`` and
-``learning_curves_<recipe>.png`` with ``--recipe NAME``, so that the full table is left as it was); each run
+``learning_curves_<recipe>.png`` with ``--recipe NAME``, and ``_<recipe>+<recipe>...`` for several, so that the
+full table is left as it was); each run
 folder ``OUT/run_<recipe>`` holds ``history.csv`` and an ``eval_test/report.html``.
 """
 
@@ -402,11 +405,18 @@ def cnn_row(name: str, run: Path, scores: dict, negatives: str, strands: str) ->
 
 
 def ensemble_rows(
-    candidates: list[dict], runs: dict[str, Path], scored: dict[str, dict], rep1: Path, clean: Path, out: Path
+    candidates: list[dict],
+    runs: dict[str, Path],
+    scored: dict[str, dict],
+    rep1: Path,
+    clean: Path,
+    out: Path,
+    suffix: str = "",
 ) -> list[dict]:
     """For each way of scoring (:data:`STRANDS`), the ensemble (``peakcnn ensemble``) of the ``k`` candidates
     with the highest validation auPRC scored that way, ``k`` chosen as the one whose ensemble has the highest
-    validation auPRC; built in ``OUT/ensemble_best`` (forward strand) and ``OUT/ensemble_best_both``.
+    validation auPRC; built in ``OUT/ensemble_best`` (forward strand) and ``OUT/ensemble_best_both``, each
+    name followed by ``suffix``.
 
     The validation auPRC of each ``k`` is that of the mean of the members' replicate-1 logits on each strand
     (``valid_logits`` of their :func:`score_rep1` results, ``scored``), which is what the ensemble model
@@ -437,7 +447,7 @@ def ensemble_rows(
         logging.info(
             f"ensemble ({strands}): validation auPRC by k: " + ", ".join(f"{j} {v:.4f}" for j, v in by_k.items())
         )
-        folder = out / ("ensemble_best" if strands == "forward" else f"ensemble_best_{strands}")
+        folder = out / (("ensemble_best" if strands == "forward" else f"ensemble_best_{strands}") + suffix)
         build_ensemble([runs[m] for m in members], folder, force=True, tasks=[TASK_NAMES[0]])
         scores = score_rep1(folder, rep1, clean)[strands]
         name = f"ensemble_top{k} ({', '.join(members)})"
@@ -523,7 +533,7 @@ def run_all(args) -> tuple[list[dict], dict | None]:
     clean = prepare(args.data, args.out, "clean")
     with Dataset(rep1) as ds:
         test_negatives = ds.attrs["negatives"]  # every CNN row's test columns use the replicate-1 test split
-    names = EVERYTHING if args.recipe == "all" else [args.recipe]
+    names = EVERYTHING if args.recipe == ["all"] else args.recipe
     runs, scored, rows, baselines = {}, {}, [], []
     datasets = {"rep1": rep1, "clean": clean}
 
@@ -546,8 +556,8 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         rows += [cnn_row(name, runs[name], scored[name][strands], test_negatives, strands) for strands in STRANDS]
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
-    if args.recipe == "all" and len(candidates) >= 2 * len(STRANDS):  # two recipes or more
-        ensembles = ensemble_rows(candidates, runs, scored, rep1, clean, args.out)
+    if len(candidates) >= 2 * len(STRANDS):  # two recipes or more
+        ensembles = ensemble_rows(candidates, runs, scored, rep1, clean, args.out, output_suffix(args.recipe))
         rows += ensembles
         candidates += ensembles
     best = None
@@ -560,14 +570,21 @@ def run_all(args) -> tuple[list[dict], dict | None]:
     return rows + baselines, best
 
 
-def output_suffix(recipe: str) -> str:
-    """Suffix of the output files: none for ``--recipe all`` (the full table), ``_<recipe>`` for one recipe."""
-    return "" if recipe == "all" else f"_{recipe}"
+def output_suffix(recipes: list[str]) -> str:
+    """Suffix of the output files: none for ``--recipe all`` (the full table), ``_<recipe>`` for one recipe,
+    ``_<recipe>+<recipe>...`` for several."""
+    return "" if recipes == ["all"] else "_" + "+".join(recipes)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--recipe", choices=[*(r for r in RECIPES if r not in PRETRAINED.values()), "all"], default="all")
+    p.add_argument(
+        "--recipe",
+        nargs="+",
+        choices=[*(r for r in RECIPES if r not in PRETRAINED.values()), "all"],
+        default=["all"],
+        help="one recipe, several (scored as an ensemble too), or all",
+    )
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "root_atac")
     p.add_argument("--device", default="auto")
@@ -577,6 +594,10 @@ def main(argv=None) -> int:
         help="train the bfloat16 recipes in float32 (CPUs without native bfloat16, where bf16 is several times slower)",
     )
     args = p.parse_args(argv)
+    if "all" in args.recipe and len(args.recipe) > 1:
+        p.error("--recipe all stands alone; name the recipes or say all")
+    if len(set(args.recipe)) < len(args.recipe):
+        p.error(f"--recipe names a recipe twice: {' '.join(args.recipe)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     if not (args.data / PEAK_DIR / REPLICATES[0]).exists():
         print(f"skip: {args.data / PEAK_DIR / REPLICATES[0]} not found (the shared real-data folder is absent)")
