@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from peakcnn import metrics
 from peakcnn.ensemble import EnsembleModel
 
 #: Windows per forward pass on a CPU. Small batches keep each convolution's working set in cache: with the
@@ -178,5 +179,5 @@ def _n_outputs(model: nn.Module) -> int:
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """Probabilities from logits (float64 internally so extreme logits do not overflow)."""
-    return (1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))).astype(np.float32)
+    """Probabilities from logits as float32 (:func:`peakcnn.metrics.sigmoid`, which does not overflow)."""
+    return metrics.sigmoid(logits).astype(np.float32)
