@@ -87,7 +87,9 @@ Finished runs are kept and interrupted ones resumed when the script is started a
 float32; such a run's note says so, and a run already started keeps its precision.
 
 Prints a markdown table, then the scores of the **best** row on each held-out block (the positive share
-differs between blocks, so validation and test figures are easier to compare block by block), and writes
+differs between blocks, so validation and test figures are easier to compare block by block) and its test
+auROC by peak strength (each quartile of the test positives by MACS2 fold enrichment at the summit, against
+all test negatives: the weakest peaks are where a model misses), and writes
 ``OUT/results.md``, ``OUT/results.json`` (every CNN row with its per-block scores) and
 ``OUT/learning_curves.png`` (``results_<recipe>.md``, ``results_<recipe>.json`` and
 ``learning_curves_<recipe>.png`` with ``--recipe NAME``, and ``_<recipe>+<recipe>...`` for several, so that the
@@ -349,12 +351,55 @@ def strand_probs(logits: tuple[np.ndarray, np.ndarray], strands: str) -> np.ndar
     return sigmoid(logits[0]) if strands == "forward" else (sigmoid(logits[0]) + sigmoid(logits[1])) / 2
 
 
-def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
+def peak_strength(data: Path, rep1: Path) -> np.ndarray:
+    """For each window of the replicate-1 test split, the highest MACS2 fold enrichment at a summit
+    (narrowPeak column 7) among the replicate-1 peaks whose summit lies in the window; NaN where none does
+    (the negatives, which overlap no peak). The peak file names TAIR10 chromosome 1 ``1``, the one sequence
+    of this benchmark's genome."""
+    from peakcnn.data.store import Dataset
+
+    summits, fold = [], []
+    with gzip.open(data / PEAK_DIR / REPLICATES[0], "rt") as f:
+        for line in f:
+            fields = line.split("\t")
+            if fields[0] == "1" and int(fields[9]) >= 0:
+                summits.append(int(fields[1]) + int(fields[9]))
+                fold.append(float(fields[6]))
+    order = np.argsort(summits)
+    summits, fold = np.asarray(summits)[order], np.asarray(fold)[order]
+    with Dataset(rep1) as ds:
+        start = ds.read("start", ds.split_slice("test"))
+        window = ds.window
+    lo, hi = np.searchsorted(summits, start), np.searchsorted(summits, start + window)
+    return np.array([fold[a:b].max() if b > a else np.nan for a, b in zip(lo, hi)])
+
+
+def strength_scores(labels: np.ndarray, probs: np.ndarray, strength: np.ndarray, tasks: list[str]) -> list[dict]:
+    """auROC of each quartile of the positives by :func:`peak_strength`, against all negatives (``low``,
+    ``high``: the quartile's fold-enrichment range)."""
+    from peakcnn.metrics import multitask_metrics
+
+    positive = labels[:, 0] == 1
+    known = positive & np.isfinite(strength)
+    edges = np.quantile(strength[known], np.linspace(0, 1, 5))
+    quartile = np.clip(np.searchsorted(edges, strength, side="right") - 1, 0, 3)
+    out = []
+    for q in range(4):
+        rows = ~positive | (known & (quartile == q))
+        m = multitask_metrics(labels[rows], probs[rows], tasks)["macro"]
+        scores = {k: m[k] for k in ("n_pos", "n_neg", "auroc")}
+        out.append({"low": float(edges[q]), "high": float(edges[q + 1]), **scores})
+    return out
+
+
+def score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray | None = None) -> dict:
     """Metrics of a run's model, by way of scoring (:data:`STRANDS`), on the valid and test splits of the
     replicate-1 data set, and on the test split of its ``clean`` twin (same positives; negatives also outside
     replicate 2-3 peaks). ``blocks`` lists the replicate-1 valid and test metrics of each held-out block
     (``split``, ``start``, ``end`` in bp). ``valid_logits`` holds the model's :func:`strand_logits` on the
-    replicate-1 valid split and ``tasks`` its task names, for :func:`ensemble_rows`.
+    replicate-1 valid split and ``tasks`` its task names, for :func:`ensemble_rows`. With ``strength``
+    (:func:`peak_strength`), ``by_strength`` holds the test auROC of each quartile of the positives by peak
+    strength (:func:`strength_scores`).
 
     A multi-task model is scored through its replicate-1 output; a one-task model through its only one.
     """
@@ -376,6 +421,8 @@ def score_rep1(run: Path, rep1: Path, clean: Path) -> dict:
                 out[strands][key] = multitask_metrics(labels, probs, ds.tasks)["macro"]
                 if key == "test_clean":
                     continue
+                if key == "test" and strength is not None:
+                    out[strands]["by_strength"] = strength_scores(labels, probs, strength, ds.tasks)
                 for b in np.unique(block).tolist():
                     rows = block == b
                     m = multitask_metrics(labels[rows], probs[rows], ds.tasks)["macro"]
@@ -401,7 +448,7 @@ def cnn_row(name: str, run: Path, scores: dict, negatives: str, strands: str) ->
     valid = scores["valid"]["auprc"]
     trained_on = TRAINED_ON[RECIPES[name][0]]
     row = _row(name, trained_on, negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"], strands)
-    return {**row, "blocks": scores["blocks"]}
+    return {**row, "blocks": scores["blocks"], "by_strength": scores.get("by_strength")}
 
 
 def ensemble_rows(
@@ -412,6 +459,7 @@ def ensemble_rows(
     clean: Path,
     out: Path,
     suffix: str = "",
+    strength: np.ndarray | None = None,
 ) -> list[dict]:
     """For each way of scoring (:data:`STRANDS`), the ensemble (``peakcnn ensemble``) of the ``k`` candidates
     with the highest validation auPRC scored that way, ``k`` chosen as the one whose ensemble has the highest
@@ -449,11 +497,19 @@ def ensemble_rows(
         )
         folder = out / (("ensemble_best" if strands == "forward" else f"ensemble_best_{strands}") + suffix)
         build_ensemble([runs[m] for m in members], folder, force=True, tasks=[TASK_NAMES[0]])
-        scores = score_rep1(folder, rep1, clean)[strands]
+        scores = score_rep1(folder, rep1, clean, strength)[strands]
         name = f"ensemble_top{k} ({', '.join(members)})"
         row = _row(name, "as its members", candidates[0]["negatives"], scores["test"], scores["valid"]["auprc"], "-",
                    scores["test_clean"], strands)  # fmt: skip
-        rows.append({**row, "blocks": scores["blocks"], "members": members, "valid_auprc_by_k": by_k})
+        rows.append(
+            {
+                **row,
+                "blocks": scores["blocks"],
+                "by_strength": scores.get("by_strength"),
+                "members": members,
+                "valid_auprc_by_k": by_k,
+            }
+        )
     return rows
 
 
@@ -500,6 +556,21 @@ def block_table(row: dict) -> str:
     return "\n".join(lines)
 
 
+def strength_table(row: dict) -> str:
+    """Test auROC of one CNN row by peak strength: where its misses are."""
+    lines = [
+        f"Test positives by peak strength (MACS2 fold enrichment at the summit, quartiles), each quartile against "
+        f"all test negatives, {row['recipe']}:",
+        "",
+        "| fold enrichment | windows (pos/neg) | auROC |",
+        "|---|---|---:|",
+    ]
+    for m in row["by_strength"]:
+        windows = f"{m['n_pos'] + m['n_neg']} ({m['n_pos']}/{m['n_neg']})"
+        lines.append(f"| {m['low']:.1f}-{m['high']:.1f} | {windows} | {m['auroc']:.3f} |")
+    return "\n".join(lines)
+
+
 def learning_curves(runs: dict[str, Path], path: Path) -> None:
     import matplotlib
 
@@ -534,6 +605,7 @@ def run_all(args) -> tuple[list[dict], dict | None]:
     with Dataset(rep1) as ds:
         test_negatives = ds.attrs["negatives"]  # every CNN row's test columns use the replicate-1 test split
     names = EVERYTHING if args.recipe == ["all"] else args.recipe
+    strength = peak_strength(args.data, rep1)
     runs, scored, rows, baselines = {}, {}, [], []
     datasets = {"rep1": rep1, "clean": clean}
 
@@ -552,12 +624,13 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         doc, _ = evaluate(runs[name], baselines=first)  # the run's own report, on its own test split
         if first:
             baselines = baseline_rows(doc)
-        scored[name] = score_rep1(runs[name], rep1, clean)
+        scored[name] = score_rep1(runs[name], rep1, clean, strength)
         rows += [cnn_row(name, runs[name], scored[name][strands], test_negatives, strands) for strands in STRANDS]
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
     if len(candidates) >= 2 * len(STRANDS):  # two recipes or more
-        ensembles = ensemble_rows(candidates, runs, scored, rep1, clean, args.out, output_suffix(args.recipe))
+        suffix = output_suffix(args.recipe)
+        ensembles = ensemble_rows(candidates, runs, scored, rep1, clean, args.out, suffix, strength)
         rows += ensembles
         candidates += ensembles
     best = None
@@ -607,7 +680,7 @@ def main(argv=None) -> int:
     rows, best = run_all(args)
     text = table(rows)
     if best:
-        text += "\n\n" + block_table(best)
+        text += "\n\n" + block_table(best) + "\n\n" + strength_table(best)
     print(text)
     suffix = output_suffix(args.recipe)
     (args.out / f"results{suffix}.md").write_text(text + "\n")
