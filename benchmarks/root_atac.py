@@ -90,11 +90,11 @@ Prints a markdown table, then the scores of the **best** row on each held-out bl
 differs between blocks, so validation and test figures are easier to compare block by block) and its test
 auROC by peak strength (each quartile of the test positives by MACS2 fold enrichment at the summit, against
 all test negatives: the weakest peaks are where a model misses), and writes
-``OUT/results.md``, ``OUT/results.json`` (every CNN row with its per-block scores) and
+``OUT/results.md``, ``OUT/results.json`` (every CNN row with its per-block and per-strength scores) and
 ``OUT/learning_curves.png`` (``results_<recipe>.md``, ``results_<recipe>.json`` and
-``learning_curves_<recipe>.png`` with ``--recipe NAME``, and ``_<recipe>+<recipe>...`` for several, so that the
-full table is left as it was); each run
-folder ``OUT/run_<recipe>`` holds ``history.csv`` and an ``eval_test/report.html``.
+``learning_curves_<recipe>.png`` with ``--recipe NAME``, ``_<recipe>+<recipe>...`` in place of ``_<recipe>``
+with several, so that the full table is left as it was); each run folder ``OUT/run_<recipe>`` holds
+``history.csv`` and an ``eval_test/report.html``.
 """
 
 from __future__ import annotations
