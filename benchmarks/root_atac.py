@@ -4,8 +4,8 @@ Data set: 800 bp windows on peak summits, GC-matched genomic negatives 1:1, held
 (``--split region``: 1 Mb blocks, pattern train x4 / valid / train x4 / test). The genome is TAIR10 chr1
 only, so peaks on chromosomes 2-5 are dropped (``peakcnn prepare`` warns).
 
-Recipes (all but ``best_basset`` train the founding architecture; all are scored on the valid and test splits of the
-replicate-1 data set):
+Recipes (all but ``best_basset`` and ``best_neg3_dap_dilated`` train the founding architecture; all are scored on
+the valid and test splits of the replicate-1 data set):
 
 ``founding``
     The founding recipe as is: SGD lr 0.02 momentum 0.9, batch 64, 20 epochs, last epoch kept.
@@ -54,6 +54,10 @@ replicate-1 data set):
 ``best_neg3_dap_longer``
     As ``best_neg3_dap``, started from ``dap_pretrain_longer``: ``dap_pretrain_long`` trained for 3 more
     epochs (AdamW lr 5e-4, cosine) over all DAP-seq training windows.
+``best_neg3_dap_dilated``
+    As ``best_neg3_dap`` with ``--arch dilated``: the founding network with four residual blocks of dilated
+    convolutions (dilation 1, 2, 4, 8) after the third convolution block. Every other tensor is copied from
+    ``dap_pretrain_long``, and the new blocks start as the identity.
 ``best_neg3_dap_seed1``, ``best_neg5_dap_seed1``
     ``best_neg3_dap`` and ``best_neg5_dap`` with seed 1 (weight initialisation of the layers not taken from
     ``dap_pretrain_long``, batch order, augmentation).
@@ -204,6 +208,10 @@ RECIPES = {
     "best_union_neg5_dap": (
         "union_neg5",
         {**_BEST_DAP_LONG, "note": "as 'best_union_neg3_dap' with 5 GC-matched negatives per positive"},
+    ),
+    "best_neg3_dap_dilated": (
+        "neg3",
+        {**_BEST_DAP_LONG, "arch": "dilated", "note": "as 'best_neg3_dap' with four residual dilated blocks"},
     ),
     "dap_pretrain_longer": (
         "dap",

@@ -27,6 +27,19 @@ def test_model_round_trip(tmp_path):
     assert meta["dataset_sha256"] == "abc" and "encoding" in meta and "peakcnn_version" in meta
 
 
+def test_dilated_model_round_trip(tmp_path):
+    torch.manual_seed(2)
+    model = DNASeqClassifier(preset_config("dilated", 300, 1)).eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.weight.data.uniform_(0.5, 1.5)
+    save_model(tmp_path, model, ["a"])
+    loaded, meta = load_model(tmp_path)
+    x = torch.rand(3, 4, 300)
+    assert meta["model_config"]["residual_dilations"] == [1, 2, 4, 8]
+    assert torch.equal(model(x), loaded(x))
+
+
 def test_tensors_that_do_not_fit_the_config(tmp_path):
     model = DNASeqClassifier(preset_config("small", 200, 1))
     save_model(tmp_path, model, ["a"])

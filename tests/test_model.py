@@ -88,3 +88,31 @@ def test_hand_weighted_motif_detector(seq, best_matches):
     bn_scale = 1 / math.sqrt(1 + model.trunk[1].eps)
     expected = 2.0 * relu_max * bn_scale - 1.0
     assert model(x).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_residual_dilated_blocks_start_as_identity_and_learn():
+    plain = DNASeqClassifier(preset_config("small", 200, 2))
+    dilated = DNASeqClassifier(ModelConfig(**{**plain.config.to_dict(), "residual_dilations": [1, 2, 4]}))
+    assert set(plain.state_dict()) < set(dilated.state_dict())  # the founding names are kept, blocks appended
+    dilated.load_state_dict(plain.state_dict(), strict=False)
+    blocks = [m for m in dilated.trunk if m.__class__.__name__ == "DilatedResidual"]
+    assert [b.branch[1].dilation[0] for b in blocks] == [1, 2, 4]
+    x = codes_to_onehot_torch(torch.randint(0, 4, (6, 200)))
+    plain.eval(), dilated.eval()
+    assert torch.equal(plain(x), dilated(x))  # zero batch-norm scale: the same function at the start
+    # The zero scale still receives a gradient, so the blocks do not stay the identity.
+    dilated.train()
+    dilated(x).sum().backward()
+    assert all(b.branch[2].weight.grad.abs().sum() > 0 for b in blocks)
+    with torch.no_grad():
+        blocks[0].branch[2].weight.fill_(1.0)
+    dilated.eval()
+    assert not torch.allclose(plain(x), dilated(x))
+
+
+def test_residual_dilations_keep_the_feature_map_and_are_checked():
+    config = preset_config("dilated", 800, 1)
+    assert config.residual_dilations == [1, 2, 4, 8] and config.dense_inputs() == 5800
+    assert DNASeqClassifier(config).trunk(torch.zeros(2, 4, 800)).shape == (2, 200, 29)
+    with pytest.raises(InputError, match="residual_dilations"):
+        ModelConfig(residual_dilations=[2, 0])

@@ -71,6 +71,13 @@ def test_scan_other_architecture_and_short_chromosome():
         assert np.abs(scan_codes(model, codes, stride) - ref).max() < 1e-4
 
 
+def test_scan_with_residual_dilated_blocks_equals_window_by_window():
+    model = tiny_model(n_tasks=2, residual_dilations=[1, 2])  # not a plain trunk: windows run one by one
+    codes = random_codes(1500, seed=6)
+    ref = _window_by_window(model, codes, 24)
+    assert np.abs(sigmoid(scan_codes(model, codes, 24)) - sigmoid(ref)).max() < 1e-5
+
+
 def test_default_stride_is_pool_multiple():
     assert default_stride(tiny_model()) == 48
 

@@ -146,7 +146,7 @@ def transfer_weights(model: nn.Module, source: str | Path) -> dict:
         arch = meta.get("training", {}).get("arch")
         raise InputError(
             f"{source}: its convolutions do not fit this model (its architecture: {arch!r}); "
-            "--init needs a run trained with the same --arch"
+            "--init needs a run trained with the same --arch (or, for --arch dilated, a founding one)"
         )
     with torch.no_grad():
         for k in copied:

@@ -4,7 +4,8 @@ The default configuration is the ``DNASeqClassifier`` of the founding descriptio
 (Conv1d 4->300 k19, 300->200 k11, 200->200 k7, each with batch norm, ReLU, max-pool 3 stride 3 and dropout
 0.1/0.2/0.3), then dropout 0.5 before each dense layer, dense 1000 -> 1000 -> n_tasks, logits out.
 Convolutions use 'same' padding (``kernel // 2``), so an 800 bp window gives 200 x 29 = 5800 dense inputs.
-The dense input size is always computed from the window length.
+The dense input size is always computed from the window length. Optional residual blocks of dilated
+convolutions (``residual_dilations``) follow the convolution blocks and keep the feature map's shape.
 """
 
 from __future__ import annotations
@@ -14,7 +15,28 @@ from torch import nn
 
 from peakcnn.modelconfig import PRESETS, ModelConfig, preset_config
 
-__all__ = ["PRESETS", "DNASeqClassifier", "ModelConfig", "preset_config"]
+__all__ = ["PRESETS", "DNASeqClassifier", "DilatedResidual", "ModelConfig", "preset_config"]
+
+
+class DilatedResidual(nn.Module):
+    """``x + Dropout(BN(Conv1d(ReLU(x))))`` with a width-3 convolution of the given dilation, same length.
+
+    The batch norm's scale starts at zero, so a new block is the identity: a model with these blocks added
+    to a trained one computes the same function until training moves them.
+    """
+
+    def __init__(self, channels: int, dilation: int, dropout: float):
+        super().__init__()
+        self.branch = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation),
+            nn.BatchNorm1d(channels),
+            nn.Dropout(dropout),
+        )
+        nn.init.zeros_(self.branch[2].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.branch(x)
 
 
 class DNASeqClassifier(nn.Module):
@@ -39,6 +61,7 @@ class DNASeqClassifier(nn.Module):
                 nn.Dropout(drop),
             ]
             in_ch = out_ch
+        blocks += [DilatedResidual(in_ch, int(d), c.residual_dropout) for d in c.residual_dilations]
         self.trunk = nn.Sequential(*blocks)
         layers: list[nn.Module] = [nn.Flatten()]
         n_in = c.dense_inputs()

@@ -20,6 +20,10 @@ class ModelConfig:
     conv_widths: list[int] = field(default_factory=lambda: [19, 11, 7])
     pool_widths: list[int] = field(default_factory=lambda: [3, 3, 3])
     conv_dropout: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3])
+    #: Dilation of each residual block after the last convolution block (none by default); see
+    #: :class:`peakcnn.model.DilatedResidual`. They keep the feature map's size, so the dense input is unchanged.
+    residual_dilations: list[int] = field(default_factory=list)
+    residual_dropout: float = 0.3
     dense_units: list[int] = field(default_factory=lambda: [1000, 1000])
     dense_dropout: float = 0.5
 
@@ -29,6 +33,8 @@ class ModelConfig:
             raise InputError("model config: conv_filters, conv_widths, pool_widths and conv_dropout differ in length")
         if self.window <= 0 or self.n_tasks <= 0:
             raise InputError(f"model config: window ({self.window}) and n_tasks ({self.n_tasks}) must be positive")
+        if any(int(d) != d or d < 1 for d in self.residual_dilations):
+            raise InputError(f"model config: residual_dilations ({self.residual_dilations}) must be positive integers")
         if self.trunk_length() <= 0:
             raise InputError(f"model config: a {self.window} bp window is too short for the pooling layers")
 
@@ -55,10 +61,14 @@ class ModelConfig:
 
 
 #: Named architectures. ``founding`` is the default; ``basset`` is Kelley et al. 2016 (pools 3/4/4,
-#: dense dropout 0.3); ``small`` is a quick model for smoke runs and tests.
+#: dense dropout 0.3); ``dilated`` is ``founding`` with four residual blocks of dilation 1, 2, 4 and 8 after the
+#: convolutions (Basenji's dilated tower, here over the 29 positions of an 800 bp window), whose other
+#: tensors have the names and shapes of ``founding``, so that ``--init`` from a ``founding`` run copies them
+#: all; ``small`` is a quick model for smoke runs and tests.
 PRESETS: dict[str, dict] = {
     "founding": {},
     "basset": {"pool_widths": [3, 4, 4], "conv_dropout": [0.0, 0.0, 0.0], "dense_dropout": 0.3},
+    "dilated": {"residual_dilations": [1, 2, 4, 8]},
     "small": {
         "conv_filters": [32, 32, 32],
         "conv_widths": [15, 9, 5],
