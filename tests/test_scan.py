@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from _apply_helpers import make_run, random_codes, random_genome, tiny_model
 
 from peakcnn.apply import call_peaks
@@ -71,11 +72,22 @@ def test_scan_other_architecture_and_short_chromosome():
         assert np.abs(scan_codes(model, codes, stride) - ref).max() < 1e-4
 
 
-def test_scan_with_residual_dilated_blocks_equals_window_by_window():
-    model = tiny_model(n_tasks=2, residual_dilations=[1, 2])  # not a plain trunk: windows run one by one
-    codes = random_codes(1500, seed=6)
-    ref = _window_by_window(model, codes, 24)
-    assert np.abs(sigmoid(scan_codes(model, codes, 24)) - sigmoid(ref)).max() < 1e-5
+@pytest.mark.parametrize("stride", [8, 24])
+def test_scan_with_residual_dilated_blocks_shares_the_trunk_and_equals_window_by_window(monkeypatch, stride):
+    import peakcnn.scan as scan
+
+    model = tiny_model(n_tasks=2, residual_dilations=[1, 2])
+    for m in model.modules():  # move the blocks away from the identity they start as
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.weight.data.uniform_(0.5, 1.5)
+    codes = random_codes(4321, seed=6)
+    calls = []
+    original = scan._shared_logits
+    monkeypatch.setattr(scan, "_shared_logits", lambda *a: calls.append(len(a[3])) or original(*a))
+    out = scan_codes(model, codes, stride)
+    assert sum(calls) == len(out)  # the convolutions are shared, the blocks run on each window's own map
+    ref = _window_by_window(model, codes, stride)
+    assert np.abs(sigmoid(out) - sigmoid(ref)).max() < 1e-5
 
 
 def test_default_stride_is_pool_multiple():

@@ -179,6 +179,8 @@ def _shared_logits(
             pre_cl = [level["pre_cl"] for level in levels[:-1]]
             for at, values in border_features(layers, inputs_cl, pre_cl, list(c.T), window):
                 final[:, :, at] = values.transpose(1, 2)
+        if layers.tail is not None:
+            final = layers.tail(final)
         logits[torch.as_tensor(g, device=seg.device)] = net.head(final).float()
     return logits
 

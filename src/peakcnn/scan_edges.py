@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from peakcnn.model import DilatedResidual
+
 SIDES = ("left", "right")
 
 #: Conv outputs per matrix product: fewer, larger products (with some zero blocks) run better than one per
@@ -69,7 +71,10 @@ class Layer:
 
 
 class TrunkLayers(list):
-    """The trunk as a list of :class:`Layer`."""
+    """The trunk as a list of :class:`Layer`, and in ``tail`` the modules after them that keep the feature
+    map's shape (residual dilated blocks), applied to each window's own final map."""
+
+    tail: nn.Module | None = None
 
     def lengths(self, window: int) -> list[int]:
         """Feature length at each layer input and after the last layer: ``[W, W//p1, ...]``."""
@@ -79,17 +84,25 @@ class TrunkLayers(list):
         return out
 
     def to(self, device) -> TrunkLayers:
-        return TrunkLayers(
+        moved = TrunkLayers(
             Layer(layer.weight.to(device), layer.bias.to(device), layer.padding, layer.pool) for layer in self
         )
+        moved.tail = self.tail
+        return moved
 
 
 def trunk_layers(net: nn.Module) -> TrunkLayers | None:
-    """Parse a folded trunk (``Conv1d, MaxPool1d, ReLU`` repeated); ``None`` if it has another shape."""
+    """Parse a folded trunk (``Conv1d, MaxPool1d, ReLU`` repeated, then any :class:`DilatedResidual`
+    blocks as the ``tail``); ``None`` if it has another shape."""
     mods = list(getattr(net, "trunk", []))
+    n_tail = 0
+    while n_tail < len(mods) and isinstance(mods[len(mods) - 1 - n_tail], DilatedResidual):
+        n_tail += 1
+    mods, tail = mods[: len(mods) - n_tail], mods[len(mods) - n_tail :]
     if not mods or len(mods) % 3:
         return None
     layers = TrunkLayers()
+    layers.tail = nn.Sequential(*tail) if tail else None
     for conv, pool, relu in zip(mods[::3], mods[1::3], mods[2::3], strict=False):
         ok = (
             isinstance(conv, nn.Conv1d)
