@@ -35,7 +35,7 @@ the valid and test splits of the replicate-1 data set):
     that no region called accessible in another replicate is a negative.
 ``best_basset``
     The ``best`` recipe in bfloat16 on Basset's own architecture (``--arch basset``: pools 3/4/4, no
-    convolution dropout, dense dropout 0.3), the one recipe here that leaves the founding architecture.
+    convolution dropout, dense dropout 0.3).
 ``best_long``
     The ``best`` recipe in bfloat16 with the cosine schedule over 24 epochs (patience 5).
 ``best_neg3``
