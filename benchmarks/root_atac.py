@@ -4,7 +4,7 @@ Data set: 800 bp windows on peak summits, GC-matched genomic negatives 1:1, held
 (``--split region``: 1 Mb blocks, pattern train x4 / valid / train x4 / test). The genome is TAIR10 chr1
 only, so peaks on chromosomes 2-5 are dropped (``peakcnn prepare`` warns).
 
-Recipes (all but ``best_basset`` and ``best_neg3_dap_dilated`` train the founding architecture; all are scored on
+Recipes (all but ``best_basset`` and ``best_neg3_dap_dilated*`` train the founding architecture; all are scored on
 the valid and test splits of the replicate-1 data set):
 
 ``founding``
@@ -58,9 +58,9 @@ the valid and test splits of the replicate-1 data set):
     As ``best_neg3_dap`` with ``--arch dilated``: the founding network with four residual blocks of dilated
     convolutions (dilation 1, 2, 4, 8) after the third convolution block. Every other tensor is copied from
     ``dap_pretrain_long``, and the new blocks start as the identity.
-``best_neg3_dap_seed1``, ``best_neg5_dap_seed1``
-    ``best_neg3_dap`` and ``best_neg5_dap`` with seed 1 (weight initialisation of the layers not taken from
-    ``dap_pretrain_long``, batch order, augmentation).
+``best_neg3_dap_seed1``, ``best_neg5_dap_seed1``, ``best_neg3_dap_dilated_seed1``
+    ``best_neg3_dap``, ``best_neg5_dap`` and ``best_neg3_dap_dilated`` with seed 1 (weight initialisation of
+    the layers not taken from ``dap_pretrain_long``, batch order, augmentation).
 
 Every CNN is scored twice, as the ``strands`` column says: on the forward strand, and as the mean
 probability of both strands (``peakcnn evaluate --rc``); both rows are candidates for **best**.
@@ -212,6 +212,10 @@ RECIPES = {
     "best_neg3_dap_dilated": (
         "neg3",
         {**_BEST_DAP_LONG, "arch": "dilated", "note": "as 'best_neg3_dap' with four residual dilated blocks"},
+    ),
+    "best_neg3_dap_dilated_seed1": (
+        "neg3",
+        {**_BEST_DAP_LONG, "arch": "dilated", "seed": 1, "note": "as 'best_neg3_dap_dilated' with seed 1"},
     ),
     "dap_pretrain_longer": (
         "dap",
