@@ -683,6 +683,7 @@ def main(argv=None) -> int:
         p.error("--recipe all stands alone; name the recipes or say all")
     if len(set(args.recipe)) < len(args.recipe):
         p.error(f"--recipe names a recipe twice: {' '.join(args.recipe)}")
+    sys.stdout.reconfigure(line_buffering=True)  # epoch lines reach a log file as they happen (nohup ... > log)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     if not (args.data / PEAK_DIR / REPLICATES[0]).exists():
         print(f"skip: {args.data / PEAK_DIR / REPLICATES[0]} not found (the shared real-data folder is absent)")
