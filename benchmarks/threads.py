@@ -1,0 +1,81 @@
+"""Concurrent jobs on one CPU: PyTorch's default threads against one share of the cores per job.
+
+Runs a bare training loop (forward / backward / AdamW step on random one-hot batches of 64) for
+``--seconds``: once alone, then ``--jobs`` copies at the same time with PyTorch's default thread count
+(one per core), then the same copies with ``OMP_NUM_THREADS`` = cores / jobs. Prints windows/s of each loop.
+
+Usage::
+
+    python benchmarks/threads.py [--jobs 2] [--seconds 20] [--arch small] [--window 800]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+
+def loop(arch: str, window: int, seconds: float) -> float:
+    """Windows/s of a bare training loop of ``arch`` run for ``seconds``."""
+    import torch
+
+    from peakcnn.model import DNASeqClassifier, preset_config
+
+    torch.manual_seed(0)
+    model = DNASeqClassifier(preset_config(arch, window, 1))
+    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    bases = torch.randint(0, 4, (64, window))
+    x = torch.nn.functional.one_hot(bases, 4).transpose(1, 2).float()
+    y = torch.randint(0, 2, (64, 1)).float()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(model(x), y).backward()
+        opt.step()
+        n += len(x)
+    return n / (time.perf_counter() - start)
+
+
+def run_jobs(jobs: int, threads: int | None, args) -> list[float]:
+    """Start ``jobs`` copies of :func:`loop` at once (``threads`` per copy, or PyTorch's default)."""
+    env = dict(os.environ)
+    env.pop("OMP_NUM_THREADS", None)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    cmd = [sys.executable, __file__, "--child", "--arch", args.arch, "--window", str(args.window)]
+    procs = [
+        subprocess.Popen([*cmd, "--seconds", str(args.seconds)], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(jobs)
+    ]
+    return [float(p.communicate()[0]) for p in procs]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--arch", default="small")
+    parser.add_argument("--window", type=int, default=800)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(loop(args.arch, args.window, args.seconds))
+        return 0
+    cores = os.cpu_count() or 1
+    share = max(1, cores // args.jobs)
+    print(f"{cores} cores, {args.jobs} jobs, model {args.arch}, window {args.window}, {args.seconds:g} s each")
+    for label, jobs, threads in (
+        ("alone, default threads", 1, None),
+        (f"{args.jobs} at once, default threads", args.jobs, None),
+        (f"{args.jobs} at once, OMP_NUM_THREADS={share}", args.jobs, share),
+    ):
+        rates = run_jobs(jobs, threads, args)
+        print(f"{label}: " + " + ".join(f"{r:.0f}" for r in rates) + f" = {sum(rates):.0f} windows/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
