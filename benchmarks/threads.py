@@ -23,12 +23,12 @@ def loop(arch: str, window: int, seconds: float) -> float:
     import torch
 
     from peakcnn.model import DNASeqClassifier, preset_config
+    from peakcnn.sequence import codes_to_onehot_torch
 
     torch.manual_seed(0)
     model = DNASeqClassifier(preset_config(arch, window, 1))
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
-    bases = torch.randint(0, 4, (64, window))
-    x = torch.nn.functional.one_hot(bases, 4).transpose(1, 2).float()
+    x = codes_to_onehot_torch(torch.randint(0, 4, (64, window), dtype=torch.uint8))
     y = torch.randint(0, 2, (64, 1)).float()
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
