@@ -61,8 +61,8 @@ the valid and test splits of the replicate-1 data set):
 ``best_neg3_dap_seed1``, ``best_neg5_dap_seed1``, ``best_neg3_dap_dilated_seed1``
     ``best_neg3_dap``, ``best_neg5_dap`` and ``best_neg3_dap_dilated`` with seed 1 (weight initialisation of
     the layers not taken from ``dap_pretrain_long``, batch order, augmentation).
-``best_neg3_dap_dilated_seed2``
-    ``best_neg3_dap_dilated`` with seed 2.
+``best_neg3_dap_dilated_seed2``, ``best_neg3_dap_dilated_seed3``
+    ``best_neg3_dap_dilated`` with seed 2 or 3.
 
 Every CNN is scored twice, as the ``strands`` column says: on the forward strand, and as the mean
 probability of both strands (``peakcnn evaluate --rc``); both rows are candidates for **best**.
@@ -222,6 +222,10 @@ RECIPES = {
     "best_neg3_dap_dilated_seed2": (
         "neg3",
         {**_BEST_DAP_LONG, "arch": "dilated", "seed": 2, "note": "as 'best_neg3_dap_dilated' with seed 2"},
+    ),
+    "best_neg3_dap_dilated_seed3": (
+        "neg3",
+        {**_BEST_DAP_LONG, "arch": "dilated", "seed": 3, "note": "as 'best_neg3_dap_dilated' with seed 3"},
     ),
     "dap_pretrain_longer": (
         "dap",
