@@ -84,7 +84,9 @@ the same and no training window overlaps a replicate-1 valid or test window. The
 ``best*`` recipe (or the ensemble), scored on one strand or both, has the highest replicate-1 *validation*
 auPRC; the test split is never used for a choice.
 Baselines (GC content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split.
-Finished runs are kept and interrupted ones resumed when the script is started again. Usage::
+Finished runs are kept and interrupted ones resumed when the script is started again; the scores of a
+finished run are kept in ``RUN/root_atac_scores.json`` and reused while its weights and the data sets are
+unchanged. Usage::
 
     python benchmarks/root_atac.py [--recipe NAME...|all] [--data ../shared/data] [--out DIR] [--fp32]
 
@@ -107,6 +109,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import importlib.util
 import json
 import logging
@@ -455,6 +458,76 @@ def score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray | None =
     return out
 
 
+#: Scores of a run kept in its folder, so that a restarted benchmark does not score finished runs again.
+SCORES_FILE = "root_atac_scores.json"
+#: Changes whenever :func:`score_rep1` computes something different; older caches are then ignored.
+SCORES_VERSION = 1
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
+
+
+def cached_score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray | None = None) -> dict:
+    """:func:`score_rep1`, read from ``RUN/root_atac_scores.json`` when that file was written for the same
+    weights, the same replicate-1 and clean data sets (by content), the same peak strengths and the same
+    :data:`SCORES_VERSION`; otherwise scored and written there (atomically)."""
+    from peakcnn.data.store import Dataset
+
+    hashes = []
+    for folder in (rep1, clean):
+        with Dataset(folder) as ds:
+            hashes.append(ds.sha256.encode())
+    key = _digest(
+        str(SCORES_VERSION).encode(),
+        (run / "model.safetensors").read_bytes(),
+        (run / "model.json").read_bytes(),
+        *hashes,
+        b"" if strength is None else np.ascontiguousarray(strength, dtype=np.float64).tobytes(),
+    )
+    path = run / SCORES_FILE
+    if path.exists():
+        try:
+            doc = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            doc = {}
+        if doc.get("key") == key:
+            scores = doc["scores"]
+            scores["valid_logits"] = tuple(np.asarray(a, dtype=doc["logits_dtype"]) for a in scores["valid_logits"])
+            logging.info(f"{run.name}: scores read from {path.name} (same weights and data sets)")
+            return scores
+    scores = score_rep1(run, rep1, clean, strength)
+    logits = scores["valid_logits"]
+    doc = {
+        "key": key,
+        "logits_dtype": str(logits[0].dtype),
+        "scores": {**scores, "valid_logits": [a.tolist() for a in logits]},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    # NaN stays NaN (Python's JSON reads it back); NumPy scalars and arrays become numbers and lists.
+    tmp.write_text(json.dumps(doc, default=lambda o: o.tolist()) + "\n")
+    tmp.replace(path)
+    return scores
+
+
+def own_report(run: Path, baselines: bool) -> dict:
+    """The run's own ``peakcnn evaluate`` document on its own test split (``RUN/eval_test``), read back when
+    it was written after the last epoch's checkpoint (and holds the baselines when they are asked for)."""
+    from peakcnn.evaluate import METRICS_FILE, evaluate
+
+    metrics = run / "eval_test" / METRICS_FILE
+    trained = max((run / name).stat().st_mtime for name in ("model.safetensors", "last.safetensors"))
+    if metrics.exists() and metrics.stat().st_mtime > trained:
+        doc = json.loads(metrics.read_text())
+        if not baselines or len(doc["models"]) > 1:
+            return doc
+    doc, _ = evaluate(run, baselines=baselines)
+    return doc
+
+
 def _row(recipe, trained_on, negatives, m, valid_auprc, epochs, clean=None, strands=None) -> dict:
     return {
         "recipe": recipe, "trained_on": trained_on, "negatives": negatives, "split": SPLIT_TEXT, "strands": strands,
@@ -619,7 +692,6 @@ def learning_curves(runs: dict[str, Path], path: Path) -> None:
 def run_all(args) -> tuple[list[dict], dict | None]:
     """Rows of the table (CNN recipes, the **best** one, baselines) and the chosen best row (or None)."""
     from peakcnn.data.store import Dataset
-    from peakcnn.evaluate import evaluate
 
     t0 = time.time()
     rep1 = prepare(args.data, args.out, "rep1")
@@ -643,10 +715,10 @@ def run_all(args) -> tuple[list[dict], dict | None]:
     for name in names:
         runs[name], dataset = train_chain(name)
         first = not baselines and dataset == rep1
-        doc, _ = evaluate(runs[name], baselines=first)  # the run's own report, on its own test split
+        doc = own_report(runs[name], baselines=first)
         if first:
             baselines = baseline_rows(doc)
-        scored[name] = score_rep1(runs[name], rep1, clean, strength)
+        scored[name] = cached_score_rep1(runs[name], rep1, clean, strength)
         rows += [cnn_row(name, runs[name], scored[name][strands], test_negatives, strands) for strands in STRANDS]
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
     candidates = [r for r in rows if r["recipe"] in BEST_CANDIDATES]
