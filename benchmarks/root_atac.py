@@ -4,7 +4,7 @@ Data set: 800 bp windows on peak summits, GC-matched genomic negatives 1:1, held
 (``--split region``: 1 Mb blocks, pattern train x4 / valid / train x4 / test). The genome is TAIR10 chr1
 only, so peaks on chromosomes 2-5 are dropped (``peakcnn prepare`` warns).
 
-Recipes (all but ``best_basset`` and ``best_neg3_dap_dilated*`` train the founding architecture; all are scored on
+Recipes (all but ``best_basset`` and ``*_dilated*`` train the founding architecture; all are scored on
 the valid and test splits of the replicate-1 data set):
 
 ``founding``
@@ -58,6 +58,8 @@ the valid and test splits of the replicate-1 data set):
     As ``best_neg3_dap`` with ``--arch dilated``: the founding network with four residual blocks of dilated
     convolutions (dilation 1, 2, 4, 8) after the third convolution block. Every other tensor is copied from
     ``dap_pretrain_long``, and the new blocks start as the identity.
+``best_union_neg3_dap_dilated``
+    As ``best_union_neg3_dap`` with ``--arch dilated``.
 ``best_neg3_dap_seed1``, ``best_neg5_dap_seed1``, ``best_neg3_dap_dilated_seed1``
     ``best_neg3_dap``, ``best_neg5_dap`` and ``best_neg3_dap_dilated`` with seed 1 (weight initialisation of
     the layers not taken from ``dap_pretrain_long``, batch order, augmentation).
@@ -202,14 +204,6 @@ RECIPES = {
         "union_neg3",
         {**_BEST_DAP_LONG, "note": "as 'best_neg3_dap' with the peaks of replicates 1-3 as positives"},
     ),
-    "best_neg3_dap_seed1": (
-        "neg3",
-        {**_BEST_DAP_LONG, "seed": 1, "note": "as 'best_neg3_dap' with seed 1"},
-    ),
-    "best_neg5_dap_seed1": (
-        "neg5",
-        {**_BEST_DAP_LONG, "seed": 1, "note": "as 'best_neg5_dap' with seed 1"},
-    ),
     "best_union_neg5_dap": (
         "union_neg5",
         {**_BEST_DAP_LONG, "note": "as 'best_union_neg3_dap' with 5 GC-matched negatives per positive"},
@@ -217,18 +211,6 @@ RECIPES = {
     "best_neg3_dap_dilated": (
         "neg3",
         {**_BEST_DAP_LONG, "arch": "dilated", "note": "as 'best_neg3_dap' with four residual dilated blocks"},
-    ),
-    "best_neg3_dap_dilated_seed1": (
-        "neg3",
-        {**_BEST_DAP_LONG, "arch": "dilated", "seed": 1, "note": "as 'best_neg3_dap_dilated' with seed 1"},
-    ),
-    "best_neg3_dap_dilated_seed2": (
-        "neg3",
-        {**_BEST_DAP_LONG, "arch": "dilated", "seed": 2, "note": "as 'best_neg3_dap_dilated' with seed 2"},
-    ),
-    "best_neg3_dap_dilated_seed3": (
-        "neg3",
-        {**_BEST_DAP_LONG, "arch": "dilated", "seed": 3, "note": "as 'best_neg3_dap_dilated' with seed 3"},
     ),
     "dap_pretrain_longer": (
         "dap",
@@ -246,7 +228,18 @@ RECIPES = {
         "neg3",
         {**_BEST_DAP_LONG, "init": "dap_pretrain_longer", "note": "as 'best_neg3_dap', from dap_pretrain_longer"},
     ),
+    "best_union_neg3_dap_dilated": (
+        "union_neg3",
+        {**_BEST_DAP_LONG, "arch": "dilated", "note": "as 'best_union_neg3_dap' with four residual dilated blocks"},
+    ),
 }
+#: Recipes trained again with other seeds: ``NAME_seedS`` is ``NAME`` with ``--seed S``.
+SEEDS = {"best_neg3_dap": (1,), "best_neg5_dap": (1,), "best_neg3_dap_dilated": (1, 2, 3)}
+for _name, _seeds in SEEDS.items():
+    _data, _options = RECIPES[_name]
+    for _seed in _seeds:
+        _note = f"as '{_name}' with seed {_seed}"
+        RECIPES[f"{_name}_seed{_seed}"] = (_data, {**_options, "seed": _seed, "note": _note})
 #: Recipes whose ``init`` names another recipe -> that recipe, trained first.
 PRETRAINED = {name: options["init"] for name, (_, options) in RECIPES.items() if options.get("init")}
 #: Data sets with more than one GC-matched negative per positive -> (the data set whose peaks they use,
