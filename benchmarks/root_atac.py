@@ -556,7 +556,8 @@ def ensemble_rows(
 
     The validation auPRC of each ``k`` is that of the mean of the members' replicate-1 logits on each strand
     (``valid_logits`` of their :func:`score_rep1` results, ``scored``), which is what the ensemble model
-    computes; the reported scores are those of the ensemble itself (:func:`score_rep1`).
+    computes; the reported scores are those of the ensemble itself (:func:`cached_score_rep1`: the folder
+    is written again with the same bytes when its members have not changed, so a restart reads them back).
     """
     from peakcnn.data.store import Dataset
     from peakcnn.ensemble import build_ensemble
@@ -585,7 +586,7 @@ def ensemble_rows(
         )
         folder = out / (("ensemble_best" if strands == "forward" else f"ensemble_best_{strands}") + suffix)
         build_ensemble([runs[m] for m in members], folder, force=True, tasks=[TASK_NAMES[0]])
-        scores = score_rep1(folder, rep1, clean, strength)[strands]
+        scores = cached_score_rep1(folder, rep1, clean, strength)[strands]
         name = f"ensemble_top{k} ({', '.join(members)})"
         row = _row(name, "as its members", candidates[0]["negatives"], scores["test"], scores["valid"]["auprc"], "-",
                    scores["test_clean"], strands)  # fmt: skip
