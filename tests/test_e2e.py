@@ -147,3 +147,27 @@ def test_evaluate_rc_scores_the_mean_of_both_strands(trained, capsys):
     assert main(["-q", "evaluate", str(trained / "run"), "--rc", "--no-baselines", "--out", str(out)]) == 0
     assert "mean of both strands" in capsys.readouterr().out
     assert STRANDS_BOTH in (out / "report.html").read_text()
+
+
+def test_evaluate_out_never_replaces_a_folder_it_did_not_write(trained, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    before = sorted(p.name for p in run.iterdir())
+    assert main(["evaluate", str(run), "--no-baselines", "--out", str(run)]) == 2
+    assert "holds files an evaluation did not write" in _error(capsys)
+    assert sorted(p.name for p in run.iterdir()) == before
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "notes.txt").write_text("keep me\n")
+    assert main(["evaluate", str(run), "--no-baselines", "--out", str(tmp_path / "notes")]) == 2
+    assert "notes.txt" in _error(capsys)
+    assert (tmp_path / "notes" / "notes.txt").read_text() == "keep me\n"
+    (tmp_path / "afile").write_text("x\n")
+    assert main(["evaluate", str(run), "--no-baselines", "--out", str(tmp_path / "afile")]) == 2
+    assert "is a file" in _error(capsys)
+    # an earlier evaluation's folder is replaced as a whole
+    out = tmp_path / "eval"
+    assert main(["-q", "evaluate", str(run), "--no-baselines", "--out", str(out)]) == 0
+    first = (out / "metrics.json").read_text()
+    assert main(["-q", "evaluate", str(run), "--no-baselines", "--out", str(out), "--split", "valid"]) == 0
+    assert (out / "metrics.json").read_text() != first
+    assert json.loads((out / "metrics.json").read_text())["split"] == "valid"

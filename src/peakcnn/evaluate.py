@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
+#: Every file an evaluation folder holds; an existing ``--out`` folder is replaced only if it holds no other.
+OUTPUT_FILES = frozenset({METRICS_FILE, REPORT_FILE, "roc.png", "pr.png", "calibration.png", "training.png"})
 #: Data set attributes that are bookkeeping, not a description of the data, and are left out of reports.
 _HIDDEN_ATTRS = {"format", "format_version", "tasks", "chroms", "content_sha256", "encoding", "window"}
 
@@ -202,6 +204,20 @@ def _write_outputs(folder: Path, doc: dict, arrays: dict, history: list[dict]) -
     write_report(doc, {k: v for k, v in images.items() if v}, history, folder / REPORT_FILE)
 
 
+def _check_out(folder: Path) -> None:
+    """Refuse an output folder that is a file, or a folder holding anything an evaluation did not write
+    (it is replaced as a whole)."""
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: is a file; give --out a folder name")
+    if folder.is_dir():
+        foreign = sorted(p.name for p in folder.iterdir() if p.name not in OUTPUT_FILES)
+        if foreign:
+            raise InputError(
+                f"{folder}: holds files an evaluation did not write ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}), and would be replaced; choose another --out folder"
+            )
+
+
 def evaluate(
     run, dataset=None, split: str = "test", out=None, baselines: bool = True, rc: bool = False
 ) -> tuple[dict, Path]:
@@ -225,8 +241,9 @@ def evaluate(
     """
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
-    doc, arrays = score(run, dataset, split, baselines, rc)
     folder = Path(out) if out else Path(run) / f"eval_{split}"
+    _check_out(folder)
+    doc, arrays = score(run, dataset, split, baselines, rc)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
