@@ -45,7 +45,13 @@ def test_single_class_gives_nan_and_macro_skips_it():
     p = np.array([[0.9, 0.2], [0.8, 0.7], [0.6, 0.4], [0.7, 0.9]])
     out = multitask_metrics(y, p, ["a", "b"])
     assert math.isnan(out["tasks"]["a"]["auroc"]) and out["tasks"]["b"]["auroc"] == 1.0
-    assert out["macro"]["auroc"] == 1.0 and out["macro"]["n"] == 8
+    assert out["macro"]["auroc"] == 1.0
+    # n counts windows, n_pos / n_neg the labels of both tasks
+    assert (out["macro"]["n"], out["macro"]["n_pos"], out["macro"]["n_neg"]) == (4, 6, 2)
+    from peakcnn.report import window_counts
+
+    assert window_counts(out["macro"]) == "4 windows x 2 tasks (6 pos / 2 neg labels)"
+    assert window_counts(out["tasks"]["b"]) == "4 (2 pos / 2 neg)"
     assert json_safe(out)["tasks"]["a"]["auroc"] is None
 
 

@@ -125,12 +125,14 @@ MACRO_KEYS = ("positive_rate", "loss", "accuracy", "auroc", "auprc", "brier", "e
 
 
 def macro_average(per_task: dict[str, dict]) -> dict:
-    """Unweighted mean of each scalar metric over tasks, skipping ``NaN``; window counts are summed."""
+    """Unweighted mean of each scalar metric over tasks, skipping ``NaN``. ``n`` is the number of windows
+    (every task labels the same windows); ``n_pos`` and ``n_neg`` count labels, summed over tasks."""
     out: dict = {}
     for key in MACRO_KEYS:
         vals = [m[key] for m in per_task.values() if m.get(key) is not None and not math.isnan(m[key])]
         out[key] = float(np.mean(vals)) if vals else math.nan
-    for key in ("n", "n_pos", "n_neg"):
+    out["n"] = int(max((m["n"] for m in per_task.values()), default=0))
+    for key in ("n_pos", "n_neg"):
         out[key] = int(sum(m[key] for m in per_task.values()))
     out["n_tasks"] = len(per_task)
     return out

@@ -44,7 +44,11 @@ def _esc(value) -> str:
     return html.escape(str(value))
 
 
-def _counts(m: dict) -> str:
+def window_counts(m: dict) -> str:
+    """Windows and labels: ``n (pos / neg)`` for one task; windows x tasks and the labels of all tasks for
+    a macro average over several."""
+    if m.get("n_tasks", 1) > 1:
+        return f"{m['n']:,} windows x {m['n_tasks']} tasks ({m['n_pos']:,} pos / {m['n_neg']:,} neg labels)"
     return f"{m['n']:,} ({m['n_pos']:,} pos / {m['n_neg']:,} neg)"
 
 
@@ -64,7 +68,7 @@ def comparison_table(doc: dict) -> str:
     rows, classes = [], []
     for name, model in doc["models"].items():
         m = model["metrics"]["macro"]
-        rows.append([_esc(model["label"]), _counts(m)] + [fmt(m[k]) for k, _ in _MACRO_COLUMNS])
+        rows.append([_esc(model["label"]), window_counts(m)] + [fmt(m[k]) for k, _ in _MACRO_COLUMNS])
         classes.append("cnn" if name == "CNN" else "")
     return _table(header, rows, classes)
 
@@ -76,7 +80,7 @@ def per_task_table(doc: dict) -> str:
         for model in doc["models"].values():
             m = model["metrics"]["tasks"][task]
             rows.append(
-                [_esc(task), _esc(model["label"]), _counts(m)]
+                [_esc(task), _esc(model["label"]), window_counts(m)]
                 + [fmt(m[k]) for k in ("auroc", "auprc", "positive_rate", "accuracy", "ece")]
             )
     return _table(header, rows)
@@ -126,8 +130,8 @@ def _summary(doc: dict) -> str:
     ds, split = doc["dataset"], doc["split"]
     cnn = doc["models"]["CNN"]["metrics"]["macro"]
     parts = [
-        f"<p>Split <b>{_esc(split)}</b> of <code>{_esc(ds['path'])}</code>: <b>{_counts(cnn)}</b> windows"
-        f"{' per task' if len(ds['tasks']) > 1 else ''}, {len(ds['tasks'])} task(s), {ds['window']} bp.</p>",
+        f"<p>Split <b>{_esc(split)}</b> of <code>{_esc(ds['path'])}</code>: <b>{window_counts(cnn)}</b>"
+        f"{'' if len(ds['tasks']) > 1 else ' windows'}, {len(ds['tasks'])} task(s), {ds['window']} bp.</p>",
         f"<p>Negatives: <b>{_esc(ds['negatives'])}</b>. Split mode: <b>{_esc(ds['split_mode'])}</b> "
         f"(windows per split: {', '.join(f'{k} {v:,}' for k, v in ds['counts'].items())}). "
         f"The CNN is scored on the <b>{_esc(doc['model']['strands'])}</b>.</p>",

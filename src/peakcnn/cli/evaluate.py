@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_table(doc: dict) -> str:
     """A markdown table of the macro metrics of every model, with window counts."""
-    from peakcnn.report import fmt
+    from peakcnn.report import fmt, window_counts
 
     ds = doc["dataset"]
     lines = [
@@ -51,7 +51,7 @@ def summary_table(doc: dict) -> str:
     for model in doc["models"].values():
         m = model["metrics"]["macro"]
         lines.append(
-            f"| {model['label']} | {m['n']} ({m['n_pos']}/{m['n_neg']}) | {fmt(m['auroc'])} | "
+            f"| {model['label']} | {window_counts(m)} | {fmt(m['auroc'])} | "
             f"{fmt(m['auprc'])} | {fmt(m['accuracy'])} |"
         )
     return "\n".join(lines)
