@@ -51,7 +51,6 @@ def summary_table(doc: dict) -> str:
     for model in doc["models"].values():
         m = model["metrics"]["macro"]
         lines.append(
-            f"| {model['label']} | {window_counts(m)} | {fmt(m['auroc'])} | "
-            f"{fmt(m['auprc'])} | {fmt(m['accuracy'])} |"
+            f"| {model['label']} | {window_counts(m)} | {fmt(m['auroc'])} | {fmt(m['auprc'])} | {fmt(m['accuracy'])} |"
         )
     return "\n".join(lines)
