@@ -55,8 +55,32 @@ def test_damaged_or_missing_checkpoint(tmp_path):
         load_model(tmp_path)
     save_model(tmp_path, DNASeqClassifier(preset_config("small", 200, 1)), ["a"])
     (tmp_path / "model.safetensors").write_bytes(b"\x00" * 20)
+    with pytest.raises(InputError, match="does not match model.json"):
+        load_model(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    del meta["tensors_sha256"]  # as written by older versions: the bytes are parsed, and fail
+    (tmp_path / "model.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="cannot be read as safetensors"):
         load_model(tmp_path)
+
+
+def test_pair_left_inconsistent_by_a_killed_writer(tmp_path, capsys):
+    """Tensors that are not the ones their JSON was written with (a process killed between the two renames
+    leaves one epoch's tensors under another epoch's JSON) are refused, by load_model and by train --resume."""
+    from safetensors.torch import save_file
+
+    make_dataset(tmp_path / "ds", n=80, window=100, n_tasks=1)
+    train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, progress=False)
+    for name in ("model", "last"):
+        path = tmp_path / "run" / f"{name}.safetensors"
+        tensors = load_file(str(path))
+        tensors["trunk.0.weight"] = tensors["trunk.0.weight"] + 1  # a valid file, other weights
+        save_file(tensors, str(path))
+    with pytest.raises(InputError, match="model.safetensors: does not match model.json"):
+        load_model(tmp_path / "run")
+    assert main(["train", str(tmp_path / "ds"), "--out", str(tmp_path / "run"), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "last.safetensors: does not match last.json" in err[0]
 
 
 def test_training_checkpoint_holds_full_state_without_pickle(tmp_path):

@@ -1,13 +1,15 @@
 """Self-describing checkpoints: tensors in safetensors, everything else in JSON. Loading never unpickles.
 
 A checkpoint is a pair ``NAME.safetensors`` + ``NAME.json`` inside a run folder. The JSON holds
-``model_config``, ``tasks``, ``window``, ``encoding``, ``training`` (config), ``dataset_sha256`` and
-``peakcnn_version``; :func:`load_model` needs nothing else to rebuild the network, so ``predict``, ``scan``
-and the interpretation tools never need the training command line.
+``model_config``, ``tasks``, ``window``, ``encoding``, ``training`` (config), ``dataset_sha256``,
+``peakcnn_version`` and ``tensors_sha256`` (checked on loading); :func:`load_model` needs nothing else to
+rebuild the network, so ``predict``, ``scan`` and the interpretation tools never need the training command
+line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -27,20 +29,30 @@ LAST_NAME = "last"  # the latest epoch, for --resume
 TRAIN_STATE_PREFIX = "train_state."
 
 
+#: Key of the JSON half of a checkpoint holding the sha256 of its safetensors half.
+TENSORS_SHA256 = "tensors_sha256"
+
+
 def save_tensors(stem: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Write ``stem.safetensors`` and ``stem.json`` atomically (the JSON last, so it marks completeness)."""
+    """Write ``stem.safetensors`` and ``stem.json`` atomically (the JSON last, so it marks completeness).
+
+    The JSON records the sha256 of the safetensors bytes, so that a pair left inconsistent by a process
+    killed between the two renames is recognised when it is read.
+    """
     from safetensors.torch import save
 
     stem = Path(stem)
     clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write_bytes(stem.with_suffix(".safetensors"), save(clean))
+    data = save(clean)
+    meta = {**meta, TENSORS_SHA256: hashlib.sha256(data).hexdigest()}
+    atomic_write_bytes(stem.with_suffix(".safetensors"), data)
     atomic_write_bytes(stem.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True).encode())
 
 
 def load_tensors(stem: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a pair written by :func:`save_tensors`."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     stem = Path(stem)
     jpath, tpath = stem.with_suffix(".json"), stem.with_suffix(".safetensors")
@@ -51,7 +63,14 @@ def load_tensors(stem: Path) -> tuple[dict[str, torch.Tensor], dict]:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{jpath}: not valid JSON ({e}); the checkpoint is damaged") from None
     try:
-        tensors = load_file(str(tpath))
+        data = tpath.read_bytes()
+        recorded = meta.get(TENSORS_SHA256) if isinstance(meta, dict) else None
+        if recorded is not None and hashlib.sha256(data).hexdigest() != recorded:
+            raise InputError(
+                f"{tpath}: does not match {jpath.name} (sha256 differs; the process writing them was probably "
+                "killed); the checkpoint is damaged, train into a new --out folder"
+            )
+        tensors = load(data)
     except (SafetensorError, OSError, ValueError) as e:
         raise InputError(f"{tpath}: cannot be read as safetensors ({e}); the checkpoint is damaged") from None
     return tensors, meta
