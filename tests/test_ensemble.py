@@ -101,6 +101,9 @@ def test_damaged_ensemble_checkpoint(tmp_path):
     _, _, r1, r2 = _members(tmp_path)
     ens = tmp_path / "ens"
     build_ensemble([r1, r2], ens)
+    meta = json.loads((ens / "model.json").read_text())
+    del meta["tensors_sha256"]  # tensors edited by hand get past the checksum only without one
+    (ens / "model.json").write_text(json.dumps(meta))
     tensors = load_file(str(ens / "model.safetensors"))
     save_file({**tensors, "extra.weight": torch.zeros(1)}, str(ens / "model.safetensors"))
     with pytest.raises(InputError, match="belong to no member"):

@@ -337,3 +337,63 @@ def test_init_from_an_unusable_run_writes_nothing(tmp_path, dataset, capsys, wha
     err = capsys.readouterr().err.strip()
     assert err.startswith("peakcnn: error: ") and message in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_non_finite_validation_output_stops_with_the_epoch_named(tmp_path, dataset, monkeypatch):
+    real = peakcnn.trainer.predict_logits
+    calls = {"n": 0}
+
+    def blown_up(*args, **kw):
+        calls["n"] += 1
+        out = real(*args, **kw)
+        if calls["n"] == 2:  # the validation of epoch 2
+            out[:3] = np.nan
+        return out
+
+    monkeypatch.setattr(peakcnn.trainer, "predict_logits", blown_up)
+    with pytest.raises(NonFiniteLoss, match=r"epoch 2, validation: .*NaN or infinite for 3 of \d+ windows.*epoch 1"):
+        train(dataset, tmp_path / "run", {**SMALL, "epochs": 3}, progress=False)
+    assert json.loads((tmp_path / "run" / "last.json").read_text())["train_state"]["epoch"] == 1
+    assert len(read_history(tmp_path / "run" / "history.csv")) == 1
+
+
+def test_history_scores_training_predictions_and_weights_both_losses_alike(tmp_path, monkeypatch):
+    """train_auroc/train_auprc are the scores of the epoch's own training predictions; with --class-weights
+    the validation loss is the same positive-weighted cross-entropy as the training loss."""
+    import dataclasses
+
+    from _train_helpers import synthetic_table
+
+    from peakcnn.data.store import Dataset, write_dataset
+    from peakcnn.metrics import auprc, auroc, sigmoid
+
+    t = synthetic_table(n=400, window=100, seed=3)
+    keep = (t.labels[:, 0] == 0) | (np.arange(len(t.labels)) % 4 == 0)  # about 1 positive in 5
+    fields = ("seqs", "labels", "chrom", "start", "split", "source")
+    write_dataset(dataclasses.replace(t, **{f: getattr(t, f)[keep] for f in fields}), tmp_path / "ds.h5")
+    real, seen = peakcnn.trainer._train_step, []
+
+    def recording(trainer, x, y):
+        loss, logits = real(trainer, x, y)
+        seen.append((trainer.epoch + 1, logits.detach().numpy().copy(), y.numpy().copy()))
+        return loss, logits
+
+    monkeypatch.setattr(peakcnn.trainer, "_train_step", recording)
+    train(tmp_path / "ds.h5", tmp_path / "run", {**SMALL, "epochs": 2, "class_weights": True}, progress=False)
+    rows = read_history(tmp_path / "run" / "history.csv")
+    for row in rows:
+        logits = np.concatenate([lg for e, lg, _ in seen if e == row["epoch"]])[:, 0]
+        y = np.concatenate([yy for e, _, yy in seen if e == row["epoch"]])[:, 0]
+        assert row["train_auroc"] == pytest.approx(auroc(y, sigmoid(logits)), abs=1e-6)  # CSV: 6 digits
+        assert row["train_auprc"] == pytest.approx(auprc(y, sigmoid(logits)), abs=1e-6)
+    model, _ = load_model(tmp_path / "run")
+    with Dataset(tmp_path / "ds.h5") as ds:
+        codes, labels = ds.load_split("valid")
+        n_train, n_pos = ds.count("train"), int(ds.load_split("train")[1].sum())
+    logits = torch.from_numpy(peakcnn.trainer.predict_logits(model, codes))
+    y = torch.from_numpy(labels.astype(np.float32))
+    pos_weight = torch.tensor([(n_train - n_pos) / n_pos], dtype=torch.float32)
+    weighted = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+    plain = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+    assert rows[-1]["valid_loss"] == pytest.approx(float(weighted), rel=1e-5)
+    assert abs(float(weighted) - float(plain)) > 0.05

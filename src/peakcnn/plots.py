@@ -113,9 +113,12 @@ def plot_history(rows: list[dict], path: Path, title: str = "") -> Path | None:
         ("valid_auroc", "valid auROC"),
         ("valid_auprc", "valid auPRC"),
         ("valid_acc", "valid accuracy"),
+        ("train_auprc", "train auPRC"),
         ("train_acc", "train accuracy"),
     ):
-        ax2.plot(epochs, [r[key] for r in rows], marker=".", label=label)
-    ax2.set(xlabel="epoch", ylabel="score", title="validation")
+        values = [r.get(key, math.nan) for r in rows]  # histories of older versions lack train auPRC
+        if not all(math.isnan(v) for v in values):
+            ax2.plot(epochs, values, marker=".", linestyle="--" if key.startswith("train") else "-", label=label)
+    ax2.set(xlabel="epoch", ylabel="score", title="scores by epoch")
     ax2.legend(fontsize=8)
     return _save(plt, fig, path)

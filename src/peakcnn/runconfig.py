@@ -32,6 +32,8 @@ HISTORY_COLUMNS = (
     "epoch",
     "train_loss",
     "train_acc",
+    "train_auroc",
+    "train_auprc",
     "valid_loss",
     "valid_acc",
     "valid_auroc",

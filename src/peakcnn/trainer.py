@@ -245,7 +245,7 @@ class Trainer:
             self.ema.update(self.model)
         return loss, logits
 
-    def _train_epoch(self, epoch: int) -> tuple[float, float]:
+    def _train_epoch(self, epoch: int) -> dict:
         from tqdm import tqdm
 
         cfg, n = self.cfg, len(self.train_codes)
@@ -254,6 +254,7 @@ class Trainer:
         starts = [lo for lo in range(0, n, cfg.batch_size) if min(n, lo + cfg.batch_size) - lo >= 2]
         self.model.train()
         total, correct, seen = 0.0, torch.zeros((), device=self.device), 0
+        outputs, targets = [], []
         bar = tqdm(total=len(starts), desc=f"epoch {epoch}/{cfg.epochs}", disable=not self.progress, leave=False)
         with bar:
             for b, lo in enumerate(starts):
@@ -266,23 +267,36 @@ class Trainer:
                     self._raise_non_finite(epoch, b + 1, value)
                 total += value * len(rows)
                 correct += ((logits.detach() >= 0) == (y >= 0.5)).float().mean(dim=1).sum()
+                outputs.append(logits.detach().float())
+                targets.append(y)
                 seen += len(rows)
                 bar.update(1)
                 bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
-        return total / max(seen, 1), float(correct) / max(seen, 1)
+        row = {"train_loss": total / max(seen, 1), "train_acc": float(correct) / max(seen, 1)}
+        if seen:
+            # Scores of the predictions made while training (dropout on, augmented batches), as Keras reports.
+            probs = torch.sigmoid(torch.cat(outputs)).cpu().numpy()
+            scores = quick_scores(torch.cat(targets).cpu().numpy(), probs)
+            row.update(train_auroc=scores["auroc"], train_auprc=scores["auprc"])
+        else:
+            row.update(train_auroc=math.nan, train_auprc=math.nan)
+        return row
 
-    def _raise_non_finite(self, epoch: int, batch: int, value: float) -> None:
+    def _raise_non_finite(self, epoch: int, batch: int | None, value) -> None:
         kept = (
             f"{self.run}/{LAST_NAME}.* still holds epoch {self.epoch}, the last good one"
             if self.epoch
             else "no epoch had completed, so no checkpoint was written"
         )
+        what = f"batch {batch}: the training loss is {value}" if batch else f"validation: {value}"
         raise NonFiniteLoss(
-            f"epoch {epoch}, batch {batch}: the training loss is {value}; training stopped ({kept}); "
+            f"epoch {epoch}, {what}; training stopped ({kept}); "
             f"try a lower --lr (now {self.cfg.lr}) or check the data set"
         )
 
-    def _validate(self) -> dict:
+    def _validate(self, epoch: int) -> dict:
+        """Validation loss (weighted as the training loss is), accuracy, auROC and auPRC of the model
+        that would be kept (the weight average with ``--ema``)."""
         if len(self.valid_codes) == 0:
             return {
                 "valid_loss": math.nan,
@@ -291,8 +305,12 @@ class Trainer:
                 "valid_auprc": math.nan,
             }
         logits = predict_logits(self.selected_model, self.valid_codes, self.device)
+        bad = int((~np.isfinite(logits)).any(axis=1).sum())
+        if bad:
+            self._raise_non_finite(epoch, None, f"the model's output is NaN or infinite for {bad:,} of "
+                                   f"{len(logits):,} windows")  # fmt: skip
         labels = self.valid_labels.astype(np.float32)
-        loss = nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(labels))
+        loss = self.loss_fn(torch.from_numpy(logits).to(self.device), torch.from_numpy(labels).to(self.device))
         scores = quick_scores(labels, sigmoid(logits))
         return {
             "valid_loss": float(loss),
@@ -310,14 +328,7 @@ class Trainer:
             epoch = self.epoch + 1
             t0 = time.perf_counter()
             lr = self.optimizer.param_groups[0]["lr"]
-            train_loss, train_acc = self._train_epoch(epoch)
-            row = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "train_acc": train_acc,
-                **self._validate(),
-                "lr": lr,
-            }
+            row = {"epoch": epoch, **self._train_epoch(epoch), **self._validate(epoch), "lr": lr}
             row["seconds"] = time.perf_counter() - t0
             self._end_epoch(row)
             log.info(_epoch_line(row, cfg.epochs))
@@ -344,7 +355,8 @@ def _train_step(trainer: Trainer, x: torch.Tensor, y: torch.Tensor):
 
 def _epoch_line(row: dict, epochs: int) -> str:
     return (
-        f"epoch {row['epoch']}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.3f}  |  "
+        f"epoch {row['epoch']}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.3f} "
+        f"auPRC {row['train_auprc']:.3f}  |  "
         f"valid loss {row['valid_loss']:.4f} acc {row['valid_acc']:.3f} auROC {row['valid_auroc']:.3f} "
         f"auPRC {row['valid_auprc']:.3f}  |  lr {row['lr']:.3g}  {row['seconds']:.1f} s"
     )
