@@ -126,3 +126,46 @@ def test_evaluate_run_without_checkpoint(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("peakcnn: error:") and "no checkpoint" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m.pop("tasks"), "model.json: 'tasks' is missing"),
+        (lambda m: m.update(window=None), "model.json: 'window' is missing or not a positive length"),
+        (lambda m: m["model_config"].update(conv_filters=[16, 16, -5]), "model_config in its JSON does not describe"),
+        (lambda m: m["model_config"].update(pool_widths="3"), "model_config in its JSON does not describe"),
+    ],
+)
+def test_hand_edited_model_json_gives_one_line(tmp_path, capsys, edit, message):
+    (tmp_path / "run").mkdir()
+    save_model(tmp_path / "run", DNASeqClassifier(preset_config("small", 200, 1)), ["a"])
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())
+    edit(meta)
+    (tmp_path / "run" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=message):
+        load_model(tmp_path / "run")
+    (tmp_path / "regions.fa").write_text(">r\n" + "ACGT" * 50 + "\n")
+    assert main(["predict", str(tmp_path / "run"), "--fasta", str(tmp_path / "regions.fa"), "--out", "x.tsv"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message.split(":")[-1].strip() in err[0]
+
+
+def test_damaged_run_files_on_resume_give_one_line(tmp_path, capsys):
+    make_dataset(tmp_path / "ds", n=80, window=100, n_tasks=1)
+    train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, progress=False)
+    resume = ["train", str(tmp_path / "ds"), "--out", str(tmp_path / "run"), "--resume"]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    (tmp_path / "run" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "dataset"}))
+    assert main(resume) == 2
+    assert "config.json: lacks its 'dataset' section" in capsys.readouterr().err
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    last = json.loads((tmp_path / "run" / "last.json").read_text())
+    del last["train_state"]["optimizer"]
+    (tmp_path / "run" / "last.json").write_text(json.dumps(last))
+    assert main(resume) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "last.json: the training state lacks optimizer" in err[0]
+    (tmp_path / "afile").write_text("x\n")
+    assert main(["train", str(tmp_path / "ds"), "--out", str(tmp_path / "afile"), "--arch", "small"]) == 2
+    assert "afile: is a file" in capsys.readouterr().err

@@ -97,9 +97,11 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str)
     """Build the network described by ``meta`` and load ``tensors`` into it, checking that they fit."""
     try:
         config = ModelConfig.from_dict(meta["model_config"])
-    except (KeyError, TypeError) as e:
-        raise InputError(f"{where}: checkpoint JSON lacks a valid model_config ({e})") from None
-    model = DNASeqClassifier(config)
+        model = DNASeqClassifier(config)
+    except (InputError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+        raise InputError(
+            f"{where}: the model_config in its JSON does not describe a network ({e}); the checkpoint is damaged"
+        ) from None
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -122,6 +124,19 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str)
     return model
 
 
+def _check_meta(meta, path: Path) -> None:
+    """The keys every command reads from a model's JSON: ``tasks`` (names) and ``window`` (bp)."""
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: is not a checkpoint description (a JSON object); the checkpoint is damaged")
+    tasks, window = meta.get("tasks"), meta.get("window")
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+        raise InputError(f"{path}: 'tasks' is missing or not a list of names; the checkpoint is damaged")
+    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
+        raise InputError(
+            f"{path}: 'window' is missing or not a positive length ({window!r}); the checkpoint is damaged"
+        )
+
+
 def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[nn.Module, dict]:
     """Load a trained model from a run folder (or a ``.json``/``.safetensors`` path); returns ``(model, meta)``.
 
@@ -136,6 +151,7 @@ def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[nn.Module, dict
     else:
         raise InputError(f"{run}: not a run folder; give the --out folder of 'peakcnn train'")
     tensors, meta = load_tensors(stem)
+    _check_meta(meta, stem.with_suffix(".json"))
     tensors = {k: v for k, v in tensors.items() if not k.startswith(TRAIN_STATE_PREFIX)}
     if is_ensemble(meta):
         return ensemble_from_tensors(tensors, meta, str(stem) + ".safetensors"), meta

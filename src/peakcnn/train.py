@@ -65,6 +65,12 @@ def _resume_config(run: Path, ds: Dataset, options: dict) -> TrainConfig:
     if not (run / f"{LAST_NAME}.json").exists():
         raise InputError(f"{run}: no checkpoint to resume ({LAST_NAME}.json missing); train without --resume")
     saved = read_run_config(run)
+    for key, fields in (("training", ()), ("dataset", ("sha256", "path"))):
+        if not isinstance(saved.get(key), dict) or any(f not in saved[key] for f in fields):
+            raise InputError(
+                f"{run}/{CONFIG_FILE}: lacks its '{key}' section; the run folder is damaged, train into a "
+                "new --out folder"
+            )
     differ = differing_keys(saved["training"], options)
     if differ:
         detail = ", ".join(f"{k} ({saved['training'][k]!r} in config.json, {options[k]!r} given)" for k in differ)
@@ -84,6 +90,8 @@ def _check_fresh(run: Path, force: bool) -> None:
     """Refuse to train over an existing checkpoint unless ``force``; clear the old run's files if so."""
     if not run.exists():
         return
+    if not run.is_dir():
+        raise InputError(f"{run}: is a file; give --out a folder name")
     taken = [p for p in (f"{LAST_NAME}.json", f"{MODEL_NAME}.json") if (run / p).exists()]
     if taken and not force:
         raise InputError(

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 EMA_PREFIX = TRAIN_STATE_PREFIX + "ema."
 
 
+#: What ``last.json`` must hold under ``train_state`` to resume a run.
+_STATE_KEYS = ("epoch", "history", "best", "bad_epochs", "stopped_early", "optimizer", "rng")
+
+
 class NonFiniteLoss(PeakcnnError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -172,17 +176,29 @@ class Trainer:
     def restore(self) -> None:
         """Load model, optimizer, scheduler, scaler, RNG and bookkeeping from ``RUN/last.*``."""
         tensors, meta = load_tensors(self.run / LAST_NAME)
+        state = meta.get("train_state") if isinstance(meta, dict) else None
+        missing = [k for k in _STATE_KEYS if not isinstance(state, dict) or k not in state]
+        if missing:
+            raise InputError(
+                f"{self.run}/{LAST_NAME}.json: the training state lacks {', '.join(missing)}; the checkpoint "
+                "is damaged, train into a new --out folder"
+            )
         weights = {k: v for k, v in tensors.items() if not k.startswith(TRAIN_STATE_PREFIX)}
         model = model_from_tensors(weights, meta, str(self.run / f"{LAST_NAME}.safetensors"))
         self.model = model.to(self.device)
         self._build_optimizer()
-        state = meta["train_state"]
-        trainstate.load_optimizer_parts(self.optimizer, tensors, state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler"):
-            self.scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        trainstate.load_rng_parts(tensors, state["rng"])
+        try:
+            trainstate.load_optimizer_parts(self.optimizer, tensors, state["optimizer"])
+            if self.scheduler is not None and state.get("scheduler"):
+                self.scheduler.load_state_dict(state["scheduler"])
+            if state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+            trainstate.load_rng_parts(tensors, state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+            raise InputError(
+                f"{self.run}/{LAST_NAME}.*: the optimizer or random state does not load ({type(e).__name__}: {e}); "
+                "the checkpoint is damaged, train into a new --out folder"
+            ) from None
         if self.cfg.ema:
             averaged = {k[len(EMA_PREFIX) :]: v for k, v in tensors.items() if k.startswith(EMA_PREFIX)}
             if not averaged or state.get("ema_updates") is None:
