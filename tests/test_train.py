@@ -276,6 +276,8 @@ def test_existing_run_needs_force(tmp_path, dataset):
         (["--device", "cuda"], "no CUDA device") if not torch.cuda.is_available() else (["--shift", "-1"], "shift"),
         (["--device", "cpu", "--amp", "fp16"], "--amp fp16 needs a CUDA device"),
         (["--ema", "1"], "--ema 1.0: must be in [0, 1)"),
+        (["--max-train", "1"], "--max-train 1: must be 0 (all windows) or at least 2"),
+        (["--shift", "50"], "--shift 50: must be less than half the 100 bp window"),
     ],
 )
 def test_bad_options_write_nothing(tmp_path, dataset, capsys, extra, message):

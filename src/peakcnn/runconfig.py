@@ -112,7 +112,7 @@ class TrainConfig:
             (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay", "must be >= 0"),
             (self.shift >= 0, "--shift", "must be >= 0 bp"),
             (self.early_stop >= 0, "--early-stop", "must be >= 0 epochs (0 = off)"),
-            (self.max_train >= 0, "--max-train", "must be >= 0 (0 = all windows)"),
+            (self.max_train == 0 or self.max_train >= 2, "--max-train", "must be 0 (all windows) or at least 2"),
             (0 <= self.ema < 1, "--ema", "must be in [0, 1) (0 = off; 0.999 averages over about 1,000 steps)"),
             (self.amp in AMP_MODES, "--amp", f"choose one of {', '.join(AMP_MODES)}"),
         ]

@@ -174,6 +174,11 @@ def _check_trainable(ds: Dataset, cfg: TrainConfig) -> None:
             f"{ds.path}: the validation split is empty, so --early-stop/--select-best/"
             "--lr-schedule plateau cannot be used"
         )
+    if cfg.shift >= ds.window // 2:
+        raise InputError(
+            f"--shift {cfg.shift}: must be less than half the {ds.window} bp window of {ds.path} (a shift of "
+            f"{ds.window // 2} bp or more moves the centre out); a few bp to a few tens is usual"
+        )
     preset_config(cfg.arch, ds.window, len(ds.tasks))
 
 
