@@ -17,7 +17,11 @@ def register(subparsers) -> None:
     p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train' or 'peakcnn ensemble'")
     p.add_argument("--dataset", metavar="DIR", help="data set to evaluate on (default: the run's own)")
     p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="default test")
-    p.add_argument("--out", metavar="DIR", help="output folder (default RUN/eval_<split>)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default RUN/eval_<split>); an earlier evaluation there is replaced, other folders refused",
+    )
     p.add_argument(
         "--rc",
         action="store_true",
