@@ -72,6 +72,9 @@ def test_real_narrowpeak_and_dapseq_files():
         ("chrom\tstart\tend\nchr1\t1\t2\n", ":1: start 'start' is not an integer"),
         ("1\t100\t400\tp\t5\t.\t1\t1\t1\t300\n", ":1: summit offset 300 lies outside"),
         ("1\t100\t400\tp\t5\t.\t1\t1\t1\t30\n1\t5\t9\n", ":2: 3 columns; narrowPeak"),
+        ("chr1\t100\t99999999999999999999\n", ":1: end 99999999999999999999 is larger than any chromosome"),
+        ("chr1\t10\t20\nchr1\t--5\t20\n", ":2: start '--5' is not an integer"),
+        ("chr1\t10\t20\nchr1\t1\u00b2\t20\n", ":2: start '1\u00b2' is not an integer"),
     ],
 )
 def test_bad_peak_files(tmp_path, text, message):

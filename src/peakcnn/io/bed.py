@@ -98,14 +98,21 @@ def detect_format(path: Path, fields: list[str]) -> str:
     return f"bed{n}" if n != 6 else "bed6"
 
 
+#: Largest coordinate accepted (2**62: far beyond any chromosome, and safe in int64 arithmetic).
+MAX_COORD = 1 << 62
+
+
 def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()
 
 
 def _parse_int(path: Path, lineno: int, text: str, what: str) -> int:
     if not _is_int(text):
         raise InputError(f"{path}:{lineno}: {what} {text!r} is not an integer; BED coordinates are whole numbers")
     value = int(text)
+    if abs(value) > MAX_COORD:
+        raise InputError(f"{path}:{lineno}: {what} {text} is larger than any chromosome; check the column order")
     if value < 0 and what != "summit offset":
         raise InputError(f"{path}:{lineno}: negative {what} {value}; BED coordinates start at 0")
     return value
@@ -165,7 +172,7 @@ def read_peaks(path: str | Path) -> PeakTable:
         raise InputError(f"{path}: no peaks (the file is empty or holds only comment/track lines)")
     try:
         return _fast_table(path, rows, linenos, fmt)
-    except ValueError:
+    except (ValueError, OverflowError):
         parsed = [_parse_line(path, n, f, fmt) for n, f in zip(linenos, rows, strict=True)]
         return _table(path, fmt, *zip(*parsed, strict=True))
 
