@@ -35,35 +35,45 @@ def test_predict_leaves_model_as_found_and_rc_averages():
     np.testing.assert_allclose(both, (fwd + sigmoid(predict(model, rc_codes))) / 2, atol=1e-6)
 
 
-def test_predict_bed_uses_summit_or_midpoint(tmp_path):
+@pytest.mark.parametrize("center", [None, "summit", "midpoint"])
+def test_predict_bed_centres_windows_as_the_training_data_set(tmp_path, center):
+    """Summit (or midpoint where there is none) unless the model records 'prepare --center midpoint'; a
+    '.bed' output is BED6 (score 0, strand '.') followed by the task columns."""
     model = tiny_model()
-    run = make_run(tmp_path, model, ["a", "b"])
+    run = make_run(tmp_path, model, ["a", "b"], **({"center": center} if center else {}))
     recs = random_genome(tmp_path / "g.fa", {"chr1": 3000, "chr2": 500})
     bed = tmp_path / "r.narrowPeak"
     bed.write_text("chr1\t1000\t1400\tp1\t0\t.\t1\t1\t1\t50\nchr2\t0\t80\tp2\t0\t.\t1\t1\t1\t-1\n")
-    assert (
-        main(
-            [
-                "predict",
-                str(run),
-                "--genome",
-                str(tmp_path / "g.fa"),
-                "--bed",
-                str(bed),
-                "--out",
-                str(tmp_path / "p.bed"),
-            ]
-        )
-        == 0
-    )
+    argv = ["predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(bed)]
+    assert main(argv + ["--out", str(tmp_path / "p.bed")]) == 0
     header, rows = _table(tmp_path / "p.bed")
-    assert header == ["chrom", "start", "end", "name", "a", "b"]
+    assert header == ["chrom", "start", "end", "name", "score", "strand", "a", "b"]
     assert (tmp_path / "p.bed").read_text().startswith("#chrom")
-    seq1 = recs["chr1"][1050 - 100 : 1050 + 100]  # summit 1000 + 50
-    seq2 = "N" * 60 + recs["chr2"][0:140]  # midpoint 40, window starts at -60
+    assert [r[4:6] for r in rows] == [["0", "."], ["0", "."]]
+    centre1 = 1200 if center == "midpoint" else 1050  # summit 1000 + 50, or the midpoint
+    seq1 = recs["chr1"][centre1 - 100 : centre1 + 100]
+    seq2 = "N" * 60 + recs["chr2"][0:140]  # midpoint 40 (no summit), window starts at -60
     expect = sigmoid(predict(model, np.stack([str_to_codes(seq1), str_to_codes(seq2)])))
-    got = np.array([[float(v) for v in r[4:]] for r in rows])
+    got = np.array([[float(v) for v in r[6:]] for r in rows])
     np.testing.assert_allclose(got, expect, atol=1e-5)
+    assert main(argv + ["--out", str(tmp_path / "p.tsv")]) == 0
+    header, rows = _table(tmp_path / "p.tsv")
+    assert header == ["chrom", "start", "end", "name", "a", "b"]
+    np.testing.assert_allclose(np.array([[float(v) for v in r[4:]] for r in rows]), expect, atol=1e-5)
+
+
+def test_training_records_centre_and_chromosomes(tmp_path):
+    from _prepare_helpers import tiny_dataset_inputs
+
+    from peakcnn.checkpoint import load_model
+    from peakcnn.data.prepare import prepare_dataset
+    from peakcnn.train import train
+
+    inputs = tiny_dataset_inputs(tmp_path)
+    prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "ds", window=200, center="midpoint")
+    train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, progress=False)
+    _, meta = load_model(tmp_path / "run")
+    assert meta["center"] == "midpoint" and meta["genome_chroms"] == ["chr1", "chr2", "chr3", "chr4"]
 
 
 def test_predict_fasta_pads_and_crops(tmp_path, caplog):

@@ -42,12 +42,13 @@ class Regions:
     window_start: np.ndarray  # int64
 
 
-def bed_regions(path: str | Path, genome, window: int) -> Regions:
+def bed_regions(path: str | Path, genome, window: int, center: str = "summit") -> Regions:
     """Read a BED/narrowPeak file and place a window on each region.
 
-    The window is centred on the summit (narrowPeak column 10) when given, else on the midpoint, exactly
-    as ``peakcnn prepare`` does. Regions on chromosomes absent from the genome are dropped with a warning
-    counting them; a region running past its chromosome's end is an error (wrong genome).
+    With ``center="summit"`` the window is centred on the summit (narrowPeak column 10) when given, else on
+    the midpoint; with ``"midpoint"`` always on the midpoint: exactly as ``peakcnn prepare --center`` does.
+    Regions on chromosomes absent from the genome are dropped with a warning counting them; a region
+    running past its chromosome's end is an error (wrong genome).
     """
     from peakcnn.data.windows import peak_centres, window_starts
     from peakcnn.io.bed import read_peaks
@@ -67,7 +68,7 @@ def bed_regions(path: str | Path, genome, window: int) -> Regions:
             f"the end of {chrom[i]} ({length[i]} bp) in {genome.path.name} ({len(past)} such regions); "
             "is the BED for this genome assembly?"
         )
-    centre = peak_centres(peaks.start, peaks.end, peaks.summit)
+    centre = peak_centres(peaks.start, peaks.end, peaks.summit, center)
     return Regions(chrom, peaks.start, peaks.end, peaks.name, window_starts(centre, window))
 
 

@@ -76,7 +76,10 @@ def ensemble_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: s
 
 
 def _member_doc(run: Path, meta: dict) -> dict:
-    keep = ("model_config", "tasks", "training", "dataset_sha256", "dataset_path", "epoch", "selected_by")
+    keep = (
+        "model_config", "tasks", "training", "dataset_sha256", "dataset_path", "epoch", "selected_by", "center",
+        "genome_chroms",
+    )  # fmt: skip
     return {"run": str(run.resolve()), **{k: meta[k] for k in keep if k in meta}}
 
 
@@ -147,6 +150,8 @@ def build_ensemble(
         # Shared only when every member was trained on the same data set; evaluate then finds it itself.
         "dataset_sha256": _shared([m.get("dataset_sha256") for m in members]),
         "dataset_path": _shared([m.get("dataset_path") for m in members]),
+        "center": _shared([m.get("center") for m in members]),
+        "genome_chroms": _shared([m.get("genome_chroms") for m in members]),
     }
     meta = {k: v for k, v in meta.items() if v is not None}
     out.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ one-hot encoded and reverse-complemented on the device (see :mod:`peakcnn.augmen
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import signal
@@ -46,6 +47,16 @@ log = logging.getLogger(__name__)
 
 #: Prefix of the weight average's tensors in ``RUN/last.safetensors`` (``--ema``).
 EMA_PREFIX = TRAIN_STATE_PREFIX + "ema."
+
+
+def _dataset_center(ds: Dataset) -> str:
+    """``summit`` or ``midpoint``: how ``prepare`` centred the data set's peak windows (``summit`` when the
+    data set does not say, as for synthetic ones)."""
+    try:
+        params = json.loads(ds.attrs.get("params") or "{}")
+    except (TypeError, json.JSONDecodeError):
+        params = {}
+    return params.get("center", "summit") if isinstance(params, dict) else "summit"
 
 
 #: What ``last.json`` must hold under ``train_state`` to resume a run.
@@ -150,6 +161,9 @@ class Trainer:
             "dataset_path": str(self.ds.path.resolve()),
             "negatives": self.ds.attrs.get("negatives", "unknown"),
             "split_mode": self.ds.attrs.get("split_mode", "unknown"),
+            # How 'predict --bed' must place windows, and which assembly 'predict'/'scan' should be given.
+            "center": _dataset_center(self.ds),
+            "genome_chroms": list(self.ds.chroms),
         }
 
     def _save_last(self) -> None:

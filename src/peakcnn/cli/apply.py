@@ -9,10 +9,11 @@ log = logging.getLogger(__name__)
 
 PREDICT_DESCRIPTION = """Score regions of a genome (--genome G --bed REGIONS) or arbitrary sequences
 (--fasta SEQS) with the model of RUN. A region is scored on the window of the checkpoint's length centred
-on its summit (narrowPeak column 10) or else its midpoint, as in training. FASTA sequences shorter than the
-window are N-padded on both sides, longer ones centre-cropped (a warning counts them). OUT gets one row per
-region/sequence with the probability of each task in a column named after it, and a header line; '.bed'
-gives a BED file (header starts with '#'), anything else TSV."""
+as the training data set was ('prepare --center'): on its summit (narrowPeak column 10) or else its
+midpoint, or always on its midpoint. FASTA sequences shorter than the window are N-padded on both sides,
+longer ones centre-cropped (a warning counts them). OUT gets one row per region/sequence with the
+probability of each task in a column named after it, and a header line; for regions, '.bed' gives BED6
+(score 0, strand '.') followed by the task columns (header starts with '#'), anything else TSV."""
 
 SCAN_DESCRIPTION = """Genome-wide prediction track. Interval i of a chromosome is [i*S, i*S+S) and holds
 the probability of the window centred on the interval midpoint i*S + S//2 (window start = midpoint -
@@ -103,6 +104,9 @@ def _genome(args, meta):
     return genome
 
 
+_CENTRED = {"summit": "summit (narrowPeak column 10; the midpoint where there is none)", "midpoint": "midpoint"}
+
+
 def run_predict(args) -> int:
     from peakcnn.apply import bed_regions, fasta_codes, output_kind, region_codes
     from peakcnn.errors import InputError
@@ -115,16 +119,23 @@ def run_predict(args) -> int:
         if not args.genome:
             raise InputError("predict --bed needs --genome FASTA to read the regions' sequence")
         genome = _genome(args, meta)
-        regions = bed_regions(args.bed, genome, window)
+        center = meta.get("center") or "summit"
+        regions = bed_regions(args.bed, genome, window, center)
+        log.info("predict: windows centred on each region's %s, as in training", _CENTRED[center])
         codes = region_codes(regions, genome, window)
-        header = ["chrom", "start", "end", "name"]
-        keys = list(zip(regions.chrom, regions.start, regions.end, regions.name, strict=False))
+        bed = output_kind(args.out) == "bed"
+        # BED6 first (score 0, no strand) so that genome browsers and bedtools read the file; then the tasks.
+        header = ["chrom", "start", "end", "name"] + (["score", "strand"] if bed else [])
+        extra = ("0", ".") if bed else ()
+        keys = [(*k, *extra) for k in zip(regions.chrom, regions.start, regions.end, regions.name, strict=False)]
     else:
+        bed = False
+        if output_kind(args.out) == "bed":
+            raise InputError(f"{args.out}: sequences from --fasta have no coordinates; name the output .tsv")
         names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
     probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc))
     rows = (list(k) + [format_float(x) for x in p] for k, p in zip(keys, probs.tolist(), strict=False))
-    bed = output_kind(args.out) == "bed" and bool(args.bed)
     n = write_table(args.out, header + tasks, rows, comment_header=bed)
     log.info("predict: %d rows x %d task(s) -> %s", n, len(tasks), args.out)
     return 0
