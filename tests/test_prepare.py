@@ -317,3 +317,17 @@ def test_bad_exclude_files(tmp_path, inputs, capsys, text, extra, message):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("peakcnn: error: ") and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_peak_past_chromosome_end_is_centred_on_what_exists(tmp_path):
+    rng = np.random.default_rng(0)
+    genome = write_fasta(tmp_path / "g.fa", {"chr1": "".join(rng.choice(list("ACGT"), 100_000))})
+    peaks = tmp_path / "p.bed"
+    peaks.write_text("".join(f"chr1\t{s}\t{s + 300}\n" for s in range(5_000, 90_000, 5_000)) + "chr1\t99000\t102000\n")
+    assert main(["prepare", "--genome", str(genome), "--peaks", str(peaks), "--window", "400",
+                 "--out", str(tmp_path / "ds")]) == 0  # fmt: skip
+    _, rows = read_windows_bed(tmp_path / "ds" / "windows.bed")
+    positive = {int(r[1]) for r in rows if r[-1] == "1"}
+    assert 99_500 - 200 in positive  # the middle of 99000-100000, not of 99000-102000 (past the end)
+    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    assert manifest["report"]["peaks_clipped_at_chromosome_end"]["p"] == 1

@@ -68,7 +68,8 @@ def pool_peaks(genome, tables, tasks: list[str], center: str, warn) -> Pooled:
         ok = np.array([g is not None for g in gname], dtype=bool)
         chrom = np.array([cid[g] for g in gname[ok]], dtype=np.int64)
         start, end = table.start[ok], table.end[ok]
-        centre = peak_centres(start, end, table.summit[ok], center)
+        # A peak running past its chromosome's end is centred on the part that exists.
+        centre = peak_centres(start, np.minimum(end, lengths[chrom]), table.summit[ok], center)
         keep, end, centre, clipped = clip_to_chromosomes(chrom, start, end, centre, lengths)
         report["peaks_dropped"][tasks[t]]["start at or past chromosome end"] = int((~keep).sum())
         report["peaks_clipped_at_chromosome_end"][tasks[t]] = int(clipped.sum())
