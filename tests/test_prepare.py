@@ -179,6 +179,7 @@ def _bad_case(tmp_path, inputs, case):
         "negative": "1\t-10\t20\n",
         "start >= end": "1\t50\t20\n",
         "unmatched names": "chrZ\t10\t20\nscaffold_9\t5\t9\n",
+        "every peak past its chromosome": "1\t300000\t300500\n2\t400000\t400100\n",
     }
     if case in texts:
         peaks.write_text(texts[case])
@@ -205,6 +206,7 @@ BAD_CASES = [
     "negative",
     "start >= end",
     "unmatched names",
+    "every peak past its chromosome",
     "missing genome",
     "no header genome",
     "empty sequence genome",

@@ -40,6 +40,18 @@ SPLITS = ("auto", "chrom", "region")
 CENTERS = ("summit", "midpoint")
 
 
+def _drop_summary(report: dict) -> str:
+    """The reasons peaks were dropped, with counts, summed over tasks (for an error message)."""
+    reasons: dict[str, int] = {}
+    for per_task in report.get("peaks_dropped", {}).values():
+        for reason, count in per_task.items():
+            n = sum(count.values()) if isinstance(count, dict) else int(count)
+            reasons[reason] = reasons.get(reason, 0) + n
+    read = sum(report.get("peaks_read", {}).values())
+    dropped = ", ".join(f"{reason}: {n:,}" for reason, n in reasons.items() if n)
+    return f"{read:,} peaks read; dropped: {dropped or 'none'}"
+
+
 def _check_params(p: dict) -> dict:
     """Validate parameters; fill defaults that depend on others."""
     for key in ("window", "label_distance"):
@@ -303,6 +315,8 @@ def _prepare(
     table, report = build_windows(genome, tables, tasks, p, rng, warn, step, exclude=excluded)
     step("writing")
     stats = table_stats(table)
+    if not any(stats["classes"]["positive"][name]["windows"] for name in SPLIT_NAMES):
+        raise InputError(f"no peak window is left ({_drop_summary(report)}); are the peak files for this genome?")
     for msg in n_warnings(stats):
         warn(msg)
     for task, counts in stats["tasks"].items():
