@@ -155,3 +155,23 @@ def test_real_tair10_chr1():
     assert g.names == ["NC_003070.9"] and g.lengths["NC_003070.9"] == 30_427_671
     assert g.resolve("1") == g.resolve("Chr1") == "NC_003070.9"
     assert codes_to_str(g.fetch("NC_003070.9", 0, 12)) == "CCCTAAACCCTA"
+
+
+def test_refseq_scaffolds_do_not_hide_their_chromosome():
+    """GRCh38 RefSeq: an unlocalized scaffold 'of chromosome 1' must not make '1' ambiguous."""
+    from peakcnn.io.chromnames import AliasMap
+
+    desc = {
+        "NC_000001.11": "Homo sapiens chromosome 1, GRCh38.p14 Primary Assembly",
+        "NT_187361.1": "Homo sapiens chromosome 1 unlocalized genomic scaffold, GRCh38.p14 Primary Assembly",
+        "NW_025791756.1": "Homo sapiens chromosome 2 genomic patch of type FIX, GRCh38.p14 PATCHES",
+        "NT_187633.1": "Homo sapiens chromosome 2 unplaced genomic scaffold",
+        "NC_000002.12": "Homo sapiens chromosome 2, GRCh38.p14 Primary Assembly",
+        "NC_012920.1": "Homo sapiens mitochondrion, complete genome",
+    }
+    aliases = AliasMap(list(desc), desc)
+    assert aliases.resolve("chr1") == aliases.resolve("1") == "NC_000001.11"
+    assert aliases.resolve("chr2") == "NC_000002.12" and aliases.resolve("chrM") == "NC_012920.1"
+    # two records that both claim to be chromosome 3 still match neither
+    both = {"a": "X chromosome 3 sequence", "b": "X chromosome 3, alternative assembly"}
+    assert AliasMap(list(both), both).resolve("chr3") is None

@@ -7,7 +7,8 @@ A peak file's chromosome name matches a genome record when, in this order:
    leading zeros (``Chr01`` -> ``1``), organelles unified (``C``/``Pt``/``chloroplast`` -> ``pt``,
    ``M``/``Mt``/``mitochondrion`` -> ``mt``);
 3. the key of the record's FASTA description (``NC_003070.9 Arabidopsis thaliana chromosome 1 sequence``
-   and ``... chromosome: 1`` both give ``1``).
+   and ``... chromosome: 1`` both give ``1``; unlocalized or unplaced scaffolds, alternate loci and patches
+   give none).
 
 A key shared by two genome records is ambiguous and matches neither.
 """
@@ -46,9 +47,19 @@ def name_key(name: str) -> str:
     return _ORGANELLES.get(key, key)
 
 
+_NOT_A_CHROMOSOME = re.compile(r"\b(unlocali[sz]ed|unplaced|scaffold|alternate locus|alt[_ ]ref|patch)\b")
+
+
 def description_key(description: str) -> str | None:
-    """The chromosome a FASTA description names (``chromosome 1`` -> ``1``), or ``None``."""
+    """The chromosome a FASTA description names (``chromosome 1`` -> ``1``), or ``None``.
+
+    Pieces that only belong to a chromosome (RefSeq's "chromosome 1 unlocalized genomic scaffold",
+    unplaced scaffolds, alternate loci, patches) give ``None``, so they do not make the chromosome's own
+    key ambiguous.
+    """
     low = description.lower()
+    if _NOT_A_CHROMOSOME.search(low):
+        return None
     m = _DESC_CHROM.search(description)
     if m and (m.group(1).isdigit() or len(m.group(1)) <= 4):
         return name_key(m.group(1))
