@@ -9,6 +9,7 @@ def test_codes_roundtrip_and_masking():
     codes = s.str_to_codes("ACGTacgtNRYkm-")
     assert codes.tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 4, 4, 4, 4, 4, 4]
     assert s.codes_to_str(codes) == "ACGTACGTNNNNNN"
+    assert s.str_to_codes("ACGUu").tolist() == [0, 1, 2, 3, 3]  # RNA: U reads as T
 
 
 def test_onehot_n_is_zero_and_inverse():

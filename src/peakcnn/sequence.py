@@ -21,11 +21,12 @@ ALPHABET = "ACGT"
 N_CODE = 4
 ENCODING_NAME = "uint8 codes A=0 C=1 G=2 T=3 N=4; one-hot ACGT, N = zeros"
 
-# Byte -> code lookup: A/C/G/T in either case map to 0..3, everything else to N.
+# Byte -> code lookup: A/C/G/T in either case map to 0..3 (RNA's U as T), everything else to N.
 _LOOKUP = np.full(256, N_CODE, dtype=np.uint8)
 for _i, _b in enumerate(ALPHABET):
     _LOOKUP[ord(_b)] = _i
     _LOOKUP[ord(_b.lower())] = _i
+_LOOKUP[ord("U")] = _LOOKUP[ord("u")] = 3
 
 #: Letters accepted in sequences given by the user (IUPAC nucleotide codes, ``-`` and ``.`` excluded).
 IUPAC = frozenset("ACGTUNRYSWKMBDHVacgtunryswkmbdhv")
