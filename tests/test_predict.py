@@ -130,7 +130,7 @@ def test_predict_bad_fasta_letter_and_missing_folder(tmp_path, capsys):
     run = make_run(tmp_path, tiny_model(), ["a", "b"])
     (tmp_path / "q.fa").write_text(">s1\nACGT\nACXT\n")
     assert main(["predict", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "p.tsv")]) == 2
-    assert "q.fa:3:3: character 'X'" in capsys.readouterr().err
+    assert "q.fa:3:3: record 's1': character 'X'" in capsys.readouterr().err
     assert not (tmp_path / "p.tsv").exists()
     (tmp_path / "q.fa").write_text(">s1\nACGT\n")
     assert main(["predict", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "no/p.tsv")]) == 2
@@ -159,3 +159,17 @@ def test_genome_mismatch_warns(tmp_path, caplog):
             == 0
         )
     assert "1 of the 2 chromosomes the model was trained on are not in genome" in caplog.text
+
+
+def test_gz_output_is_gzip_and_bed_gz_is_bed(tmp_path):
+    import gzip
+
+    run = make_run(tmp_path, tiny_model(), ["a", "b"])
+    random_genome(tmp_path / "g.fa", {"chr1": 3000})
+    (tmp_path / "r.bed").write_text("chr1\t1000\t1400\tp1\n")
+    argv = ["predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed"), "--out"]
+    assert main(argv + [str(tmp_path / "p.bed")]) == 0
+    assert main(argv + [str(tmp_path / "p.bed.gz")]) == 0
+    plain = (tmp_path / "p.bed").read_text()
+    assert plain.startswith("#chrom\tstart\tend\tname\tscore\tstrand\ta\tb\n")
+    assert gzip.decompress((tmp_path / "p.bed.gz").read_bytes()).decode() == plain

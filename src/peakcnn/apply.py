@@ -109,8 +109,9 @@ def fasta_codes(path: str | Path, window: int) -> tuple[list[str], np.ndarray, n
 
 
 def output_kind(path: str | Path) -> str:
-    """``"bed"`` for ``.bed`` outputs, else ``"tsv"``."""
-    return "bed" if Path(path).suffix.lower() == ".bed" else "tsv"
+    """``"bed"`` for ``.bed`` (or ``.bed.gz``) outputs, else ``"tsv"``."""
+    name = Path(path).name.lower().removesuffix(".gz")
+    return "bed" if name.endswith(".bed") else "tsv"
 
 
 def call_peaks(

@@ -14,7 +14,8 @@ window. --fasta mutates each record's bases, after N-padding/centre-cropping it 
 does. For each sequence writes PREFIX.npy (float32, shape (tasks, 4, L): delta logit, rows A C G T, 0 at the
 reference base), PREFIX.tsv (one row per position and task) and PREFIX.png (logo of the reference bases'
 importance = minus the mean effect of their substitutions, over a heatmap of all effects). With several
-FASTA records the files are PREFIX.NAME.*."""
+FASTA records the files are PREFIX.I_NAME.*, I being the record's number (1, 2, ...) and NAME its name
+with characters unsafe in file names replaced."""
 
 _REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
 

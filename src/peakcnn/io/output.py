@@ -7,6 +7,8 @@ complete, so an error or interruption never leaves a half-written file behind.
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,15 +63,24 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def write_table(path: str | Path, header: list[str], rows, comment_header: bool = False) -> int:
     """Write a tab-separated table atomically; ``rows`` is an iterable of sequences. Returns the row count.
 
-    With ``comment_header`` the header line starts with ``#`` (BED convention).
+    With ``comment_header`` the header line starts with ``#`` (BED convention). A name ending in ``.gz``
+    is written gzip-compressed.
     """
     n = 0
-    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+    gz = str(path).lower().endswith(".gz")
+    with atomic_output(path) as tmp, _text_out(tmp, gz) as fh:
         fh.write(("#" if comment_header else "") + "\t".join(header) + "\n")
         for row in rows:
             fh.write("\t".join(map(str, row)) + "\n")
             n += 1
     return n
+
+
+def _text_out(path, gz: bool):
+    if gz:
+        raw = gzip.GzipFile(path, "wb", mtime=0)  # no timestamp: the same rows give the same bytes
+        return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    return open(path, "w", encoding="utf-8", newline="\n")
 
 
 def format_float(x: float) -> str:

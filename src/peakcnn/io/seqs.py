@@ -26,11 +26,11 @@ def _open(path: Path):
     return open(path, encoding="ascii", errors="replace", newline=None)
 
 
-def _bad_letter(path: Path, lineno: int, line: str) -> None:
+def _bad_letter(path: Path, lineno: int, line: str, name: str) -> None:
     bad = next(c for c in line if c not in IUPAC)
     col = line.index(bad) + 1
     raise InputError(
-        f"{path}:{lineno}:{col}: character {bad!r} is not a DNA/IUPAC letter; "
+        f"{path}:{lineno}:{col}: record {name!r}: character {bad!r} is not a DNA/IUPAC letter; "
         "sequence lines may hold only A C G T U N and IUPAC ambiguity codes"
     )
 
@@ -65,7 +65,7 @@ def read_sequences(path: str | Path) -> Iterator[tuple[str, np.ndarray]]:
                 if name is None:
                     raise InputError(f"{path}:{lineno}: sequence before the first '>' header; is this FASTA?")
                 if not IUPAC.issuperset(line):
-                    _bad_letter(path, lineno, line)
+                    _bad_letter(path, lineno, line, name)
                 parts.append(line)
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read ({e}); check the file is intact") from None
