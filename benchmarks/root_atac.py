@@ -14,7 +14,7 @@ the valid and test splits of the replicate-1 data set):
     over at most 12 epochs, early stopping (patience 3) on validation auPRC with the best epoch kept.
 ``best_ema``
     The ``best`` recipe, validating and keeping an exponential moving average of the weights (``--ema
-    0.995``: about 200 steps, 1.5 epochs).
+    0.995``: about 200 steps, 1.2 epochs).
 ``best_union``
     The ``best`` recipe trained with the peaks of all three replicates as positives (one task).
 ``best_tasks``
@@ -331,6 +331,32 @@ def recipe_options(name: str, out: Path, fp32: bool = False) -> dict:
     return options
 
 
+def check_recipe(name: str, run: Path, dataset: Path, out: Path, fp32: bool = False) -> None:
+    """Stop when the run folder of recipe ``name`` was trained with another configuration than the recipe's
+    (precision and note aside: a run keeps the precision it was started with) or on another data set, so
+    that a recipe edited since, or a rebuilt data set, is never reported under an old run."""
+    from peakcnn.data.store import Dataset
+    from peakcnn.runconfig import CONFIG_FILE, TrainConfig
+
+    config = json.loads((run / CONFIG_FILE).read_text())
+    want = TrainConfig.from_dict({**TrainConfig().to_dict(), **recipe_options(name, out, fp32)}).to_dict()
+    saved = config.get("training", {})
+
+    def norm(key, value):  # the pretrained run by folder name, wherever --out points
+        return Path(value).name if key == "init" and value else value
+
+    differ = [k for k in want if k not in ("amp", "note") and norm(k, saved.get(k)) != norm(k, want[k])]
+    detail = [f"{k} {saved.get(k)!r} (recipe: {want[k]!r})" for k in differ]
+    with Dataset(dataset) as ds:
+        if config.get("dataset", {}).get("sha256") != ds.sha256:
+            detail.append(f"data set {config.get('dataset', {}).get('path')} (recipe: {ds.path}, another checksum)")
+    if detail:
+        raise SystemExit(
+            f"{run}: trained with {'; '.join(detail)}; remove the folder to train recipe {name} again, or "
+            "restore the recipe"
+        )
+
+
 def train_recipe(name: str, dataset: Path, out: Path, device: str, fp32: bool = False) -> Path:
     """Train (or resume, or keep when finished) one recipe; returns its run folder. A run already started
     keeps the precision it was started with (``--resume`` refuses a changed configuration)."""
@@ -339,6 +365,7 @@ def train_recipe(name: str, dataset: Path, out: Path, device: str, fp32: bool = 
     run = out / f"run_{name}"
     last = run / "last.json"
     if last.exists():
+        check_recipe(name, run, dataset, out, fp32)
         meta = json.loads(last.read_text())
         state = meta["train_state"]
         if state["stopped_early"] or state["epoch"] >= meta["training"]["epochs"]:
@@ -464,10 +491,20 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()
 
 
+def _code_digest() -> str:
+    """sha256 over the source of the installed ``peakcnn`` package, so that scores computed by other code
+    (a fix in prediction or metrics) are never read back."""
+    import peakcnn
+
+    root = Path(peakcnn.__file__).parent
+    return _digest(*(p.relative_to(root).as_posix().encode() + p.read_bytes() for p in sorted(root.rglob("*.py"))))
+
+
 def cached_score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray | None = None) -> dict:
     """:func:`score_rep1`, read from ``RUN/root_atac_scores.json`` when that file was written for the same
-    weights, the same replicate-1 and clean data sets (by content), the same peak strengths and the same
-    :data:`SCORES_VERSION`; otherwise scored and written there (atomically)."""
+    weights, the same replicate-1 and clean data sets (by content), the same peak strengths, the same
+    :data:`SCORES_VERSION` and the same ``peakcnn`` source code; otherwise scored and written there
+    (atomically)."""
     from peakcnn.data.store import Dataset
 
     hashes = []
@@ -476,6 +513,7 @@ def cached_score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray |
             hashes.append(ds.sha256.encode())
     key = _digest(
         str(SCORES_VERSION).encode(),
+        _code_digest().encode(),
         (run / "model.safetensors").read_bytes(),
         (run / "model.json").read_bytes(),
         *hashes,
@@ -508,14 +546,18 @@ def cached_score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray |
 
 def own_report(run: Path, baselines: bool) -> dict:
     """The run's own ``peakcnn evaluate`` document on its own test split (``RUN/eval_test``), read back when
-    it was written after the last epoch's checkpoint (and holds the baselines when they are asked for)."""
+    it was written after the last epoch's checkpoint, on the data set the run records (and holds the
+    baselines when they are asked for)."""
     from peakcnn.evaluate import METRICS_FILE, evaluate
 
     metrics = run / "eval_test" / METRICS_FILE
     trained = max((run / name).stat().st_mtime for name in ("model.safetensors", "last.safetensors"))
     if metrics.exists() and metrics.stat().st_mtime > trained:
         doc = json.loads(metrics.read_text())
-        if not baselines or len(doc["models"]) > 1:
+        same_data = doc.get("dataset", {}).get("sha256") == json.loads((run / "config.json").read_text())[
+            "dataset"
+        ].get("sha256")
+        if same_data and (not baselines or len(doc["models"]) > 1):
             return doc
     doc, _ = evaluate(run, baselines=baselines)
     return doc
