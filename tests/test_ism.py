@@ -123,3 +123,21 @@ def test_ism_bad_region(tmp_path, capsys, region, message):
         == 2
     )
     assert message in capsys.readouterr().err and not (tmp_path / "r.npy").exists()
+
+
+def test_ism_cli_writes_the_effects_of_the_motif_detector(tmp_path):
+    """The command's .npy and .tsv hold the real effects: -10 for each change inside the only motif, 0 elsewhere."""
+    run = make_run(tmp_path, motif_model(), ["m"])
+    seq = ["A"] * 1000
+    seq[410:414] = list("TGCA")  # 1-based 411-414
+    write_fasta(tmp_path / "g.fa", {"chr1": "".join(seq)})
+    argv = ["-q", "ism", str(run), "--genome", str(tmp_path / "g.fa"), "--region", "chr1:401-430"]
+    assert main(argv + ["--out", str(tmp_path / "r"), "--no-plot"]) == 0
+    d = np.load(tmp_path / "r.npy")[0]
+    ref = codes_to_onehot(str_to_codes("".join(seq[400:430])))
+    expect = np.zeros((4, 30), dtype=np.float32)
+    expect[:, 10:14] = np.where(ref[:, 10:14] == 1, 0.0, -10.0)
+    np.testing.assert_allclose(d, expect, atol=1e-3)
+    rows = [line.split("\t") for line in (tmp_path / "r.tsv").read_text().splitlines()[1:]]
+    assert [r[1] for r in rows[10:14]] == list("TGCA") and rows[10][0] == "411"
+    np.testing.assert_allclose([float(v) for v in rows[11][3:]], expect[:, 11], atol=1e-3)

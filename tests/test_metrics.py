@@ -37,6 +37,12 @@ def test_binary_metrics_against_direct_formulas():
     assert m["brier"] == pytest.approx(np.mean((p - y) ** 2))
     assert m["loss"] == pytest.approx(-np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)), rel=1e-4)
     assert m["positive_rate"] <= m["auprc"] <= 1
+    # average precision from its definition: mean over positives of the precision at each positive's rank
+    order = np.argsort(-p, kind="stable")
+    hits = y[order] == 1
+    precision_at = np.cumsum(hits) / np.arange(1, len(y) + 1)
+    assert m["auprc"] == pytest.approx(precision_at[hits].mean(), rel=1e-9)
+    assert binary_metrics(np.array([1, 0, 1, 0]), np.array([0.9, 0.8, 0.7, 0.1]))["auprc"] == pytest.approx(5 / 6)
     assert sum(b["n"] for b in m["reliability"]) == 300
 
 

@@ -153,6 +153,13 @@ def test_scan_cli_bigwig_and_bad_inputs(tmp_path, capsys):
     assert main(["-q", "scan", str(run), "--genome", g, "--out", str(tmp_path / "t.bw"), "--fast"]) == 0
     bw = pyBigWig.open(str(tmp_path / "t.bw"))
     assert bw.chroms() == {"chr1": 1000} and len(bw.intervals("chr1")) == 21
+    # the same intervals and values as the bedGraph writer (checked against window-by-window prediction)
+    assert main(["-q", "scan", str(run), "--genome", g, "--out", str(tmp_path / "t.bedGraph"), "--fast"]) == 0
+    rows = [line.split("\t") for line in (tmp_path / "t.bedGraph").read_text().splitlines() if line[0] != "t"]
+    got = bw.intervals("chr1")
+    assert [(s, e) for s, e, _ in got] == [(int(r[1]), int(r[2])) for r in rows]
+    np.testing.assert_allclose([v for _, _, v in got], [float(r[3]) for r in rows], atol=1e-5)
+    assert np.ptp([v for _, _, v in got]) > 1e-3  # not a constant track
     assert main(["scan", str(run), "--genome", g, "--out", str(tmp_path / "t.wig")]) == 2
     assert "unknown track extension" in capsys.readouterr().err
     assert main(["scan", str(run), "--genome", g, "--chrom", "chr9", "--out", str(tmp_path / "u.bw")]) == 2

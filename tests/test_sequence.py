@@ -41,3 +41,51 @@ def test_gc_and_n_fraction():
     assert s.gc_fraction(codes) == pytest.approx(0.5)
     assert s.n_fraction(codes) == pytest.approx(0.2)
     assert np.isnan(s.gc_fraction(s.str_to_codes("NNNN")))
+
+
+def test_random_shift_moves_rows_and_fills_with_n():
+    from peakcnn.augment import random_shift
+
+    torch.manual_seed(0)
+    codes = torch.randint(0, 4, (64, 50), dtype=torch.uint8)
+    shifted = random_shift(codes, 5)
+    offsets = []
+    for row, out in zip(codes, shifted, strict=True):
+        match = [k for k in range(-5, 6) if torch.equal(out, _shift_by(row, k))]
+        assert match, "every row is its window moved by at most 5 bp, N where it moved in from outside"
+        offsets.append(match[0])
+    assert len(set(offsets)) >= 8  # offsets are drawn, not constant
+    assert torch.equal(random_shift(codes, 0), codes)
+
+
+def _shift_by(row, k):
+    out = torch.full_like(row, s.N_CODE)
+    if k >= 0:
+        out[k:] = row[: len(row) - k]
+    else:
+        out[:k] = row[-k:]
+    return out
+
+
+def test_random_reverse_complement_flips_about_half_the_rows():
+    from peakcnn.augment import random_reverse_complement
+
+    torch.manual_seed(1)
+    x = torch.tensor(s.codes_to_onehot(np.random.default_rng(0).integers(0, 4, (200, 30)).astype(np.uint8)))
+    out = random_reverse_complement(x)
+    same = [torch.equal(a, b) for a, b in zip(out, x, strict=True)]
+    flipped = [torch.equal(a, b.flip(0).flip(1)) for a, b in zip(out, x, strict=True)]
+    assert all(a != b for a, b in zip(same, flipped, strict=True))  # each row is one or the other
+    assert 70 < sum(flipped) < 130
+
+
+def test_n_content_difference_between_classes_warns():
+    from _train_helpers import synthetic_table
+
+    from peakcnn.data.summary import n_warnings, table_stats
+
+    table = synthetic_table(n=200, window=100)
+    assert n_warnings(table_stats(table)) == []
+    table.seqs[table.source == 0, :20] = s.N_CODE  # peak windows padded with N, negatives not
+    (warning,) = n_warnings(table_stats(table))
+    assert warning.startswith("N content differs between classes (peak windows vs negatives: mean N fraction")

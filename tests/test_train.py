@@ -218,6 +218,23 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path, dataset):
         assert len(rows) == 12
 
 
+def test_early_stopping_stops_after_patience_and_keeps_the_best(tmp_path, dataset, monkeypatch):
+    """Validation auPRC scripted to peak at epoch 2: patience 2 stops after epoch 4 and keeps epoch 2."""
+    real, scripted = peakcnn.trainer.Trainer._validate, iter([0.5, 0.8, 0.7, 0.75, 0.9, 0.95])
+
+    def validate(self, epoch):
+        return {**real(self, epoch), "valid_auprc": next(scripted)}
+
+    monkeypatch.setattr(peakcnn.trainer.Trainer, "_validate", validate)
+    summary = train(dataset, tmp_path / "run", {**SMALL, "epochs": 6, "early_stop": 2}, progress=False)
+    rows = read_history(tmp_path / "run" / "history.csv")
+    assert summary["stopped_early"] and [r["valid_auprc"] for r in rows] == [0.5, 0.8, 0.7, 0.75]
+    model, meta = load_model(tmp_path / "run")
+    last, _ = load_model(tmp_path / "run", "last")
+    assert meta["epoch"] == summary["best_epoch"] == 2 and meta["selected_by"] == "valid_auprc"
+    assert not torch.equal(model.state_dict()["trunk.0.weight"], last.state_dict()["trunk.0.weight"])
+
+
 def test_learns_a_planted_motif(tmp_path):
     make_dataset(tmp_path / "ds", n=400, window=100, n_tasks=1, seed=3)
     opts = {"arch": "small", "epochs": 10, "optimizer": "adamw", "lr": 0.003, "batch_size": 32}

@@ -117,3 +117,30 @@ def test_vcf_cli_nothing_to_score(tmp_path, genome, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "v.vcf: no chromosome name matches genome g.fa (VCF has chr7, chr9;" in err
     assert not out.exists()
+
+
+def test_cli_scores_the_mean_of_both_strands(tmp_path, genome):
+    """With a model that is not strand-symmetric, p_ref and p_alt are the mean of the probabilities of each
+    window and its reverse complement (computed here with the plain network, no folding)."""
+    import torch
+    from _apply_helpers import tiny_model
+
+    from peakcnn.sequence import codes_to_onehot
+
+    model = tiny_model(n_tasks=1)
+    run = make_run(tmp_path, model, ["m"])
+    (tmp_path / "v.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t503\tsnv\tA\tC\n")
+    argv = ["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(tmp_path / "v.vcf")]
+    assert main(argv + ["--out", str(tmp_path / "s.tsv")]) == 0
+    row = (tmp_path / "s.tsv").read_text().splitlines()[1].split("\t")
+    ref, alt, _ = variant_windows(genome, "chr1", Variant("chr1", 503, ".", "A", "C", 1), 200)
+
+    def both(codes):
+        x = torch.tensor(codes_to_onehot(codes[None]))
+        with torch.no_grad():
+            fwd, rev = torch.sigmoid(model(x)).item(), torch.sigmoid(model(x.flip(1).flip(2))).item()
+        assert abs(fwd - rev) > 1e-3  # the strands differ, so the mean is a real check
+        return (fwd + rev) / 2
+
+    assert float(row[6]) == pytest.approx(both(ref), abs=2e-6)
+    assert float(row[7]) == pytest.approx(both(alt), abs=2e-6)
