@@ -159,3 +159,17 @@ def test_ensemble_cli_evaluate_predict_and_init(tmp_path, capsys):
     assert "is an ensemble" in capsys.readouterr().err
     assert main(["-q", "ensemble", str(tmp_path / "r1"), "--out", str(tmp_path / "e1")]) == 2
     assert "at least two runs" in capsys.readouterr().err
+
+
+def test_ensemble_keeps_the_members_centring_or_warns(tmp_path, caplog):
+    one, two = tiny_model(n_tasks=2, seed=1), tiny_model(n_tasks=2, seed=2)
+    runs = {
+        (name, center): make_run(tmp_path, m, TASKS, f"{name}_{center}", center=center, genome_chroms=["chr1"])
+        for name, m in (("one", one), ("two", two))
+        for center in ("summit", "midpoint")
+    }
+    meta = build_ensemble([runs["one", "midpoint"], runs["two", "midpoint"]], tmp_path / "same")
+    assert meta["center"] == "midpoint" and meta["genome_chroms"] == ["chr1"]
+    with caplog.at_level("WARNING"):
+        meta = build_ensemble([runs["one", "summit"], runs["two", "midpoint"]], tmp_path / "mixed")
+    assert "center" not in meta and "centred peak windows differently (midpoint, summit)" in caplog.text

@@ -11,6 +11,7 @@ is self-contained: the member runs may be deleted afterwards.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,6 +154,13 @@ def build_ensemble(
         "center": _shared([m.get("center") for m in members]),
         "genome_chroms": _shared([m.get("genome_chroms") for m in members]),
     }
+    centres = sorted({m["center"] for m in members if m.get("center")})
+    if len(centres) > 1:
+        logging.getLogger(__name__).warning(
+            "warning: the members' data sets centred peak windows differently (%s); 'predict --bed' with this "
+            "ensemble centres windows on summits",
+            ", ".join(centres),
+        )
     meta = {k: v for k, v in meta.items() if v is not None}
     out.mkdir(parents=True, exist_ok=True)
     save_tensors(out / MODEL_NAME, tensors, meta)
