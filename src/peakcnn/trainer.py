@@ -283,7 +283,7 @@ class Trainer:
         order = torch.from_numpy(trainstate.epoch_order(cfg.seed, epoch, n)).to(self.device)
         starts = [lo for lo in range(0, n, cfg.batch_size) if min(n, lo + cfg.batch_size) - lo >= 2]
         self.model.train()
-        total, correct, seen = 0.0, torch.zeros((), device=self.device), 0
+        total, seen = 0.0, 0
         outputs, targets = [], []
         bar = tqdm(total=len(starts), desc=f"epoch {epoch}/{cfg.epochs}", disable=not self.progress, leave=False)
         with bar:
@@ -296,21 +296,21 @@ class Trainer:
                 if not math.isfinite(value):
                     self._raise_non_finite(epoch, b + 1, value)
                 total += value * len(rows)
-                correct += ((logits.detach() >= 0) == (y >= 0.5)).float().mean(dim=1).sum()
                 outputs.append(logits.detach().float())
                 targets.append(y)
                 seen += len(rows)
                 bar.update(1)
                 bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
-        row = {"train_loss": total / max(seen, 1), "train_acc": float(correct) / max(seen, 1)}
-        if seen:
-            # Scores of the predictions made while training (dropout on, augmented batches), as Keras reports.
-            probs = torch.sigmoid(torch.cat(outputs)).cpu().numpy()
-            scores = quick_scores(torch.cat(targets).cpu().numpy(), probs)
-            row.update(train_auroc=scores["auroc"], train_auprc=scores["auprc"])
-        else:
-            row.update(train_auroc=math.nan, train_auprc=math.nan)
-        return row
+        # Scores of the predictions made while training (dropout on, augmented batches), as Keras reports. An
+        # epoch always has a batch: the training split holds at least 2 windows (_check_trainable, --max-train).
+        logits, y = torch.cat(outputs), torch.cat(targets)
+        scores = quick_scores(y.cpu().numpy(), torch.sigmoid(logits).cpu().numpy())
+        return {
+            "train_loss": total / seen,
+            "train_acc": float(((logits >= 0) == (y >= 0.5)).float().mean()),
+            "train_auroc": scores["auroc"],
+            "train_auprc": scores["auprc"],
+        }
 
     def _raise_non_finite(self, epoch: int, batch: int | None, value) -> None:
         kept = (
