@@ -114,6 +114,9 @@ def run_predict(args) -> int:
     from peakcnn.io.output import check_output, format_float, write_table
 
     check_output(args.out)
+    bed = output_kind(args.out) == "bed"
+    if bed and not args.bed:
+        raise InputError(f"{args.out}: sequences from --fasta have no coordinates; name the output .tsv")
     model, meta, tasks, window = _load(args)
     if args.bed:
         if not args.genome:
@@ -123,15 +126,11 @@ def run_predict(args) -> int:
         regions = bed_regions(args.bed, genome, window, center)
         log.info("predict: windows centred on each region's %s, as in training", _CENTRED[center])
         codes = region_codes(regions, genome, window)
-        bed = output_kind(args.out) == "bed"
         # BED6 first (score 0, no strand) so that genome browsers and bedtools read the file; then the tasks.
         header = ["chrom", "start", "end", "name"] + (["score", "strand"] if bed else [])
         extra = ("0", ".") if bed else ()
         keys = [(*k, *extra) for k in zip(regions.chrom, regions.start, regions.end, regions.name, strict=False)]
     else:
-        bed = False
-        if output_kind(args.out) == "bed":
-            raise InputError(f"{args.out}: sequences from --fasta have no coordinates; name the output .tsv")
         names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
     probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc))
