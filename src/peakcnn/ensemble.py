@@ -20,6 +20,8 @@ from torch import nn
 
 from peakcnn.errors import InputError
 
+log = logging.getLogger(__name__)
+
 #: Prefix of member ``i``'s tensors in an ensemble checkpoint: ``members.<i>.``.
 MEMBER_PREFIX = "members."
 #: How member outputs are combined (recorded in the checkpoint).
@@ -156,7 +158,7 @@ def build_ensemble(
     }
     centres = sorted({m["center"] for m in members if m.get("center")})
     if len(centres) > 1:
-        logging.getLogger(__name__).warning(
+        log.warning(
             "warning: the members' data sets centred peak windows differently (%s); 'predict --bed' with this "
             "ensemble centres windows on summits",
             ", ".join(centres),
