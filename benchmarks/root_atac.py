@@ -110,6 +110,7 @@ with several, so that the full table is left as it was); each run folder ``OUT/r
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import hashlib
 import importlib.util
@@ -336,9 +337,9 @@ def check_recipe(name: str, run: Path, dataset: Path, out: Path, fp32: bool = Fa
     (precision and note aside: a run keeps the precision it was started with) or on another data set, so
     that a recipe edited since, or a rebuilt data set, is never reported under an old run."""
     from peakcnn.data.store import Dataset
-    from peakcnn.runconfig import CONFIG_FILE, TrainConfig
+    from peakcnn.runconfig import TrainConfig, read_run_config
 
-    config = json.loads((run / CONFIG_FILE).read_text())
+    config = read_run_config(run)
     want = TrainConfig.from_dict({**TrainConfig().to_dict(), **recipe_options(name, out, fp32)}).to_dict()
     saved = config.get("training", {})
 
@@ -491,6 +492,7 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()
 
 
+@functools.cache
 def _code_digest() -> str:
     """sha256 over the source of the installed ``peakcnn`` package, so that scores computed by other code
     (a fix in prediction or metrics) are never read back."""
@@ -549,14 +551,13 @@ def own_report(run: Path, baselines: bool) -> dict:
     it was written after the last epoch's checkpoint, on the data set the run records (and holds the
     baselines when they are asked for)."""
     from peakcnn.evaluate import METRICS_FILE, evaluate
+    from peakcnn.runconfig import read_run_config
 
     metrics = run / "eval_test" / METRICS_FILE
     trained = max((run / name).stat().st_mtime for name in ("model.safetensors", "last.safetensors"))
     if metrics.exists() and metrics.stat().st_mtime > trained:
         doc = json.loads(metrics.read_text())
-        same_data = doc.get("dataset", {}).get("sha256") == json.loads((run / "config.json").read_text())[
-            "dataset"
-        ].get("sha256")
+        same_data = doc.get("dataset", {}).get("sha256") == read_run_config(run)["dataset"].get("sha256")
         if same_data and (not baselines or len(doc["models"]) > 1):
             return doc
     doc, _ = evaluate(run, baselines=baselines)
