@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pytest
 import torch
@@ -142,6 +144,10 @@ def test_scan_cli_bedgraph_matches_predict_at_midpoints(tmp_path):
     np.testing.assert_allclose([float(r[3]) for r in rows[:126]], sigmoid(predict(model, seqs))[:, 0], atol=1e-5)
     peaks = (tmp_path / "pk.bed").read_text().splitlines()
     assert peaks[0].startswith("#chrom") and len(peaks) == 1 + 4  # 2 tasks x 2 chromosomes, threshold 0
+    # a peak file named .gz is the same table, gzip-compressed
+    argv = ["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--stride", "16", "--threshold", "0"]
+    assert main(argv + ["--out", str(tmp_path / "u.bedGraph"), "--peaks-out", str(tmp_path / "pk.bed.gz")]) == 0
+    assert gzip.decompress((tmp_path / "pk.bed.gz").read_bytes()).decode().splitlines() == peaks
 
 
 def test_scan_cli_bigwig_and_bad_inputs(tmp_path, capsys):

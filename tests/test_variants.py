@@ -144,3 +144,18 @@ def test_cli_scores_the_mean_of_both_strands(tmp_path, genome):
 
     assert float(row[6]) == pytest.approx(both(ref), abs=2e-6)
     assert float(row[7]) == pytest.approx(both(alt), abs=2e-6)
+
+
+def test_gzip_vcf_in_and_gz_table_out_match_the_plain_files(tmp_path, genome):
+    import gzip
+
+    run = make_run(tmp_path, motif_model(), ["m"])
+    text = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t503\tsnv\tA\tC\nchr1\t302\tkill\tG\tA\n"
+    (tmp_path / "v.vcf").write_text(text)
+    (tmp_path / "v.vcf.gz").write_bytes(gzip.compress(text.encode()))
+    argv = ["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf"]
+    assert main(argv + [str(tmp_path / "v.vcf"), "--out", str(tmp_path / "s.tsv")]) == 0
+    assert main(argv + [str(tmp_path / "v.vcf.gz"), "--out", str(tmp_path / "s.tsv.gz")]) == 0
+    plain = (tmp_path / "s.tsv").read_text()
+    assert len(plain.splitlines()) == 3
+    assert gzip.decompress((tmp_path / "s.tsv.gz").read_bytes()).decode() == plain
