@@ -307,7 +307,7 @@ class Trainer:
         scores = quick_scores(y.cpu().numpy(), torch.sigmoid(logits).cpu().numpy())
         return {
             "train_loss": total / seen,
-            "train_acc": float(((logits >= 0) == (y >= 0.5)).float().mean()),
+            "train_acc": scores["accuracy"],
             "train_auroc": scores["auroc"],
             "train_auprc": scores["auprc"],
         }
