@@ -137,6 +137,21 @@ def test_predict_bad_fasta_letter_and_missing_folder(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["predict", "ism"])
+def test_unknown_or_missing_device_is_one_line(tmp_path, capsys, command):
+    run = make_run(tmp_path, tiny_model(), ["a", "b"])
+    (tmp_path / "q.fa").write_text(">s1\nACGT\n")
+    argv = [command, str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "p.tsv")]
+    with pytest.raises(SystemExit) as e:
+        main(argv + ["--device", "foo"])
+    assert e.value.code == 2 and "invalid choice: 'foo'" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(argv + ["--device", "cuda"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == "peakcnn: error: --device cuda: no CUDA device is available here; use --device cpu or auto"
+    assert list(tmp_path.glob("p.tsv*")) == []
+
+
 def test_genome_mismatch_warns(tmp_path, caplog):
     run = make_run(tmp_path, tiny_model(), ["a", "b"], genome_chroms=["Chr1", "Chr5"])
     random_genome(tmp_path / "g.fa", {"chr1": 1000})

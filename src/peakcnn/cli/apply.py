@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from peakcnn.runconfig import DEVICES
+
 log = logging.getLogger(__name__)
 
 PREDICT_DESCRIPTION = """Score regions of a genome (--genome G --bed REGIONS) or arbitrary sequences
@@ -46,7 +48,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "run", metavar="RUN", help="run folder written by 'peakcnn train' or 'peakcnn ensemble' (or its model.json)"
     )
-    p.add_argument("--device", help="torch device (default: best available)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="default auto: CUDA, then MPS, then CPU")
 
 
 def _genome_options(p: argparse.ArgumentParser, required: bool) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
+from peakcnn.runconfig import DEVICES
+
 log = logging.getLogger(__name__)
 
 ISM_DESCRIPTION = """Score every single-base substitution of a sequence (Basset's saturation mutagenesis)
@@ -32,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--chrom-alias", metavar="TSV", help="chromAlias TSV of equivalent chromosome names")
     p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix (PREFIX.npy/.tsv/.png)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
-    p.add_argument("--device", help="torch device (default: best available)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="default auto: CUDA, then MPS, then CPU")
     p.set_defaults(func=run_ism)
 
 

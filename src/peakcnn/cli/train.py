@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from peakcnn.runconfig import DEVICES
+
 HELP = "train a CNN on a data set made by 'peakcnn prepare'"
 
 DESCRIPTION = """Train a Basset-style CNN on DATASET and write the run folder RUN: config.json (resolved
@@ -91,7 +93,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="RUN", help="run folder to write")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from RUN/last.*")
     p.add_argument("--force", action="store_true", help="overwrite an existing run in RUN")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="default auto")
     add_recipe_options(p)
     p.set_defaults(func=run)
 
