@@ -135,6 +135,11 @@ def test_evaluate_run_without_checkpoint(tmp_path, capsys):
         (lambda m: m.update(window=None), "model.json: 'window' is missing or not a positive length"),
         (lambda m: m["model_config"].update(conv_filters=[16, 16, -5]), "model_config in its JSON does not describe"),
         (lambda m: m["model_config"].update(pool_widths="3"), "model_config in its JSON does not describe"),
+        (
+            lambda m: m["model_config"].update(conv_filters=[], conv_widths=[], pool_widths=[], conv_dropout=[]),
+            "conv_filters is empty",
+        ),
+        (lambda m: m["model_config"].update(conv_widths=[15, 8, 5]), "must be odd positive integers"),
     ],
 )
 def test_hand_edited_model_json_gives_one_line(tmp_path, capsys, edit, message):

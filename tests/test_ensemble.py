@@ -82,6 +82,10 @@ def test_ensemble_rejects_mismatched_or_unsafe_inputs(tmp_path):
         build_ensemble([r1, other_window], tmp_path / "e3")
     with pytest.raises(InputError, match="is also one of the member runs"):
         build_ensemble([r1, r2], r2)
+    (tmp_path / "afile").write_text("x\n")
+    with pytest.raises(InputError, match="afile: is a file; give --out a folder name"):
+        build_ensemble([r1, r2], tmp_path / "afile")
+    assert (tmp_path / "afile").read_text() == "x\n"
     (tmp_path / "training").mkdir()
     (tmp_path / "training" / "last.json").write_text("{}")
     with pytest.raises(InputError, match="holds a training run"):

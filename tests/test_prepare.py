@@ -13,6 +13,7 @@ from peakcnn.data.prepare import prepare_dataset
 from peakcnn.data.split import cross_split_overlaps
 from peakcnn.data.store import Dataset
 from peakcnn.data.windows import window_stats
+from peakcnn.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -224,13 +225,19 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, inputs, capsys, cas
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "abc", "1.5"])
-def test_window_must_be_positive_integer(tmp_path, inputs, capsys, value):
-    argv = _bad_case(tmp_path, inputs, "ok") + ["--window", value]
+@pytest.mark.parametrize("option, value", [("--window", v) for v in ("0", "-5", "abc", "1.5")] + [("--seed", "-1")])
+def test_window_positive_and_seed_non_negative(tmp_path, inputs, capsys, option, value):
+    argv = _bad_case(tmp_path, inputs, "ok") + [option, value]
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2
-    assert "--window" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert option in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_library_rejects_negative_seed(tmp_path, inputs):
+    with pytest.raises(InputError, match="seed must be >= 0"):
+        prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", seed=-1, progress=False)
     assert not (tmp_path / "out").exists()
 
 

@@ -295,6 +295,7 @@ def test_existing_run_needs_force(tmp_path, dataset):
         (["--ema", "1"], "--ema 1.0: must be in [0, 1)"),
         (["--max-train", "1"], "--max-train 1: must be 0 (all windows) or at least 2"),
         (["--shift", "50"], "--shift 50: must be less than half the 100 bp window"),
+        (["--seed", "-1"], "--seed -1: must be an integer in [0, 2**63)"),
     ],
 )
 def test_bad_options_write_nothing(tmp_path, dataset, capsys, extra, message):

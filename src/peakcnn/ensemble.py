@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from peakcnn.errors import InputError
+from peakcnn.io.output import check_output_folder
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def build_ensemble(
     runs = [Path(r) for r in runs]
     if len(runs) < 2:
         raise InputError("an ensemble needs at least two runs; give two or more RUN folders")
-    out = Path(out)
+    out = check_output_folder(out)
     if any(out.resolve() == r.resolve() for r in runs):
         raise InputError(f"{out}: is also one of the member runs; choose another --out folder")
     if (out / f"{LAST_NAME}.json").exists():

@@ -26,6 +26,7 @@ from peakcnn.checkpoint import load_model
 from peakcnn.data.store import SPLITS, Dataset
 from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
+from peakcnn.io.output import check_output_folder
 from peakcnn.metrics import json_safe, multitask_metrics, sigmoid
 from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, read_history, recorded_dataset
 from peakcnn.train import predict_logits
@@ -207,8 +208,7 @@ def _write_outputs(folder: Path, doc: dict, arrays: dict, history: list[dict]) -
 def _check_out(folder: Path) -> None:
     """Refuse an output folder that is a file, or a folder holding anything an evaluation did not write
     (it is replaced as a whole)."""
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"{folder}: is a file; give --out a folder name")
+    check_output_folder(folder)
     if folder.is_dir():
         foreign = sorted(p.name for p in folder.iterdir() if p.name not in OUTPUT_FILES)
         if foreign:

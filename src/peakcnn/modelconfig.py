@@ -31,6 +31,12 @@ class ModelConfig:
         n = len(self.conv_filters)
         if not (len(self.conv_widths) == len(self.pool_widths) == len(self.conv_dropout) == n):
             raise InputError("model config: conv_filters, conv_widths, pool_widths and conv_dropout differ in length")
+        if n == 0:
+            raise InputError("model config: conv_filters is empty; the model needs at least one convolution block")
+        if any(int(w) != w or w < 1 or w % 2 == 0 for w in self.conv_widths):
+            raise InputError(f"model config: conv_widths ({self.conv_widths}) must be odd positive integers")
+        if any(int(v) != v or v < 1 for v in (*self.conv_filters, *self.pool_widths, *self.dense_units)):
+            raise InputError("model config: conv_filters, pool_widths and dense_units must be positive integers")
         if self.window <= 0 or self.n_tasks <= 0:
             raise InputError(f"model config: window ({self.window}) and n_tasks ({self.n_tasks}) must be positive")
         if any(int(d) != d or d < 1 for d in self.residual_dilations):

@@ -115,6 +115,7 @@ class TrainConfig:
             (self.max_train == 0 or self.max_train >= 2, "--max-train", "must be 0 (all windows) or at least 2"),
             (0 <= self.ema < 1, "--ema", "must be in [0, 1) (0 = off; 0.999 averages over about 1,000 steps)"),
             (self.amp in AMP_MODES, "--amp", f"choose one of {', '.join(AMP_MODES)}"),
+            (0 <= self.seed < 2**63, "--seed", "must be an integer in [0, 2**63)"),
         ]
         for ok, name, what in checks:
             if not ok:

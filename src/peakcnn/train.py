@@ -15,6 +15,7 @@ from peakcnn import __version__
 from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, transfer_weights
 from peakcnn.data.store import Dataset
 from peakcnn.errors import InputError
+from peakcnn.io.output import check_output_folder
 from peakcnn.model import preset_config
 from peakcnn.runconfig import (
     CONFIG_FILE,
@@ -90,8 +91,7 @@ def _check_fresh(run: Path, force: bool) -> None:
     """Refuse to train over an existing checkpoint unless ``force``; clear the old run's files if so."""
     if not run.exists():
         return
-    if not run.is_dir():
-        raise InputError(f"{run}: is a file; give --out a folder name")
+    check_output_folder(run)
     taken = [p for p in (f"{LAST_NAME}.json", f"{MODEL_NAME}.json") if (run / p).exists()]
     if taken and not force:
         raise InputError(

@@ -112,7 +112,7 @@ def register(subparsers) -> None:
         default=None,
         help="block length for --split region (default: genome/30, at least 10 windows, at most 1 Mb)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--chrom-alias", metavar="TSV", help="chromAlias-style TSV of equivalent chromosome names")
     p.add_argument(
         "--exclude",

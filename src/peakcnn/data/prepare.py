@@ -70,6 +70,8 @@ def _check_params(p: dict) -> dict:
         raise InputError(f"merge-distance must be >= 0 (got {p['merge_distance']})")
     if p["block_size"] is not None and p["block_size"] < 2 * p["window"]:
         raise InputError(f"block-size must be at least twice the window ({2 * p['window']} bp)")
+    if p["seed"] < 0:
+        raise InputError(f"seed must be >= 0 (got {p['seed']})")
     return p
 
 

@@ -29,6 +29,14 @@ def check_output(path: str | Path, what: str = "output") -> Path:
     return path
 
 
+def check_output_folder(path: str | Path) -> Path:
+    """Fail in one line when ``path``, an ``--out`` that names a folder, is an existing file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: is a file; give --out a folder name")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds, else delete it.
