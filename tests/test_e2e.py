@@ -170,4 +170,7 @@ def test_evaluate_out_never_replaces_a_folder_it_did_not_write(trained, tmp_path
     first = (out / "metrics.json").read_text()
     assert main(["-q", "evaluate", str(run), "--no-baselines", "--out", str(out), "--split", "valid"]) == 0
     assert (out / "metrics.json").read_text() != first
-    assert json.loads((out / "metrics.json").read_text())["split"] == "valid"
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["split"] == "valid" and "steered training" in doc["caveat"]
+    assert "so its scores are optimistic" in (out / "report.html").read_text()
+    assert json.loads(first)["caveat"] is None

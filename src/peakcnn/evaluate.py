@@ -4,7 +4,8 @@ Output folder (default ``RUN/eval_<split>/``, replaced as a whole, written throu
 
 ``metrics.json``
     Per task and macro metrics of the CNN and of every baseline, with window counts, the data set
-    (path, sha256, negatives, split mode, attributes) and the training recipe.
+    (path, sha256, negatives, split mode, attributes), the training recipe, and for the train and valid
+    splits a ``caveat`` saying why their scores overstate accuracy on new regions (also in the report).
 ``roc.png``, ``pr.png``, ``calibration.png``, ``training.png``
     Figures (training curves come from ``RUN/history.csv``).
 ``report.html``
@@ -37,6 +38,13 @@ METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
 #: Every file an evaluation folder holds; an existing ``--out`` folder is replaced only if it holds no other.
 OUTPUT_FILES = frozenset({METRICS_FILE, REPORT_FILE, "roc.png", "pr.png", "calibration.png", "training.png"})
+#: Why scores on a split other than test overstate accuracy on new regions (``caveat`` in metrics.json).
+SPLIT_CAVEATS = {
+    "train": "the CNN and the baselines were fitted on this split: these are training scores, not an estimate "
+    "of accuracy on new regions (use --split test)",
+    "valid": "this split steered training (early stopping, the kept epoch, the plateau schedule) and chose the "
+    "6-mer baseline's L2 strength, so its scores are optimistic (use --split test)",
+}
 #: Data set attributes that are bookkeeping, not a description of the data, and are left out of reports.
 _HIDDEN_ATTRS = {"format", "format_version", "tasks", "chroms", "content_sha256", "encoding", "window"}
 
@@ -171,6 +179,7 @@ def score(run, dataset=None, split: str = "test", baselines: bool = True, rc: bo
         doc = {
             "run": str(run.resolve()),
             "split": split,
+            "caveat": SPLIT_CAVEATS.get(split),
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": _dataset_doc(ds, matches),
             "model": model_doc,

@@ -142,6 +142,8 @@ def _summary(doc: dict) -> str:
         f"{_esc(', '.join(f'{c} ({n:,})' for c, n in held.items()) or 'none')}. Regions of the {_esc(split)} "
         f"split (bp): {_esc('; '.join(ds.get('regions_by_split', {}).get(split, [])) or 'n/a')}.</p>"
     )
+    if doc.get("caveat"):
+        parts.append(f"<p class='note'>Split {_esc(split)}: {_esc(doc['caveat'])}.</p>")
     if not ds["matches_training"]:
         parts.append(
             "<p class='note'>This data set is <b>not</b> the one the model was trained on (sha256 differs); "

@@ -48,6 +48,7 @@ def summary_table(doc: dict) -> str:
     lines = [
         f"split {doc['split']} ({ds['split_mode']} split), negatives: {ds['negatives']}, "
         f"CNN scored on the {doc['model']['strands']}",
+        *([f"caveat: {doc['caveat']}"] if doc.get("caveat") else []),
         "",
         "| model | windows (pos/neg) | auROC | auPRC | accuracy |",
         "|---|---|---|---|---|",
