@@ -172,3 +172,25 @@ def test_scan_cli_bigwig_and_bad_inputs(tmp_path, capsys):
     assert "--chrom chr9: not in genome" in capsys.readouterr().err
     assert main(["scan", str(run), "--genome", g, "--out", str(tmp_path / "missing/t.bw")]) == 2
     assert not (tmp_path / "u.bw").exists() and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_scan_leaves_no_track_when_the_peak_file_fails_and_refuses_clashing_task_files(tmp_path, capsys, monkeypatch):
+    import peakcnn.io.output
+
+    random_genome(tmp_path / "g.fa", {"chr1": 1000})
+    g = str(tmp_path / "g.fa")
+    clash = make_run(tmp_path, tiny_model(n_tasks=2), ["a:b", "a_b"], "clash")
+    assert main(["scan", str(clash), "--genome", g, "--out", str(tmp_path / "t.bedGraph")]) == 2
+    assert "tasks 'a:b' and 'a_b' would both write t.a_b.bedGraph" in capsys.readouterr().err
+
+    run = make_run(tmp_path, tiny_model(n_tasks=2), ["a", "b"])
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(peakcnn.io.output, "write_table", full_disk)
+    out, peaks = tmp_path / "out", tmp_path / "out" / "pk.bed"
+    out.mkdir()
+    assert main(["scan", str(run), "--genome", g, "--out", str(out / "t.bedGraph"), "--peaks-out", str(peaks)]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "peakcnn: error: [Errno 28] No space left on device"
+    assert list(out.iterdir()) == []

@@ -66,7 +66,8 @@ def scan_genome(
     peaks: list[tuple] = []
     bar = tqdm(total=sum(n for _, n in sizes), unit="bp", unit_scale=True, disable=not progress, desc="scan")
     try:
-        writers = [TrackWriter(p, sizes) for p in track_paths(out, tasks)]
+        for path in track_paths(out, tasks):
+            writers.append(TrackWriter(path, sizes))
         for chrom, length in sizes:
             probs = sigmoid(
                 scan_codes(model, genome.codes(chrom), stride, exact=exact, device=device, progress=bar.update)
@@ -78,6 +79,14 @@ def scan_genome(
                 if peaks_out:
                     found = call_peaks(starts, ends, probs[:, t], *peak_options)
                     peaks.extend(peak_rows(chrom, tasks[t], found, first=len(peaks)))
+        if peaks_out:  # before the tracks are renamed into place, so that a failure here leaves no track
+            n = write_table(
+                peaks_out,
+                PEAK_HEADER,
+                sorted(peaks, key=lambda r: (chroms.index(r[0]), r[1])),
+                comment_header=True,
+            )
+            log.info("scan: %d peak(s) -> %s", n, peaks_out)
         paths = [w.close() for w in writers]
     except BaseException:
         for w in writers:
@@ -85,14 +94,6 @@ def scan_genome(
         raise
     finally:
         bar.close()
-    if peaks_out:
-        n = write_table(
-            peaks_out,
-            PEAK_HEADER,
-            sorted(peaks, key=lambda r: (chroms.index(r[0]), r[1])),
-            comment_header=True,
-        )
-        log.info("scan: %d peak(s) -> %s", n, peaks_out)
     log.info(
         "scan: %s at stride %d (%s) -> %s",
         ", ".join(c for c, _ in sizes[:5]),

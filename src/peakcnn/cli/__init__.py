@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 success, 2 bad input, 130 interrupted)."""
+    """Run the command line; returns the exit status (0 success, 2 bad input, 1 a failed read or write such
+    as a full disk, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as e:
+        # Outputs are written under temporary names, so a failed write (full disk, lost mount) leaves none.
+        print(f"peakcnn: error: {e}", file=sys.stderr)
+        return 1
 
 
 def entry() -> None:

@@ -35,12 +35,21 @@ def safe_name(text: str) -> str:
 
 
 def track_paths(path: str | Path, tasks: list[str]) -> list[Path]:
-    """One path per task: ``path`` itself for one task, else ``STEM.TASK.EXT`` next to it."""
+    """One path per task: ``path`` itself for one task, else ``STEM.TASK.EXT`` next to it; task names that
+    give the same file name (``a:b`` and ``a_b``) are an error."""
     path = Path(path)
     track_format(path)
     if len(tasks) == 1:
         return [path]
-    return [path.with_name(f"{path.stem}.{safe_name(t)}{path.suffix}") for t in tasks]
+    paths = [path.with_name(f"{path.stem}.{safe_name(t)}{path.suffix}") for t in tasks]
+    seen: dict[Path, str] = {}
+    for task, p in zip(tasks, paths, strict=True):
+        if p in seen:
+            raise InputError(
+                f"tasks {seen[p]!r} and {task!r} would both write {p.name}; rename one (peakcnn ensemble --tasks)"
+            )
+        seen[p] = task
+    return paths
 
 
 class TrackWriter:
