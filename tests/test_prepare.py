@@ -340,3 +340,21 @@ def test_peak_past_chromosome_end_is_centred_on_what_exists(tmp_path):
     assert 99_500 - 200 in positive  # the middle of 99000-100000, not of 99000-102000 (past the end)
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert manifest["report"]["peaks_clipped_at_chromosome_end"]["p"] == 1
+
+
+def test_every_merged_peak_labels_its_window(tmp_path):
+    rng = np.random.default_rng(1)
+    genome = write_fasta(tmp_path / "g.fa", {"chr1": "".join(rng.choice(list("ACGT"), 100_000))})
+    others = range(20_000, 95_000, 5_000)
+    (tmp_path / "a.bed").write_text("chr1\t9999\t10001\n" + "".join(f"chr1\t{s}\t{s + 2}\n" for s in others))
+    (tmp_path / "b.bed").write_text("chr1\t10200\t10202\n" + "".join(f"chr1\t{s + 9}\t{s + 11}\n" for s in others))
+    # Midpoints 10000 and 10201 merge into one window centred on 10100, 101 bp from b's peak: more than
+    # --label-distance 201 // 2, yet b's peak is in the window and labels it.
+    assert main(["prepare", "--genome", str(genome), "--peaks", str(tmp_path / "a.bed"), str(tmp_path / "b.bed"),
+                 "--window", "400", "--label-distance", "201", "--out", str(tmp_path / "ds")]) == 0  # fmt: skip
+    header, rows = read_windows_bed(tmp_path / "ds" / "windows.bed")
+    labels = {int(r[1]): (r[-2], r[-1]) for r in rows}
+    assert header[-2:] == ["a", "b"] and labels[10_100 - 200] == ("1", "1")
+    with Dataset(tmp_path / "ds") as ds:
+        source, y = ds.read("source"), ds.read("labels")
+    assert (y[source == 0].max(axis=1) == 1).all()  # no peak window without a positive label

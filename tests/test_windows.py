@@ -31,10 +31,12 @@ def test_centres_and_clipping():
 def test_merge_bounds_cluster_span():
     chrom = np.array([0, 0, 0, 0, 0, 1])
     centre = np.array([1000, 1150, 1300, 1450, 5000, 1000])
-    wc, wx = merge_centres(chrom, centre, 200)
+    wc, wx, member = merge_centres(chrom, centre, 200)
     # greedy from the first centre: {1000, 1150}, {1300, 1450}, {5000}; chromosome 1 apart
     assert list(wc) == [0, 0, 0, 1] and list(wx) == [1075, 1375, 5000, 1000]
-    assert len(merge_centres(chrom, centre, 0)[0]) == 6
+    assert list(member) == [0, 0, 1, 1, 2, 3]
+    wc, wx, member = merge_centres(chrom[::-1], centre[::-1], 0)
+    assert len(wc) == 6 and list(member) == [5, 4, 3, 2, 1, 0]
 
 
 def test_labels_use_central_region():

@@ -154,9 +154,12 @@ def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Gene
     step("windows")
     pooled = pool_peaks(genome, tables, tasks, p["center"], warn)
     report = pooled.report
-    wc, wx = merge_centres(pooled.chrom, pooled.centre, p["merge_distance"])
+    wc, wx, member = merge_centres(pooled.chrom, pooled.centre, p["merge_distance"])
     ws = window_starts(wx, W)
     labels = label_windows(wc, wx, pooled.chrom, pooled.centre, pooled.task, len(tasks), p["label_distance"])
+    # Every peak is positive in its own cluster's window, even when merging put the window centre more than
+    # label_distance // 2 from it (an odd --label-distance, or --merge-distance above it).
+    labels[member, pooled.task] = 1
     layout = make_layout(pooled, np.bincount(wc, minlength=len(pooled.chroms)), genome, p)
     split = sp.assign(layout, wc, ws, W)
     dropped = Counter({"crosses a split boundary": int((split == sp.DROPPED).sum())})

@@ -225,9 +225,10 @@ def prepare_dataset(
         Windows (positive and negative alike) with a larger fraction of ``N`` are dropped.
     merge_distance
         Peak centres (all tasks pooled) within this distance of a cluster's first centre share one window
-        (default: ``label_distance``, so every merged peak labels its window).
+        (default: ``label_distance``). Every merged peak labels its window.
     label_distance
-        A window is positive for a task when a peak centre of that task is within ``label_distance // 2``.
+        A window is positive for a task when a peak centre of that task is within ``label_distance // 2``
+        of its centre, or is one of the peaks merged into it.
     negatives
         ``gc-matched``, ``shuffled``, ``random`` or ``none``.
     neg_ratio

@@ -40,7 +40,9 @@ def clip_to_chromosomes(
     return keep, end, centre, clipped
 
 
-def merge_centres(chrom: np.ndarray, centre: np.ndarray, merge_distance: int) -> tuple[np.ndarray, np.ndarray]:
+def merge_centres(
+    chrom: np.ndarray, centre: np.ndarray, merge_distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pool peak centres into windows.
 
     Centres are scanned in order along each chromosome; a cluster grows while a centre lies within
@@ -51,19 +53,23 @@ def merge_centres(chrom: np.ndarray, centre: np.ndarray, merge_distance: int) ->
     -------
     win_chrom, win_centre
         One entry per cluster, sorted by chromosome and centre.
+    member
+        For each input centre, the index of its cluster's window.
     """
     order = np.lexsort((centre, chrom))
     c_sorted, x_sorted = chrom[order].tolist(), centre[order].tolist()
     out_c, out_x = [], []
+    member = np.empty(len(order), dtype=np.int64)
     i, n = 0, len(order)
     while i < n:
         j = i
         while j + 1 < n and c_sorted[j + 1] == c_sorted[i] and x_sorted[j + 1] - x_sorted[i] <= merge_distance:
             j += 1
+        member[order[i : j + 1]] = len(out_c)
         out_c.append(c_sorted[i])
         out_x.append((x_sorted[i] + x_sorted[j]) // 2)
         i = j + 1
-    return np.array(out_c, dtype=np.int64), np.array(out_x, dtype=np.int64)
+    return np.array(out_c, dtype=np.int64), np.array(out_x, dtype=np.int64), member
 
 
 def window_starts(centre: np.ndarray, window: int) -> np.ndarray:
