@@ -104,3 +104,15 @@ def test_task_names_and_write_bed(tmp_path):
     assert n == 2 and (tmp_path / "o.bed").read_text() == "#chrom\tstart\tend\nc1\t1\t5\nc2\t2\t6\n"
     p = read_peaks(tmp_path / "o.bed")
     assert list(p.start) == [1, 2]
+    with pytest.raises(ValueError):  # columns of unequal length: nothing is left behind
+        write_bed(tmp_path / "short.bed", [["c1", "c2"], [1]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.bed"]
+
+
+def test_byte_order_mark_is_not_part_of_the_first_line(tmp_path):
+    path = tmp_path / "bom.bed"
+    path.write_bytes(b"\xef\xbb\xbftrack name=x\nchr1\t100\t200\n")
+    p = read_peaks(path)
+    assert list(p.chrom) == ["chr1"] and list(p.line) == [2]
+    path.write_bytes(b"\xef\xbb\xbfchr1\t100\t200\n")
+    assert list(read_peaks(path).chrom) == ["chr1"]

@@ -122,7 +122,7 @@ def test_aliases_from_names_descriptions_and_file(tmp_path):
         "NC_000932.1": "A. thaliana chloroplast",
     }
     alias = tmp_path / "alias.tsv"
-    alias.write_text("# genbank\tucsc\nscaffold_7\tchrUn_7\tUn7\n")
+    alias.write_text("scaffold_7\tchrUn_7\tUn7\n# genbank\tucsc\n", encoding="utf-8-sig")  # with a byte-order mark
     g = Genome(write_fasta(tmp_path / "g.fa", recs, descriptions=desc), alias_file=alias)
     assert g.descriptions["NC_003070.9"] == desc["NC_003070.9"]
     for name in ("1", "chr1", "Chr1", "CHR1", "NC_003070.9", "nc_003070.9"):

@@ -255,11 +255,17 @@ def test_refuses_different_data_set_and_foreign_folder(tmp_path, inputs, capsys)
     (foreign / "notes.txt").write_text("mine")
     assert main(argv[:-1] + [str(foreign), "--force"]) == 2
     assert (foreign / "notes.txt").read_text() == "mine"
+    (foreign / "manifest.json").write_text("[]")  # valid JSON, not a manifest
+    capsys.readouterr()
+    assert main(argv[:-1] + [str(foreign)]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == f"peakcnn: error: {foreign}: folder exists and is not a peakcnn data set; choose another --out"
+    )
 
 
 def test_real_atac_on_tair10_chr1(tmp_path):
     from peakcnn.data.default import tair10_chr1_fasta
-    from peakcnn.errors import InputError
 
     if not ATAC1.exists():
         pytest.skip(f"shared data not found at {SHARED}")

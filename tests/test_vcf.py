@@ -55,6 +55,7 @@ def test_gzip_and_bgzip_like_multi_member(tmp_path):
         ("##fileformat=VCFv4.2\n", "", "no '#CHROM' header line"),
         (HEADER, "chr1\tten\t.\tA\tC\n", "v.vcf:3: POS 'ten'"),
         (HEADER, "chr1\t0\t.\tA\tC\n", "v.vcf:3: POS '0'"),
+        (HEADER, "chr1\t\u00b2\t.\tA\tC\n", "v.vcf:3: POS '\u00b2' is not a positive integer"),
         (HEADER, "chr1\t5\t.\tA\n", "v.vcf:3: 4 tab-separated column(s)"),
         (HEADER, "chr1\t5\t.\tAZ\tC\n", "v.vcf:3: REF 'AZ'"),
         (HEADER, "chr1\t5\t.\tA\tC-\n", "v.vcf:3: ALT allele 'C-'"),
@@ -63,6 +64,15 @@ def test_gzip_and_bgzip_like_multi_member(tmp_path):
 def test_bad_vcf(tmp_path, header, body, message):
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_vcf(_write(tmp_path, body, header=header))
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_byte_order_mark_before_the_header(tmp_path, gz):
+    data = b"\xef\xbb\xbf" + (HEADER + "chr1\t7\t.\tA\tC\n").encode()
+    path = tmp_path / ("v.vcf.gz" if gz else "v.vcf")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    variants, _ = read_vcf(path)
+    assert [(v.chrom, v.pos, v.line) for v in variants] == [("chr1", 7, 3)]
 
 
 def test_missing_vcf(tmp_path):

@@ -147,9 +147,10 @@ def _existing(out: Path, fingerprint: str, force: bool) -> dict | None:
         return None
     try:
         old = json.loads((out / MANIFEST).read_text())
-        assert old.get("format") == MANIFEST_FORMAT
-    except (OSError, ValueError, AssertionError):
-        raise InputError(f"{out}: folder exists and is not a peakcnn data set; choose another --out") from None
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict) or old.get("format") != MANIFEST_FORMAT:
+        raise InputError(f"{out}: folder exists and is not a peakcnn data set; choose another --out")
     if force:
         return None
     if old.get("fingerprint") == fingerprint and (out / DATASET_FILE).exists():

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError
+from peakcnn.io.output import atomic_output
 
 _SKIP_PREFIXES = ("#", "track", "browser")
 
@@ -74,7 +75,7 @@ def _read_text(path: Path) -> str:
     if b"\x00" in raw[:65536]:
         raise InputError(f"{path}: binary data, not a BED peak file; pass a text BED/narrowPeak file")
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a byte-order mark from Windows editors is not part of line 1
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text at byte {e.start}; pass a text BED/narrowPeak file") from None
 
@@ -230,7 +231,7 @@ def task_name(path: str | Path) -> str:
 def write_bed(path: str | Path, columns: list, header: list[str] | None = None) -> int:
     """Write columns (equal-length sequences) as tab-separated lines; optional ``#`` header. Returns rows."""
     n = len(columns[0]) if columns else 0
-    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
         if header:
             fh.write("#" + "\t".join(header) + "\n")
         for row in zip(*columns, strict=True):

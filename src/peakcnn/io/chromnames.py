@@ -80,7 +80,7 @@ def read_alias_file(path: str | Path) -> list[list[str]]:
     """Rows of a chromAlias-style TSV (``#`` lines skipped); each row lists names of one chromosome."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: chromosome alias file not found; check --chrom-alias") from None
     except (OSError, UnicodeDecodeError) as e:

@@ -54,7 +54,7 @@ def _open_text(path: Path):
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
     opener = gzip.open if gz else open
-    return opener(path, "rt", encoding="utf-8", errors="replace", newline=None)
+    return opener(path, "rt", encoding="utf-8-sig", errors="replace", newline=None)
 
 
 def _parse_record(path: Path, lineno: int, line: str, report: VcfReport) -> Iterator[Variant]:
@@ -64,7 +64,7 @@ def _parse_record(path: Path, lineno: int, line: str, report: VcfReport) -> Iter
             f"{path}:{lineno}: {len(fields)} tab-separated column(s), a VCF record needs at least CHROM POS ID REF ALT"
         )
     chrom, pos, vid, ref, alts = fields[:5]
-    if not pos.isdigit() or int(pos) < 1:
+    if not (pos.isascii() and pos.isdigit()) or int(pos) < 1:
         raise InputError(f"{path}:{lineno}: POS {pos!r} is not a positive integer (VCF positions are 1-based)")
     if not _BASES.match(ref):
         raise InputError(f"{path}:{lineno}: REF {ref!r} is not a sequence of A, C, G, T or N")
