@@ -47,6 +47,25 @@ def test_snv_creating_motif_scores_positive(genome):
     assert s.diff[0, 0] == pytest.approx(P_ON - P_OFF, abs=1e-5)
 
 
+def test_log_odds_stay_exact_for_confident_predictions(genome):
+    """Logits of +-20 give probabilities that round to 0 and 1; the log-odds ratio comes from the logits."""
+    import torch
+
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = motif_model()
+
+        def forward(self, x):
+            return 4 * self.inner(x)
+
+    ref, alt, _ = variant_windows(genome, "chr1", Variant("chr1", 503, ".", "A", "C", 1), 200)
+    for rc in (False, True):
+        s = score_windows(Scaled(), np.stack([ref, alt]), np.stack([alt, ref]), rc=rc)
+        np.testing.assert_allclose(s.log_odds[:, 0], [40.0, -40.0], atol=1e-3)
+        assert s.p_ref[0, 0] < 1e-8 and s.p_alt[0, 0] > 1 - 1e-8
+
+
 def test_vcf_cli_snv_deletion_mismatch_and_skips(tmp_path, genome, caplog):
     run = make_run(tmp_path, motif_model(), ["m"])
     vcf = tmp_path / "v.vcf"

@@ -107,12 +107,17 @@ def reverse_complement(x: torch.Tensor) -> torch.Tensor:
 
 
 def strand_logits(model: nn.Module, x: torch.Tensor, rc: bool) -> torch.Tensor:
-    """Logits ``(N, T)``; with ``rc`` the mean of both strands' probabilities, returned as a logit."""
-    out = model(x)
+    """Logits ``(N, T)``; with ``rc`` the mean of both strands' probabilities, returned as a logit.
+
+    The mean is taken in log space, ``logit((s(a) + s(b)) / 2) = logaddexp(log s(a), log s(b)) -
+    logaddexp(log s(-a), log s(-b))``, so that it stays exact where the probabilities round to 0 or 1.
+    """
+    out = model(x).float()
     if not rc:
-        return out.float()
-    p = (torch.sigmoid(out.float()) + torch.sigmoid(model(reverse_complement(x)).float())) / 2
-    return torch.logit(p.double(), eps=1e-12).float()
+        return out
+    back = model(reverse_complement(x)).float()
+    log_s = nn.functional.logsigmoid
+    return torch.logaddexp(log_s(out), log_s(back)) - torch.logaddexp(log_s(-out), log_s(-back))
 
 
 def predict_batches(

@@ -16,14 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from peakcnn.inference import predict, sigmoid
+from peakcnn.inference import predict
 from peakcnn.io.vcf import Variant
+from peakcnn.metrics import sigmoid
 from peakcnn.sequence import N_CODE, str_to_codes
 
 log = logging.getLogger(__name__)
-
-#: Probabilities are clipped to ``[EPS, 1 - EPS]`` before taking log-odds.
-EPS = 1e-6
 
 
 def _ref_matches(genome_codes: np.ndarray, ref: str) -> bool:
@@ -53,10 +51,20 @@ def variant_windows(genome, chrom: str, variant: Variant, window: int) -> tuple[
 
 @dataclass
 class VariantScores:
-    """Per variant and task: probabilities of both alleles (strand-averaged) and their differences."""
+    """Per variant and task: logits of both alleles (of the strand-averaged probability), their
+    probabilities and differences. Log-odds come from the logits, so they stay exact where a probability
+    would round to 0 or 1."""
 
-    p_ref: np.ndarray  # (n, T)
-    p_alt: np.ndarray  # (n, T)
+    l_ref: np.ndarray  # (n, T), float64
+    l_alt: np.ndarray  # (n, T), float64
+
+    @property
+    def p_ref(self) -> np.ndarray:
+        return sigmoid(self.l_ref)
+
+    @property
+    def p_alt(self) -> np.ndarray:
+        return sigmoid(self.l_alt)
 
     @property
     def diff(self) -> np.ndarray:
@@ -65,12 +73,7 @@ class VariantScores:
     @property
     def log_odds(self) -> np.ndarray:
         """Basset SAD: ``logit(p_alt) - logit(p_ref)``, shape ``(n, T)``."""
-        return _logit(self.p_alt) - _logit(self.p_ref)
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
-    return np.log(p) - np.log1p(-p)
+        return self.l_alt - self.l_ref
 
 
 def score_windows(
@@ -82,8 +85,8 @@ def score_windows(
 ) -> VariantScores:
     """Score paired windows: codes ``(n, W)`` each, or one-hot ``(n, 4, W)``; both strands when ``rc``."""
     return VariantScores(
-        p_ref=sigmoid(predict(model, ref, device=device, rc=rc)),
-        p_alt=sigmoid(predict(model, alt, device=device, rc=rc)),
+        l_ref=predict(model, ref, device=device, rc=rc).astype(np.float64),
+        l_alt=predict(model, alt, device=device, rc=rc).astype(np.float64),
     )
 
 
