@@ -28,3 +28,20 @@ def test_demo_prepares_trains_evaluates_and_reports(tmp_path, monkeypatch, capsy
     assert 0 <= cnn["auroc"] <= 1 and all(m["metrics"]["macro"]["n"] == cnn["n"] for m in doc["models"].values())
     html = report.read_text()
     assert "gc-matched" in html and "REDUCED" in html and "tss_promoter_proxy" in html
+
+
+def test_tss_sites_from_gff3_coordinates_and_strands(tmp_path):
+    from peakcnn.data.default import tss_sites
+
+    gff = tmp_path / "a.gff3"
+    rows = [
+        ("chr1", "mRNA", "101", "200", "+", "ID=a"),  # 1-based 101 -> 0-based 100
+        ("chr1", "mRNA", "301", "400", "-", "ID=b"),  # the TSS of a minus-strand gene is its end: 399
+        ("chr1", "gene", "501", "600", "+", "ID=g"),  # not a transcript
+        ("chr1", "mRNA", "701", "800", ".", "ID=c"),  # unstranded
+        ("chr1", "mRNA", "901", "950", "", "ID=d"),  # strand column empty
+    ]
+    gff.write_text(
+        "##gff-version 3\n" + "".join(f"{c}\tx\t{t}\t{s}\t{e}\t.\t{st}\t.\t{a}\n" for c, t, s, e, st, a in rows)
+    )
+    assert [site[:3] for site in tss_sites(gff)] == [("chr1", 100, "+"), ("chr1", 399, "-")]

@@ -67,7 +67,7 @@ def tss_sites(gff: str | Path | None = None) -> list[tuple[str, int, str, str]]:
                 if line.startswith("#"):
                     continue
                 f = line.rstrip("\n").split("\t")
-                if len(f) < 9 or f[2] not in TSS_FEATURES or f[6] not in "+-":
+                if len(f) < 9 or f[2] not in TSS_FEATURES or f[6] not in ("+", "-"):
                     continue
                 pos = int(f[3]) - 1 if f[6] == "+" else int(f[4]) - 1
                 sites.setdefault((f[0], pos, f[6]), _gene_name(f[8]))
