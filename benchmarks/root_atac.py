@@ -87,7 +87,10 @@ same genome, window, kind of negatives and region layout as the replicate-1 one,
 the same and no training window overlaps a replicate-1 valid or test window. The reported **best** row is whichever
 ``best*`` recipe (or the ensemble), scored on one strand or both, has the highest replicate-1 *validation*
 auPRC; the test split is never used for a choice.
-Baselines (GC content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split.
+Baselines (GC content, 4-mer and 6-mer logistic regressions) are fitted on the replicate-1 training split,
+and again on the training split of every other one-task data set of the named recipes (``neg3``,
+``union_neg3``, ...), so that a CNN trained on more windows meets baselines trained on the same windows;
+every baseline is scored on the replicate-1 test windows (cached in ``OUT/baselines_<data set>.json``).
 Finished runs are kept and interrupted ones resumed when the script is started again; the scores of a
 finished run are kept in ``RUN/root_atac_scores.json`` and reused while its weights and the data sets are
 unchanged. Usage::
@@ -553,10 +556,10 @@ def cached_score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray |
     return scores
 
 
-def own_report(run: Path, baselines: bool) -> dict:
+def own_report(run: Path) -> dict:
     """The run's own ``peakcnn evaluate`` document on its own test split (``RUN/eval_test``), read back when
-    it was written after the last epoch's checkpoint, on the data set the run records (and holds the
-    baselines when they are asked for)."""
+    it was written after the last epoch's checkpoint, on the data set the run records (the baselines are
+    fitted once per data set, by :func:`baseline_rows`)."""
     from peakcnn.evaluate import METRICS_FILE, evaluate
     from peakcnn.runconfig import read_run_config
 
@@ -565,9 +568,9 @@ def own_report(run: Path, baselines: bool) -> dict:
     if metrics.exists() and metrics.stat().st_mtime > trained:
         doc = json.loads(metrics.read_text())
         same_data = doc.get("dataset", {}).get("sha256") == read_run_config(run)["dataset"].get("sha256")
-        if same_data and (not baselines or len(doc["models"]) > 1):
+        if same_data:
             return doc
-    doc, _ = evaluate(run, baselines=baselines)
+    doc, _ = evaluate(run, baselines=False)
     return doc
 
 
@@ -652,13 +655,37 @@ def ensemble_rows(
     return rows
 
 
-def baseline_rows(doc: dict) -> list[dict]:
-    negatives = doc["dataset"]["negatives"]
-    return [
-        _row(model["label"], TRAINED_ON["rep1"], negatives, model["metrics"]["macro"], None, "-")
-        for key, model in doc["models"].items()
-        if key != "CNN"
+#: Changes whenever :func:`baseline_rows` computes something different; older caches are then ignored.
+BASELINES_VERSION = 1
+
+
+def baseline_rows(which: str, train_ds: Path, rep1: Path, out: Path) -> list[dict]:
+    """GC-content and k-mer logistic regressions fitted on the training split of ``train_ds`` (the 6-mer's
+    L2 strength chosen on its validation split), scored on the replicate-1 test windows every CNN row is
+    scored on. Read back from ``OUT/baselines_<which>.json`` when that was written for the same data sets
+    (by content) and the same ``peakcnn`` source."""
+    from peakcnn.baselines import run_baselines
+    from peakcnn.data.store import Dataset
+    from peakcnn.metrics import multitask_metrics
+
+    with Dataset(train_ds) as ds, Dataset(rep1) as ref:
+        key = _digest(str(BASELINES_VERSION).encode(), _code_digest().encode(), ds.sha256.encode(), ref.sha256.encode())
+        path = out / f"baselines_{which}.json"
+        if path.exists() and json.loads(path.read_text()).get("key") == key:
+            logging.info(f"baselines on {which}: read from {path.name}")
+            return json.loads(path.read_text())["rows"]
+        logging.info(f"baselines on {which}: fitting GC, 4-mer and 6-mer logistic regressions")
+        codes, labels = ref.load_split("test")
+        fitted = run_baselines(ds.load_split("train"), ds.load_split("valid"), (codes, labels))
+        negatives = ref.attrs["negatives"]
+    rows = [
+        _row(b["label"], TRAINED_ON[which], negatives, multitask_metrics(labels, b["probs"], ["t"])["macro"], None, "-")
+        for b in fitted.values()
     ]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"key": key, "rows": rows}, default=lambda o: o.tolist()) + "\n")
+    tmp.replace(path)
+    return rows
 
 
 def table(rows: list[dict]) -> str:
@@ -758,10 +785,7 @@ def run_all(args) -> tuple[list[dict], dict | None]:
 
     for name in names:
         runs[name], dataset = train_chain(name)
-        first = not baselines and dataset == rep1
-        doc = own_report(runs[name], baselines=first)
-        if first:
-            baselines = baseline_rows(doc)
+        own_report(runs[name])
         scored[name] = cached_score_rep1(runs[name], rep1, clean, strength)
         rows += [cnn_row(name, runs[name], scored[name][strands], test_negatives, strands) for strands in STRANDS]
         logging.info(f"{name}: done after {(time.time() - t0) / 60:.1f} min")
@@ -777,6 +801,11 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         label = f"{chosen['recipe']}, {chosen['strands']} strand{'s' if chosen['strands'] == 'both' else ''}"
         best = {**chosen, "recipe": f"**best** (= {label}, highest valid auPRC)"}
         rows.append(best)
+    # Baselines on replicate 1, and on every other one-task training set of the named recipes, so that a CNN
+    # trained on more windows (more negatives, more replicates) meets baselines trained on the same ones.
+    own = dict.fromkeys(RECIPES[n][0] for n in names if RECIPES[n][0] in TRAINED_ON and RECIPES[n][0] != "tasks")
+    for which in ["rep1", *(w for w in own if w != "rep1")]:
+        baselines += baseline_rows(which, datasets[which], rep1, args.out)
     learning_curves(runs, args.out / f"learning_curves{output_suffix(args.recipe)}.png")
     return rows + baselines, best
 

@@ -3,6 +3,8 @@
 Runs a bare training loop (forward / backward / AdamW step on random one-hot batches of 64) for
 ``--seconds``: once alone, then ``--jobs`` copies at the same time with PyTorch's default thread count
 (one per core), then the same copies with ``OMP_NUM_THREADS`` = cores / jobs. Prints windows/s of each loop.
+The copies start together: each imports torch, builds its model and runs one untimed warm-up step, then
+waits for a common start time, and all count steps over the same wall-clock interval.
 
 Usage::
 
@@ -18,8 +20,9 @@ import sys
 import time
 
 
-def loop(arch: str, window: int, seconds: float) -> float:
-    """Windows/s of a bare training loop of ``arch`` run for ``seconds``."""
+def loop(arch: str, window: int, seconds: float, start_at: float | None = None) -> float:
+    """Windows/s of a bare training loop of ``arch`` run for ``seconds``, from wall-clock time ``start_at``
+    (after one warm-up step) or at once."""
     import torch
 
     from peakcnn.model import DNASeqClassifier, preset_config
@@ -30,13 +33,20 @@ def loop(arch: str, window: int, seconds: float) -> float:
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
     x = codes_to_onehot_torch(torch.randint(0, 4, (64, window), dtype=torch.uint8))
     y = torch.randint(0, 2, (64, 1)).float()
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+
+    def step() -> None:
         opt.zero_grad()
         torch.nn.functional.binary_cross_entropy_with_logits(model(x), y).backward()
         opt.step()
+
+    step()  # warm-up, untimed
+    start = time.time() if start_at is None else start_at
+    time.sleep(max(0.0, start - time.time()))
+    n, end = 0, start + seconds
+    while time.time() < end:
+        step()
         n += len(x)
-    return n / (time.perf_counter() - start)
+    return n / (time.time() - start)
 
 
 def run_jobs(jobs: int, threads: int | None, args) -> list[float]:
@@ -45,7 +55,9 @@ def run_jobs(jobs: int, threads: int | None, args) -> list[float]:
     env.pop("OMP_NUM_THREADS", None)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
+    start_at = time.time() + 10  # time for every copy to import torch and warm up
     cmd = [sys.executable, __file__, "--child", "--arch", args.arch, "--window", str(args.window)]
+    cmd += ["--start-at", repr(start_at)]
     procs = [
         subprocess.Popen([*cmd, "--seconds", str(args.seconds)], env=env, stdout=subprocess.PIPE, text=True)
         for _ in range(jobs)
@@ -60,9 +72,10 @@ def main(argv=None) -> int:
     parser.add_argument("--arch", default="small")
     parser.add_argument("--window", type=int, default=800)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(loop(args.arch, args.window, args.seconds))
+        print(loop(args.arch, args.window, args.seconds, args.start_at))
         return 0
     cores = os.cpu_count() or 1
     share = max(1, cores // args.jobs)
