@@ -174,6 +174,11 @@ def test_genome_mismatch_warns(tmp_path, caplog):
             == 0
         )
     assert "1 of the 2 chromosomes the model was trained on are not in genome" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # ism --region reads the same genome and warns the same way
+        argv = ["ism", str(run), "--genome", str(tmp_path / "g.fa"), "--region", "chr1:401-410", "--no-plot"]
+        assert main(argv + ["--out", str(tmp_path / "r")]) == 0
+    assert "1 of the 2 chromosomes the model was trained on are not in genome" in caplog.text
 
 
 def test_gz_output_is_gzip_and_bed_gz_is_bed(tmp_path):

@@ -51,8 +51,9 @@ def parse_region(text: str) -> tuple[str, int, int]:
     return m["chrom"], start - 1, end
 
 
-def _region_inputs(args, window: int):
+def _region_inputs(args, window: int, meta: dict):
     """One ``(label, codes (W,), mutate start, mutate end, first coordinate)`` for --region."""
+    from peakcnn.apply import check_genome
     from peakcnn.errors import InputError
     from peakcnn.io.fasta import Genome, describe_genome_names
 
@@ -60,6 +61,7 @@ def _region_inputs(args, window: int):
         raise InputError("ism --region needs --genome FASTA")
     chrom, start, end = parse_region(args.region)
     genome = Genome(args.genome, alias_file=args.chrom_alias)
+    check_genome(meta, genome)
     name = genome.resolve(chrom)
     if name is None:
         raise InputError(
@@ -103,7 +105,7 @@ def run_ism(args) -> int:
     check_output(args.out + ".npy")
     model, meta = load_model(args.run)
     tasks, window = list(meta["tasks"]), int(meta["window"])
-    items = _region_inputs(args, window) if args.region else _fasta_inputs(args, window)
+    items = _region_inputs(args, window, meta) if args.region else _fasta_inputs(args, window)
     for i, (name, codes, lo, hi, first) in enumerate(items):
         x = codes_to_onehot(codes)
         delta = ism(model, x[None], lo, hi, device=args.device)[0]
