@@ -30,6 +30,48 @@ def _tiny_genome(folder, n_chroms=4, length=30_000, seed=0):
     return fasta, bed
 
 
+def _sigmoid(logits):
+    return 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
+
+
+def _pairwise_auroc(y, p):
+    """Fraction of (positive, negative) pairs the positive outranks, ties counting one half."""
+    y, p = np.asarray(y).astype(bool), np.asarray(p, dtype=np.float64)
+    diff = p[y][:, None] - p[~y][None, :]
+    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+
+
+def _average_precision(y, p):
+    """Sum over distinct thresholds (high to low) of precision times the recall gained there."""
+    y, p = np.asarray(y).astype(bool), np.asarray(p, dtype=np.float64)
+    ap, recall_before = 0.0, 0.0
+    for t in np.unique(p)[::-1]:
+        called = p >= t
+        tp = int((called & y).sum())
+        recall = tp / y.sum()
+        ap += (recall - recall_before) * tp / called.sum()
+        recall_before = recall
+    return ap
+
+
+def _assert_metrics_of(metrics, tasks, labels, probs, abs_tol=1e-9):
+    """The per-task and macro metrics of one model in metrics.json are those of ``labels`` and ``probs``."""
+    labels, probs = np.asarray(labels).reshape(len(labels), -1), np.asarray(probs).reshape(len(probs), -1)
+    assert list(metrics["tasks"]) == list(tasks) and labels.shape == probs.shape == (len(labels), len(tasks))
+    rocs = []
+    for i, task in enumerate(tasks):
+        m, y, p = metrics["tasks"][task], labels[:, i], probs[:, i]
+        assert 0 < y.sum() < len(y)  # both classes, so auROC and auPRC are defined
+        assert (m["n"], m["n_pos"], m["n_neg"]) == (len(y), int(y.sum()), int(len(y) - y.sum()))
+        assert m["auroc"] == pytest.approx(_pairwise_auroc(y, p), abs=abs_tol)
+        assert m["auprc"] == pytest.approx(_average_precision(y, p), abs=abs_tol)
+        assert m["accuracy"] == pytest.approx(np.mean((p >= 0.5) == (y == 1)), abs=1e-12)
+        assert m["brier"] == pytest.approx(np.mean((p - y) ** 2), abs=max(abs_tol, 1e-6))
+        rocs.append(_pairwise_auroc(y, p))
+    assert metrics["macro"]["n"] == len(labels)
+    assert metrics["macro"]["auroc"] == pytest.approx(np.mean(rocs), abs=abs_tol)
+
+
 def test_prepare_train_evaluate_report(tmp_path, capsys):
     fasta, bed = _tiny_genome(tmp_path)
     ds, run = tmp_path / "ds", tmp_path / "run"
@@ -69,6 +111,24 @@ def test_prepare_train_evaluate_report(tmp_path, capsys):
     for png in ("roc.png", "pr.png", "calibration.png", "training.png"):
         assert (folder / png).stat().st_size > 1000
     assert not list(tmp_path.rglob("*.tmp"))
+
+    # The figures are those of the test split's labels and each model's probabilities, computed here
+    # independently (the baselines refitted on the data set's train/valid splits, the CNN run on the test split).
+    from peakcnn.baselines import run_baselines
+    from peakcnn.checkpoint import load_model
+    from peakcnn.data.store import Dataset
+    from peakcnn.trainer import predict_logits
+
+    model, _ = load_model(run)
+    with Dataset(ds) as data:
+        codes, labels = data.load_split("test")
+        fitted = run_baselines(data.load_split("train"), data.load_split("valid"), (codes, labels))
+    tasks = doc["dataset"]["tasks"]
+    assert len(labels) == cnn["n"]
+    _assert_metrics_of(doc["models"]["CNN"]["metrics"], tasks, labels, _sigmoid(predict_logits(model, codes)))
+    for name in ("gc", "kmer4", "kmer6"):
+        assert doc["models"][name]["chosen_c"] == fitted[name]["chosen_c"]
+        _assert_metrics_of(doc["models"][name]["metrics"], tasks, labels, fitted[name]["probs"])
 
 
 @pytest.fixture(scope="module")
@@ -136,12 +196,17 @@ def test_evaluate_rc_scores_the_mean_of_both_strands(trained, capsys):
     both, arrays_b = score(trained / "run", baselines=False, rc=True)
     model, _ = load_model(trained / "run")
     with Dataset(trained / "ds" / "dataset.h5") as ds:
-        codes, _ = ds.load_split("test")
-    p_fwd = 1 / (1 + np.exp(-predict_logits(model, codes)))
-    p_rev = 1 / (1 + np.exp(-predict_logits(model, np.ascontiguousarray(reverse_complement_codes(codes)))))
+        codes, labels = ds.load_split("test")
+    p_fwd = _sigmoid(predict_logits(model, codes))
+    p_rev = _sigmoid(predict_logits(model, np.ascontiguousarray(reverse_complement_codes(codes))))
     assert np.abs(p_fwd - p_rev).max() > 1e-3  # the untrained-ish model is not strand-symmetric
     np.testing.assert_allclose(arrays_f["probs"]["CNN"], p_fwd, atol=1e-6)
     np.testing.assert_allclose(arrays_b["probs"]["CNN"], (p_fwd + p_rev) / 2, atol=1e-5)
+    for arrays in (arrays_f, arrays_b):  # the windows scored are the test split's, with their labels
+        assert np.array_equal(arrays["labels"], labels)
+    # the metrics are those of the test labels and the forward / both-strand probabilities
+    _assert_metrics_of(forward["models"]["CNN"]["metrics"], ["task0"], labels, p_fwd)
+    _assert_metrics_of(both["models"]["CNN"]["metrics"], ["task0"], labels, (p_fwd + p_rev) / 2)
     assert both["model"]["strands"] == STRANDS_BOTH != forward["model"]["strands"]
     out = trained / "rc_eval"
     assert main(["-q", "evaluate", str(trained / "run"), "--rc", "--no-baselines", "--out", str(out)]) == 0
@@ -172,5 +237,16 @@ def test_evaluate_out_never_replaces_a_folder_it_did_not_write(trained, tmp_path
     assert (out / "metrics.json").read_text() != first
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["split"] == "valid" and "steered training" in doc["caveat"]
+    # the windows scored are the validation split's, not the test split's
+    from peakcnn.checkpoint import load_model
+    from peakcnn.data.store import Dataset
+    from peakcnn.trainer import predict_logits
+
+    with Dataset(trained / "ds") as ds:
+        codes, labels = ds.load_split("valid")
+        n_test = ds.count("test")
+    assert doc["models"]["CNN"]["metrics"]["macro"]["n"] == len(labels) == doc["dataset"]["counts"]["valid"] != n_test
+    model, _ = load_model(run)
+    _assert_metrics_of(doc["models"]["CNN"]["metrics"], ["task0"], labels, _sigmoid(predict_logits(model, codes)))
     assert "so its scores are optimistic" in (out / "report.html").read_text()
     assert json.loads(first)["caveat"] is None

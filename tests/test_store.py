@@ -33,15 +33,39 @@ def test_roundtrip_by_split(tmp_path):
     total = 0
     for split_code, split in enumerate(("train", "valid", "test")):
         seqs, labels = ds.load_split(split)
+        rows = ds.split_slice(split)
         mask = table.split == split_code
-        # rows of a split are the same multiset of (start, seq) as in the input table
-        got = sorted(zip(ds.read("start", ds.split_slice(split)).tolist(), map(bytes, seqs)))
-        want = sorted(zip(table.start[mask].tolist(), map(bytes, table.seqs[mask])))
+        # rows of a split are the same multiset of whole rows as in the input table: every array of a row
+        # stays with it, so a permutation of one array (e.g. the labels) fails
+        got = sorted(
+            zip(
+                ds.read("chrom", rows).tolist(),
+                ds.read("start", rows).tolist(),
+                map(bytes, seqs),
+                map(bytes, labels),
+                ds.read("source", rows).tolist(),
+                strict=True,
+            )
+        )
+        want = sorted(
+            zip(
+                table.chrom[mask].tolist(),
+                table.start[mask].tolist(),
+                map(bytes, table.seqs[mask]),
+                map(bytes, table.labels[mask]),
+                table.source[mask].tolist(),
+                strict=True,
+            )
+        )
         assert got == want
-        assert labels.shape == (mask.sum(), 2)
+        assert labels.shape == (mask.sum(), 2) and labels.dtype == np.uint8
+        assert (ds.read("split", rows) == split_code).all()
         total += len(seqs)
         batches = list(ds.iter_batches(split, batch_size=4))
         assert sum(len(b[0]) for b in batches) == mask.sum()
+        if batches:  # the batches are the split's rows, in row order
+            assert np.array_equal(np.concatenate([b[0] for b in batches]), seqs)
+            assert np.array_equal(np.concatenate([b[1] for b in batches]), labels)
     assert total == len(table) == len(ds)
     ds.close()
     assert not (tmp_path / "dataset.h5.tmp").exists()

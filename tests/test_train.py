@@ -45,6 +45,19 @@ def _interrupt_in_epoch(monkeypatch, epoch_calls, batches_per_epoch, exc):
     monkeypatch.setattr(peakcnn.trainer, "_train_step", step)
 
 
+def _count_steps(monkeypatch) -> dict:
+    """Count the calls of ``_train_step`` (optimisation steps) from now on; returns the counter."""
+    real = peakcnn.trainer._train_step
+    calls = {"n": 0}
+
+    def step(trainer, x, y):
+        calls["n"] += 1
+        return real(trainer, x, y)
+
+    monkeypatch.setattr(peakcnn.trainer, "_train_step", step)
+    return calls
+
+
 def _n_batches(dataset, batch_size):
     from peakcnn.data.store import Dataset
 
@@ -75,8 +88,17 @@ def test_resume_is_bit_exact(tmp_path, dataset, monkeypatch, recipe):
     with pytest.raises(Interrupted, match="--resume"):
         train(dataset, tmp_path / "cut", options, progress=False)
     assert json.loads((tmp_path / "cut" / "last.json").read_text())["train_state"]["epoch"] == 1
+    before = read_history(tmp_path / "cut" / "history.csv")
+    assert [r["epoch"] for r in before] == [1]
     monkeypatch.undo()
+    steps = _count_steps(monkeypatch)
     train(dataset, tmp_path / "cut", {}, resume=True, progress=False)
+    # Data order and seeds depend only on (seed, epoch), so a resume that silently started over would end
+    # with the same weights: check that only epochs 2 and 3 were trained, and epoch 1's row was kept as written.
+    assert steps["n"] == 2 * _n_batches(dataset, 16)
+    after = read_history(tmp_path / "cut" / "history.csv")
+    assert [r["epoch"] for r in after] == [1, 2, 3]
+    assert after[0] == before[0]  # every column, ``seconds`` included: epoch 1 was not run again
     for name in ("last", "model"):
         full = load_file(str(tmp_path / "full" / f"{name}.safetensors"))
         cut = load_file(str(tmp_path / "cut" / f"{name}.safetensors"))
@@ -258,9 +280,15 @@ def test_ctrl_c_via_cli_exits_130_and_resumes(tmp_path, dataset, monkeypatch, ca
     assert main(argv + ["--batch-size", "16"]) == 130
     err = capsys.readouterr().err
     assert "holds epoch 1" in err and "--resume" in err
+    before = read_history(tmp_path / "run" / "history.csv")
+    assert [r["epoch"] for r in before] == [1]
     monkeypatch.undo()
+    steps = _count_steps(monkeypatch)
     assert main(["train", str(dataset), "--out", str(tmp_path / "run"), "--resume"]) == 0
-    assert len(read_history(tmp_path / "run" / "history.csv")) == 2
+    assert steps["n"] == _n_batches(dataset, 16)  # epoch 2 only, not epoch 1 again
+    after = read_history(tmp_path / "run" / "history.csv")
+    assert [r["epoch"] for r in after] == [1, 2]
+    assert after[0] == before[0]  # every column, ``seconds`` included
 
 
 def test_resume_with_different_config_names_keys(tmp_path, dataset):
