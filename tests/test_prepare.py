@@ -10,7 +10,6 @@ from _prepare_helpers import ATAC1, SHARED, read_windows_bed, tiny_dataset_input
 
 from peakcnn.cli import main
 from peakcnn.data.prepare import prepare_dataset
-from peakcnn.data.split import cross_split_overlaps
 from peakcnn.data.store import Dataset
 from peakcnn.data.windows import window_stats
 from peakcnn.errors import InputError
@@ -45,6 +44,46 @@ def _load(out):
         return {k: ds.read(k) for k in ("seqs", "labels", "chrom", "start", "split", "source")}, ds
 
 
+def _overlaps_across_splits(chrom, start, split, window) -> int:
+    """Ordered pairs of overlapping windows in different splits, counted here rather than by the code under
+    test: windows all ``window`` long overlap when their starts differ by less than ``window``, so per
+    chromosome and split the starts of the other splits' windows are looked up among that split's sorted
+    starts."""
+    n = 0
+    for c in np.unique(chrom):
+        on = chrom == c
+        for k in np.unique(split[on]):
+            mine = np.sort(start[on & (split == k)])
+            others = start[on & (split != k)]
+            n += int((np.searchsorted(mine, others + window) - np.searchsorted(mine, others - window, "right")).sum())
+    return n
+
+
+def _check_windows_bed(out, lengths: dict) -> int:
+    """Assert that every windows.bed row is its data-set window: chromosome, start and end clipped to the
+    chromosome, name ``peak<row>`` or ``neg<row>`` by source. Returns the number of rows clipped."""
+    arrays, ds = _load(out)
+    window = ds.window
+    _, rows = read_windows_bed(out / "windows.bed")
+    assert len(rows) == len(arrays["start"])
+    clipped = 0
+    for i, row in enumerate(rows):
+        chrom, start = ds.chroms[arrays["chrom"][i]], int(arrays["start"][i])
+        assert row[0] == chrom
+        assert int(row[1]) == max(start, 0) and int(row[2]) == min(start + window, lengths[chrom]), (row, start)
+        assert row[3] == ("peak", "neg")[arrays["source"][i]] + str(i) and row[5] == "."
+        clipped += start < 0 or start + window > lengths[chrom]
+    assert {r[3].rstrip("0123456789") for r in rows} == {"peak", "neg"}
+    return clipped
+
+
+def test_overlap_helper_counts_overlaps_across_splits_only():
+    chrom, split = np.array([0, 0, 0, 1]), np.array([0, 1, 1, 2])
+    assert _overlaps_across_splits(chrom, np.array([0, 800, 1600, 0]), split, 800) == 0  # abutting, half-open
+    assert _overlaps_across_splits(chrom, np.array([0, 799, 1600, 0]), split, 800) == 2  # one pair, both ways
+    assert _overlaps_across_splits(chrom, np.array([0, 800, 801, 0]), split, 800) == 0  # same split may overlap
+
+
 def test_outputs_exist_and_agree(built, inputs):
     assert sorted(p.name for p in built.iterdir()) == ["dataset.h5", "manifest.json", "windows.bed"]
     arrays, ds = _load(built)
@@ -53,8 +92,9 @@ def test_outputs_exist_and_agree(built, inputs):
     assert header == ["chrom", "start", "end", "name", "score", "strand", "split", "a", "b"]
     assert len(rows) == len(arrays["seqs"]) > 100
     for row, lab, split in zip(rows, arrays["labels"], arrays["split"], strict=True):
-        assert [int(row[7]), int(row[8])] == lab.tolist()
+        assert [int(row[7]), int(row[8])] == lab.tolist() and int(row[4]) == lab.sum()
         assert row[6] == ("train", "valid", "test")[split] and int(row[1]) < int(row[2])
+    _check_windows_bed(built, inputs["lengths"])
     manifest = json.loads((built / "manifest.json").read_text())
     assert manifest["dataset_sha256"] == ds.sha256 and manifest["params"]["window"] == 800
     assert manifest["inputs"]["peaks"][0]["sha256"] and manifest["inputs"]["genome"]["sha256"]
@@ -75,15 +115,12 @@ def test_sequences_match_genome(built, inputs):
 
 
 def test_no_window_overlaps_another_split(built):
-    arrays, _ = _load(built)
-    start = arrays["start"]
-    assert cross_split_overlaps(arrays["chrom"], start, start + 800, arrays["split"]) == 0
-    header, rows = read_windows_bed(built / "windows.bed")
-    chrom = np.unique([r[0] for r in rows], return_inverse=True)[1]
-    s = np.array([int(r[1]) for r in rows])
-    e = np.array([int(r[2]) for r in rows])
-    assert cross_split_overlaps(chrom, s, e, np.array([("train", "valid", "test").index(r[6]) for r in rows])) == 0
+    arrays, ds = _load(built)
+    assert _overlaps_across_splits(arrays["chrom"], arrays["start"], arrays["split"], 800) == 0
     assert set(arrays["split"].tolist()) == {0, 1, 2}
+    # --split chrom (auto with 4 chromosomes): every window of a chromosome is in that chromosome's split
+    for c in np.unique(arrays["chrom"]):
+        assert len(set(arrays["split"][arrays["chrom"] == c].tolist())) == 1, ds.chroms[c]
 
 
 def test_classes_balanced_and_alike_in_n_and_gc(built):
@@ -107,7 +144,6 @@ def test_dropped_peaks_counted_and_warned(built):
     assert rep["peaks_clipped_at_chromosome_end"]["a"] == 1
     assert rep["chrom_map"]["a"]["1"] == "chr1"
     assert any("chrUn (2)" in w for w in manifest["warnings"])
-    assert rep["cross_split_overlaps"] == 0
 
 
 def test_same_seed_same_data_and_reuse(built, inputs, tmp_path):
@@ -149,7 +185,9 @@ def test_library_negative_kinds_and_region_split(inputs, tmp_path, negatives):
     assert ds.window == 500 and m["report"]["split_layout"]["mode"] == "region"
     n_pos, n_neg = (arrays["source"] == 0).sum(), (arrays["source"] == 1).sum()
     assert n_neg == (0 if negatives == "none" else 2 * n_pos)
-    assert cross_split_overlaps(arrays["chrom"], arrays["start"], arrays["start"] + 500, arrays["split"]) == 0
+    assert _overlaps_across_splits(arrays["chrom"], arrays["start"], arrays["split"], 500) == 0
+    # blocks of different splits alternate along each chromosome, so the check above has neighbours to compare
+    assert all(len(set(arrays["split"][arrays["chrom"] == c].tolist())) > 1 for c in range(len(ds.chroms)))
     if negatives == "none":  # multi-task: windows of one task are negatives of the other
         assert (arrays["labels"][:, 1] == 0).any()
         assert (arrays["labels"][:, 0] == 1).all()  # b's peaks are a subset of a's: a has no negatives
@@ -167,7 +205,10 @@ def test_explicit_holdout_chromosomes(inputs, tmp_path):
     )
     arrays, ds = _load(tmp_path / "ds")
     assert m["report"]["split_layout"]["valid_chroms"] == ["chr2"]
-    assert {ds.chroms[c] for c in arrays["chrom"][arrays["split"] == 2]} == {"chr3"}
+    assert m["report"]["split_layout"]["test_chroms"] == ["chr3"]
+    chroms_of = [{ds.chroms[c] for c in arrays["chrom"][arrays["split"] == k]} for k in range(3)]
+    assert chroms_of[1] == {"chr2"} and chroms_of[2] == {"chr3"}
+    assert chroms_of[0] == {"chr1", "chr4"}  # train: everything else, neither held-out chromosome
 
 
 def _bad_case(tmp_path, inputs, case):
@@ -277,7 +318,7 @@ def test_real_atac_on_tair10_chr1(tmp_path):
     dropped = m["report"]["peaks_dropped"]["GSM3484757_Root_ATAC_1_peaks"]["chromosome not in genome"]
     assert set(dropped) == {"2", "3", "4", "5"} and m["report"]["split_layout"]["mode"] == "region"
     arrays, _ = _load(tmp_path / "atac")
-    assert cross_split_overlaps(arrays["chrom"], arrays["start"], arrays["start"] + 800, arrays["split"]) == 0
+    assert _overlaps_across_splits(arrays["chrom"], arrays["start"], arrays["split"], 800) == 0
     for k in ("train", "valid", "test"):
         pos, negs = m["stats"]["classes"]["positive"][k], m["stats"]["classes"]["negative"][k]
         assert pos["windows"] == negs["windows"] > 300
@@ -364,3 +405,39 @@ def test_every_merged_peak_labels_its_window(tmp_path):
     with Dataset(tmp_path / "ds") as ds:
         source, y = ds.read("source"), ds.read("labels")
     assert (y[source == 0].max(axis=1) == 1).all()  # no peak window without a positive label
+
+
+@pytest.mark.parametrize("center", ["summit", "midpoint"])
+def test_narrowpeak_window_is_centred_on_the_summit(tmp_path, center):
+    rng = np.random.default_rng(2)
+    seq = "".join(rng.choice(list("ACGT"), 100_000))
+    genome = write_fasta(tmp_path / "g.fa", {"chr1": seq})
+    # Peak start -> summit offset (-1: none). Besides 5000-5300, peaks sit mid-block (the region split cuts
+    # chr1 into 4 kb blocks) with offsets other than the midpoint's 150; two run off the chromosome's ends.
+    offsets = {5_000: 40} | {4_000 * k + 1_850: 7 + 12 * k for k in range(2, 24)} | {61_850: -1}
+    ends = {0: (300, 10), 99_800: (100_000, 190)}  # centres 10 and 99990 (summit), 150 and 99900 (midpoint)
+    lines = [f"chr1\t{s}\t{s + 300}\t.\t0\t.\t0\t0\t0\t{o}\n" for s, o in offsets.items()]
+    lines += [f"chr1\t{s}\t{e}\t.\t0\t.\t0\t0\t0\t{o}\n" for s, (e, o) in ends.items()]
+    (tmp_path / "p.narrowPeak").write_text("".join(lines))
+    argv = ["prepare", "--genome", str(genome), "--peaks", str(tmp_path / "p.narrowPeak"), "--window", "400"]
+    argv += ["--max-n-frac", "0.5", "--center", center, "--out", str(tmp_path / "ds")]
+    assert main(argv) == 0
+    arrays, ds = _load(tmp_path / "ds")
+    positive = arrays["start"][arrays["source"] == 0].tolist()
+    summit = center == "summit"
+    centres = [s + (o if summit and o >= 0 else 150) for s, o in offsets.items()]
+    centres += [s + (o if summit else (e - s) // 2) for s, (e, o) in ends.items()]
+    assert sorted(positive) == sorted(c - 200 for c in centres)  # every peak kept, each on its own centre
+    assert (4_840 if summit else 4_950) in positive  # summit 5040 - 200, or midpoint 5150 - 200
+    assert 61_800 in positive  # no summit: the midpoint, whatever --center
+    assert set(arrays["split"].tolist()) == {0, 1, 2}
+    for c in centres:  # each positive window holds the genome around its centre, N past the ends
+        (row,) = np.flatnonzero((arrays["source"] == 0) & (arrays["start"] == c - 200))
+        want = ("N" * 400 + seq + "N" * 400)[c - 200 + 400 : c + 200 + 400]
+        assert "".join("ACGTN"[b] for b in arrays["seqs"][row]) == want
+    # windows.bed shows the same windows, clipped to chr1 (summits: -190 -> 0, 100190 -> 100000)
+    assert _check_windows_bed(tmp_path / "ds", {"chr1": 100_000}) >= 2
+    _, rows = read_windows_bed(tmp_path / "ds" / "windows.bed")
+    assert {(int(r[1]), int(r[2])) for r in rows if r[-1] == "1"} >= (
+        {(0, 210), (99_790, 100_000)} if summit else {(0, 350), (99_700, 100_000)}
+    )

@@ -12,12 +12,31 @@ from _apply_helpers import make_run, random_codes, random_genome, tiny_model
 from peakcnn.apply import call_peaks
 from peakcnn.cli import main
 from peakcnn.inference import predict, sigmoid
-from peakcnn.scan import default_stride, padded, scan_codes, window_starts
+from peakcnn.scan import default_stride, scan_codes
+from peakcnn.sequence import str_to_codes
+
+
+def _reference_windows(seq: str, stride: int, window: int) -> list[str]:
+    """The window scored for each interval ``[i*stride, (i+1)*stride)`` of ``seq``, by string slicing (no
+    peakcnn.scan code): centred on the interval's midpoint ``i*stride + stride//2``, starting ``window//2``
+    before it, with N beyond the ends of ``seq``."""
+    pad = "N" * (window + stride)
+    ext = pad + seq + pad
+    starts = [i * stride + stride // 2 - window // 2 + len(pad) for i in range(-(-len(seq) // stride))]
+    return [ext[s : s + window] for s in starts]
+
+
+def test_reference_windows_centre_on_interval_midpoints_and_pad_with_n():
+    # odd stride and window: interval 0 is [0, 5), midpoint 2, window [-1, 6); interval 1 [5, 10) -> [4, 11)
+    assert _reference_windows("ACGTACGTAC", 5, 7) == ["NACGTAC", "ACGTACN"]
+    # odd stride, even window: midpoints 1, 4, 7 -> windows [-1, 3), [2, 6), [5, 9)
+    assert _reference_windows("ACGTTGCA", 3, 4) == ["NACG", "GTTG", "GCAN"]
+    assert _reference_windows("ACG", 4, 6) == ["NACGNN"]  # shorter than a window: N on both sides
 
 
 def _window_by_window(model, codes, stride, window=200):
-    starts = window_starts(len(codes), stride, window)
-    return predict(model, np.stack([padded(codes, s, s + window) for s in starts]))
+    seq = "".join("ACGTN"[c] for c in codes.tolist())
+    return predict(model, np.stack([str_to_codes(w) for w in _reference_windows(seq, stride, window)]))
 
 
 @pytest.mark.parametrize("stride", [8, 16, 24, 5, 1, 50, 300])
@@ -42,7 +61,8 @@ def test_off_grid_strides_share_the_trunk_across_pooling_phases(monkeypatch, str
     monkeypatch.setattr(scan, "_shared_logits", lambda *a: calls.append(len(a[3])) or original(*a))
     out = scan_codes(model, codes, stride)
     assert bool(calls) is shared
-    assert len(set(window_starts(6000, stride, 200) % 8)) == phases  # pooling product of the tiny model: 8
+    starts = [i * stride + stride // 2 - 100 for i in range(-(-6000 // stride))]
+    assert len({s % 8 for s in starts}) == phases  # pooling product of the tiny model: 8
     if shared:  # every window went through shared calls, whatever its pooling phases
         assert sum(calls) == len(out)
     ref = _window_by_window(model, codes, stride)
@@ -108,45 +128,63 @@ def test_call_peaks_merge_and_min_length():
     assert call_peaks(starts, ends, vals, 0.5, 10, 20) == [(10, 50, 0.9, 15)]
 
 
+def _threshold_near_median(values: np.ndarray) -> float:
+    """A threshold amid the middle half of ``values``, halfway across their widest gap there, so that the
+    6 significant digits a track is written with cannot put a value on the other side of it."""
+    u = np.unique(values)
+    mid = u[len(u) // 4 : 3 * len(u) // 4 + 1]
+    i = int(np.argmax(np.diff(mid)))
+    assert mid[i + 1] - mid[i] > 1e-5
+    return float((mid[i] + mid[i + 1]) / 2)
+
+
 def test_scan_cli_bedgraph_matches_predict_at_midpoints(tmp_path):
     model = tiny_model(n_tasks=2)
-    run = make_run(tmp_path, model, ["a", "b/c"])
-    recs = random_genome(tmp_path / "g.fa", {"chr1": 2003, "chr2": 333})
-    out = tmp_path / "t.bedGraph"
-    assert (
-        main(
-            [
-                "-q",
-                "scan",
-                str(run),
-                "--genome",
-                str(tmp_path / "g.fa"),
-                "--stride",
-                "16",
-                "--out",
-                str(out),
-                "--peaks-out",
-                str(tmp_path / "pk.bed"),
-                "--threshold",
-                "0",
-            ]
-        )
-        == 0
-    )
-    lines = (tmp_path / "t.b_c.bedGraph").read_text().splitlines()
-    rows = [ln.split("\t") for ln in (tmp_path / "t.a.bedGraph").read_text().splitlines()]
-    assert len(rows) == len(lines) == 126 + 21
-    assert rows[125][:3] == ["chr1", "2000", "2003"]
-    from peakcnn.sequence import str_to_codes
-
-    mids = [(int(r[1]) // 16) * 16 + 8 for r in rows[:126]]
-    seqs = np.stack([padded(str_to_codes(recs["chr1"]), m - 100, m + 100) for m in mids])
-    np.testing.assert_allclose([float(r[3]) for r in rows[:126]], sigmoid(predict(model, seqs))[:, 0], atol=1e-5)
+    tasks, files = ["a", "b/c"], ["t.a.bedGraph", "t.b_c.bedGraph"]
+    lengths = {"chr1": 2003, "chr2": 333}
+    recs = random_genome(tmp_path / "g.fa", lengths)
+    with torch.no_grad():  # spread the probabilities and centre both tasks' near 0.5: one threshold suits both
+        model.head[-1].weight.mul_(30)
+        logits = _window_by_window(model, str_to_codes(recs["chr1"]), 16)
+        model.head[-1].bias.sub_(torch.as_tensor(np.median(logits, axis=0)))
+    run = make_run(tmp_path, model, tasks)
+    argv = ["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--stride", "16"]
+    assert main(argv + ["--out", str(tmp_path / "t.bedGraph")]) == 0
+    # every task's track, every chromosome: intervals of 16 bp (the last one clipped), each holding the
+    # prediction of the window centred on its midpoint, N-padded past the chromosome ends
+    want = {c: sigmoid(_window_by_window(model, str_to_codes(recs[c]), 16)) for c in lengths}
+    intervals = [(c, i * 16, min(i * 16 + 16, n)) for c, n in lengths.items() for i in range(-(-n // 16))]
+    assert len(intervals) == 126 + 21 and intervals[125] == ("chr1", 2000, 2003)
+    tracks = []
+    for t, name in enumerate(files):
+        rows = [ln.split("\t") for ln in (tmp_path / name).read_text().splitlines()]
+        assert [(r[0], int(r[1]), int(r[2])) for r in rows] == intervals
+        values = np.array([float(r[3]) for r in rows])
+        np.testing.assert_allclose(values, np.concatenate([want[c][:, t] for c in lengths]), atol=1e-5)
+        tracks.append(rows)
+    assert np.abs(want["chr1"][:, 0] - want["chr1"][:, 1]).max() > 0.01  # the tasks' tracks differ
+    # peaks: runs at or above a threshold near the median, merged across one-interval gaps, >= 32 bp
+    threshold = _threshold_near_median(np.array([float(r[3]) for rows in tracks for r in rows]))
+    options = ["--threshold", repr(threshold), "--merge-gap", "16", "--min-length", "32"]
+    with_peaks = [*argv, *options, "--peaks-out"]
+    assert main([*with_peaks, str(tmp_path / "pk.bed"), "--out", str(tmp_path / "u.bedGraph")]) == 0
+    expected = []  # called per chromosome and task, numbered in that order, then sorted by position
+    for c in lengths:
+        for task, rows in zip(tasks, tracks, strict=True):
+            on = [r for r in rows if r[0] == c]
+            starts, ends = (np.array([int(r[k]) for r in on]) for k in (1, 2))
+            for s, e, v, summit in call_peaks(starts, ends, np.array([float(r[3]) for r in on]), threshold, 16, 32):
+                name = f"{task}_peak{len(expected)}"
+                expected.append([c, str(s), str(e), name, str(round(1000 * v)), ".", f"{v:.6g}", "-1", "-1"])
+                expected[-1].append(str(summit - s))
+    expected.sort(key=lambda r: (list(lengths).index(r[0]), int(r[1])))
     peaks = (tmp_path / "pk.bed").read_text().splitlines()
-    assert peaks[0].startswith("#chrom") and len(peaks) == 1 + 4  # 2 tasks x 2 chromosomes, threshold 0
+    assert peaks[0] == "#chrom\tstart\tend\tname\tscore\tstrand\tmax_prob\tpValue\tqValue\tsummit_offset"
+    assert [ln.split("\t") for ln in peaks[1:]] == expected
+    assert {(r[0], r[3].rsplit("_", 1)[0]) for r in expected} == {(c, t) for c in lengths for t in tasks}
+    assert any(int(r[2]) - int(r[1]) > 32 for r in expected)  # some peak spans several intervals
     # a peak file named .gz is the same table, gzip-compressed
-    argv = ["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--stride", "16", "--threshold", "0"]
-    assert main(argv + ["--out", str(tmp_path / "u.bedGraph"), "--peaks-out", str(tmp_path / "pk.bed.gz")]) == 0
+    assert main([*with_peaks, str(tmp_path / "pk.bed.gz"), "--out", str(tmp_path / "v.bedGraph")]) == 0
     assert gzip.decompress((tmp_path / "pk.bed.gz").read_bytes()).decode().splitlines() == peaks
 
 
