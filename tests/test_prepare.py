@@ -211,6 +211,21 @@ def test_explicit_holdout_chromosomes(inputs, tmp_path):
     assert chroms_of[0] == {"chr1", "chr4"}  # train: everything else, neither held-out chromosome
 
 
+@pytest.mark.parametrize("given", ["valid", "test"])
+def test_one_holdout_list_gets_the_other_split_chosen_among_the_rest(inputs, tmp_path, given):
+    m = prepare_dataset(inputs["genome"], inputs["a"], tmp_path / "ds", **{f"{given}_chroms": ["chr3"]}, progress=False)
+    arrays, ds = _load(tmp_path / "ds")
+    chroms_of = [{ds.chroms[c] for c in arrays["chrom"][arrays["split"] == k]} for k in range(3)]
+    mine, other = (1, 2) if given == "valid" else (2, 1)
+    assert chroms_of[mine] == {"chr3"}
+    assert len(chroms_of[other]) == 1 and "chr3" not in chroms_of[other]  # one chromosome, never empty
+    assert chroms_of[0] == {"chr1", "chr2", "chr4"} - chroms_of[other]
+    layout, chosen = m["report"]["split_layout"], "test" if given == "valid" else "valid"
+    assert layout[f"{given}_chroms"] == ["chr3"] and layout[f"{chosen}_chroms"] == sorted(chroms_of[other])
+    with pytest.raises(InputError, match="no chromosome with peaks is left"):
+        prepare_dataset(inputs["genome"], inputs["a"], tmp_path / "ds2", valid_chroms=["1", "2", "3"], progress=False)
+
+
 def _bad_case(tmp_path, inputs, case):
     genome, peaks = str(inputs["genome"]), tmp_path / "p.bed"
     texts = {

@@ -113,6 +113,16 @@ def make_layout(pooled: Pooled, window_counts: np.ndarray, genome, p: dict) -> s
             )
         v, t = sp.default_holdout(window_counts)
         valid, test = [v], [t]
+    elif not valid or not test:  # one list given: the other split gets the default choice among the rest
+        rest = window_counts.copy()
+        rest[valid + test] = 0
+        if (rest > 0).sum() < 2:
+            raise InputError(
+                "--split chrom: no chromosome with peaks is left for both the other held-out split and training; "
+                "give both --valid-chroms and --test-chroms, or use --split region"
+            )
+        chosen = [sp.default_holdout(rest)[1]]
+        valid, test = (chosen, test) if not valid else (valid, chosen)
     split_of = np.zeros(len(pooled.chroms), dtype=np.int64)
     split_of[valid], split_of[test] = 1, 2
     layout = sp.chrom_layout(pooled.lengths, split_of, p["window"])
