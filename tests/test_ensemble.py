@@ -158,6 +158,18 @@ def test_ensemble_cli_evaluate_predict_and_init(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("peakcnn: error:") and "--dataset" in err and len(err.splitlines()) == 1
     assert main(["-q", "evaluate", str(mixed), "--dataset", str(tmp_path / "ds"), "--no-baselines"]) == 0
+    # Outputs renamed with --tasks: the members' data set still evaluates, its task matched by position.
+    named = tmp_path / "named"
+    argv = ["-q", "ensemble", str(tmp_path / "r1"), str(tmp_path / "r2"), "--tasks", "open", "--out", str(named)]
+    assert main(argv) == 0
+    assert main(["-q", "evaluate", str(named), "--no-baselines"]) == 0
+    renamed = json.loads((named / "eval_test" / "metrics.json").read_text())
+    assert renamed["dataset"]["matches_training"]
+    assert renamed["models"]["CNN"]["metrics"]["macro"] == doc["models"]["CNN"]["metrics"]["macro"]
+    make_dataset(tmp_path / "ds4", n=80, window=200, n_tasks=2)
+    capsys.readouterr()
+    assert main(["-q", "evaluate", str(named), "--dataset", str(tmp_path / "ds4"), "--no-baselines"]) == 2
+    assert "differ from the model's ['open']" in capsys.readouterr().err
     # An ensemble cannot seed training, and one run is not an ensemble.
     assert main(["-q", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "r4"), "--init", str(ens)]) == 2
     assert "is an ensemble" in capsys.readouterr().err

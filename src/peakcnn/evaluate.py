@@ -65,8 +65,15 @@ def _dataset_path(run: Path, meta: dict, dataset) -> Path:
 
 
 def _check_compatible(ds: Dataset, meta: dict, run: Path, explicit: bool) -> bool:
-    """Tasks and window must match the model; a different checksum is a warning (or an error if implicit)."""
-    if list(meta["tasks"]) != ds.tasks:
+    """Tasks and window must match the model; a different checksum is a warning (or an error if implicit).
+
+    An ensemble whose outputs were named with ``--tasks`` also takes a data set with the task names of one
+    of its members (matched by position, as the ensemble matched its members)."""
+    member_tasks = [list(m.get("tasks") or []) for m in (meta.get("ensemble") or {}).get("members", [])]
+    if list(meta["tasks"]) != ds.tasks and ds.tasks in member_tasks:
+        log.info(f"{ds.path}: tasks {ds.tasks} are those of a member of {run}; its outputs {meta['tasks']} "
+                 "are matched to them by position")  # fmt: skip
+    elif list(meta["tasks"]) != ds.tasks:
         raise InputError(
             f"{ds.path}: tasks {ds.tasks} differ from the model's {meta['tasks']} ({run}); "
             "evaluate on a data set prepared with the same peak files and names"
