@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 
 import numpy as np
 import pytest
@@ -89,8 +90,15 @@ def test_binary_and_missing(tmp_path):
     path.write_bytes(bytes(range(256)) * 4)
     with pytest.raises(InputError, match="binary"):
         read_peaks(path)
-    with pytest.raises(InputError, match="not found"):
-        read_peaks(tmp_path / "missing.bed")
+    with pytest.raises(
+        InputError, match="missing.bed: BED/narrowPeak file not found; pass an existing file with --bed"
+    ):
+        read_peaks(tmp_path / "missing.bed", "--bed")
+    with pytest.raises(InputError, match="is a folder; pass a BED/narrowPeak file with --peaks"):
+        read_peaks(tmp_path)
+    os.mkfifo(tmp_path / "pipe.bed")
+    with pytest.raises(InputError, match=r"pipe.bed: not a regular file \(a pipe or device\).* for --exclude"):
+        read_peaks(tmp_path / "pipe.bed", "--exclude")
     (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(InputError, match="cannot read"):
         read_peaks(tmp_path / "bad.gz")

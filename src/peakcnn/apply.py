@@ -54,7 +54,7 @@ def bed_regions(path: str | Path, genome, window: int, center: str = "summit") -
     from peakcnn.io.bed import read_peaks
     from peakcnn.io.fasta import resolve_chroms
 
-    peaks = read_peaks(path)
+    peaks = read_peaks(path, "--bed")
     mapping, _ = resolve_chroms(peaks.chrom, genome, str(path))
     keep = np.array([c in mapping for c in peaks.chrom], dtype=bool)
     peaks = peaks.subset(keep)

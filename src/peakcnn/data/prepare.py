@@ -308,7 +308,7 @@ def _prepare(
     genome = genome if isinstance(genome, Genome) else Genome(genome, alias_file=chrom_alias)
     step("peaks")
     tables = [read_peaks(x) for x in peak_paths]
-    excluded = [read_peaks(x) for x in exclude_paths]
+    excluded = [read_peaks(x, "--exclude") for x in exclude_paths]
     inputs = _inputs(genome, peak_paths, tasks, chrom_alias, exclude_paths)
     fingerprint = _fingerprint(inputs, p)
     reused = _existing(out, fingerprint, force)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError
-from peakcnn.io.output import atomic_output
+from peakcnn.io.output import atomic_output, check_input_file
 
 _SKIP_PREFIXES = ("#", "track", "browser")
 
@@ -62,9 +62,8 @@ class PeakTable:
         return PeakTable(**{c: getattr(self, c)[mask] for c in cols}, format=self.format, path=self.path)
 
 
-def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise InputError(f"{path}: peak file not found; pass an existing BED/narrowPeak file with --peaks")
+def _read_text(path: Path, option: str) -> str:
+    check_input_file(path, "BED/narrowPeak file", option)
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -139,13 +138,15 @@ def _parse_line(path: Path, lineno: int, fields: list[str], fmt: str) -> tuple:
     return fields[0], start, end, summit, name, score, lineno
 
 
-def read_peaks(path: str | Path) -> PeakTable:
+def read_peaks(path: str | Path, option: str = "--peaks") -> PeakTable:
     """Read a peak file.
 
     Parameters
     ----------
     path
         BED3/BED6/BED6+/narrowPeak/broadPeak file, plain or gzip.
+    option
+        The command-line option that gave ``path``, for messages.
 
     Returns
     -------
@@ -154,7 +155,7 @@ def read_peaks(path: str | Path) -> PeakTable:
     """
     path = Path(path)
     linenos, rows, fmt = [], [], None
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+    for lineno, line in enumerate(_read_text(path, option).splitlines(), start=1):
         if not line.strip():
             continue
         _not_bed(path, lineno, line)

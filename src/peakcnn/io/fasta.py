@@ -27,6 +27,7 @@ import numpy as np
 
 from peakcnn.errors import InputError
 from peakcnn.io.chromnames import AliasMap, format_names
+from peakcnn.io.output import check_input_file
 from peakcnn.sequence import N_CODE, bytes_to_codes
 
 log = logging.getLogger(__name__)
@@ -224,8 +225,7 @@ class Genome:
 
     def __init__(self, path, alias_file=None, cache_bp: int = 1_000_000_000):
         self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: genome FASTA not found; pass an existing --genome file")
+        check_input_file(self.path, "genome FASTA", "--genome")
         if not os.access(self.path, os.R_OK):
             raise InputError(f"{self.path}: genome FASTA is not readable; check its permissions")
         self.compression = sniff_compression(self.path)

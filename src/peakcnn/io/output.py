@@ -29,6 +29,19 @@ def check_output(path: str | Path, what: str = "output") -> Path:
     return path
 
 
+def check_input_file(path: str | Path, what: str, option: str) -> Path:
+    """Fail in one line unless ``path`` is an existing regular file (``what`` names it, ``option`` is the
+    command-line option that gave it)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: {what} not found; pass an existing file with {option}")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; pass a {what} with {option}")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (a pipe or device); write the {what} to a file for {option}")
+    return path
+
+
 def check_output_folder(path: str | Path) -> Path:
     """Fail in one line when ``path``, an ``--out`` that names a folder, is an existing file."""
     path = Path(path)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError
+from peakcnn.io.output import check_input_file
 from peakcnn.sequence import IUPAC, N_CODE, str_to_codes
 
 
@@ -44,8 +45,7 @@ def read_sequences(path: str | Path) -> Iterator[tuple[str, np.ndarray]]:
         Missing file, sequence before the first header, a non-IUPAC character, an empty record.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: FASTA file not found; pass an existing --fasta file")
+    check_input_file(path, "FASTA file", "--fasta")
     name, parts, head_line, lineno = None, [], 0, 0
     try:
         with _open(path) as fh:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peakcnn.errors import InputError
+from peakcnn.io.output import check_input_file
 
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
 
@@ -99,8 +100,7 @@ def read_vcf(path: str | Path) -> tuple[list[Variant], VcfReport]:
         Missing file, no ``#CHROM`` header line before the first record, malformed record.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: VCF file not found; pass an existing --vcf file")
+    check_input_file(path, "VCF file", "--vcf")
     variants: list[Variant] = []
     report = VcfReport()
     header = False
