@@ -291,6 +291,20 @@ def test_window_positive_and_seed_non_negative(tmp_path, inputs, capsys, option,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "window, option, message",
+    [
+        (300, {"label_distance": 400}, "label-distance 400 is too wide for a 300 bp window"),
+        (400, {"label_distance": 201, "merge_distance": 399}, "merge-distance 399 is too wide for a 400 bp window"),
+        (401, {"label_distance": 402}, "use at most 401"),
+    ],
+)
+def test_label_and_merge_distance_must_keep_peaks_inside_the_window(tmp_path, inputs, window, option, message):
+    with pytest.raises(InputError, match=message):
+        prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", window=window, **option, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_library_rejects_negative_seed(tmp_path, inputs):
     with pytest.raises(InputError, match="seed must be >= 0"):
         prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", seed=-1, progress=False)

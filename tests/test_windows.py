@@ -39,6 +39,23 @@ def test_merge_bounds_cluster_span():
     assert len(wc) == 6 and list(member) == [5, 4, 3, 2, 1, 0]
 
 
+@pytest.mark.parametrize("window", [400, 401])
+def test_peaks_at_the_largest_distances_prepare_accepts_lie_inside_their_window(window):
+    """With --merge-distance and --label-distance at the largest values prepare accepts, every peak that
+    labels a window (merged into it, or within label_distance // 2 of its centre) lies inside it."""
+    reach = (window - 1) // 2
+    rng = np.random.default_rng(window)
+    centre = np.sort(rng.integers(0, 20_000, 400))
+    chrom = np.zeros(len(centre), dtype=np.int64)
+    wc, wx, member = merge_centres(chrom, centre, 2 * reach)
+    start = wx - window // 2
+    assert ((centre >= start[member]) & (centre < start[member] + window)).all()
+    assert (np.diff(np.sort(centre))[:50] <= 2 * reach).any()  # some clusters did merge
+    half = (2 * reach + 1) // 2
+    for c in (wx - half, wx + half):  # the farthest centres a label reaches, on both sides
+        assert ((c >= start) & (c < start + window)).all()
+
+
 def test_labels_use_central_region():
     win_c, win_x = np.array([0, 0, 1]), np.array([1000, 2000, 1000])
     peak_c = np.array([0, 0, 0, 1])

@@ -68,6 +68,15 @@ def _check_params(p: dict) -> dict:
         p["merge_distance"] = p["label_distance"]
     if p["merge_distance"] < 0:
         raise InputError(f"merge-distance must be >= 0 (got {p['merge_distance']})")
+    # Every peak that labels a window must lie inside it: within (window - 1) // 2 bp of its centre on both
+    # sides (a label reaches label_distance // 2; a merged cluster's ends lie up to ceil(span / 2) away).
+    reach = (p["window"] - 1) // 2
+    for key, most in (("label_distance", 2 * reach + 1), ("merge_distance", 2 * reach)):
+        if p[key] > most:
+            raise InputError(
+                f"{key.replace('_', '-')} {p[key]} is too wide for a {p['window']} bp window: a peak that far "
+                f"from the window centre lies outside the window; use at most {most}"
+            )
     if p["block_size"] is not None and p["block_size"] < 2 * p["window"]:
         raise InputError(f"block-size must be at least twice the window ({2 * p['window']} bp)")
     if p["seed"] < 0:
