@@ -305,6 +305,12 @@ def test_label_and_merge_distance_must_keep_peaks_inside_the_window(tmp_path, in
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("window, label, merge", [(800, 200, 200), (200, 199, 198), (151, 151, 150)])
+def test_default_label_and_merge_distance_fit_the_window(tmp_path, inputs, window, label, merge):
+    m = prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", window=window, progress=False)
+    assert (m["params"]["label_distance"], m["params"]["merge_distance"]) == (label, merge)
+
+
 def test_library_rejects_negative_seed(tmp_path, inputs):
     with pytest.raises(InputError, match="seed must be >= 0"):
         prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", seed=-1, progress=False)

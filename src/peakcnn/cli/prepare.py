@@ -87,9 +87,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--label-distance",
         type=positive_int,
-        default=200,
+        default=None,
         help="central region in bp: positive for a task when its peak centre lies within half of it "
-        "of the window centre (default 200)",
+        "of the window centre (default 200, or the widest a window under 201 bp allows)",
     )
     p.add_argument(
         "--negatives",

@@ -52,8 +52,18 @@ def _drop_summary(report: dict) -> str:
     return f"{read:,} peaks read; dropped: {dropped or 'none'}"
 
 
+#: Default ``label_distance``: the central 200 bp, or the widest a shorter window allows.
+LABEL_DISTANCE = 200
+
+
 def _check_params(p: dict) -> dict:
     """Validate parameters; fill defaults that depend on others."""
+    # Every peak that labels a window must lie inside it: within (window - 1) // 2 bp of its centre on both
+    # sides (a label reaches label_distance // 2; a merged cluster's ends lie up to ceil(span / 2) away).
+    window_ok = isinstance(p["window"], (int, np.integer)) and p["window"] > 0
+    reach = (p["window"] - 1) // 2 if window_ok else 0
+    if p["label_distance"] is None:
+        p["label_distance"] = min(LABEL_DISTANCE, 2 * reach + 1)
     for key in ("window", "label_distance"):
         if not isinstance(p[key], (int, np.integer)) or p[key] <= 0:
             raise InputError(f"{key.replace('_', '-')} must be a positive integer (got {p[key]!r})")
@@ -65,12 +75,9 @@ def _check_params(p: dict) -> dict:
     if not p["neg_ratio"] > 0:
         raise InputError(f"neg-ratio must be > 0 (got {p['neg_ratio']})")
     if p["merge_distance"] is None:
-        p["merge_distance"] = p["label_distance"]
+        p["merge_distance"] = min(p["label_distance"], 2 * reach)
     if p["merge_distance"] < 0:
         raise InputError(f"merge-distance must be >= 0 (got {p['merge_distance']})")
-    # Every peak that labels a window must lie inside it: within (window - 1) // 2 bp of its centre on both
-    # sides (a label reaches label_distance // 2; a merged cluster's ends lie up to ceil(span / 2) away).
-    reach = (p["window"] - 1) // 2
     for key, most in (("label_distance", 2 * reach + 1), ("merge_distance", 2 * reach)):
         if p[key] > most:
             raise InputError(
@@ -202,7 +209,7 @@ def prepare_dataset(
     center: str = "summit",
     max_n_frac: float = 0.1,
     merge_distance: int | None = None,
-    label_distance: int = 200,
+    label_distance: int | None = None,
     negatives: str = "gc-matched",
     neg_ratio: float = 1.0,
     split: str = "auto",
@@ -235,10 +242,11 @@ def prepare_dataset(
         Windows (positive and negative alike) with a larger fraction of ``N`` are dropped.
     merge_distance
         Peak centres (all tasks pooled) within this distance of a cluster's first centre share one window
-        (default: ``label_distance``). Every merged peak labels its window.
+        (default: ``label_distance``, or the widest the window allows). Every merged peak labels its window.
     label_distance
         A window is positive for a task when a peak centre of that task is within ``label_distance // 2``
-        of its centre, or is one of the peaks merged into it.
+        of its centre, or is one of the peaks merged into it (default 200, or the widest the window allows:
+        ``window - 1`` for an even window, ``window`` for an odd one).
     negatives
         ``gc-matched``, ``shuffled``, ``random`` or ``none``.
     neg_ratio
