@@ -62,6 +62,23 @@ def test_predict_bed_centres_windows_as_the_training_data_set(tmp_path, center):
     np.testing.assert_allclose(np.array([[float(v) for v in r[4:]] for r in rows]), expect, atol=1e-5)
 
 
+def test_predict_keeps_the_bed_chromosome_names_and_centres_overhanging_regions_as_prepare(tmp_path, caplog):
+    model = tiny_model()
+    run = make_run(tmp_path, model, ["a", "b"])
+    recs = random_genome(tmp_path / "g.fa", {"chr1": 3000})
+    # "1" names chr1; the second region runs 100 bp past the end of chr1 and is centred on 2900-3000
+    (tmp_path / "r.bed").write_text("1\t1000\t1400\tp1\nchr1\t2900\t3100\tp2\n")
+    argv = ["predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed")]
+    with caplog.at_level("WARNING"):
+        assert main(argv + ["--out", str(tmp_path / "p.tsv")]) == 0
+    assert "1 region(s) run past their chromosome's end (first: line 2, chr1:2900-3100)" in caplog.text
+    _, rows = _table(tmp_path / "p.tsv")
+    assert [r[:4] for r in rows] == [["1", "1000", "1400", "p1"], ["chr1", "2900", "3100", "p2"]]
+    seqs = [recs["chr1"][1100:1300], recs["chr1"][2850:3000] + "N" * 50]  # centres 1200 and 2950
+    expect = sigmoid(predict(model, np.stack([str_to_codes(x) for x in seqs])))
+    np.testing.assert_allclose(np.array([[float(v) for v in r[4:]] for r in rows]), expect, atol=1e-5)
+
+
 def test_training_records_centre_and_chromosomes(tmp_path):
     from _prepare_helpers import tiny_dataset_inputs
 
@@ -97,7 +114,7 @@ def test_predict_fasta_pads_and_crops(tmp_path, caplog):
 @pytest.mark.parametrize(
     "bed_text, message",
     [
-        ("chr1\t2900\t3100\tx\n", "runs past the end of chr1"),
+        ("chr1\t3000\t3100\tx\n", "starts past the end of chr1"),
         ("chrQ\t1\t10\tx\n", "no chromosome name matches"),
     ],
 )

@@ -36,6 +36,7 @@ class Regions:
     """Regions resolved against a genome, one window each."""
 
     chrom: np.ndarray  # genome chromosome names (object)
+    label: np.ndarray  # chromosome names as the BED gives them (object), for output rows
     start: np.ndarray  # int64 region start
     end: np.ndarray  # int64 region end
     name: np.ndarray  # object
@@ -48,7 +49,8 @@ def bed_regions(path: str | Path, genome, window: int, center: str = "summit") -
     With ``center="summit"`` the window is centred on the summit (narrowPeak column 10) when given, else on
     the midpoint; with ``"midpoint"`` always on the midpoint: exactly as ``peakcnn prepare --center`` does.
     Regions on chromosomes absent from the genome are dropped with a warning counting them; a region
-    running past its chromosome's end is an error (wrong genome).
+    running past its chromosome's end is centred on the part that exists, as ``prepare`` does (a warning
+    counts them); one starting at or past the end is an error (wrong genome).
     """
     from peakcnn.data.windows import peak_centres, window_starts
     from peakcnn.io.bed import read_peaks
@@ -60,16 +62,29 @@ def bed_regions(path: str | Path, genome, window: int, center: str = "summit") -
     peaks = peaks.subset(keep)
     chrom = np.array([mapping[c] for c in peaks.chrom], dtype=object)
     length = np.array([genome.lengths[c] for c in chrom], dtype=np.int64)
-    past = np.flatnonzero(peaks.end > length)
+    past = np.flatnonzero(peaks.start >= length)
     if len(past):
         i = past[0]
         raise InputError(
-            f"{path}:{peaks.line[i]}: region {peaks.chrom[i]}:{peaks.start[i]}-{peaks.end[i]} runs past "
+            f"{path}:{peaks.line[i]}: region {peaks.chrom[i]}:{peaks.start[i]}-{peaks.end[i]} starts past "
             f"the end of {chrom[i]} ({length[i]} bp) in {genome.path.name} ({len(past)} such regions); "
             "is the BED for this genome assembly?"
         )
-    centre = peak_centres(peaks.start, peaks.end, peaks.summit, center)
-    return Regions(chrom, peaks.start, peaks.end, peaks.name, window_starts(centre, window))
+    over = np.flatnonzero(peaks.end > length)
+    if len(over):
+        i = over[0]
+        log.warning(
+            "warning: %s: %d region(s) run past their chromosome's end (first: line %d, %s:%d-%d); each is "
+            "scored on the window centred on the part that exists, as prepare does",
+            path,
+            len(over),
+            peaks.line[i],
+            peaks.chrom[i],
+            peaks.start[i],
+            peaks.end[i],
+        )
+    centre = np.minimum(peak_centres(peaks.start, np.minimum(peaks.end, length), peaks.summit, center), length - 1)
+    return Regions(chrom, peaks.chrom, peaks.start, peaks.end, peaks.name, window_starts(centre, window))
 
 
 def region_codes(regions: Regions, genome, window: int) -> np.ndarray:

@@ -131,7 +131,7 @@ def run_predict(args) -> int:
         # BED6 first (score 0, no strand) so that genome browsers and bedtools read the file; then the tasks.
         header = ["chrom", "start", "end", "name"] + (["score", "strand"] if bed else [])
         extra = ("0", ".") if bed else ()
-        keys = [(*k, *extra) for k in zip(regions.chrom, regions.start, regions.end, regions.name, strict=False)]
+        keys = [(*k, *extra) for k in zip(regions.label, regions.start, regions.end, regions.name, strict=False)]
     else:
         names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
