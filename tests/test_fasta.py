@@ -131,6 +131,9 @@ def test_aliases_from_names_descriptions_and_file(tmp_path):
     assert g.resolve("chrUn_7") == g.resolve("un7") == "scaffold_7"
     assert g.resolve("2") == g.resolve("Chr2") == "chr02"
     assert g.resolve("3") is None and g.resolve("chrM") is None
+    alias.write_text("scaffold_7\tchrUn_7\nchr02\n")  # a line with one name only
+    with pytest.raises(InputError, match=r"alias.tsv:2: one name \('chr02'\); each line .* lists two or more"):
+        Genome(tmp_path / "g.fa", alias_file=alias)
 
 
 def test_resolve_chroms_warns_and_refuses(tmp_path, caplog):

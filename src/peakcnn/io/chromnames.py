@@ -85,7 +85,17 @@ def read_alias_file(path: str | Path) -> list[list[str]]:
         raise InputError(f"{path}: chromosome alias file not found; check --chrom-alias") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: chromosome alias file cannot be read as text ({e})") from None
-    rows = [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        names = line.split()
+        if len(names) < 2:
+            raise InputError(
+                f"{path}:{lineno}: one name ({names[0]!r}); each line of a chromosome alias file lists two or more "
+                "names of one chromosome, separated by tabs"
+            )
+        rows.append(names)
     if not rows:
         raise InputError(f"{path}: chromosome alias file has no rows; each line lists names of one chromosome")
     return rows
