@@ -1,6 +1,7 @@
 """End to end through the command line: prepare -> train -> evaluate -> report, and evaluate's bad input."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -129,6 +130,22 @@ def test_prepare_train_evaluate_report(tmp_path, capsys):
     for name in ("gc", "kmer4", "kmer6"):
         assert doc["models"][name]["chosen_c"] == fitted[name]["chosen_c"]
         _assert_metrics_of(doc["models"][name]["metrics"], tasks, labels, fitted[name]["probs"])
+
+    # Regions of the test split, 1-based and inclusive: every test window lies in one, and each begins at the
+    # first base of a test window.
+    with Dataset(ds) as data:
+        chrom, start, split, names, width = (
+            data.read("chrom"),
+            data.read("start"),
+            data.read("split"),
+            data.chroms,
+            data.window,
+        )
+    spans = [re.fullmatch(r"(.+):([\d,]+)-([\d,]+)", s).groups() for s in doc["dataset"]["regions_by_split"]["test"]]
+    spans = [(c, int(a.replace(",", "")), int(b.replace(",", ""))) for c, a, b in spans]
+    tests = [(names[chrom[i]], max(int(start[i]), 0) + 1, int(start[i]) + width) for i in np.flatnonzero(split == 2)]
+    assert spans and all(any(c == sc and a <= lo and hi <= b for sc, a, b in spans) for c, lo, hi in tests)
+    assert all(any(c == sc and a == lo for c, lo, _ in tests) for sc, a, _ in spans)
 
 
 @pytest.fixture(scope="module")

@@ -128,7 +128,8 @@ def _chroms_by_split(ds: Dataset) -> dict[str, dict[str, int]]:
 
 def _split_regions(ds: Dataset, split: str, limit: int = 50) -> list[str]:
     """Genomic spans covered by one split: maximal runs of its windows, in genome order, that no window
-    of another split interrupts (``chrom:start-end``, at most ``limit`` spans)."""
+    of another split interrupts (``chrom:start-end``, 1-based and inclusive as genome browsers write them,
+    at most ``limit`` spans)."""
     chrom, start, which = ds.read("chrom"), ds.read("start"), ds.read("split")
     order = np.lexsort((start, chrom))
     chrom, start, which = chrom[order], start[order], which[order]
@@ -138,7 +139,8 @@ def _split_regions(ds: Dataset, split: str, limit: int = 50) -> list[str]:
     for lo, hi in zip(breaks[0::2], breaks[1::2], strict=True):
         for c in np.unique(chrom[lo:hi]):
             rows = np.arange(lo, hi)[chrom[lo:hi] == c]
-            spans.append(f"{ds.chroms[int(c)]}:{int(start[rows[0]]):,}-{int(start[rows[-1]]) + ds.window:,}")
+            first, last = max(int(start[rows[0]]), 0) + 1, int(start[rows[-1]]) + ds.window
+            spans.append(f"{ds.chroms[int(c)]}:{first:,}-{last:,}")
     return spans[:limit] + ([f"... {len(spans) - limit} more"] if len(spans) > limit else [])
 
 

@@ -140,7 +140,7 @@ def _summary(doc: dict) -> str:
     parts.append(
         f"<p>Task(s): <b>{_esc(', '.join(ds['tasks']))}</b>. Chromosomes in the {_esc(split)} split (windows): "
         f"{_esc(', '.join(f'{c} ({n:,})' for c, n in held.items()) or 'none')}. Regions of the {_esc(split)} "
-        f"split (bp): {_esc('; '.join(ds.get('regions_by_split', {}).get(split, [])) or 'n/a')}.</p>"
+        f"split (1-based, inclusive): {_esc('; '.join(ds.get('regions_by_split', {}).get(split, [])) or 'n/a')}.</p>"
     )
     if doc.get("caveat"):
         parts.append(f"<p class='note'>Split {_esc(split)}: {_esc(doc['caveat'])}.</p>")
