@@ -76,6 +76,7 @@ def test_vcf_cli_snv_deletion_mismatch_and_skips(tmp_path, genome, caplog):
         "chr1\t302\tkill\tG\tA\n"  # destroys TGCA
         "chr1\t10\tbad\tC\tG\n"  # REF mismatch (genome has A)
         "chr1\t20\tsym\tA\t<DEL>\n"
+        "chr1\t30\tnoalt\tA\t.\n"  # reference-only record
         "chr7\t20\tunk\tA\tC\n"
         "chr1\t5000\tpast\tA\tC\n"
     )
@@ -117,6 +118,7 @@ def test_vcf_cli_snv_deletion_mismatch_and_skips(tmp_path, genome, caplog):
     assert float(rows["del", "G"][9]) == pytest.approx(10, abs=1e-3)
     assert float(rows["kill", "A"][9]) == pytest.approx(-10, abs=1e-3)
     assert rows["bad", "G"][5] == "0" and rows["snv", "C"][5] == "1"
+    assert "1 record(s) with no ALT allele ('.') skipped" in caplog.text
     for text in ("1 symbolic", "chr7 (1)", "past their chromosome's end", "1 variant(s) whose REF differs"):
         assert text in caplog.text
 
@@ -128,6 +130,15 @@ def test_vcf_cli_nothing_to_score(tmp_path, genome, capsys):
     out = tmp_path / "s.tsv"
     assert main(["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]) == 2
     assert "no variant left to score" in capsys.readouterr().err and not out.exists()
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n")  # a header and no records
+    assert main(["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]) == 2
+    assert "v.vcf: no variant records after the header; nothing to score" in capsys.readouterr().err
+    vcf.write_text("#CHROM\tPOS\tID\tREF\tALT\nchr1\t20\t.\tA\tC\n")
+    bed_out = tmp_path / "s.bed"
+    assert (
+        main(["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(bed_out)]) == 2
+    )
+    assert "1-based VCF positions, not BED; name it .tsv" in capsys.readouterr().err and not bed_out.exists()
     vcf.write_text("chr1\t20\t.\tA\tC\n")
     assert main(["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]) == 2
     assert "record before the '#CHROM" in capsys.readouterr().err

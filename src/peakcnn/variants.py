@@ -122,6 +122,10 @@ def score_vcf(model: nn.Module, tasks: list[str], window: int, genome, vcf, out,
     from peakcnn.io.vcf import read_vcf
 
     variants, report = read_vcf(vcf)
+    if report.records == 0:
+        raise InputError(f"{vcf}: no variant records after the header; nothing to score")
+    if report.no_alt:
+        log.warning("warning: %s: %d record(s) with no ALT allele ('.') skipped", vcf, report.no_alt)
     if report.symbolic:
         log.warning(
             "warning: %s: %d symbolic/breakend allele(s) skipped, cannot be scored from sequence (%s)",

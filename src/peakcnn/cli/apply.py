@@ -187,10 +187,14 @@ def _chroms(args, genome) -> list[str]:
 
 
 def run_variants(args) -> int:
+    from peakcnn.apply import output_kind
+    from peakcnn.errors import InputError
     from peakcnn.io.output import check_output
     from peakcnn.variants import score_vcf
 
     check_output(args.out)
+    if output_kind(args.out) == "bed":
+        raise InputError(f"{args.out}: variants writes a table with 1-based VCF positions, not BED; name it .tsv")
     model, meta, tasks, window = _load(args)
     n = score_vcf(model, tasks, window, _genome(args, meta), args.vcf, args.out, device=args.device)
     log.info("variants: %d allele(s) scored -> %s", n, args.out)

@@ -40,15 +40,17 @@ class Variant:
 
 @dataclass
 class VcfReport:
-    """What the parser skipped: symbolic alleles (with an example) and records seen."""
+    """What the parser skipped: symbolic alleles (with an example), records without an ALT allele, and
+    records seen."""
 
     records: int = 0
     symbolic: int = 0
     symbolic_examples: list[str] = field(default_factory=list)
+    no_alt: int = 0
 
 
 def _is_symbolic(alt: str) -> bool:
-    return alt in ("*", ".") or alt.startswith("<") or "[" in alt or "]" in alt
+    return alt == "*" or alt.startswith("<") or "[" in alt or "]" in alt
 
 
 def _open_text(path: Path):
@@ -71,6 +73,9 @@ def _parse_record(path: Path, lineno: int, line: str, report: VcfReport) -> Iter
         raise InputError(f"{path}:{lineno}: REF {ref!r} is not a sequence of A, C, G, T or N")
     report.records += 1
     for alt in alts.split(","):
+        if alt == ".":  # a reference-only record: no alternative allele to score
+            report.no_alt += 1
+            continue
         if _is_symbolic(alt):
             report.symbolic += 1
             if len(report.symbolic_examples) < 3:
