@@ -188,6 +188,12 @@ def test_library_negative_kinds_and_region_split(inputs, tmp_path, negatives):
     assert _overlaps_across_splits(arrays["chrom"], arrays["start"], arrays["split"], 500) == 0
     # blocks of different splits alternate along each chromosome, so the check above has neighbours to compare
     assert all(len(set(arrays["split"][arrays["chrom"] == c].tolist())) > 1 for c in range(len(ds.chroms)))
+    _, rows = read_windows_bed(tmp_path / "ds" / "windows.bed")
+    prefix = {"shuffled": "shuf", "random": "neg"}.get(negatives)
+    assert [r[3].rstrip("0123456789") for r in rows] == ["peak" if s == 0 else prefix for s in arrays["source"]]
+    if negatives == "shuffled":  # a shuffle sits at the coordinates of the positive it came from
+        peaks = {(r[0], r[1], r[2]) for r in rows if r[3].startswith("peak")}
+        assert all((r[0], r[1], r[2]) in peaks for r in rows if r[3].startswith("shuf"))
     if negatives == "none":  # multi-task: windows of one task are negatives of the other
         assert (arrays["labels"][:, 1] == 0).any()
         assert (arrays["labels"][:, 0] == 1).all()  # b's peaks are a subset of a's: a has no negatives

@@ -182,7 +182,10 @@ def _write_windows_bed(path: Path, table, lengths: dict, window: int) -> None:
     length = np.array([lengths[c] for c in table.chroms], dtype=np.int64)[table.chrom]
     start = np.maximum(table.start, 0)
     end = np.minimum(table.start + window, length)
-    kind = np.where(table.source == 0, "peak", "neg")
+    # A shuffled negative has no place in the genome: it carries the coordinates of the positive it was
+    # shuffled from, and its name says so.
+    neg = "shuf" if table.attrs["params"]["negatives"] == "shuffled" else "neg"
+    kind = np.where(table.source == 0, "peak", neg)
     names = [f"{k}{i}" for i, k in enumerate(kind.tolist())]
     cols = [chroms, start, end, names, table.labels.sum(axis=1), ["."] * len(table)]
     cols += [np.array(SPLIT_NAMES, dtype=object)[table.split]]
