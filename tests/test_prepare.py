@@ -317,6 +317,22 @@ def test_default_label_and_merge_distance_fit_the_window(tmp_path, inputs, windo
     assert (m["params"]["label_distance"], m["params"]["merge_distance"]) == (label, merge)
 
 
+def test_a_failed_write_exits_1_and_leaves_nothing(tmp_path, inputs, capsys, monkeypatch):
+    import peakcnn.data.prepare
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(peakcnn.data.prepare, "write_dataset", full_disk)
+    assert main(_bad_case(tmp_path, inputs, "ok")) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (
+        f"peakcnn: error: {tmp_path / 'out'}: cannot write the data set (No space left on device); "
+        "free space or choose another --out"
+    )
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+
+
 def test_library_rejects_negative_seed(tmp_path, inputs):
     with pytest.raises(InputError, match="seed must be >= 0"):
         prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", seed=-1, progress=False)

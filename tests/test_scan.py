@@ -232,3 +232,24 @@ def test_scan_leaves_no_track_when_the_peak_file_fails_and_refuses_clashing_task
     assert main(["scan", str(run), "--genome", g, "--out", str(out / "t.bedGraph"), "--peaks-out", str(peaks)]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == "peakcnn: error: [Errno 28] No space left on device"
     assert list(out.iterdir()) == []
+    monkeypatch.undo()
+
+    # A track that fails as it is finished (a bigWig writes its index then), or as it is put in place after
+    # the first one was: nothing is left either.
+    from peakcnn.io.tracks import TrackWriter
+
+    for step in ("finish", "commit"):
+        real, calls = getattr(TrackWriter, step), []
+
+        def second_fails(self, real=real, calls=calls):
+            calls.append(self.path.name)
+            if len(calls) == 2:
+                raise OSError(28, "No space left on device")
+            return real(self)
+
+        monkeypatch.setattr(TrackWriter, step, second_fails)
+        argv = ["scan", str(run), "--genome", g, "--out", str(out / "t.bedGraph"), "--peaks-out", str(peaks)]
+        assert main(argv) == 1, step
+        assert calls[:2] == ["t.a.bedGraph", "t.b.bedGraph"]
+        assert list(out.iterdir()) == [], step
+        monkeypatch.undo()

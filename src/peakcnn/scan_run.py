@@ -79,7 +79,9 @@ def scan_genome(
                 if peaks_out:
                     found = call_peaks(starts, ends, probs[:, t], *peak_options)
                     peaks.extend(peak_rows(chrom, tasks[t], found, first=len(peaks)))
-        if peaks_out:  # before the tracks are renamed into place, so that a failure here leaves no track
+        for w in writers:  # every track complete under its temporary name before anything is put in place
+            w.finish()
+        if peaks_out:
             n = write_table(
                 peaks_out,
                 PEAK_HEADER,
@@ -87,7 +89,14 @@ def scan_genome(
                 comment_header=True,
             )
             log.info("scan: %d peak(s) -> %s", n, peaks_out)
-        paths = [w.close() for w in writers]
+        paths = []
+        try:
+            for w in writers:
+                paths.append(w.commit())
+        except BaseException:  # a rename failed: take back what is in place, so that nothing is left
+            for path in paths + ([Path(peaks_out)] if peaks_out else []):
+                path.unlink(missing_ok=True)
+            raise
     except BaseException:
         for w in writers:
             w.abort()

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except PeakcnnError as e:
         print(f"peakcnn: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_status
     except KeyboardInterrupt:
         print("peakcnn: interrupted", file=sys.stderr)
         return 130

@@ -25,7 +25,7 @@ from peakcnn.data.build import build_windows
 from peakcnn.data.split import SPLIT_NAMES
 from peakcnn.data.store import DATASET_FILE, write_dataset
 from peakcnn.data.summary import n_warnings, table_stats
-from peakcnn.errors import InputError
+from peakcnn.errors import InputError, OutputError
 from peakcnn.io.bed import read_peaks, task_name, write_bed
 
 log = logging.getLogger(__name__)
@@ -385,6 +385,8 @@ def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int) -> 
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _finish(tmp, out)
     except OSError as e:
-        raise InputError(f"{out}: cannot write the data set ({e.strerror or e}); choose a writable --out") from None
+        raise OutputError(
+            f"{out}: cannot write the data set ({e.strerror or e}); free space or choose another --out"
+        ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -93,16 +93,27 @@ class TrackWriter:
             )
             self._fh.writelines(lines)
 
-    def close(self) -> Path:
-        """Finish the file and move it into place."""
-        self._fh.close()
+    def finish(self) -> None:
+        """Complete the temporary file (a bigWig writes its zoom levels and index here); nothing is in place
+        until :meth:`commit`."""
+        if self._fh is not None:
+            fh, self._fh = self._fh, None
+            fh.close()
+
+    def commit(self) -> Path:
+        """Move the finished file into place."""
+        self.finish()
         os.replace(self.tmp, self.path)
         return self.path
 
+    def close(self) -> Path:
+        """Finish the file and move it into place."""
+        return self.commit()
+
     def abort(self) -> None:
-        """Close and delete the partial file."""
+        """Close and delete the temporary file."""
         try:
-            self._fh.close()
+            self.finish()
         finally:
             if self.tmp.exists():
                 self.tmp.unlink()
