@@ -85,19 +85,13 @@ def read_alias_file(path: str | Path) -> list[list[str]]:
         raise InputError(f"{path}: chromosome alias file not found; check --chrom-alias") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: chromosome alias file cannot be read as text ({e})") from None
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        names = line.split()
-        if len(names) < 2:
-            raise InputError(
-                f"{path}:{lineno}: one name ({names[0]!r}); each line of a chromosome alias file lists two or more "
-                "names of one chromosome, separated by tabs"
-            )
-        rows.append(names)
+    # A line with one name (its other columns empty) adds no alias.
+    rows = [names for line in text.splitlines() if not line.startswith("#") and len(names := line.split()) > 1]
     if not rows:
-        raise InputError(f"{path}: chromosome alias file has no rows; each line lists names of one chromosome")
+        raise InputError(
+            f"{path}: no line of the chromosome alias file lists two or more names; each line lists the "
+            "names of one chromosome, separated by tabs"
+        )
     return rows
 
 
