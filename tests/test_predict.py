@@ -161,11 +161,13 @@ def test_unknown_or_missing_device_is_one_line(tmp_path, capsys, command):
     argv = [command, str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "p.tsv")]
     with pytest.raises(SystemExit) as e:
         main(argv + ["--device", "foo"])
-    assert e.value.code == 2 and "invalid choice: 'foo'" in capsys.readouterr().err
+    assert e.value.code == 2 and "'foo': choose auto, cpu, cuda, cuda:N or mps" in capsys.readouterr().err
     if not torch.cuda.is_available():
         assert main(argv + ["--device", "cuda"]) == 2
         err = capsys.readouterr().err.strip()
         assert err == "peakcnn: error: --device cuda: no CUDA device is available here; use --device cpu or auto"
+        assert main(argv + ["--device", "cuda:1"]) == 2
+        assert "--device cuda:1: this machine has 0 CUDA device(s)" in capsys.readouterr().err
     assert list(tmp_path.glob("p.tsv*")) == []
 
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from peakcnn import metrics
 from peakcnn.ensemble import EnsembleModel
-from peakcnn.runconfig import DEVICES, resolve_device
+from peakcnn.runconfig import resolve_device
 
 #: Windows per forward pass on a CPU. Small batches keep each convolution's working set in cache: with the
 #: founding model (800 bp) batch 32 runs about 1.3x faster than 64 or 256 (``benchmarks/predict.py``).
@@ -35,13 +35,12 @@ def default_batch(device: torch.device | str) -> int:
 
 def best_device(device: str | torch.device | None = None) -> torch.device:
     """The requested device, or the best available one (CUDA, then Apple MPS, then CPU) for ``None`` or
-    ``"auto"``. ``cpu``, ``cuda`` and ``mps`` are checked as ``--device`` is (an unavailable one is an
-    :class:`~peakcnn.errors.InputError`); other names (``"cuda:1"``) and ``torch.device`` objects pass through.
+    ``"auto"``. ``cpu``, ``cuda``, ``cuda:N`` and ``mps`` are checked as ``--device`` is (an unavailable one
+    is an :class:`~peakcnn.errors.InputError`); ``torch.device`` objects pass through.
     """
     if isinstance(device, torch.device):
         return device
-    name = "auto" if device is None else device
-    return resolve_device(name) if name in DEVICES else torch.device(name)
+    return resolve_device("auto" if device is None else device)
 
 
 @contextlib.contextmanager

