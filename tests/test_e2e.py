@@ -231,6 +231,33 @@ def test_evaluate_rc_scores_the_mean_of_both_strands(trained, capsys):
     assert STRANDS_BOTH in (out / "report.html").read_text()
 
 
+def test_split_caveat_names_what_used_the_split():
+    from peakcnn.evaluate import split_caveat
+
+    plain = {"training": {"early_stop": 0, "select_best": False, "lr_schedule": "none"}}
+    best = {"training": {"early_stop": 3, "select_best": False, "lr_schedule": "cosine"}}
+    tail = ", so its scores are optimistic (use --split test)"
+    assert split_caveat("test", best, True, True) is None
+    assert split_caveat("valid", plain, False, True) is None  # nothing chose anything on it
+    assert (
+        split_caveat("valid", best, False, True) == "this split stopped training early and chose the kept epoch" + tail
+    )
+    plateau = {"training": {"select_best": True, "lr_schedule": "plateau"}}
+    assert split_caveat("valid", plateau, True, True) == (
+        "this split chose the kept epoch, drove the plateau schedule and chose the 6-mer baseline's L2 strength" + tail
+    )
+    # another data set than the run's: only the baselines used its split
+    assert split_caveat("valid", best, True, False) == "this split chose the 6-mer baseline's L2 strength" + tail
+    ensemble = {
+        "training": {"arch": "ensemble of 2"},
+        "ensemble": {"members": [plain, {"training": {"select_best": True}}]},
+    }
+    assert split_caveat("valid", ensemble, False, True) == "this split chose the kept epoch" + tail
+    assert split_caveat("train", plain, True, True).startswith("the CNN and the baselines were fitted on this split")
+    assert split_caveat("train", plain, False, True).startswith("the CNN was fitted on this split")
+    assert split_caveat("train", plain, False, False) is None
+
+
 def test_evaluate_out_never_replaces_a_folder_it_did_not_write(trained, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(trained / "run", run)
@@ -250,10 +277,14 @@ def test_evaluate_out_never_replaces_a_folder_it_did_not_write(trained, tmp_path
     out = tmp_path / "eval"
     assert main(["-q", "evaluate", str(run), "--no-baselines", "--out", str(out)]) == 0
     first = (out / "metrics.json").read_text()
-    assert main(["-q", "evaluate", str(run), "--no-baselines", "--out", str(out), "--split", "valid"]) == 0
+    assert main(["-q", "evaluate", str(run), "--out", str(out), "--split", "valid"]) == 0
     assert (out / "metrics.json").read_text() != first
     doc = json.loads((out / "metrics.json").read_text())
-    assert doc["split"] == "valid" and "steered training" in doc["caveat"]
+    # the run kept its last epoch (founding recipe), so only the 6-mer's L2 strength was chosen on this split
+    assert doc["split"] == "valid"
+    assert doc["caveat"] == (
+        "this split chose the 6-mer baseline's L2 strength, so its scores are optimistic (use --split test)"
+    )
     # the windows scored are the validation split's, not the test split's
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset

@@ -5,7 +5,8 @@ Output folder (default ``RUN/eval_<split>/``, replaced as a whole, written throu
 ``metrics.json``
     Per task and macro metrics of the CNN and of every baseline, with window counts, the data set
     (path, sha256, negatives, split mode, attributes), the training recipe, and for the train and valid
-    splits a ``caveat`` saying why their scores overstate accuracy on new regions (also in the report).
+    splits a ``caveat`` naming what used the split, so that its scores overstate accuracy on new regions
+    (also in the report; none when nothing did).
 ``roc.png``, ``pr.png``, ``calibration.png``, ``training.png``
     Figures (training curves come from ``RUN/history.csv``).
 ``report.html``
@@ -38,13 +39,38 @@ METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
 #: Every file an evaluation folder holds; an existing ``--out`` folder is replaced only if it holds no other.
 OUTPUT_FILES = frozenset({METRICS_FILE, REPORT_FILE, "roc.png", "pr.png", "calibration.png", "training.png"})
-#: Why scores on a split other than test overstate accuracy on new regions (``caveat`` in metrics.json).
-SPLIT_CAVEATS = {
-    "train": "the CNN and the baselines were fitted on this split: these are training scores, not an estimate "
-    "of accuracy on new regions (use --split test)",
-    "valid": "this split steered training (early stopping, the kept epoch, the plateau schedule) and chose the "
-    "6-mer baseline's L2 strength, so its scores are optimistic (use --split test)",
-}
+
+
+def split_caveat(split: str, meta: dict, baselines: bool, matches: bool) -> str | None:
+    """Why scores on the train or valid split overstate accuracy on new regions (``caveat`` in
+    metrics.json), from what the run and the baselines actually did with it; ``None`` when nothing did."""
+    if split == "test":
+        return None
+    recipes = [m.get("training") or {} for m in (meta.get("ensemble") or {}).get("members", [])]
+    recipes = recipes or [meta.get("training") or {}]
+    if split == "train":
+        fitted = (["the CNN"] if matches else []) + (["the baselines"] if baselines else [])
+        if not fitted:
+            return None
+        return (
+            f"{' and '.join(fitted)} {'were' if len(fitted) > 1 else 'was'} fitted on this split: these are "
+            "training scores, not an estimate of accuracy on new regions (use --split test)"
+        )
+    uses = []
+    if matches and any(r.get("early_stop") for r in recipes):
+        uses.append("stopped training early")
+    if matches and any(r.get("early_stop") or r.get("select_best") for r in recipes):
+        uses.append("chose the kept epoch")
+    if matches and any(r.get("lr_schedule") == "plateau" for r in recipes):
+        uses.append("drove the plateau schedule")
+    if baselines:
+        uses.append("chose the 6-mer baseline's L2 strength")
+    if not uses:
+        return None
+    listed = ", ".join(uses[:-1]) + " and " + uses[-1] if len(uses) > 1 else uses[0]
+    return f"this split {listed}, so its scores are optimistic (use --split test)"
+
+
 #: Data set attributes that are bookkeeping, not a description of the data, and are left out of reports.
 _HIDDEN_ATTRS = {"format", "format_version", "tasks", "chroms", "content_sha256", "encoding", "window"}
 
@@ -188,7 +214,7 @@ def score(run, dataset=None, split: str = "test", baselines: bool = True, rc: bo
         doc = {
             "run": str(run.resolve()),
             "split": split,
-            "caveat": SPLIT_CAVEATS.get(split),
+            "caveat": split_caveat(split, meta, baselines, matches),
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": _dataset_doc(ds, matches),
             "model": model_doc,

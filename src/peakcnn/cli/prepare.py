@@ -82,7 +82,8 @@ def register(subparsers) -> None:
         "--merge-distance",
         type=non_negative_int,
         default=None,
-        help="peak centres within this many bp share one window (default: --label-distance)",
+        help="peak centres within this many bp of a cluster's first one share one window (default: "
+        "--label-distance, or the widest a window under 201 bp allows)",
     )
     p.add_argument(
         "--label-distance",
