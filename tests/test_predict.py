@@ -93,6 +93,23 @@ def test_training_records_centre_and_chromosomes(tmp_path):
     assert meta["center"] == "midpoint" and meta["genome_chroms"] == ["chr1", "chr2", "chr3", "chr4"]
 
 
+def test_strand_average_stays_exact_where_probabilities_saturate():
+    """logit((s(a) + s(b)) / 2) for strands that disagree, against float64 references: "AC" scores a on the
+    forward strand (A first) and b on the reverse ("GT", G first)."""
+    from peakcnn.inference import strand_logits
+
+    def reference(a, b):
+        p = (1 / (1 + np.exp(-a)) + 1 / (1 + np.exp(-b))) / 2
+        return np.log(p) - np.log1p(-p)
+
+    x = torch.tensor(codes_to_onehot(str_to_codes("AC")[None]))
+    for a, b, want in [(20.0, 16.0, 16.674997), (-80.0, -79.0, -79.37988), (30.0, -30.0, 0.0), (2.0, -1.0, None)]:
+        model = lambda t, a=a, b=b: (a * t[:, 0, :1] + b * t[:, 2, :1]).double()  # noqa: E731
+        got = strand_logits(model, x, rc=True).item()
+        assert got == pytest.approx(want if want is not None else reference(a, b), abs=1e-4), (a, b)
+        assert strand_logits(model, x, rc=False).item() == a
+
+
 def test_predict_fasta_pads_and_crops(tmp_path, caplog):
     model = tiny_model(n_tasks=1)
     run = make_run(tmp_path, model, ["t"])
