@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 from _train_helpers import make_dataset
 
 from peakcnn.cli import main
@@ -256,6 +257,17 @@ def test_split_caveat_names_what_used_the_split():
     assert split_caveat("train", plain, True, True).startswith("the CNN and the baselines were fitted on this split")
     assert split_caveat("train", plain, False, True).startswith("the CNN was fitted on this split")
     assert split_caveat("train", plain, False, False) is None
+
+
+def test_evaluate_device_option(trained, tmp_path, capsys):
+    out = tmp_path / "ev"
+    argv = ["-q", "evaluate", str(trained / "run"), "--no-baselines", "--out", str(out)]
+    assert main(argv + ["--device", "cpu"]) == 0 and (out / "metrics.json").exists()
+    if not torch.cuda.is_available():
+        shutil.rmtree(out)
+        assert main(argv + ["--device", "cuda"]) == 2
+        assert "--device cuda: no CUDA device is available here" in _error(capsys)
+        assert not out.exists() and not list(tmp_path.glob("ev.tmp*"))
 
 
 def test_evaluate_out_never_replaces_a_folder_it_did_not_write(trained, tmp_path, capsys):

@@ -85,7 +85,7 @@ def run_demo(out="peakcnn_demo", full: bool = False, device: str = "auto") -> di
     train(dataset, out / "run", recipe, force=True, device=device, progress=sys.stderr.isatty())
     times["train"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    doc, folder = evaluate(out / "run")
+    doc, folder = evaluate(out / "run", device=device)
     times["evaluate"] = time.perf_counter() - t2
     times["total"] = time.perf_counter() - t0
     return {"times": times, "doc": doc, "report": folder / REPORT_FILE, "recipe": recipe_text(full)}

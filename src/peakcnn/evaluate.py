@@ -28,6 +28,7 @@ from peakcnn.checkpoint import load_model
 from peakcnn.data.store import SPLITS, Dataset
 from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
+from peakcnn.inference import best_device
 from peakcnn.io.output import check_output_folder
 from peakcnn.metrics import json_safe, multitask_metrics, sigmoid
 from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, read_history, recorded_dataset
@@ -192,8 +193,11 @@ def _model_doc(meta: dict) -> dict:
     return doc
 
 
-def score(run, dataset=None, split: str = "test", baselines: bool = True, rc: bool = False) -> tuple[dict, dict]:
-    """Score the run's model (and the baselines) on ``split``; ``rc`` averages the CNN over both strands.
+def score(
+    run, dataset=None, split: str = "test", baselines: bool = True, rc: bool = False, device=None
+) -> tuple[dict, dict]:
+    """Score the run's model (and the baselines) on ``split``; ``rc`` averages the CNN over both strands;
+    the CNN runs on ``device`` (default: the best available, as ``--device auto``).
 
     Returns
     -------
@@ -209,7 +213,7 @@ def score(run, dataset=None, split: str = "test", baselines: bool = True, rc: bo
         codes, labels = ds.load_split(split)
         if len(codes) == 0:
             raise InputError(f"{ds.path}: the {split} split has no windows; choose another --split")
-        probs = {"CNN": sigmoid(predict_logits(model, codes, rc=rc))}
+        probs = {"CNN": sigmoid(predict_logits(model, codes, device=best_device(device), rc=rc))}
         model_doc = {**_model_doc(meta), "strands": STRANDS_BOTH if rc else STRANDS_FORWARD}
         doc = {
             "run": str(run.resolve()),
@@ -263,7 +267,7 @@ def _check_out(folder: Path) -> None:
 
 
 def evaluate(
-    run, dataset=None, split: str = "test", out=None, baselines: bool = True, rc: bool = False
+    run, dataset=None, split: str = "test", out=None, baselines: bool = True, rc: bool = False, device=None
 ) -> tuple[dict, Path]:
     """Score, plot and report; returns ``(metrics document, output folder)``.
 
@@ -282,12 +286,14 @@ def evaluate(
         Also fit and score the GC and k-mer baselines.
     rc
         Score each window as the mean probability of both strands (forward and reverse complement).
+    device
+        Where the CNN runs: ``auto`` (default), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
     """
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     folder = Path(out) if out else Path(run) / f"eval_{split}"
     _check_out(folder)
-    doc, arrays = score(run, dataset, split, baselines, rc)
+    doc, arrays = score(run, dataset, split, baselines, rc, device)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

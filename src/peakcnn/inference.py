@@ -45,13 +45,20 @@ def best_device(device: str | torch.device | None = None) -> torch.device:
 
 @contextlib.contextmanager
 def inference_mode(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode on ``device`` for the block, then restore its mode and device."""
+    """Put ``model`` in eval mode on ``device`` for the block, then restore its mode and device.
+
+    Convolutions run in full float32 on CUDA too (no TF32), so that predictions, scans and their border
+    corrections agree with each other and with a CPU to float32 precision."""
     was_training = model.training
     params = list(model.parameters()) + list(model.buffers())
     old_device = params[0].device if params else device
     model.eval().to(device)
+    cudnn = torch.backends.cudnn
+    keep = {
+        k: getattr(cudnn, k) for k in ("enabled", "benchmark", "benchmark_limit", "deterministic") if hasattr(cudnn, k)
+    }
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), cudnn.flags(**keep, allow_tf32=False):
             yield model
     finally:
         model.train(was_training)
@@ -150,7 +157,10 @@ def predict_batches(
         for batch in batches:
             if isinstance(batch, np.ndarray):
                 batch = np.ascontiguousarray(batch)  # views such as a reverse complement have negative strides
-            x = torch.as_tensor(batch).to(device, non_blocking=True)
+            x = torch.as_tensor(batch)
+            if x.is_floating_point():  # one-hot input: float32 before the copy (MPS has no float64)
+                x = x.float()
+            x = x.to(device, non_blocking=True)
             if x.dim() == 2:
                 x = codes_to_onehot_torch(x)
             yield strand_logits(net, x.float(), rc).cpu().numpy()

@@ -171,6 +171,17 @@ def device_option(text: str) -> str:
     raise argparse.ArgumentTypeError(f"{text!r}: choose auto, cpu, cuda, cuda:N or mps")
 
 
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--device`` option every command that runs a model shares."""
+    parser.add_argument(
+        "--device",
+        default="auto",
+        type=device_option,
+        metavar="{auto,cpu,cuda,cuda:N,mps}",
+        help="default auto: CUDA, then MPS, then CPU",
+    )
+
+
 def resolve_device(name: str):
     """A ``torch.device`` for ``auto|cpu|cuda|cuda:N|mps``; ``auto`` picks CUDA, then MPS, then CPU."""
     import torch

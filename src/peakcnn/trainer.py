@@ -264,8 +264,12 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------------------
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
-        amp = self.amp_dtype is not None
-        with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype or torch.float32, enabled=amp):
+        autocast = (
+            torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+            if self.amp_dtype is not None
+            else contextlib.nullcontext()
+        )
+        with autocast:
             logits = self.model(x)
         loss = self.loss_fn(logits.float(), y)
         self.scaler.scale(loss).backward()

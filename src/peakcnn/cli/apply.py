@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from peakcnn.runconfig import device_option
+from peakcnn.runconfig import add_device_option
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "run", metavar="RUN", help="run folder written by 'peakcnn train' or 'peakcnn ensemble' (or its model.json)"
     )
-    p.add_argument(
-        "--device", default="auto", type=device_option, metavar="{auto,cpu,cuda,cuda:N,mps}",
-        help="default auto: CUDA, then MPS, then CPU",
-    )  # fmt: skip
+    add_device_option(p)
 
 
 def _genome_options(p: argparse.ArgumentParser, required: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from peakcnn.runconfig import device_option
+from peakcnn.runconfig import add_device_option
 
 HELP = "run the whole pipeline on embedded data (TAIR10 chr1, TSS promoter proxy)"
 
@@ -19,9 +19,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("demo", help=HELP, description=DESCRIPTION)
     p.add_argument("--out", default="peakcnn_demo", metavar="DIR", help="output folder (default peakcnn_demo)")
     p.add_argument("--full", action="store_true", help="the founding recipe unchanged (slow on a CPU)")
-    p.add_argument(
-        "--device", default="auto", type=device_option, metavar="{auto,cpu,cuda,cuda:N,mps}", help="default auto"
-    )
+    add_device_option(p)
     p.set_defaults(func=run)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from peakcnn.runconfig import add_device_option
+
 HELP = "score a trained run on a split, next to GC and k-mer baselines"
 
 DESCRIPTION = """Score the model of RUN on one split of its data set (default: the data set recorded in
@@ -28,13 +30,16 @@ def register(subparsers) -> None:
         help="score each window as the mean probability of its two strands (useful after RC augmentation)",
     )
     p.add_argument("--no-baselines", action="store_true", help="skip the GC and k-mer baselines")
+    add_device_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from peakcnn.evaluate import REPORT_FILE, evaluate
 
-    doc, folder = evaluate(args.run, args.dataset, args.split, args.out, baselines=not args.no_baselines, rc=args.rc)
+    doc, folder = evaluate(
+        args.run, args.dataset, args.split, args.out, baselines=not args.no_baselines, rc=args.rc, device=args.device
+    )
     print(summary_table(doc))
     print(f"report: {folder / REPORT_FILE}")
     return 0

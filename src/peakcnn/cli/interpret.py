@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from peakcnn.runconfig import device_option
+from peakcnn.runconfig import add_device_option
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,7 @@ def register(sub) -> None:
     p.add_argument("--chrom-alias", metavar="TSV", help="chromAlias TSV of equivalent chromosome names")
     p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix (PREFIX.npy/.tsv/.png)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
-    p.add_argument(
-        "--device", default="auto", type=device_option, metavar="{auto,cpu,cuda,cuda:N,mps}",
-        help="default auto: CUDA, then MPS, then CPU",
-    )  # fmt: skip
+    add_device_option(p)
     p.set_defaults(func=run_ism)
 
 

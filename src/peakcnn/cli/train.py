@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from peakcnn.runconfig import device_option
+from peakcnn.runconfig import add_device_option
 
 HELP = "train a CNN on a data set made by 'peakcnn prepare'"
 
@@ -93,9 +93,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="RUN", help="run folder to write")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from RUN/last.*")
     p.add_argument("--force", action="store_true", help="overwrite an existing run in RUN")
-    p.add_argument(
-        "--device", default="auto", type=device_option, metavar="{auto,cpu,cuda,cuda:N,mps}", help="default auto"
-    )
+    add_device_option(p)
     add_recipe_options(p)
     p.set_defaults(func=run)
 
