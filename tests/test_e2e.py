@@ -235,28 +235,32 @@ def test_evaluate_rc_scores_the_mean_of_both_strands(trained, capsys):
 def test_split_caveat_names_what_used_the_split():
     from peakcnn.evaluate import split_caveat
 
-    plain = {"training": {"early_stop": 0, "select_best": False, "lr_schedule": "none"}}
-    best = {"training": {"early_stop": 3, "select_best": False, "lr_schedule": "cosine"}}
+    def run(sha, **training):
+        return {"dataset_sha256": sha, "training": training}
+
+    plain = run("A", early_stop=0, select_best=False, lr_schedule="none")
+    best = run("A", early_stop=3, select_best=False, lr_schedule="cosine")
     tail = ", so its scores are optimistic (use --split test)"
-    assert split_caveat("test", best, True, True) is None
-    assert split_caveat("valid", plain, False, True) is None  # nothing chose anything on it
+    assert split_caveat("test", best, True, "A") is None
+    assert split_caveat("valid", plain, False, "A") is None  # nothing chose anything on it
     assert (
-        split_caveat("valid", best, False, True) == "this split stopped training early and chose the kept epoch" + tail
+        split_caveat("valid", best, False, "A") == "this split stopped training early and chose the kept epoch" + tail
     )
-    plateau = {"training": {"select_best": True, "lr_schedule": "plateau"}}
-    assert split_caveat("valid", plateau, True, True) == (
+    plateau = run("A", select_best=True, lr_schedule="plateau")
+    assert split_caveat("valid", plateau, True, "A") == (
         "this split chose the kept epoch, drove the plateau schedule and chose the 6-mer baseline's L2 strength" + tail
     )
     # another data set than the run's: only the baselines used its split
-    assert split_caveat("valid", best, True, False) == "this split chose the 6-mer baseline's L2 strength" + tail
-    ensemble = {
-        "training": {"arch": "ensemble of 2"},
-        "ensemble": {"members": [plain, {"training": {"select_best": True}}]},
-    }
-    assert split_caveat("valid", ensemble, False, True) == "this split chose the kept epoch" + tail
-    assert split_caveat("train", plain, True, True).startswith("the CNN and the baselines were fitted on this split")
-    assert split_caveat("train", plain, False, True).startswith("the CNN was fitted on this split")
-    assert split_caveat("train", plain, False, False) is None
+    assert split_caveat("valid", best, True, "B") == "this split chose the 6-mer baseline's L2 strength" + tail
+    assert split_caveat("valid", best, False, "B") is None
+    # an ensemble: what its members trained on this data set did with it
+    ensemble = {"training": {"arch": "ensemble of 2"}, "ensemble": {"members": [plain, run("B", select_best=True)]}}
+    assert split_caveat("valid", ensemble, False, "A") is None
+    assert split_caveat("valid", ensemble, False, "B") == "this split chose the kept epoch" + tail
+    assert split_caveat("train", ensemble, False, "B").startswith("the CNN was fitted on this split")
+    assert split_caveat("train", plain, True, "A").startswith("the CNN and the baselines were fitted on this split")
+    assert split_caveat("train", plain, True, "B").startswith("the baselines were fitted on this split")
+    assert split_caveat("train", plain, False, "B") is None
 
 
 def test_evaluate_device_option(trained, tmp_path, capsys):

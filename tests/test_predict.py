@@ -93,6 +93,16 @@ def test_training_records_centre_and_chromosomes(tmp_path):
     assert meta["center"] == "midpoint" and meta["genome_chroms"] == ["chr1", "chr2", "chr3", "chr4"]
 
 
+def test_inference_runs_convolutions_in_full_float32_and_restores_the_flags():
+    from peakcnn.inference import inference_mode
+
+    cudnn, model = torch.backends.cudnn, tiny_model()
+    before = (cudnn.allow_tf32, cudnn.enabled, cudnn.benchmark, cudnn.deterministic)
+    with inference_mode(model, torch.device("cpu")):
+        assert cudnn.allow_tf32 is False and (cudnn.enabled, cudnn.benchmark, cudnn.deterministic) == before[1:]
+    assert (cudnn.allow_tf32, cudnn.enabled, cudnn.benchmark, cudnn.deterministic) == before
+
+
 def test_strand_average_stays_exact_where_probabilities_saturate():
     """logit((s(a) + s(b)) / 2) for strands that disagree, against float64 references: "AC" scores a on the
     forward strand (A first) and b on the reverse ("GT", G first)."""
@@ -179,12 +189,16 @@ def test_unknown_or_missing_device_is_one_line(tmp_path, capsys, command):
     with pytest.raises(SystemExit) as e:
         main(argv + ["--device", "foo"])
     assert e.value.code == 2 and "'foo': choose auto, cpu, cuda, cuda:N or mps" in capsys.readouterr().err
+    for odd in ("cuda:01", "cuda:", "CUDA", "cuda:\u0661"):  # leading zero, no index, upper case, Arabic digit
+        with pytest.raises(SystemExit):
+            main(argv + ["--device", odd])
+        assert f"{odd!r}: choose auto, cpu, cuda, cuda:N or mps" in capsys.readouterr().err
     if not torch.cuda.is_available():
         assert main(argv + ["--device", "cuda"]) == 2
         err = capsys.readouterr().err.strip()
         assert err == "peakcnn: error: --device cuda: no CUDA device is available here; use --device cpu or auto"
         assert main(argv + ["--device", "cuda:1"]) == 2
-        assert "--device cuda:1: this machine has 0 CUDA device(s)" in capsys.readouterr().err
+        assert "--device cuda:1: no CUDA device is available here; use --device cpu or auto" in capsys.readouterr().err
     assert list(tmp_path.glob("p.tsv*")) == []
 
 

@@ -332,6 +332,13 @@ def test_a_failed_write_exits_1_and_leaves_nothing(tmp_path, inputs, capsys, mon
     )
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
+    def denied(*args, **kwargs):  # the path, not the disk: bad input
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(peakcnn.data.prepare, "write_dataset", denied)
+    assert main(_bad_case(tmp_path, inputs, "ok")) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("(Permission denied); choose a writable --out")
+
 
 def test_library_rejects_negative_seed(tmp_path, inputs):
     with pytest.raises(InputError, match="seed must be >= 0"):

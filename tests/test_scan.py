@@ -253,3 +253,10 @@ def test_scan_leaves_no_track_when_the_peak_file_fails_and_refuses_clashing_task
         assert calls[:2] == ["t.a.bedGraph", "t.b.bedGraph"]
         assert list(out.iterdir()) == [], step
         monkeypatch.undo()
+
+    def never_finishes(self):  # closing fails every time, also while the partial files are removed
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(TrackWriter, "finish", never_finishes)
+    assert main(["scan", str(run), "--genome", g, "--out", str(out / "t.bedGraph")]) == 1
+    assert list(out.iterdir()) == []

@@ -42,27 +42,29 @@ REPORT_FILE = "report.html"
 OUTPUT_FILES = frozenset({METRICS_FILE, REPORT_FILE, "roc.png", "pr.png", "calibration.png", "training.png"})
 
 
-def split_caveat(split: str, meta: dict, baselines: bool, matches: bool) -> str | None:
-    """Why scores on the train or valid split overstate accuracy on new regions (``caveat`` in
-    metrics.json), from what the run and the baselines actually did with it; ``None`` when nothing did."""
+def split_caveat(split: str, meta: dict, baselines: bool, sha256: str) -> str | None:
+    """Why scores on the train or valid split of the data set with checksum ``sha256`` overstate accuracy on
+    new regions (``caveat`` in metrics.json), from what the run (or the ensemble members trained on that data
+    set) and the baselines actually did with it; ``None`` when nothing did."""
     if split == "test":
         return None
-    recipes = [m.get("training") or {} for m in (meta.get("ensemble") or {}).get("members", [])]
-    recipes = recipes or [meta.get("training") or {}]
+    members = (meta.get("ensemble") or {}).get("members") or [meta]
+    recipes = [m.get("training") or {} for m in members if m.get("dataset_sha256") == sha256]
     if split == "train":
-        fitted = (["the CNN"] if matches else []) + (["the baselines"] if baselines else [])
+        fitted = (["the CNN"] if recipes else []) + (["the baselines"] if baselines else [])
         if not fitted:
             return None
+        plural = len(fitted) > 1 or fitted == ["the baselines"]
         return (
-            f"{' and '.join(fitted)} {'were' if len(fitted) > 1 else 'was'} fitted on this split: these are "
+            f"{' and '.join(fitted)} {'were' if plural else 'was'} fitted on this split: these are "
             "training scores, not an estimate of accuracy on new regions (use --split test)"
         )
     uses = []
-    if matches and any(r.get("early_stop") for r in recipes):
+    if any(r.get("early_stop") for r in recipes):
         uses.append("stopped training early")
-    if matches and any(r.get("early_stop") or r.get("select_best") for r in recipes):
+    if any(r.get("early_stop") or r.get("select_best") for r in recipes):
         uses.append("chose the kept epoch")
-    if matches and any(r.get("lr_schedule") == "plateau" for r in recipes):
+    if any(r.get("lr_schedule") == "plateau" for r in recipes):
         uses.append("drove the plateau schedule")
     if baselines:
         uses.append("chose the 6-mer baseline's L2 strength")
@@ -218,7 +220,7 @@ def score(
         doc = {
             "run": str(run.resolve()),
             "split": split,
-            "caveat": split_caveat(split, meta, baselines, matches),
+            "caveat": split_caveat(split, meta, baselines, ds.sha256),
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": _dataset_doc(ds, matches),
             "model": model_doc,

@@ -47,7 +47,7 @@ OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("none", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: One CUDA device of several, by index (``--device cuda:1``).
-CUDA_INDEX = re.compile(r"cuda:\d+")
+CUDA_INDEX = re.compile(r"cuda:(0|[1-9][0-9]*)", re.ASCII)
 #: Mixed precision: ``auto`` = float16 with loss scaling on CUDA, full precision elsewhere.
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 
@@ -190,10 +190,13 @@ def resolve_device(name: str):
         raise InputError(f"--device {name!r}: choose one of auto, cpu, cuda, cuda:N, mps")
     cuda = torch.cuda.is_available()
     if CUDA_INDEX.fullmatch(name):
-        count = torch.cuda.device_count() if cuda else 0
-        if int(name.split(":")[1]) >= count:
-            raise InputError(f"--device {name}: this machine has {count} CUDA device(s); use cuda:0 to cuda:N-1 or cpu")
-        return torch.device(name)
+        count, index = torch.cuda.device_count() if cuda else 0, int(name.split(":")[1])
+        if count == 0:
+            raise InputError(f"--device {name}: no CUDA device is available here; use --device cpu or auto")
+        if index >= count:
+            last = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
+            raise InputError(f"--device {name}: this machine has {count} CUDA device(s); use {last}")
+        return torch.device("cuda", index)
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if name == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")

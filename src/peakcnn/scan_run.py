@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -98,8 +99,9 @@ def scan_genome(
                 path.unlink(missing_ok=True)
             raise
     except BaseException:
-        for w in writers:
-            w.abort()
+        for w in writers:  # every one, even if closing another fails again (a full disk)
+            with contextlib.suppress(OSError):
+                w.abort()
         raise
     finally:
         bar.close()

@@ -11,6 +11,7 @@ run leaves nothing behind. An existing ``DIR``:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -385,8 +386,10 @@ def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int) -> 
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _finish(tmp, out)
     except OSError as e:
-        raise OutputError(
-            f"{out}: cannot write the data set ({e.strerror or e}); free space or choose another --out"
-        ) from None
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):  # the disk, not the path
+            raise OutputError(
+                f"{out}: cannot write the data set ({e.strerror}); free space or choose another --out"
+            ) from None
+        raise InputError(f"{out}: cannot write the data set ({e.strerror or e}); choose a writable --out") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -111,9 +111,8 @@ class TrackWriter:
         return self.commit()
 
     def abort(self) -> None:
-        """Close and delete the temporary file."""
+        """Close and delete the temporary file (deleted even when closing it fails)."""
         try:
             self.finish()
         finally:
-            if self.tmp.exists():
-                self.tmp.unlink()
+            self.tmp.unlink(missing_ok=True)
