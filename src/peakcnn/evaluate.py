@@ -98,15 +98,15 @@ def _check_compatible(ds: Dataset, meta: dict, run: Path, explicit: bool) -> boo
 
     An ensemble whose outputs were named with ``--tasks`` also takes a data set with the task names of one
     of its members (matched by position, as the ensemble matched its members)."""
-    member_tasks = [list(m.get("tasks") or []) for m in (meta.get("ensemble") or {}).get("members", [])]
-    if list(meta["tasks"]) != ds.tasks and ds.tasks in member_tasks:
+    if list(meta["tasks"]) != ds.tasks:
+        member_tasks = [list(m.get("tasks") or []) for m in (meta.get("ensemble") or {}).get("members", [])]
+        if ds.tasks not in member_tasks:
+            raise InputError(
+                f"{ds.path}: tasks {ds.tasks} differ from the model's {meta['tasks']} ({run}); "
+                "evaluate on a data set prepared with the same peak files and names"
+            )
         log.info(f"{ds.path}: tasks {ds.tasks} are those of a member of {run}; its outputs {meta['tasks']} "
                  "are matched to them by position")  # fmt: skip
-    elif list(meta["tasks"]) != ds.tasks:
-        raise InputError(
-            f"{ds.path}: tasks {ds.tasks} differ from the model's {meta['tasks']} ({run}); "
-            "evaluate on a data set prepared with the same peak files and names"
-        )
     if int(meta["window"]) != ds.window:
         raise InputError(
             f"{ds.path}: {ds.window} bp windows, but the model in {run} takes {meta['window']} bp; "

@@ -164,9 +164,13 @@ def native_bf16(cpuinfo: str | None = None) -> bool | None:
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"}) if flags else None
 
 
+def _known_device(name: str) -> bool:
+    return name in DEVICES or CUDA_INDEX.fullmatch(name) is not None
+
+
 def device_option(text: str) -> str:
     """argparse type of ``--device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
-    if text in DEVICES or CUDA_INDEX.fullmatch(text):
+    if _known_device(text):
         return text
     raise argparse.ArgumentTypeError(f"{text!r}: choose auto, cpu, cuda, cuda:N or mps")
 
@@ -186,7 +190,7 @@ def resolve_device(name: str):
     """A ``torch.device`` for ``auto|cpu|cuda|cuda:N|mps``; ``auto`` picks CUDA, then MPS, then CPU."""
     import torch
 
-    if name not in DEVICES and not CUDA_INDEX.fullmatch(name):
+    if not _known_device(name):
         raise InputError(f"--device {name!r}: choose one of auto, cpu, cuda, cuda:N, mps")
     cuda = torch.cuda.is_available()
     if CUDA_INDEX.fullmatch(name):

@@ -59,15 +59,18 @@ LABEL_DISTANCE = 200
 
 def _check_params(p: dict) -> dict:
     """Validate parameters; fill defaults that depend on others."""
-    # Every peak that labels a window must lie inside it: within (window - 1) // 2 bp of its centre on both
-    # sides (a label reaches label_distance // 2; a merged cluster's ends lie up to ceil(span / 2) away).
-    window_ok = isinstance(p["window"], (int, np.integer)) and p["window"] > 0
-    reach = (p["window"] - 1) // 2 if window_ok else 0
-    if p["label_distance"] is None:
-        p["label_distance"] = min(LABEL_DISTANCE, 2 * reach + 1)
-    for key in ("window", "label_distance"):
+
+    def positive_int(key: str) -> None:
         if not isinstance(p[key], (int, np.integer)) or p[key] <= 0:
             raise InputError(f"{key.replace('_', '-')} must be a positive integer (got {p[key]!r})")
+
+    positive_int("window")
+    # Every peak that labels a window must lie inside it: within (window - 1) // 2 bp of its centre on both
+    # sides (a label reaches label_distance // 2; a merged cluster's ends lie up to ceil(span / 2) away).
+    reach = (p["window"] - 1) // 2
+    if p["label_distance"] is None:
+        p["label_distance"] = min(LABEL_DISTANCE, 2 * reach + 1)
+    positive_int("label_distance")
     for key, allowed in (("negatives", NEGATIVES), ("split", SPLITS), ("center", CENTERS)):
         if p[key] not in allowed:
             raise InputError(f"unknown {key} {p[key]!r}; choose one of {', '.join(allowed)}")

@@ -106,10 +106,6 @@ class TrackWriter:
         os.replace(self.tmp, self.path)
         return self.path
 
-    def close(self) -> Path:
-        """Finish the file and move it into place."""
-        return self.commit()
-
     def abort(self) -> None:
         """Close and delete the temporary file (deleted even when closing it fails)."""
         try:
