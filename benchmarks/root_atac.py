@@ -532,28 +532,35 @@ def cached_score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray |
         b"" if strength is None else np.ascontiguousarray(strength, dtype=np.float64).tobytes(),
     )
     path = run / SCORES_FILE
-    if path.exists():
-        try:
-            doc = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            doc = {}
-        if doc.get("key") == key:
-            scores = doc["scores"]
-            scores["valid_logits"] = tuple(np.asarray(a, dtype=doc["logits_dtype"]) for a in scores["valid_logits"])
-            logging.info(f"{run.name}: scores read from {path.name} (same weights and data sets)")
-            return scores
+    doc = _read_cache(path, key)
+    if doc is not None:
+        scores = doc["scores"]
+        scores["valid_logits"] = tuple(np.asarray(a, dtype=doc["logits_dtype"]) for a in scores["valid_logits"])
+        logging.info(f"{run.name}: scores read from {path.name} (same weights and data sets)")
+        return scores
     scores = score_rep1(run, rep1, clean, strength)
     logits = scores["valid_logits"]
-    doc = {
-        "key": key,
-        "logits_dtype": str(logits[0].dtype),
-        "scores": {**scores, "valid_logits": [a.tolist() for a in logits]},
-    }
+    _write_cache(
+        path, key, logits_dtype=str(logits[0].dtype), scores={**scores, "valid_logits": [a.tolist() for a in logits]}
+    )
+    return scores
+
+
+def _read_cache(path: Path, key: str) -> dict | None:
+    """The JSON document in ``path`` if it was written with ``key``, else ``None``."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return doc if doc.get("key") == key else None
+
+
+def _write_cache(path: Path, key: str, **fields) -> None:
+    """Write ``{"key": key, **fields}`` to ``path`` as JSON, atomically."""
     tmp = path.with_name(path.name + ".tmp")
     # NaN stays NaN (Python's JSON reads it back); NumPy scalars and arrays become numbers and lists.
-    tmp.write_text(json.dumps(doc, default=lambda o: o.tolist()) + "\n")
+    tmp.write_text(json.dumps({"key": key, **fields}, default=lambda o: o.tolist()) + "\n")
     tmp.replace(path)
-    return scores
 
 
 def own_report(run: Path) -> dict:
@@ -671,9 +678,10 @@ def baseline_rows(which: str, train_ds: Path, rep1: Path, out: Path) -> list[dic
     with Dataset(train_ds) as ds, Dataset(rep1) as ref:
         key = _digest(str(BASELINES_VERSION).encode(), _code_digest().encode(), ds.sha256.encode(), ref.sha256.encode())
         path = out / f"baselines_{which}.json"
-        if path.exists() and json.loads(path.read_text()).get("key") == key:
+        cached = _read_cache(path, key)
+        if cached is not None:
             logging.info(f"baselines on {which}: read from {path.name}")
-            return json.loads(path.read_text())["rows"]
+            return cached["rows"]
         logging.info(f"baselines on {which}: fitting GC, 4-mer and 6-mer logistic regressions")
         codes, labels = ref.load_split("test")
         fitted = run_baselines(ds.load_split("train"), ds.load_split("valid"), (codes, labels))
@@ -682,9 +690,7 @@ def baseline_rows(which: str, train_ds: Path, rep1: Path, out: Path) -> list[dic
         _row(b["label"], TRAINED_ON[which], negatives, multitask_metrics(labels, b["probs"], ["t"])["macro"], None, "-")
         for b in fitted.values()
     ]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"key": key, "rows": rows}, default=lambda o: o.tolist()) + "\n")
-    tmp.replace(path)
+    _write_cache(path, key, rows=rows)
     return rows
 
 
@@ -774,17 +780,17 @@ def run_all(args) -> tuple[list[dict], dict | None]:
     runs, scored, rows, baselines = {}, {}, [], []
     datasets = {"rep1": rep1, "clean": clean}
 
-    def train_chain(name: str) -> tuple[Path, Path]:
-        """Train the recipes ``name`` starts from (``init``, recursively), then ``name``; (run, data set)."""
+    def train_chain(name: str) -> Path:
+        """Train the recipes ``name`` starts from (``init``, recursively), then ``name``; its run folder."""
         if name in PRETRAINED:
             train_chain(PRETRAINED[name])
         which = RECIPES[name][0]
         if which not in datasets:
             datasets[which] = prepare(args.data, args.out, which)
-        return train_recipe(name, datasets[which], args.out, args.device, args.fp32), datasets[which]
+        return train_recipe(name, datasets[which], args.out, args.device, args.fp32)
 
     for name in names:
-        runs[name], dataset = train_chain(name)
+        runs[name] = train_chain(name)
         own_report(runs[name])
         scored[name] = cached_score_rep1(runs[name], rep1, clean, strength)
         rows += [cnn_row(name, runs[name], scored[name][strands], test_negatives, strands) for strands in STRANDS]
@@ -803,9 +809,9 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         rows.append(best)
     # Baselines on replicate 1, and on every other one-task training set of the named recipes, so that a CNN
     # trained on more windows (more negatives, more replicates) meets baselines trained on the same ones.
-    own = dict.fromkeys(RECIPES[n][0] for n in names if RECIPES[n][0] in TRAINED_ON and RECIPES[n][0] != "tasks")
-    for which in ["rep1", *(w for w in own if w != "rep1")]:
-        baselines += baseline_rows(which, datasets[which], rep1, args.out)
+    for which in dict.fromkeys(["rep1", *(RECIPES[n][0] for n in names)]):
+        if which in TRAINED_ON and which != "tasks":
+            baselines += baseline_rows(which, datasets[which], rep1, args.out)
     learning_curves(runs, args.out / f"learning_curves{output_suffix(args.recipe)}.png")
     return rows + baselines, best
 
