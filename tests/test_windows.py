@@ -9,7 +9,14 @@ from _prepare_helpers import mosaic_seq, write_fasta
 from peakcnn.data import negatives as neg
 from peakcnn.data import split as sp
 from peakcnn.data.labels import label_windows
-from peakcnn.data.windows import clip_to_chromosomes, deduplicate, merge_centres, peak_centres, window_stats
+from peakcnn.data.windows import (
+    clip_to_chromosomes,
+    clipped_centres,
+    deduplicate,
+    merge_centres,
+    peak_centres,
+    window_stats,
+)
 from peakcnn.io.fasta import Genome
 
 
@@ -26,6 +33,15 @@ def test_centres_and_clipping():
     )
     assert list(keep) == [True, True, False] and list(e) == [20, 100, 150]
     assert list(c) == [15, 99, 149] and list(clipped) == [False, True, False]
+
+
+def test_clipped_centres_use_the_part_on_the_chromosome():
+    # peaks on a 100 bp chromosome: inside; overhanging without a summit (midpoint of 90..100, not of
+    # 90..130); overhanging with its summit past the end (last base); summit inside an overhanging peak
+    start, end = np.array([10, 90, 90, 60]), np.array([30, 130, 130, 140])
+    summit, length = np.array([-1, -1, 120, 70]), np.full(4, 100)
+    assert list(clipped_centres(start, end, summit, length, "summit")) == [20, 95, 99, 70]
+    assert list(clipped_centres(start, end, summit, length, "midpoint")) == [20, 95, 95, 80]
 
 
 def test_merge_bounds_cluster_span():

@@ -52,7 +52,7 @@ def bed_regions(path: str | Path, genome, window: int, center: str = "summit") -
     running past its chromosome's end is centred on the part that exists, as ``prepare`` does (a warning
     counts them); one starting at or past the end is an error (wrong genome).
     """
-    from peakcnn.data.windows import peak_centres, window_starts
+    from peakcnn.data.windows import clipped_centres, window_starts
     from peakcnn.io.bed import read_peaks
     from peakcnn.io.fasta import resolve_chroms
 
@@ -83,7 +83,7 @@ def bed_regions(path: str | Path, genome, window: int, center: str = "summit") -
             peaks.start[i],
             peaks.end[i],
         )
-    centre = np.minimum(peak_centres(peaks.start, np.minimum(peaks.end, length), peaks.summit, center), length - 1)
+    centre = clipped_centres(peaks.start, peaks.end, peaks.summit, length, center)
     return Regions(chrom, peaks.chrom, peaks.start, peaks.end, peaks.name, window_starts(centre, window))
 
 

@@ -19,11 +19,11 @@ from peakcnn.data.labels import label_windows
 from peakcnn.data.store import WindowTable
 from peakcnn.data.windows import (
     clip_to_chromosomes,
+    clipped_centres,
     deduplicate,
     fetch_sequences,
     merge_centres,
     padded,
-    peak_centres,
     window_starts,
     window_stats,
 )
@@ -68,8 +68,7 @@ def pool_peaks(genome, tables, tasks: list[str], center: str, warn) -> Pooled:
         ok = np.array([g is not None for g in gname], dtype=bool)
         chrom = np.array([cid[g] for g in gname[ok]], dtype=np.int64)
         start, end = table.start[ok], table.end[ok]
-        # A peak running past its chromosome's end is centred on the part that exists.
-        centre = peak_centres(start, np.minimum(end, lengths[chrom]), table.summit[ok], center)
+        centre = clipped_centres(start, end, table.summit[ok], lengths[chrom], center)
         keep, end, centre, clipped = clip_to_chromosomes(chrom, start, end, centre, lengths)
         report["peaks_dropped"][tasks[t]]["start at or past chromosome end"] = int((~keep).sum())
         report["peaks_clipped_at_chromosome_end"][tasks[t]] = int(clipped.sum())

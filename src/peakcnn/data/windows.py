@@ -18,6 +18,17 @@ def peak_centres(start: np.ndarray, end: np.ndarray, summit: np.ndarray, center:
     return mid
 
 
+def clipped_centres(
+    start: np.ndarray, end: np.ndarray, summit: np.ndarray, length: np.ndarray, center: str = "summit"
+) -> np.ndarray:
+    """Window centre of each peak on the part of it that lies on its chromosome (``length`` per peak).
+
+    A peak running past its chromosome's end is centred as if it ended there, and no centre lies past the
+    chromosome's last base.
+    """
+    return np.minimum(peak_centres(start, np.minimum(end, length), summit, center), length - 1)
+
+
 def clip_to_chromosomes(
     chrom: np.ndarray, start: np.ndarray, end: np.ndarray, centre: np.ndarray, lengths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
