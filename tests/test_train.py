@@ -14,8 +14,8 @@ import peakcnn.trainer
 from peakcnn.checkpoint import load_model
 from peakcnn.cli import main
 from peakcnn.errors import InputError
-from peakcnn.runconfig import HISTORY_COLUMNS, read_history
-from peakcnn.train import Interrupted, NonFiniteLoss, train
+from peakcnn.runconfig import HISTORY_COLUMNS, TrainConfig, read_history
+from peakcnn.train import Interrupted, NonFiniteLoss, _run_config, train
 
 SMALL = {"arch": "small", "batch_size": 16}
 
@@ -120,6 +120,10 @@ def test_run_folder_is_self_describing(tmp_path, dataset):
         sha, tasks, n_train = ds.sha256, ds.tasks, ds.count("train")
     assert config["training"]["epochs"] == 2 and config["training"]["lr"] == 0.02
     assert config["dataset"]["sha256"] == sha and config["dataset"]["n_train"] == n_train
+    assert config["device"] == "cpu"
+    with Dataset(dataset) as ds:
+        # the device as resolved, with its index: a run on the second GPU records cuda:1, not cuda
+        assert _run_config(ds, TrainConfig(), torch.device("cuda", 1))["device"] == "cuda:1"
     model, meta = load_model(tmp_path / "run")
     assert meta["tasks"] == tasks and meta["dataset_sha256"] == sha
     assert meta["training"]["note"] == "unit test" and meta["selected_by"] == "last" and meta["epoch"] == 2

@@ -56,7 +56,7 @@ def _run_config(ds: Dataset, cfg: TrainConfig, device: torch.device) -> dict:
             "n_valid": ds.count("valid"),
             "n_test": ds.count("test"),
         },
-        "device": device.type,
+        "device": str(device),
         "amp": str(amp_dtype(cfg.amp, device.type) or "off").removeprefix("torch."),
         "peakcnn_version": __version__,
     }
