@@ -65,8 +65,8 @@ the valid and test splits of the replicate-1 data set):
     the layers not taken from ``dap_pretrain_long``, batch order, augmentation).
 ``best_neg3_dap_dilated_seed2``, ``best_neg3_dap_dilated_seed3``
     ``best_neg3_dap_dilated`` with seed 2 or 3.
-``best_union_neg3_dap_dilated_seed1``
-    ``best_union_neg3_dap_dilated`` with seed 1.
+``best_union_neg3_dap_dilated_seed1``, ``best_union_neg3_dap_dilated_seed2``
+    ``best_union_neg3_dap_dilated`` with seed 1 or 2.
 
 Every CNN is scored twice, as the ``strands`` column says: on the forward strand, and as the mean
 probability of both strands (``peakcnn evaluate --rc``); both rows are candidates for **best**.
@@ -244,7 +244,7 @@ SEEDS = {
     "best_neg3_dap": (1,),
     "best_neg5_dap": (1,),
     "best_neg3_dap_dilated": (1, 2, 3),
-    "best_union_neg3_dap_dilated": (1,),
+    "best_union_neg3_dap_dilated": (1, 2),
 }
 for _name, _seeds in SEEDS.items():
     _data, _options = RECIPES[_name]
