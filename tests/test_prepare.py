@@ -146,6 +146,22 @@ def test_dropped_peaks_counted_and_warned(built):
     assert any("chrUn (2)" in w for w in manifest["warnings"])
 
 
+def test_summary_shows_long_task_names_whole_and_aligned(built):
+    from peakcnn.data.summary import format_diagnostics
+
+    manifest = json.loads((built / "manifest.json").read_text())
+    long = "GSM3484757_Root_ATAC_1_peaks_with_a_long_name"
+    manifest["stats"]["tasks"] = {long: manifest["stats"]["tasks"]["a"]}
+    lines = format_diagnostics(manifest).splitlines()
+    row = next(line for line in lines if line.strip().startswith("positives "))
+    assert long in row
+    table = lines[1 : lines.index(row) + 1]  # header, class rows, task row
+    assert len({len(line) for line in table}) == 1, table
+    assert row.split()[-3:] == [
+        str(manifest["stats"]["tasks"][long][s]["positive"]) for s in ("train", "valid", "test")
+    ]
+
+
 def test_same_seed_same_data_and_reuse(built, inputs, tmp_path):
     argv = [
         "prepare",

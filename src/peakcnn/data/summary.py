@@ -97,24 +97,26 @@ def format_diagnostics(manifest: dict) -> str:
         f"data set: {manifest['output']} ({st['windows']['train']} train, {st['windows']['valid']} valid, "
         f"{st['windows']['test']} test windows; split by {rep['split_layout']['mode']})"
     ]
-    header = f"  {'':<26}" + "".join(f"{s:>10}" for s in SPLIT_NAMES)
+    # The label column fits the longest task name, which is never cut.
+    w = max([26, *(len("positives " + task) + 1 for task in st["tasks"])])
+    header = f"  {'':<{w}}" + "".join(f"{s:>10}" for s in SPLIT_NAMES)
     lines.append(header)
     for cls in ("positive", "negative"):
         row = st["classes"][cls]
-        lines.append(f"  {cls + ' windows':<26}" + "".join(f"{row[s]['windows']:>10}" for s in SPLIT_NAMES))
+        lines.append(f"  {cls + ' windows':<{w}}" + "".join(f"{row[s]['windows']:>10}" for s in SPLIT_NAMES))
     for cls in ("positive", "negative"):
         row = st["classes"][cls]
         lines.append(
-            f"  {'GC mean ' + cls:<26}" + "".join(f"{_fmt(row[s]['gc_mean'], '.3f'):>10}" for s in SPLIT_NAMES)
+            f"  {'GC mean ' + cls:<{w}}" + "".join(f"{_fmt(row[s]['gc_mean'], '.3f'):>10}" for s in SPLIT_NAMES)
         )
     for cls in ("positive", "negative"):
         row = st["classes"][cls]
         lines.append(
-            f"  {'N fraction ' + cls:<26}"
+            f"  {'N fraction ' + cls:<{w}}"
             + "".join(f"{_fmt(row[s]['n_fraction_mean'], '.4f'):>10}" for s in SPLIT_NAMES)
         )
     for task, d in st["tasks"].items():
-        lines.append(f"  {'positives ' + task[:16]:<26}" + "".join(f"{d[s]['positive']:>10}" for s in SPLIT_NAMES))
+        lines.append(f"  {'positives ' + task:<{w}}" + "".join(f"{d[s]['positive']:>10}" for s in SPLIT_NAMES))
     dropped = rep["windows_dropped"]
     lines.append(
         f"  duplicates removed: {dropped.get('identical sequence (duplicate)', 0)}; windows dropped: "
