@@ -49,21 +49,12 @@ SPECIES = {
 def prepare(species: str, out: Path) -> Path:
     """The demo's data set for ``species``: TSS sites of its annotation against GC-matched negatives."""
     from peakcnn.data import default
-    from peakcnn.data.prepare import prepare_dataset
-    from peakcnn.demo import TASK, WINDOW
+    from peakcnn.demo import prepare_promoters
 
-    if species == "thaliana":
-        fasta, gff = default.tair10_chr1_fasta(), default.tair10_chr1_gff()
-    else:
+    fasta, gff = None, None  # the demo's TAIR10 chr1
+    if species == "arenosa":
         fasta, gff = default.data_dir() / ARENOSA_FASTA, default.data_dir() / ARENOSA_GFF
-    bed = out / f"tss_{species}.bed"
-    n = default.write_tss_bed(bed, gff)
-    logging.info(f"{species}: {n} TSS sites -> {bed}")
-    folder = out / f"dataset_{species}"
-    prepare_dataset(
-        fasta, [bed], folder, names=[TASK], window=WINDOW, negatives="gc-matched", split="region", progress=False
-    )
-    return folder
+    return prepare_promoters(out / f"tss_{species}.bed", out / f"dataset_{species}", fasta, gff)
 
 
 def metrics(doc: dict, key: str) -> dict:

@@ -54,16 +54,17 @@ def recipe_text(full: bool) -> str:
     )
 
 
-def _prepare(out: Path) -> Path:
+def prepare_promoters(bed: Path, folder: Path, fasta: Path | None = None, gff: Path | None = None) -> Path:
+    """The demo's data set in ``folder``: one site per annotated mRNA start of ``gff`` (written to ``bed``) as
+    the positives of task :data:`TASK`, :data:`WINDOW` bp windows of ``fasta``, GC-matched genomic negatives
+    1:1, held-out regions. ``fasta`` and ``gff`` default to TAIR10 chromosome 1 and its annotation."""
     from peakcnn.data import default
     from peakcnn.data.prepare import prepare_dataset
 
-    bed = out / "tss_promoter_proxy.bed"
-    n = default.write_tss_bed(bed)
-    log.info(f"demo: {n} TSS-centred promoter-proxy windows written to {bed}")
-    folder = out / "dataset"
+    n = default.write_tss_bed(bed, gff)
+    log.info(f"{n} TSS-centred promoter-proxy windows written to {bed}")
     prepare_dataset(
-        default.tair10_chr1_fasta(), [bed], folder, names=[TASK], window=WINDOW,
+        fasta or default.tair10_chr1_fasta(), [bed], folder, names=[TASK], window=WINDOW,
         negatives="gc-matched", split="region", progress=False,
     )  # fmt: skip
     return folder
@@ -78,7 +79,7 @@ def run_demo(out="peakcnn_demo", full: bool = False, device: str = "auto") -> di
     out.mkdir(parents=True, exist_ok=True)
     times = {}
     t0 = time.perf_counter()
-    dataset = _prepare(out)
+    dataset = prepare_promoters(out / "tss_promoter_proxy.bed", out / "dataset")
     times["prepare"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     recipe = FULL_RECIPE if full else QUICK_RECIPE
