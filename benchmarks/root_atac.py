@@ -4,8 +4,8 @@ Data set: 800 bp windows on peak summits, GC-matched genomic negatives 1:1, held
 (``--split region``: 1 Mb blocks, pattern train x4 / valid / train x4 / test). The genome is TAIR10 chr1
 only, so peaks on chromosomes 2-5 are dropped (``peakcnn prepare`` warns).
 
-Recipes (all but ``best_basset``, ``*_dilated*`` and ``best_small*`` train the founding architecture; all are scored on
-the valid and test splits of the replicate-1 data set):
+Recipes (all but ``best_basset``, ``*_dilated*`` and ``best_small*`` train the founding architecture; all are
+scored on the valid and test splits of the replicate-1 data set):
 
 ``founding``
     The founding recipe as is: SGD lr 0.02 momentum 0.9, batch 64, 20 epochs, last epoch kept.

@@ -22,10 +22,10 @@ import sys
 import time
 
 
-def loop(arch: str, window: int, seconds: float, start_at: float | None = None) -> tuple[float, float]:
-    """Windows/s of a bare training loop of ``arch`` run for ``seconds``, from wall-clock time ``start_at``
-    (after one warm-up step) or at once; and how many seconds after ``start_at`` the loop was ready (0 when
-    it was waiting)."""
+def loop(arch: str, window: int, seconds: float, start_at: float) -> tuple[float, float]:
+    """Windows/s of a bare training loop of ``arch`` run for ``seconds`` from wall-clock time ``start_at``
+    (after one warm-up step), and how many seconds after ``start_at`` the loop was ready (0 when it was
+    waiting)."""
     import torch
 
     from peakcnn.model import DNASeqClassifier, preset_config
@@ -43,14 +43,13 @@ def loop(arch: str, window: int, seconds: float, start_at: float | None = None) 
         opt.step()
 
     step()  # warm-up, untimed
-    start = time.time() if start_at is None else start_at
-    late = max(0.0, time.time() - start)
-    time.sleep(max(0.0, start - time.time()))
-    n, end = 0, start + seconds
+    late = max(0.0, time.time() - start_at)
+    time.sleep(max(0.0, start_at - time.time()))
+    n, end = 0, start_at + seconds
     while time.time() < end:
         step()
         n += len(x)
-    return n / (time.time() - start), late
+    return n / (time.time() - start_at), late
 
 
 def run_jobs(jobs: int, threads: int | None, args) -> list[float]:
