@@ -4,7 +4,7 @@ Data set: 800 bp windows on peak summits, GC-matched genomic negatives 1:1, held
 (``--split region``: 1 Mb blocks, pattern train x4 / valid / train x4 / test). The genome is TAIR10 chr1
 only, so peaks on chromosomes 2-5 are dropped (``peakcnn prepare`` warns).
 
-Recipes (all but ``best_basset``, ``*_dilated*`` and ``best_small*`` train the founding architecture; all are
+Recipes (all but ``best_basset``, ``*_dilated*`` and ``*small*`` train the founding architecture; all are
 scored on the valid and test splits of the replicate-1 data set):
 
 ``founding``
@@ -65,6 +65,16 @@ scored on the valid and test splits of the replicate-1 data set):
     ``--arch small``, ``small64`` and ``small128`` (32, 64 or 128 filters per convolution, pools 4/4/4, one
     dense layer), with lr 2e-3 and the cosine schedule over at most 20 epochs (patience 5): minutes to half an
     hour each on 2 CPU cores, against hours for the founding network.
+``best_small64_dilated_union_neg3``
+    As ``best_small64_union_neg3`` on ``--arch small64_dilated`` (``small64`` with three residual blocks of
+    dilated convolutions, dilation 1, 2 and 4).
+``best_small64_neg3``, ``best_small64_union_neg5``
+    As ``best_small64_union_neg3`` on the ``neg3`` data set (replicate-1 peaks, three negatives per positive)
+    or on ``union_neg5`` (replicates 1-3, five negatives per positive).
+``best_small64_union_neg3_dap``
+    As ``best_small64_union_neg3``, started (``--init``) from ``dap_pretrain_small64``: ``--arch small64``
+    trained for 6 epochs (AdamW lr 2e-3, cosine, RC + shift) over all DAP-seq training windows, one task per
+    TF, the epoch with the best validation auPRC kept.
 ``best_neg3_dap_seed1``, ``best_neg5_dap_seed1``, ``best_neg3_dap_dilated_seed1``
     ``best_neg3_dap``, ``best_neg5_dap`` and ``best_neg3_dap_dilated`` with seed 1 (weight initialisation of
     the layers not taken from ``dap_pretrain_long``, batch order, augmentation).
@@ -248,7 +258,7 @@ RECIPES = {
         {**_BEST_DAP_LONG, "arch": "dilated", "note": "as 'best_union_neg3_dap' with four residual dilated blocks"},
     ),
 }
-for _arch in ("small", "small64", "small128"):
+for _arch in ("small", "small64", "small128", "small64_dilated"):
     RECIPES[f"best_{_arch}_union_neg3"] = (
         "union_neg3",
         {
@@ -257,6 +267,29 @@ for _arch in ("small", "small64", "small128"):
             "note": f"as 'best' on --arch {_arch}, lr 2e-3, cosine over 20 epochs, patience 5",
         },
     )
+for _data in ("neg3", "union_neg5"):
+    RECIPES[f"best_small64_{_data}"] = (
+        _data,
+        {**RECIPES["best_small64_union_neg3"][1], "note": f"as 'best_small64_union_neg3' on the {_data} data set"},
+    )
+RECIPES["dap_pretrain_small64"] = (
+    "dap",
+    {
+        **_BEST_SMALL,
+        "arch": "small64",
+        "epochs": 6,
+        "early_stop": 0,
+        "note": "DAP-seq pretraining of --arch small64, 315 TF tasks, 6 epochs over all DAP-seq training windows",
+    },
+)
+RECIPES["best_small64_union_neg3_dap"] = (
+    "union_neg3",
+    {
+        **RECIPES["best_small64_union_neg3"][1],
+        "init": "dap_pretrain_small64",
+        "note": "as 'best_small64_union_neg3', started from dap_pretrain_small64",
+    },
+)
 #: Recipes trained again with other seeds: ``NAME_seedS`` is ``NAME`` with ``--seed S``.
 SEEDS = {
     "best_neg3_dap": (1,),
