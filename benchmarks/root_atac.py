@@ -82,7 +82,7 @@ scored on the valid and test splits of the replicate-1 data set):
     ``best_neg3_dap_dilated`` with seed 2 or 3.
 ``best_union_neg3_dap_dilated_seed1``, ``best_union_neg3_dap_dilated_seed2``
     ``best_union_neg3_dap_dilated`` with seed 1 or 2.
-``best_small_union_neg3_seedS``, ``best_small64_union_neg3_seedS``, ``best_small128_union_neg3_seedS``
+``best_small_union_neg3_seedS``, ``best_small64_union_neg3_seedS``, ``best_small64_dilated_union_neg3_seedS``
     The narrow-network recipes with seed S (``SEEDS`` lists which).
 
 Every CNN is scored twice, as the ``strands`` column says: on the forward strand, and as the mean
@@ -298,6 +298,7 @@ SEEDS = {
     "best_union_neg3_dap_dilated": (1, 2),
     "best_small_union_neg3": (1,),
     "best_small64_union_neg3": (1, 2, 3),
+    "best_small64_dilated_union_neg3": (1, 2),
 }
 for _name, _seeds in SEEDS.items():
     _data, _options = RECIPES[_name]
