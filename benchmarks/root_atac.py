@@ -125,8 +125,9 @@ all test negatives: the weakest peaks are where a model misses), and writes
 ``OUT/results.md``, ``OUT/results.json`` (every CNN row with its per-block and per-strength scores) and
 ``OUT/learning_curves.png`` (``results_<recipe>.md``, ``results_<recipe>.json`` and
 ``learning_curves_<recipe>.png`` with ``--recipe NAME``, ``_<recipe>+<recipe>...`` in place of ``_<recipe>``
-with several, so that the full table is left as it was); each run folder ``OUT/run_<recipe>`` holds
-``history.csv`` and an ``eval_test/report.html``.
+with several, or ``_<n>recipes_<hash>`` when those names would make too long a file name, so that the full
+table is left as it was; with several, ``results*.md`` starts with the recipe list); each run folder
+``OUT/run_<recipe>`` holds ``history.csv`` and an ``eval_test/report.html``.
 """
 
 from __future__ import annotations
@@ -870,10 +871,22 @@ def run_all(args) -> tuple[list[dict], dict | None]:
     return rows + baselines, best
 
 
+#: Longest ``_<recipe>+<recipe>...`` suffix used as is: the ensemble folders add 19 characters to it, and a
+#: file name may have at most 255.
+SUFFIX_MAX = 120
+
+
 def output_suffix(recipes: list[str]) -> str:
     """Suffix of the output files: none for ``--recipe all`` (the full table), ``_<recipe>`` for one recipe,
-    ``_<recipe>+<recipe>...`` for several."""
-    return "" if recipes == ["all"] else "_" + "+".join(recipes)
+    ``_<recipe>+<recipe>...`` for several; when that is longer than :data:`SUFFIX_MAX`, ``_<n>recipes_<hash>``
+    (the first 10 hex digits of the SHA-256 of the ``+``-joined names, in the order given; the results files
+    list the recipes)."""
+    if recipes == ["all"]:
+        return ""
+    joined = "+".join(recipes)
+    if len(joined) + 1 <= SUFFIX_MAX:
+        return "_" + joined
+    return f"_{len(recipes)}recipes_{hashlib.sha256(joined.encode()).hexdigest()[:10]}"
 
 
 def main(argv=None) -> int:
@@ -907,6 +920,8 @@ def main(argv=None) -> int:
     t0 = time.time()
     rows, best = run_all(args)
     text = table(rows)
+    if len(args.recipe) > 1:
+        text = f"Recipes: {' '.join(args.recipe)}\n\n{text}"
     if best:
         text += "\n\n" + block_table(best) + "\n\n" + strength_table(best)
     print(text)
