@@ -299,7 +299,7 @@ SEEDS = {
     "best_union_neg3_dap_dilated": (1, 2),
     "best_small_union_neg3": (1,),
     "best_small64_union_neg3": (1, 2, 3),
-    "best_small64_dilated_union_neg3": (1, 2),
+    "best_small64_dilated_union_neg3": (1, 2, 3, 4),
 }
 for _name, _seeds in SEEDS.items():
     _data, _options = RECIPES[_name]
