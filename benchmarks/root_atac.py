@@ -871,8 +871,8 @@ def run_all(args) -> tuple[list[dict], dict | None]:
     return rows + baselines, best
 
 
-#: Longest ``_<recipe>+<recipe>...`` suffix used as is: the ensemble folders add 19 characters to it, and a
-#: file name may have at most 255.
+#: Longest ``_<recipe>+<recipe>...`` suffix used as is: the names built on it add at most 19 characters
+#: (``learning_curves<suffix>.png``), and a file name may have at most 255.
 SUFFIX_MAX = 120
 
 
