@@ -118,10 +118,12 @@ unchanged. Usage::
 (no ``avx512_bf16``, ``amx_bf16`` or Arm ``bf16``), where bf16 autocast runs several times slower than
 float32; such a run's note says so, and a run already started keeps its precision.
 
-Prints a markdown table, then the scores of the **best** row on each held-out block (the positive share
-differs between blocks, so validation and test figures are easier to compare block by block) and its test
-auROC by peak strength (each quartile of the test positives by MACS2 fold enrichment at the summit, against
-all test negatives: the weakest peaks are where a model misses), and writes
+Prints a markdown table, then the **best** row's test auROC and auPRC with 95% intervals (stratified bootstrap
+of the test windows: how far the figure could move on as many other windows; not the spread between training
+seeds), its scores on each held-out block (the positive share differs between blocks, so validation and test
+figures are easier to compare block by block) and its test auROC by peak strength (each quartile of the test
+positives by MACS2 fold enrichment at the summit, against all test negatives: the weakest peaks are where a
+model misses), and writes
 ``OUT/results.md``, ``OUT/results.json`` (every CNN row with its per-block and per-strength scores) and
 ``OUT/learning_curves.png`` (``results_<recipe>.md``, ``results_<recipe>.json`` and
 ``learning_curves_<recipe>.png`` with ``--recipe NAME``, ``_<recipe>+<recipe>...`` in place of ``_<recipe>``
@@ -299,7 +301,7 @@ SEEDS = {
     "best_union_neg3_dap_dilated": (1, 2),
     "best_small_union_neg3": (1,),
     "best_small64_union_neg3": (1, 2, 3),
-    "best_small64_dilated_union_neg3": (1, 2, 3, 4),
+    "best_small64_dilated_union_neg3": (1, 2, 3, 4, 5, 6, 7, 8),
 }
 for _name, _seeds in SEEDS.items():
     _data, _options = RECIPES[_name]
@@ -460,6 +462,36 @@ def strand_probs(logits: tuple[np.ndarray, np.ndarray], strands: str) -> np.ndar
     from peakcnn.metrics import sigmoid
 
     return sigmoid(logits[0]) if strands == "forward" else (sigmoid(logits[0]) + sigmoid(logits[1])) / 2
+
+
+#: Bootstrap resamples behind the **best** row's test intervals.
+N_BOOT = 1000
+
+
+def test_interval(run: Path, rep1: Path, strands: str) -> dict:
+    """95% intervals of a run's test auROC and auPRC on the replicate-1 test windows, scored as ``strands``
+    says: stratified bootstrap of the windows (:func:`peakcnn.metrics.bootstrap_interval`, :data:`N_BOOT`
+    resamples, seed 0)."""
+    from peakcnn.checkpoint import load_model
+    from peakcnn.data.store import Dataset
+    from peakcnn.metrics import bootstrap_interval
+
+    model, meta = load_model(run)
+    with Dataset(rep1) as ds:
+        codes, labels = ds.load_split("test")
+    probs = strand_probs(strand_logits(model, meta, codes), strands)
+    return bootstrap_interval(labels[:, 0], probs[:, 0], n_boot=N_BOOT)
+
+
+def interval_text(row: dict) -> str:
+    """One sentence: the test auROC and auPRC of a row with their bootstrap intervals."""
+    ci = row["test_interval"]
+    roc, prc = (f"{row[k]:.3f} ({ci[k][0]:.3f}-{ci[k][1]:.3f})" for k in ("auroc", "auprc"))
+    return (
+        f"Test auROC {roc}, auPRC {prc}, {row['recipe']}: {ci['level']:.0%} intervals from a stratified "
+        f"bootstrap of the {row['n']} test windows ({ci['n_boot']} resamples; they do not include the spread "
+        "between training seeds)."
+    )
 
 
 def peak_strength(data: Path, rep1: Path) -> np.ndarray:
@@ -651,7 +683,7 @@ def cnn_row(name: str, run: Path, scores: dict, negatives: str, strands: str) ->
     valid = scores["valid"]["auprc"]
     trained_on = TRAINED_ON[RECIPES[name][0]]
     row = _row(name, trained_on, negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"], strands)
-    return {**row, "blocks": scores["blocks"], "by_strength": scores.get("by_strength")}
+    return {**row, "blocks": scores["blocks"], "by_strength": scores.get("by_strength"), "run": str(run)}
 
 
 def ensemble_rows(
@@ -712,6 +744,7 @@ def ensemble_rows(
                 "by_strength": scores.get("by_strength"),
                 "members": members,
                 "valid_auprc_by_k": by_k,
+                "run": str(folder),
             }
         )
     return rows
@@ -861,6 +894,7 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         chosen = max(candidates, key=lambda r: r["valid_auprc"])
         label = f"{chosen['recipe']}, {chosen['strands']} strand{'s' if chosen['strands'] == 'both' else ''}"
         best = {**chosen, "recipe": f"**best** (= {label}, highest valid auPRC)"}
+        best["test_interval"] = test_interval(Path(chosen["run"]), rep1, chosen["strands"])
         rows.append(best)
     # Baselines on replicate 1, and on every other one-task training set of the named recipes, so that a CNN
     # trained on more windows (more negatives, more replicates) meets baselines trained on the same ones.
@@ -923,7 +957,7 @@ def main(argv=None) -> int:
     if len(args.recipe) > 1:
         text = f"Recipes: {' '.join(args.recipe)}\n\n{text}"
     if best:
-        text += "\n\n" + block_table(best) + "\n\n" + strength_table(best)
+        text += "\n\n" + interval_text(best) + "\n\n" + block_table(best) + "\n\n" + strength_table(best)
     print(text)
     suffix = output_suffix(args.recipe)
     (args.out / f"results{suffix}.md").write_text(text + "\n")

@@ -9,6 +9,7 @@ from _train_helpers import synthetic_table
 from peakcnn.baselines import Baseline, canonical_columns, features, fit_predict, kmer_counts
 from peakcnn.metrics import (
     binary_metrics,
+    bootstrap_interval,
     expected_calibration_error,
     json_safe,
     log_loss,
@@ -59,6 +60,28 @@ def test_single_class_gives_nan_and_macro_skips_it():
     assert window_counts(out["macro"]) == "4 windows x 2 tasks (6 pos / 2 neg labels)"
     assert window_counts(out["tasks"]["b"]) == "4 (2 pos / 2 neg)"
     assert json_safe(out)["tasks"]["a"]["auroc"] is None
+
+
+def test_bootstrap_interval_width_matches_the_hanley_mcneil_error_and_keeps_the_positive_rate():
+    rng = np.random.default_rng(3)
+    y = np.r_[np.ones(300), np.zeros(500)]
+    p = sigmoid(rng.normal(1.5 * y, 1.0))
+    m = binary_metrics(y, p)
+    ci = bootstrap_interval(y, p, n_boot=400, seed=0)
+    a, n1, n2 = m["auroc"], 300, 500
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = math.sqrt((a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n2 - 1) * (q2 - a * a)) / (n1 * n2))
+    low, high = ci["auroc"]
+    assert low < a < high and 0.75 < (high - low) / (2 * 1.96 * se) < 1.33
+    assert ci["auprc"][0] < m["auprc"] < ci["auprc"][1] <= 1
+    assert bootstrap_interval(y, p, n_boot=400, seed=0) == ci  # seeded
+    assert bootstrap_interval(y, p, n_boot=400, seed=1)["auroc"] != ci["auroc"]
+    # Positives and negatives are resampled to their own counts: a constant score has auPRC equal to the
+    # positive rate in every resample, so the interval has no width.
+    flat = bootstrap_interval(y, np.full(len(y), 0.5), n_boot=50)
+    assert flat["auprc"] == pytest.approx([300 / 800, 300 / 800]) and flat["auroc"] == pytest.approx([0.5, 0.5])
+    assert bootstrap_interval(y, y, n_boot=50)["auroc"] == [1.0, 1.0]
+    assert all(math.isnan(v) for v in bootstrap_interval(np.ones(5), np.ones(5), n_boot=5)["auprc"])
 
 
 def test_calibration_of_a_calibrated_predictor():

@@ -54,6 +54,38 @@ def auprc(y: np.ndarray, p: np.ndarray) -> float:
     return float(average_precision_score(y, p))
 
 
+def bootstrap_interval(y: np.ndarray, p: np.ndarray, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
+    """Percentile intervals of auROC and auPRC over stratified bootstrap resamples of the windows.
+
+    Positives and negatives are each drawn with replacement to their own count, so every resample keeps the
+    positive rate (auPRC's chance level) of the windows scored. The interval says how far the figure could
+    move on another draw of as many windows from the same kind of regions; it does not cover the spread
+    between training seeds.
+
+    Returns
+    -------
+    dict
+        ``auroc`` and ``auprc`` as ``[low, high]`` (``NaN`` when ``y`` holds a single class), ``n_boot``,
+        ``level`` and ``seed``.
+    """
+    y = np.asarray(y).astype(bool).ravel()
+    p = np.asarray(p, dtype=np.float64).ravel()
+    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+    out = {"auroc": [math.nan, math.nan], "auprc": [math.nan, math.nan], "n_boot": n_boot, "level": level, "seed": seed}
+    if pos.size == 0 or neg.size == 0:
+        return out
+    rng = np.random.default_rng(seed)
+    draws = {"auroc": np.empty(n_boot), "auprc": np.empty(n_boot)}
+    for b in range(n_boot):
+        idx = np.concatenate([rng.choice(pos, pos.size), rng.choice(neg, neg.size)])
+        draws["auroc"][b] = auroc(y[idx], p[idx])
+        draws["auprc"][b] = auprc(y[idx], p[idx])
+    tail = (1 - level) / 2
+    for key, values in draws.items():
+        out[key] = [float(v) for v in np.quantile(values, [tail, 1 - tail])]
+    return out
+
+
 def reliability_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> list[dict]:
     """Equal-width probability bins: count, mean predicted probability and observed positive fraction."""
     y = np.asarray(y, dtype=np.float64)
