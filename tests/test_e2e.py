@@ -10,6 +10,8 @@ import torch
 from _train_helpers import make_dataset
 
 from peakcnn.cli import main
+from peakcnn.metrics import bootstrap_interval
+from peakcnn.runconfig import N_BOOT
 
 MOTIF = "TGACGTCA"
 
@@ -69,6 +71,10 @@ def _assert_metrics_of(metrics, tasks, labels, probs, abs_tol=1e-9):
         assert m["auprc"] == pytest.approx(_average_precision(y, p), abs=abs_tol)
         assert m["accuracy"] == pytest.approx(np.mean((p >= 0.5) == (y == 1)), abs=1e-12)
         assert m["brier"] == pytest.approx(np.mean((p - y) ** 2), abs=max(abs_tol, 1e-6))
+        ci = bootstrap_interval(y, p, n_boot=N_BOOT)  # evaluate's default: 1,000 stratified resamples, seed 0
+        for key in ("auroc", "auprc"):
+            assert m[f"{key}_interval"] == pytest.approx(ci[key], abs=max(abs_tol, 1e-6))
+            assert ci[key][0] <= ci[key][1]
         rocs.append(_pairwise_auroc(y, p))
     assert metrics["macro"]["n"] == len(labels)
     assert metrics["macro"]["auroc"] == pytest.approx(np.mean(rocs), abs=abs_tol)
@@ -102,6 +108,10 @@ def test_prepare_train_evaluate_report(tmp_path, capsys):
     assert "report:" in out and "| CNN (small) |" in out and "4-mer logistic regression" in out
     folder = run / "eval_test"
     doc = json.loads((folder / "metrics.json").read_text())
+    assert doc["intervals"]["resamples"] == N_BOOT and "In brackets: 95% intervals" in out
+    lo, hi = doc["models"]["CNN"]["metrics"]["macro"]["auroc_interval"]
+    cell = f"{doc['models']['CNN']['metrics']['macro']['auroc']:.3f} ({lo:.3f}-{hi:.3f})"
+    assert cell in out and cell in (folder / "report.html").read_text()
     assert set(doc["models"]) == {"CNN", "gc", "kmer4", "kmer6"}
     cnn = doc["models"]["CNN"]["metrics"]["macro"]
     assert cnn["n"] == doc["dataset"]["counts"]["test"] > 0 and 0 <= cnn["auroc"] <= 1
@@ -261,6 +271,24 @@ def test_split_caveat_names_what_used_the_split():
     assert split_caveat("train", plain, True, "A").startswith("the CNN and the baselines were fitted on this split")
     assert split_caveat("train", plain, True, "B").startswith("the baselines were fitted on this split")
     assert split_caveat("train", plain, False, "B") is None
+
+
+def test_evaluate_bootstrap_option(trained, tmp_path, capsys):
+    argv = ["-q", "evaluate", str(trained / "run"), "--no-baselines", "--out", str(tmp_path / "ev")]
+    assert main(argv + ["--bootstrap", "0"]) == 0
+    doc = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert doc["intervals"] is None and "auroc_interval" not in doc["models"]["CNN"]["metrics"]["macro"]
+    assert "In brackets" not in capsys.readouterr().out
+    assert main(argv + ["--bootstrap", "200"]) == 0
+    doc = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert doc["intervals"]["resamples"] == 200
+    lo, hi = doc["models"]["CNN"]["metrics"]["tasks"][doc["dataset"]["tasks"][0]]["auprc_interval"]
+    assert 0 <= lo <= hi <= 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(argv + ["--bootstrap", "-5"])
+    assert e.value.code == 2
+    assert "argument --bootstrap: '-5' must be >= 0" in capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def test_evaluate_device_option(trained, tmp_path, capsys):

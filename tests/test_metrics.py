@@ -8,8 +8,11 @@ from _train_helpers import synthetic_table
 
 from peakcnn.baselines import Baseline, canonical_columns, features, fit_predict, kmer_counts
 from peakcnn.metrics import (
+    auprc,
+    auroc,
     binary_metrics,
     bootstrap_interval,
+    bootstrap_scores,
     expected_calibration_error,
     json_safe,
     log_loss,
@@ -60,6 +63,26 @@ def test_single_class_gives_nan_and_macro_skips_it():
     assert window_counts(out["macro"]) == "4 windows x 2 tasks (6 pos / 2 neg labels)"
     assert window_counts(out["tasks"]["b"]) == "4 (2 pos / 2 neg)"
     assert json_safe(out)["tasks"]["a"]["auroc"] is None
+
+
+def test_bootstrap_scores_equal_sklearn_on_the_drawn_windows():
+    """Each resample's scores are those of auroc/auprc (sklearn) on the windows it draws, ties included;
+    the draws are replayed here: per chunk of resamples, the positives' then the negatives' indices."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(120) < 0.3).astype(int)
+    p = np.round(rng.normal(y, 1.0), 1)  # many tied scores
+    got = bootstrap_scores(y, p, n_boot=7, seed=11, chunk=3)
+    replay = np.random.default_rng(11)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    want = {"auroc": [], "auprc": []}
+    for b in (3, 3, 1):
+        draws = np.concatenate([replay.choice(pos, (b, pos.size)), replay.choice(neg, (b, neg.size))], axis=1)
+        for idx in draws:
+            want["auroc"].append(auroc(y[idx], p[idx]))
+            want["auprc"].append(auprc(y[idx], p[idx]))
+    assert np.allclose(got["auroc"], want["auroc"], rtol=0, atol=1e-12)
+    assert np.allclose(got["auprc"], want["auprc"], rtol=0, atol=1e-12)
+    assert len(set(np.round(got["auroc"], 9))) == 7  # the resamples differ
 
 
 def test_bootstrap_interval_width_matches_the_hanley_mcneil_error_and_keeps_the_positive_rate():

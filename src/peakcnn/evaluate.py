@@ -30,8 +30,8 @@ from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
 from peakcnn.inference import best_device
 from peakcnn.io.output import check_output_folder
-from peakcnn.metrics import json_safe, multitask_metrics, sigmoid
-from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, read_history, recorded_dataset
+from peakcnn.metrics import INTERVAL_METHOD, add_intervals, json_safe, multitask_metrics, sigmoid
+from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, N_BOOT, read_history, recorded_dataset
 from peakcnn.train import predict_logits
 
 log = logging.getLogger(__name__)
@@ -196,10 +196,17 @@ def _model_doc(meta: dict) -> dict:
 
 
 def score(
-    run, dataset=None, split: str = "test", baselines: bool = True, rc: bool = False, device=None
+    run,
+    dataset=None,
+    split: str = "test",
+    baselines: bool = True,
+    rc: bool = False,
+    device=None,
+    n_boot: int = N_BOOT,
 ) -> tuple[dict, dict]:
     """Score the run's model (and the baselines) on ``split``; ``rc`` averages the CNN over both strands;
-    the CNN runs on ``device`` (default: the best available, as ``--device auto``).
+    the CNN runs on ``device`` (default: the best available, as ``--device auto``). With ``n_boot`` > 0,
+    every model's auROC and auPRC per task get 95% intervals (:func:`peakcnn.metrics.add_intervals`).
 
     Returns
     -------
@@ -231,8 +238,12 @@ def score(
             for name, b in fitted.items():
                 probs[name] = b["probs"]
                 doc["models"][name] = {"label": b["label"], "chosen_c": b["chosen_c"]}
+    tasks = doc["dataset"]["tasks"]
     for name, p in probs.items():
-        doc["models"][name]["metrics"] = multitask_metrics(labels, p, doc["dataset"]["tasks"])
+        doc["models"][name]["metrics"] = multitask_metrics(labels, p, tasks)
+        if n_boot:
+            add_intervals(doc["models"][name]["metrics"], labels, p, tasks, n_boot)
+    doc["intervals"] = {"level": 0.95, "resamples": n_boot, "seed": 0, "method": INTERVAL_METHOD} if n_boot else None
     return doc, {"labels": labels, "probs": probs}
 
 
@@ -269,7 +280,14 @@ def _check_out(folder: Path) -> None:
 
 
 def evaluate(
-    run, dataset=None, split: str = "test", out=None, baselines: bool = True, rc: bool = False, device=None
+    run,
+    dataset=None,
+    split: str = "test",
+    out=None,
+    baselines: bool = True,
+    rc: bool = False,
+    device=None,
+    n_boot: int = N_BOOT,
 ) -> tuple[dict, Path]:
     """Score, plot and report; returns ``(metrics document, output folder)``.
 
@@ -290,12 +308,14 @@ def evaluate(
         Score each window as the mean probability of both strands (forward and reverse complement).
     device
         Where the CNN runs: ``auto`` (default), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+    n_boot
+        Bootstrap resamples behind the 95% intervals of auROC and auPRC; 0 computes none.
     """
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     folder = Path(out) if out else Path(run) / f"eval_{split}"
     _check_out(folder)
-    doc, arrays = score(run, dataset, split, baselines, rc, device)
+    doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -40,6 +40,26 @@ def fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def fmt_interval(m: dict, key: str, digits: int = 3) -> str:
+    """``m[key]`` with its interval ``m[key + "_interval"]`` in brackets when there is one."""
+    ci = m.get(f"{key}_interval")
+    if not ci or any(v is None or math.isnan(v) for v in ci):
+        return fmt(m[key], digits)
+    return f"{fmt(m[key], digits)} ({ci[0]:.{digits}f}-{ci[1]:.{digits}f})"
+
+
+def interval_note(doc: dict) -> str:
+    """What the bracketed intervals are, or nothing when the evaluation computed none."""
+    ci = doc.get("intervals")
+    if not ci:
+        return ""
+    return (
+        f"In brackets: {ci['level']:.0%} intervals of auROC and auPRC, {ci['method']}, {ci['resamples']:,} "
+        "resamples: how far a figure could move on as many other windows of the same kind; the spread between "
+        "training seeds is not in them."
+    )
+
+
 def _esc(value) -> str:
     return html.escape(str(value))
 
@@ -68,7 +88,7 @@ def comparison_table(doc: dict) -> str:
     rows, classes = [], []
     for name, model in doc["models"].items():
         m = model["metrics"]["macro"]
-        rows.append([_esc(model["label"]), window_counts(m)] + [fmt(m[k]) for k, _ in _MACRO_COLUMNS])
+        rows.append([_esc(model["label"]), window_counts(m)] + [fmt_interval(m, k) for k, _ in _MACRO_COLUMNS])
         classes.append("cnn" if name == "CNN" else "")
     return _table(header, rows, classes)
 
@@ -81,7 +101,7 @@ def per_task_table(doc: dict) -> str:
             m = model["metrics"]["tasks"][task]
             rows.append(
                 [_esc(task), _esc(model["label"]), window_counts(m)]
-                + [fmt(m[k]) for k in ("auroc", "auprc", "positive_rate", "accuracy", "ece")]
+                + [fmt_interval(m, k) for k in ("auroc", "auprc", "positive_rate", "accuracy", "ece")]
             )
     return _table(header, rows)
 
@@ -166,7 +186,8 @@ def render(doc: dict, images: dict[str, Path], history: list[dict]) -> str:
         comparison_table(doc),
         "<p class='small'>Baselines are fitted on the training split of the same data set, one logistic "
         "regression per task; k-mers are counted on both strands. auPRC's chance level is the positive "
-        "rate. ECE: expected calibration error over 10 equal-width bins.</p>",
+        "rate. ECE: expected calibration error over 10 equal-width bins. "
+        f"{_esc(interval_note(doc))}</p>",
     ]
     if len(doc["dataset"]["tasks"]) > 1:
         sections += ["<h2>Per task</h2>", per_task_table(doc)]

@@ -50,6 +50,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 CUDA_INDEX = re.compile(r"cuda:(0|[1-9][0-9]*)", re.ASCII)
 #: Mixed precision: ``auto`` = float16 with loss scaling on CUDA, full precision elsewhere.
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+#: Bootstrap resamples behind the 95% intervals of auROC and auPRC that ``peakcnn evaluate`` reports.
+N_BOOT = 1000
 
 
 @dataclass

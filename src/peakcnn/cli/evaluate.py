@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from peakcnn.runconfig import add_device_option
+from peakcnn.cli.prepare import non_negative_int
+from peakcnn.runconfig import N_BOOT, add_device_option
 
 HELP = "score a trained run on a split, next to GC and k-mer baselines"
 
@@ -30,6 +31,14 @@ def register(subparsers) -> None:
         help="score each window as the mean probability of its two strands (useful after RC augmentation)",
     )
     p.add_argument("--no-baselines", action="store_true", help="skip the GC and k-mer baselines")
+    p.add_argument(
+        "--bootstrap",
+        type=non_negative_int,
+        default=N_BOOT,
+        metavar="N",
+        help=f"resamples behind the 95%% intervals of auROC and auPRC (stratified bootstrap of the windows; "
+        f"default {N_BOOT}, 0 for none)",
+    )
     add_device_option(p)
     p.set_defaults(func=run)
 
@@ -38,7 +47,14 @@ def run(args: argparse.Namespace) -> int:
     from peakcnn.evaluate import REPORT_FILE, evaluate
 
     doc, folder = evaluate(
-        args.run, args.dataset, args.split, args.out, baselines=not args.no_baselines, rc=args.rc, device=args.device
+        args.run,
+        args.dataset,
+        args.split,
+        args.out,
+        baselines=not args.no_baselines,
+        rc=args.rc,
+        device=args.device,
+        n_boot=args.bootstrap,
     )
     print(summary_table(doc))
     print(f"report: {folder / REPORT_FILE}")
@@ -47,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_table(doc: dict) -> str:
     """A markdown table of the macro metrics of every model, with window counts."""
-    from peakcnn.report import fmt, window_counts
+    from peakcnn.report import fmt, fmt_interval, interval_note, window_counts
 
     ds = doc["dataset"]
     lines = [
@@ -61,6 +77,9 @@ def summary_table(doc: dict) -> str:
     for model in doc["models"].values():
         m = model["metrics"]["macro"]
         lines.append(
-            f"| {model['label']} | {window_counts(m)} | {fmt(m['auroc'])} | {fmt(m['auprc'])} | {fmt(m['accuracy'])} |"
+            f"| {model['label']} | {window_counts(m)} | {fmt_interval(m, 'auroc')} | {fmt_interval(m, 'auprc')} "
+            f"| {fmt(m['accuracy'])} |"
         )
+    if doc.get("intervals") and len(ds["tasks"]) == 1:
+        lines += ["", interval_note(doc)]
     return "\n".join(lines)
