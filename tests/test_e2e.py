@@ -1,6 +1,7 @@
 """End to end through the command line: prepare -> train -> evaluate -> report, and evaluate's bad input."""
 
 import json
+import logging
 import re
 import shutil
 
@@ -273,8 +274,15 @@ def test_split_caveat_names_what_used_the_split():
     assert split_caveat("train", plain, False, "B") is None
 
 
-def test_evaluate_bootstrap_option(trained, tmp_path, capsys):
+def test_evaluate_bootstrap_option(trained, tmp_path, capsys, monkeypatch, caplog):
     argv = ["-q", "evaluate", str(trained / "run"), "--no-baselines", "--out", str(tmp_path / "ev")]
+    # by default, intervals only for data sets of at most N_BOOT_MAX_TASKS tasks
+    monkeypatch.setattr("peakcnn.evaluate.N_BOOT_MAX_TASKS", 0)
+    caplog.set_level(logging.INFO)
+    assert main(argv[1:]) == 0  # without -q: the message is at INFO level
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["intervals"] is None
+    assert "no intervals for 1 tasks by default; --bootstrap 1000 computes them" in caplog.text
+    monkeypatch.undo()
     assert main(argv + ["--bootstrap", "0"]) == 0
     doc = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert doc["intervals"] is None and "auroc_interval" not in doc["models"]["CNN"]["metrics"]["macro"]

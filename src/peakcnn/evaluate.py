@@ -31,7 +31,7 @@ from peakcnn.errors import InputError
 from peakcnn.inference import best_device
 from peakcnn.io.output import check_output_folder
 from peakcnn.metrics import INTERVAL_METHOD, add_intervals, json_safe, multitask_metrics, sigmoid
-from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, N_BOOT, read_history, recorded_dataset
+from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, N_BOOT, N_BOOT_MAX_TASKS, read_history, recorded_dataset
 from peakcnn.train import predict_logits
 
 log = logging.getLogger(__name__)
@@ -202,11 +202,13 @@ def score(
     baselines: bool = True,
     rc: bool = False,
     device=None,
-    n_boot: int = N_BOOT,
+    n_boot: int | None = None,
 ) -> tuple[dict, dict]:
     """Score the run's model (and the baselines) on ``split``; ``rc`` averages the CNN over both strands;
     the CNN runs on ``device`` (default: the best available, as ``--device auto``). With ``n_boot`` > 0,
-    every model's auROC and auPRC per task get 95% intervals (:func:`peakcnn.metrics.add_intervals`).
+    every model's auROC and auPRC per task get 95% intervals (:func:`peakcnn.metrics.add_intervals`);
+    ``None`` means :data:`~peakcnn.runconfig.N_BOOT` resamples for at most
+    :data:`~peakcnn.runconfig.N_BOOT_MAX_TASKS` tasks, none for more.
 
     Returns
     -------
@@ -239,6 +241,10 @@ def score(
                 probs[name] = b["probs"]
                 doc["models"][name] = {"label": b["label"], "chosen_c": b["chosen_c"]}
     tasks = doc["dataset"]["tasks"]
+    if n_boot is None:
+        n_boot = N_BOOT if len(tasks) <= N_BOOT_MAX_TASKS else 0
+        if not n_boot:
+            log.info(f"no intervals for {len(tasks)} tasks by default; --bootstrap {N_BOOT} computes them")
     for name, p in probs.items():
         doc["models"][name]["metrics"] = multitask_metrics(labels, p, tasks)
         if n_boot:
@@ -287,7 +293,7 @@ def evaluate(
     baselines: bool = True,
     rc: bool = False,
     device=None,
-    n_boot: int = N_BOOT,
+    n_boot: int | None = None,
 ) -> tuple[dict, Path]:
     """Score, plot and report; returns ``(metrics document, output folder)``.
 
@@ -309,7 +315,8 @@ def evaluate(
     device
         Where the CNN runs: ``auto`` (default), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
     n_boot
-        Bootstrap resamples behind the 95% intervals of auROC and auPRC; 0 computes none.
+        Bootstrap resamples behind the 95% intervals of auROC and auPRC; 0 computes none; ``None``: as
+        :func:`score`.
     """
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from peakcnn.cli.prepare import non_negative_int
-from peakcnn.runconfig import N_BOOT, add_device_option
+from peakcnn.runconfig import N_BOOT, N_BOOT_MAX_TASKS, add_device_option
 
 HELP = "score a trained run on a split, next to GC and k-mer baselines"
 
@@ -34,10 +34,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--bootstrap",
         type=non_negative_int,
-        default=N_BOOT,
         metavar="N",
         help=f"resamples behind the 95%% intervals of auROC and auPRC (stratified bootstrap of the windows; "
-        f"default {N_BOOT}, 0 for none)",
+        f"default {N_BOOT} for up to {N_BOOT_MAX_TASKS} tasks, none for more; 0 for none)",
     )
     add_device_option(p)
     p.set_defaults(func=run)
