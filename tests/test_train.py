@@ -187,11 +187,15 @@ def test_ema_run_keeps_and_validates_the_average(tmp_path, dataset):
     assert read_history(tmp_path / "run" / "history.csv")[-1]["valid_auprc"] == pytest.approx(auprc, rel=1e-6)
     from peakcnn.evaluate import evaluate
 
-    evaluate(tmp_path / "run", baselines=False, out=tmp_path / "eval")
-    assert (
-        "epoch 2 (the moving average of the weights, decay 0.99) of 2 trained"
-        in (tmp_path / "eval" / "report.html").read_text()
-    )
+    doc, _ = evaluate(tmp_path / "run", baselines=False, out=tmp_path / "eval")
+    html = (tmp_path / "eval" / "report.html").read_text()
+    assert "epoch 2 (the moving average of the weights, decay 0.99) of 2 trained" in html
+    # two tasks: an interval per task (in the per-task table), none for the macro average
+    cnn = doc["models"]["CNN"]["metrics"]
+    assert "auroc_interval" not in cnn["macro"] and len(cnn["tasks"]) == 2
+    for m in cnn["tasks"].values():
+        lo, hi = m["auprc_interval"]
+        assert f"{m['auprc']:.3f} ({lo:.3f}-{hi:.3f})" in html
 
 
 @pytest.mark.parametrize(
