@@ -123,13 +123,13 @@ of the test windows: how far the figure could move on as many other windows; not
 seeds), its scores on each held-out block (the positive share differs between blocks, so validation and test
 figures are easier to compare block by block) and its test auROC by peak strength (each quartile of the test
 positives by MACS2 fold enrichment at the summit, against all test negatives: the weakest peaks are where a
-model misses), and writes
-``OUT/results.md``, ``OUT/results.json`` (every CNN row with its per-block and per-strength scores) and
-``OUT/learning_curves.png`` (``results_<recipe>.md``, ``results_<recipe>.json`` and
-``learning_curves_<recipe>.png`` with ``--recipe NAME``, ``_<recipe>+<recipe>...`` in place of ``_<recipe>``
-with several, or ``_<n>recipes_<hash>`` when those names would make too long a file name, so that the full
-table is left as it was; with several, ``results*.md`` starts with the recipe list); each run folder
-``OUT/run_<recipe>`` holds ``history.csv`` and an ``eval_test/report.html``.
+model misses), and writes ``OUT/results.md``, ``OUT/results.json`` (every CNN row with its per-block and
+per-strength scores and its test intervals) and ``OUT/learning_curves.png`` (``results_<recipe>.md``,
+``results_<recipe>.json`` and ``learning_curves_<recipe>.png`` with ``--recipe NAME``,
+``_<recipe>+<recipe>...`` in place of ``_<recipe>`` with several, or ``_<n>recipes_<hash>`` when those names
+would make too long a file name, so that the full table is left as it was; with several, ``results*.md``
+starts with the recipe list); each run folder ``OUT/run_<recipe>`` holds ``history.csv`` and an
+``eval_test/report.html``.
 """
 
 from __future__ import annotations
@@ -464,25 +464,6 @@ def strand_probs(logits: tuple[np.ndarray, np.ndarray], strands: str) -> np.ndar
     return sigmoid(logits[0]) if strands == "forward" else (sigmoid(logits[0]) + sigmoid(logits[1])) / 2
 
 
-#: Bootstrap resamples behind the **best** row's test intervals.
-N_BOOT = 1000
-
-
-def test_interval(run: Path, rep1: Path, strands: str) -> dict:
-    """95% intervals of a run's test auROC and auPRC on the replicate-1 test windows, scored as ``strands``
-    says: stratified bootstrap of the windows (:func:`peakcnn.metrics.bootstrap_interval`, :data:`N_BOOT`
-    resamples, seed 0)."""
-    from peakcnn.checkpoint import load_model
-    from peakcnn.data.store import Dataset
-    from peakcnn.metrics import bootstrap_interval
-
-    model, meta = load_model(run)
-    with Dataset(rep1) as ds:
-        codes, labels = ds.load_split("test")
-    probs = strand_probs(strand_logits(model, meta, codes), strands)
-    return bootstrap_interval(labels[:, 0], probs[:, 0], n_boot=N_BOOT)
-
-
 def interval_text(row: dict) -> str:
     """One sentence: the test auROC and auPRC of a row with their bootstrap intervals."""
     ci = row["test_interval"]
@@ -542,13 +523,16 @@ def score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray | None =
     (``split``, ``start``, ``end`` in bp). ``valid_logits`` holds the model's :func:`strand_logits` on the
     replicate-1 valid split and ``tasks`` its task names, for :func:`ensemble_rows`. With ``strength``
     (:func:`peak_strength`), ``by_strength`` holds the test auROC of each quartile of the positives by peak
-    strength (:func:`strength_scores`).
+    strength (:func:`strength_scores`). ``test_interval`` holds the 95% intervals of the test auROC and
+    auPRC (:func:`peakcnn.metrics.bootstrap_interval`, stratified bootstrap of the windows,
+    :data:`peakcnn.runconfig.N_BOOT` resamples, seed 0).
 
     A multi-task model is scored through its replicate-1 output; a one-task model through its only one.
     """
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset
-    from peakcnn.metrics import multitask_metrics
+    from peakcnn.metrics import bootstrap_interval, multitask_metrics
+    from peakcnn.runconfig import N_BOOT
 
     model, meta = load_model(run)
     out = {**{strands: {"blocks": []} for strands in STRANDS}, "tasks": meta["tasks"]}
@@ -564,8 +548,10 @@ def score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray | None =
                 out[strands][key] = multitask_metrics(labels, probs, ds.tasks)["macro"]
                 if key == "test_clean":
                     continue
-                if key == "test" and strength is not None:
-                    out[strands]["by_strength"] = strength_scores(labels, probs, strength, ds.tasks)
+                if key == "test":
+                    out[strands]["test_interval"] = bootstrap_interval(labels[:, 0], probs[:, 0], n_boot=N_BOOT)
+                    if strength is not None:
+                        out[strands]["by_strength"] = strength_scores(labels, probs, strength, ds.tasks)
                 for b in np.unique(block).tolist():
                     rows = block == b
                     m = multitask_metrics(labels[rows], probs[rows], ds.tasks)["macro"]
@@ -579,7 +565,7 @@ def score_rep1(run: Path, rep1: Path, clean: Path, strength: np.ndarray | None =
 #: Scores of a run kept in its folder, so that a restarted benchmark does not score finished runs again.
 SCORES_FILE = "root_atac_scores.json"
 #: Changes whenever :func:`score_rep1` computes something different; older caches are then ignored.
-SCORES_VERSION = 1
+SCORES_VERSION = 2
 
 
 def _digest(*parts: bytes) -> str:
@@ -683,7 +669,12 @@ def cnn_row(name: str, run: Path, scores: dict, negatives: str, strands: str) ->
     valid = scores["valid"]["auprc"]
     trained_on = TRAINED_ON[RECIPES[name][0]]
     row = _row(name, trained_on, negatives, scores["test"], valid, f"{ran} ({kept})", scores["test_clean"], strands)
-    return {**row, "blocks": scores["blocks"], "by_strength": scores.get("by_strength"), "run": str(run)}
+    return {
+        **row,
+        "blocks": scores["blocks"],
+        "by_strength": scores.get("by_strength"),
+        "test_interval": scores["test_interval"],
+    }
 
 
 def ensemble_rows(
@@ -744,7 +735,7 @@ def ensemble_rows(
                 "by_strength": scores.get("by_strength"),
                 "members": members,
                 "valid_auprc_by_k": by_k,
-                "run": str(folder),
+                "test_interval": scores["test_interval"],
             }
         )
     return rows
@@ -894,7 +885,6 @@ def run_all(args) -> tuple[list[dict], dict | None]:
         chosen = max(candidates, key=lambda r: r["valid_auprc"])
         label = f"{chosen['recipe']}, {chosen['strands']} strand{'s' if chosen['strands'] == 'both' else ''}"
         best = {**chosen, "recipe": f"**best** (= {label}, highest valid auPRC)"}
-        best["test_interval"] = test_interval(Path(chosen["run"]), rep1, chosen["strands"])
         rows.append(best)
     # Baselines on replicate 1, and on every other one-task training set of the named recipes, so that a CNN
     # trained on more windows (more negatives, more replicates) meets baselines trained on the same ones.
