@@ -303,7 +303,12 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, inputs, capsys, cas
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
-@pytest.mark.parametrize("option, value", [("--window", v) for v in ("0", "-5", "abc", "1.5")] + [("--seed", "-1")])
+@pytest.mark.parametrize(
+    "option, value",
+    [("--window", v) for v in ("0", "-5", "abc", "1.5")]
+    + [("--seed", "-1")]
+    + [("--neg-ratio", v) for v in ("0", "-1", "inf", "nan", "x")],
+)
 def test_window_positive_and_seed_non_negative(tmp_path, inputs, capsys, option, value):
     argv = _bad_case(tmp_path, inputs, "ok") + [option, value]
     with pytest.raises(SystemExit) as e:
@@ -359,6 +364,13 @@ def test_a_failed_write_exits_1_and_leaves_nothing(tmp_path, inputs, capsys, mon
 def test_library_rejects_negative_seed(tmp_path, inputs):
     with pytest.raises(InputError, match="seed must be >= 0"):
         prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", seed=-1, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("ratio", [0.0, float("inf"), float("nan")])
+def test_library_rejects_a_negative_ratio_that_is_not_a_finite_positive_number(tmp_path, inputs, ratio):
+    with pytest.raises(InputError, match="neg-ratio must be a finite number > 0"):
+        prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", neg_ratio=ratio, progress=False)
     assert not (tmp_path / "out").exists()
 
 

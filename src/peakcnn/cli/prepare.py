@@ -3,50 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
-    return value
+def _argument(cast, kind: str, ok, rule: str):
+    """An argparse type: ``cast(text)``, refused with one line unless ``ok(value)`` holds."""
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text!r} {rule}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
-    return value
-
-
-def fraction(text: str) -> float:
-    """argparse type: a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must lie between 0 and 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
+#: argparse type: an integer > 0.
+positive_int = _argument(int, "whole number", lambda v: v > 0, "must be a positive integer")
+#: argparse type: an integer >= 0.
+non_negative_int = _argument(int, "whole number", lambda v: v >= 0, "must be >= 0")
+#: argparse type: a number in [0, 1].
+fraction = _argument(float, "number", lambda v: 0 <= v <= 1, "must lie between 0 and 1")
+#: argparse type: a finite number > 0.
+positive_float = _argument(float, "number", lambda v: 0 < v < math.inf, "must be a finite number > 0")
 
 
 def register(subparsers) -> None:

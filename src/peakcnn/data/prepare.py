@@ -15,6 +15,7 @@ import errno
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 from pathlib import Path
@@ -76,8 +77,8 @@ def _check_params(p: dict) -> dict:
             raise InputError(f"unknown {key} {p[key]!r}; choose one of {', '.join(allowed)}")
     if not 0 <= p["max_n_frac"] <= 1:
         raise InputError(f"max-n-frac must lie in [0, 1] (got {p['max_n_frac']})")
-    if not p["neg_ratio"] > 0:
-        raise InputError(f"neg-ratio must be > 0 (got {p['neg_ratio']})")
+    if not 0 < p["neg_ratio"] < math.inf:
+        raise InputError(f"neg-ratio must be a finite number > 0 (got {p['neg_ratio']})")
     if p["merge_distance"] is None:
         p["merge_distance"] = min(p["label_distance"], 2 * reach)
     if p["merge_distance"] < 0:
