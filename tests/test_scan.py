@@ -210,6 +210,14 @@ def test_scan_cli_bigwig_and_bad_inputs(tmp_path, capsys):
     assert "--chrom chr9: not in genome" in capsys.readouterr().err
     assert main(["scan", str(run), "--genome", g, "--out", str(tmp_path / "missing/t.bw")]) == 2
     assert not (tmp_path / "u.bw").exists() and not list(tmp_path.glob(".*tmp*"))
+    out = ["--out", str(tmp_path / "v.bw"), "--peaks-out", str(tmp_path / "v.bed")]
+    for option, value in [("--stride", "0"), ("--threshold", "nan"), ("--threshold", "1.5"), ("--merge-gap", "-1"),
+                          ("--min-length", "-2"), ("--min-length", "x")]:  # fmt: skip
+        with pytest.raises(SystemExit) as e:
+            main(["scan", str(run), "--genome", g, *out, option, value])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and f"argument {option}: {value!r}" in err[-1], (option, value, err)
+    assert not (tmp_path / "v.bw").exists() and not (tmp_path / "v.bed").exists()
 
 
 def test_scan_leaves_no_track_when_the_peak_file_fails_and_refuses_clashing_task_files(tmp_path, capsys, monkeypatch):
@@ -260,3 +268,12 @@ def test_scan_leaves_no_track_when_the_peak_file_fails_and_refuses_clashing_task
     monkeypatch.setattr(TrackWriter, "finish", never_finishes)
     assert main(["scan", str(run), "--genome", g, "--out", str(out / "t.bedGraph")]) == 1
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("stride", [0, -27])
+def test_scan_genome_refuses_a_stride_below_one_bp(stride):
+    from peakcnn.errors import InputError
+    from peakcnn.scan_run import scan_genome
+
+    with pytest.raises(InputError, match=f"--stride {stride}: must be a positive number of bp"):
+        scan_genome(tiny_model(n_tasks=1), ["a"], None, [], stride, exact=True, out="unused.bw", progress=False)

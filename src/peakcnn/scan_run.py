@@ -10,6 +10,7 @@ import numpy as np
 from torch import nn
 
 from peakcnn.apply import PEAK_HEADER, call_peaks, peak_rows
+from peakcnn.errors import InputError
 from peakcnn.inference import sigmoid
 from peakcnn.scan import default_stride, n_intervals, pool_product, scan_codes
 
@@ -60,6 +61,8 @@ def scan_genome(
     from peakcnn.io.output import write_table
     from peakcnn.io.tracks import TrackWriter, track_paths
 
+    if stride is not None and stride < 1:
+        raise InputError(f"--stride {stride}: must be a positive number of bp")
     stride = stride or default_stride(model)
     _explain_stride(model, stride)
     sizes = [(c, genome.lengths[c]) for c in chroms]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from peakcnn.cli.prepare import fraction, non_negative_int, positive_int
 from peakcnn.runconfig import add_device_option
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,19 @@ def register(sub) -> None:
     _common(s)
     _genome_options(s, required=True)
     s.add_argument("--chrom", nargs="+", metavar="C", help="chromosomes to scan (default: all)")
-    s.add_argument("--stride", type=int, metavar="S", help="interval width in bp (default: multiple of P near 50)")
+    s.add_argument(
+        "--stride", type=positive_int, metavar="S", help="interval width in bp (default: multiple of P near 50)"
+    )
     s.add_argument("--fast", action="store_true", help="skip the border correction (approximate, faster)")
     s.add_argument("--out", required=True, metavar="TRACK", help="track file (.bw/.bigWig/.bedGraph/.bg)")
     s.add_argument("--peaks-out", metavar="P.bed", help="also call peaks from the track (narrowPeak columns)")
-    s.add_argument("--threshold", type=float, default=0.5, help="peak probability threshold (default 0.5)")
-    s.add_argument("--merge-gap", type=int, default=0, metavar="BP", help="merge peaks this close (default 0)")
-    s.add_argument("--min-length", type=int, default=0, metavar="BP", help="drop shorter peaks (default 0)")
+    s.add_argument("--threshold", type=fraction, default=0.5, help="peak probability threshold (default 0.5)")
+    s.add_argument(
+        "--merge-gap", type=non_negative_int, default=0, metavar="BP", help="merge peaks this close (default 0)"
+    )
+    s.add_argument(
+        "--min-length", type=non_negative_int, default=0, metavar="BP", help="drop shorter peaks (default 0)"
+    )
     s.set_defaults(func=run_scan)
 
     v = sub.add_parser("variants", help="variant effects (SAD) from a VCF", description=VARIANTS_DESCRIPTION)
@@ -143,7 +150,6 @@ def run_predict(args) -> int:
 
 
 def run_scan(args) -> int:
-    from peakcnn.errors import InputError
     from peakcnn.io.output import check_output
     from peakcnn.io.tracks import track_paths
     from peakcnn.scan_run import scan_genome
@@ -151,8 +157,6 @@ def run_scan(args) -> int:
     model, meta, tasks, _ = _load(args)
     for path in track_paths(args.out, tasks) + ([args.peaks_out] if args.peaks_out else []):
         check_output(path)
-    if args.stride is not None and args.stride < 1:
-        raise InputError(f"--stride {args.stride}: must be a positive number of bp")
     genome = _genome(args, meta)
     scan_genome(
         model,
