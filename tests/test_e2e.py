@@ -350,3 +350,21 @@ def test_evaluate_out_never_replaces_a_folder_it_did_not_write(trained, tmp_path
     _assert_metrics_of(doc["models"]["CNN"]["metrics"], ["task0"], labels, _sigmoid(predict_logits(model, codes)))
     assert "so its scores are optimistic" in (out / "report.html").read_text()
     assert json.loads(first)["caveat"] is None
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["prepare"], "the following arguments are required: --genome, --peaks, --out; see 'peakcnn prepare --help'"),
+        (["train", "D", "--out", "R", "--epochs", "nan"], "argument --epochs: invalid int value: 'nan'"),
+        (["predict", "R", "--genome", "g.fa", "--bed", "a.bed", "--fasta", "a.fa", "--out", "o.tsv"],
+         "argument --fasta: not allowed with argument --bed"),
+        (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
+    ],
+)  # fmt: skip
+def test_command_line_mistakes_are_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1, err
+    assert err[0].startswith("peakcnn: error: ") and message in err[0], err

@@ -314,7 +314,9 @@ def test_window_positive_and_seed_non_negative(tmp_path, inputs, capsys, option,
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2
-    assert option in capsys.readouterr().err.strip().splitlines()[-1]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"peakcnn: error: argument {option}: {value!r} "), err
+    assert err[0].endswith("see 'peakcnn prepare --help'")
     assert not (tmp_path / "out").exists()
 
 

@@ -19,8 +19,16 @@ from peakcnn.errors import PeakcnnError
 COMMANDS = ("prepare", "train", "ensemble", "evaluate", "apply", "interpret", "demo")
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``peakcnn: error: ...``, like every other error of the
+    command line (argparse's own prints the usage text first); sub-command parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"peakcnn: error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="peakcnn",
         description="Learn the regulatory code of a genome from its peaks (Basset-style CNNs).",
     )
