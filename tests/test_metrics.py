@@ -176,3 +176,24 @@ def test_baselines_see_what_they_should():
     fit_predict(tuned, train, valid, test)
     assert tuned.chosen_c[0] in (1e-3, 1e-2, 1e-1, 1.0)
     assert features(Baseline("k4", "k4", k=4), test[0]).sum(axis=1) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("plot", ["plot_roc", "plot_pr"])
+def test_curve_panels_label_each_model_and_say_when_a_task_has_one_class(plot, tmp_path, monkeypatch):
+    import warnings
+
+    from peakcnn import plots
+
+    kept = []
+    monkeypatch.setattr(plots, "_save", lambda plt, fig, path: kept.append(fig) or path)
+    labels = np.array([[1, 0], [0, 0], [1, 0], [0, 0]])  # task b has negatives only
+    probs = np.array([[0.9, 0.1], [0.2, 0.3], [0.4, 0.2], [0.6, 0.4]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "No artists with labels" warning from the one-class panel
+        getattr(plots, plot)(labels, {"CNN": probs, "GC": probs[::-1]}, ["a", "b"], tmp_path / "x.png")
+    a, b = kept[0].axes[:2]
+    assert [line.get_label() for line in a.get_lines()][:2] == (
+        ["CNN (0.750)", "GC (0.250)"] if plot == "plot_roc" else ["CNN (0.833)", "GC (0.500)"]  # worked out by hand
+    )
+    assert a.get_legend() is not None and b.get_legend() is None
+    assert [t.get_text() for t in b.texts] == ["one class only: no curve"]

@@ -41,21 +41,38 @@ def _save(plt, fig, path: Path) -> Path:
     return Path(path)
 
 
+def _legend(ax, **kwargs) -> None:
+    """A legend where the panel has labelled lines; otherwise a note that there is nothing to draw."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kwargs)
+    else:
+        ax.text(0.5, 0.5, "one class only: no curve", ha="center", va="center", transform=ax.transAxes)
+
+
+def _curves(labels, models, tasks, curve, score, legend_title, **legend) -> tuple:
+    """One panel per task with ``curve(y, p) -> (x, y)`` of every model, labelled with ``score(y, p)``;
+    returns ``(plt, fig, axes)`` for the caller to finish the panels."""
+    plt, fig, axes = _panels(len(tasks))
+    for t, ax in enumerate(axes):
+        y = labels[:, t]
+        if len(np.unique(y)) == 2:
+            for name, probs in models.items():
+                ax.plot(*curve(y, probs[:, t]), label=f"{name} ({score(y, probs[:, t]):.3f})")
+        _legend(ax, fontsize=7, title=legend_title, title_fontsize=7, **legend)
+    return plt, fig, axes
+
+
 def plot_roc(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str], path: Path) -> Path:
     """ROC curves of every model (``{name: probs (n, T)}``) against ``labels (n, T)``."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    plt, fig, axes = _panels(len(tasks))
+    def curve(y, p):
+        return roc_curve(y, p)[:2]
+
+    plt, fig, axes = _curves(labels, models, tasks, curve, roc_auc_score, "auROC", loc="lower right")
     for t, ax in enumerate(axes):
-        y = labels[:, t]
-        for name, probs in models.items():
-            if y.min() == y.max():
-                continue
-            fpr, tpr, _ = roc_curve(y, probs[:, t])
-            ax.plot(fpr, tpr, label=f"{name} ({roc_auc_score(y, probs[:, t]):.3f})")
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-        ax.set(title=f"{tasks[t]} (n={len(y)})", xlabel="false positive rate", ylabel="true positive rate")
-        ax.legend(fontsize=7, loc="lower right", title="auROC", title_fontsize=7)
+        ax.set(title=f"{tasks[t]} (n={len(labels)})", xlabel="false positive rate", ylabel="true positive rate")
     return _save(plt, fig, path)
 
 
@@ -63,18 +80,16 @@ def plot_pr(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str],
     """Precision-recall curves; the dashed line is the positive rate (chance level of auPRC)."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    plt, fig, axes = _panels(len(tasks))
+    def curve(y, p):
+        precision, recall, _ = precision_recall_curve(y, p)
+        return recall, precision
+
+    plt, fig, axes = _curves(labels, models, tasks, curve, average_precision_score, "auPRC", loc="lower left")
     for t, ax in enumerate(axes):
         y = labels[:, t]
-        for name, probs in models.items():
-            if y.min() == y.max():
-                continue
-            prec, rec, _ = precision_recall_curve(y, probs[:, t])
-            ax.plot(rec, prec, label=f"{name} ({average_precision_score(y, probs[:, t]):.3f})")
         ax.axhline(y.mean() if len(y) else 0, color="grey", lw=0.8, ls="--")
         ax.set(title=f"{tasks[t]} (n={len(y)}, {int(y.sum())} pos)", xlabel="recall", ylabel="precision")
         ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=7, loc="lower left", title="auPRC", title_fontsize=7)
     return _save(plt, fig, path)
 
 
