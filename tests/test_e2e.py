@@ -296,7 +296,10 @@ def test_evaluate_bootstrap_option(trained, tmp_path, capsys, monkeypatch, caplo
     with pytest.raises(SystemExit) as e:
         main(argv + ["--bootstrap", "-5"])
     assert e.value.code == 2
-    assert "argument --bootstrap: '-5' must be >= 0" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --bootstrap: '-5' must lie between 0 and 100,000" in capsys.readouterr().err.strip()
+    with pytest.raises(SystemExit) as e:
+        main(argv + ["--bootstrap", "100001"])
+    assert e.value.code == 2 and "'100001' must lie between 0 and 100,000" in capsys.readouterr().err
 
 
 def test_evaluate_device_option(trained, tmp_path, capsys):
@@ -368,3 +371,15 @@ def test_command_line_mistakes_are_one_line(argv, message, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1, err
     assert err[0].startswith("peakcnn: error: ") and message in err[0], err
+
+
+def test_running_out_of_memory_is_one_line_exit_1(monkeypatch, capsys):
+    import peakcnn.cli.evaluate
+
+    def too_big(args):
+        np.empty((2**33, 2**20), dtype=np.float64)  # 64 PiB: refused at once by numpy
+
+    monkeypatch.setattr(peakcnn.cli.evaluate, "run", too_big)
+    assert main(["evaluate", "RUN"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("peakcnn: error: out of memory (Unable to allocate 64.0 PiB"), err

@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     except PeakcnnError as e:
         print(f"peakcnn: error: {e}", file=sys.stderr)
         return e.exit_status
+    except MemoryError as e:
+        why = str(e) or "allocation failed"
+        print(f"peakcnn: error: out of memory ({why}); ask for less or use a machine with more", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("peakcnn: interrupted", file=sys.stderr)
         return 130

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from peakcnn.cli.prepare import non_negative_int
+from peakcnn.cli.prepare import number_argument
 from peakcnn.runconfig import N_BOOT, N_BOOT_MAX_TASKS, add_device_option
+
+#: The most bootstrap resamples asked for (each costs one sort of the split's scores per task).
+MAX_BOOT = 100_000
 
 HELP = "score a trained run on a split, next to GC and k-mer baselines"
 
@@ -33,7 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-baselines", action="store_true", help="skip the GC and k-mer baselines")
     p.add_argument(
         "--bootstrap",
-        type=non_negative_int,
+        type=number_argument(int, "whole number", lambda v: 0 <= v <= MAX_BOOT, f"must lie between 0 and {MAX_BOOT:,}"),
         metavar="N",
         help=f"resamples behind the 95%% intervals of auROC and auPRC (stratified bootstrap of the windows; "
         f"default {N_BOOT} for up to {N_BOOT_MAX_TASKS} tasks, none for more; 0 for none)",

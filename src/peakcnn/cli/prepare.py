@@ -6,7 +6,7 @@ import argparse
 import math
 
 
-def _argument(cast, kind: str, ok, rule: str):
+def number_argument(cast, kind: str, ok, rule: str):
     """An argparse type: ``cast(text)``, refused with one line unless ``ok(value)`` holds."""
 
     def parse(text: str):
@@ -22,13 +22,13 @@ def _argument(cast, kind: str, ok, rule: str):
 
 
 #: argparse type: an integer > 0.
-positive_int = _argument(int, "whole number", lambda v: v > 0, "must be a positive integer")
+positive_int = number_argument(int, "whole number", lambda v: v > 0, "must be a positive integer")
 #: argparse type: an integer >= 0.
-non_negative_int = _argument(int, "whole number", lambda v: v >= 0, "must be >= 0")
+non_negative_int = number_argument(int, "whole number", lambda v: v >= 0, "must be >= 0")
 #: argparse type: a number in [0, 1].
-fraction = _argument(float, "number", lambda v: 0 <= v <= 1, "must lie between 0 and 1")
+fraction = number_argument(float, "number", lambda v: 0 <= v <= 1, "must lie between 0 and 1")
 #: argparse type: a finite number > 0.
-positive_float = _argument(float, "number", lambda v: 0 < v < math.inf, "must be a finite number > 0")
+positive_float = number_argument(float, "number", lambda v: 0 < v < math.inf, "must be a finite number > 0")
 
 
 def register(subparsers) -> None:
