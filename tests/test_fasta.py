@@ -133,6 +133,16 @@ def test_aliases_from_names_descriptions_and_file(tmp_path):
     assert g.resolve("3") is None and g.resolve("chrM") is None
     alias.write_text("scaffold_7\tchrUn_7\nchr02\t\t\n")  # a line with one name adds no alias
     assert Genome(tmp_path / "g.fa", alias_file=alias).resolve("chrUn_7") == "scaffold_7"
+    for text, line, named in [
+        ("X\tscaffold_7\nX\tchr02\n", 2, "X = scaffold_7, chr02 = chr02"),  # one name, two chromosomes
+        ("# ucsc\tother\nscaffold_7\tchr02\n", 2, "scaffold_7 = scaffold_7, chr02 = chr02"),  # one line, two
+        ("chr1\tchr2\n", 1, "chr1 = NC_003070.9, chr2 = chr02"),  # both through the genome's names
+    ]:
+        alias.write_text(text)
+        with pytest.raises(
+            InputError, match=f"alias.tsv:{line}: this line names 2 chromosomes of the genome \\({named},"
+        ):
+            Genome(tmp_path / "g.fa", alias_file=alias)
     alias.write_text("chr02\nscaffold_7\n")  # one column: not an alias file
     with pytest.raises(InputError, match="alias.tsv: no line of the chromosome alias file lists two or more names"):
         Genome(tmp_path / "g.fa", alias_file=alias)

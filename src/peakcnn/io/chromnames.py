@@ -76,8 +76,8 @@ def format_names(names: list[str], limit: int = 8) -> str:
     return shown + (f", ... {len(names) - limit} more" if len(names) > limit else "")
 
 
-def read_alias_file(path: str | Path) -> list[list[str]]:
-    """Rows of a chromAlias-style TSV (``#`` lines skipped); each row lists names of one chromosome."""
+def read_alias_file(path: str | Path) -> list[tuple[int, list[str]]]:
+    """``(line number, names)`` of a chromAlias-style TSV (``#`` lines skipped); each row names one chromosome."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -86,7 +86,11 @@ def read_alias_file(path: str | Path) -> list[list[str]]:
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: chromosome alias file cannot be read as text ({e})") from None
     # A line with one name (its other columns empty) adds no alias.
-    rows = [names for line in text.splitlines() if not line.startswith("#") and len(names := line.split()) > 1]
+    rows = [
+        (lineno, names)
+        for lineno, line in enumerate(text.splitlines(), start=1)
+        if not line.startswith("#") and len(names := line.split()) > 1
+    ]
     if not rows:
         raise InputError(
             f"{path}: no line of the chromosome alias file lists two or more names; each line lists the "
@@ -113,22 +117,28 @@ class AliasMap:
                 self._desc_keys[n] = k
                 self._add(self._keys, k, n)
         if alias_file is not None:
-            self._add_alias_rows(read_alias_file(alias_file))
+            self._add_alias_rows(alias_file, read_alias_file(alias_file))
 
     @staticmethod
     def _add(table: dict, key: str, name: str) -> None:
         table[key] = name if table.get(key, name) == name else None
 
-    def _add_alias_rows(self, rows: list[list[str]]) -> None:
-        for row in rows:
-            target = next((n for n in row if n in self._exact and self._exact[n] in self.names), None)
-            if target is None:
-                target = next((t for t in map(self._loose, row) if t is not None), None)
-            if target is None:
-                continue
-            for n in row:
-                self._exact.setdefault(n, target)
-                self._lower.setdefault(n.lower(), target)
+    def _add_alias_rows(self, path, rows: list[tuple[int, list[str]]]) -> None:
+        """Add each row's names as aliases of the one genome record the row names; a row whose names
+        resolve to two records (through the genome's names or an earlier row) is refused."""
+        for lineno, row in rows:
+            hits = {n: t for n in row if (t := self.resolve(n)) is not None}
+            targets = list(dict.fromkeys(hits.values()))
+            if len(targets) > 1:
+                named = ", ".join(f"{n} = {t}" for n, t in hits.items())
+                raise InputError(
+                    f"{path}:{lineno}: this line names {len(targets)} chromosomes of the genome ({named}, "
+                    "counting the aliases of earlier lines); give each chromosome one line and each name one "
+                    "chromosome"
+                )
+            for n in row if targets else ():
+                self._exact.setdefault(n, targets[0])
+                self._lower.setdefault(n.lower(), targets[0])
 
     def _loose(self, name: str) -> str | None:
         return self._lower.get(name.lower()) or self._keys.get(name_key(name))
