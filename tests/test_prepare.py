@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from _prepare_helpers import ATAC1, SHARED, read_windows_bed, tiny_dataset_inputs, write_fasta
+from _prepare_helpers import ATAC1, SHARED, random_seq, read_windows_bed, tiny_dataset_inputs, write_fasta
 
 from peakcnn.cli import main
 from peakcnn.data.prepare import prepare_dataset
@@ -535,3 +535,24 @@ def test_narrowpeak_window_is_centred_on_the_summit(tmp_path, center):
     assert {(int(r[1]), int(r[2])) for r in rows if r[-1] == "1"} >= (
         {(0, 210), (99_790, 100_000)} if summit else {(0, 350), (99_700, 100_000)}
     )
+
+
+def test_no_window_left_says_which_windows_were_dropped_and_why(tmp_path, capsys):
+    genome = write_fasta(tmp_path / "g.fa", {"chr1": "N" * 3000, "chr2": random_seq(np.random.default_rng(0), 3000)})
+    (tmp_path / "p.bed").write_text("chr1\t1000\t1200\nchr1\t2000\t2200\nchr3\t10\t20\n")
+    argv = ["prepare", "--genome", str(genome), "--peaks", str(tmp_path / "p.bed"), "--window", "400"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (
+        "peakcnn: error: no peak window is left (3 peaks read; peaks dropped: chromosome not in genome: 1; "
+        "windows dropped: N fraction above max_n_frac: 2); are the peak files for this genome?"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_genomic_negatives_that_come_to_none_say_what_to_change(inputs, tmp_path):
+    m = prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "ds", neg_ratio=1e-9, progress=False)
+    assert (
+        "task a has no negative windows: no gc-matched negative was found; raise --neg-ratio (1e-09) or leave "
+        "more of the genome outside --exclude"
+    ) in m["warnings"]

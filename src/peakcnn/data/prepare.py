@@ -43,15 +43,17 @@ CENTERS = ("summit", "midpoint")
 
 
 def _drop_summary(report: dict) -> str:
-    """The reasons peaks were dropped, with counts, summed over tasks (for an error message)."""
+    """The reasons peaks and their windows were dropped, with counts, summed over tasks (for a message)."""
     reasons: dict[str, int] = {}
     for per_task in report.get("peaks_dropped", {}).values():
         for reason, count in per_task.items():
             n = sum(count.values()) if isinstance(count, dict) else int(count)
             reasons[reason] = reasons.get(reason, 0) + n
     read = sum(report.get("peaks_read", {}).values())
-    dropped = ", ".join(f"{reason}: {n:,}" for reason, n in reasons.items() if n)
-    return f"{read:,} peaks read; dropped: {dropped or 'none'}"
+    peaks = ", ".join(f"{reason}: {n:,}" for reason, n in reasons.items() if n)
+    windows = ", ".join(f"{reason}: {n:,}" for reason, n in report.get("windows_dropped", {}).items() if n)
+    text = f"{read:,} peaks read; peaks dropped: {peaks or 'none'}"
+    return f"{text}; windows dropped: {windows}" if windows else text
 
 
 #: Default ``label_distance``: the central 200 bp, or the widest a shorter window allows.
@@ -350,7 +352,13 @@ def _prepare(
         warn(msg)
     for task, counts in stats["tasks"].items():
         if not any(counts[name]["negative"] for name in SPLIT_NAMES):
-            warn(f"task {task} has no negative windows; choose --negatives gc-matched, shuffled or random")
+            if p["negatives"] == "none":
+                warn(f"task {task} has no negative windows; choose --negatives gc-matched, shuffled or random")
+            else:
+                warn(
+                    f"task {task} has no negative windows: no {p['negatives']} negative was found; raise "
+                    f"--neg-ratio ({p['neg_ratio']:g}) or leave more of the genome outside --exclude"
+                )
     for name in SPLIT_NAMES:
         if stats["classes"]["positive"][name]["windows"] == 0:
             warn(f"split {name} holds no peak windows; adjust --split/--valid-chroms/--test-chroms/--block-size")
