@@ -56,6 +56,9 @@ def _is_symbolic(alt: str) -> bool:
 def _open_text(path: Path):
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
+    with (gzip.open if gz else open)(path, "rb") as fh:
+        if b"\x00" in fh.read(65536):
+            raise InputError(f"{path}: binary data, not a VCF; pass a text VCF (plain, gzip or bgzip)")
     opener = gzip.open if gz else open
     return opener(path, "rt", encoding="utf-8-sig", errors="replace", newline=None)
 
