@@ -270,10 +270,14 @@ def test_scan_leaves_no_track_when_the_peak_file_fails_and_refuses_clashing_task
     assert list(out.iterdir()) == []
 
 
-@pytest.mark.parametrize("stride", [0, -27])
-def test_scan_genome_refuses_a_stride_below_one_bp(stride):
+@pytest.mark.parametrize(
+    "stride, message",
+    [(0, "must be a positive number of bp"), (-27, "must be a positive number of bp"), (201, "use at most 200")],
+)
+def test_scan_genome_refuses_a_stride_below_one_bp_or_above_the_window(stride, message):
     from peakcnn.errors import InputError
     from peakcnn.scan_run import scan_genome
 
-    with pytest.raises(InputError, match=f"--stride {stride}: must be a positive number of bp"):
+    assert tiny_model(n_tasks=1).config.window == 200
+    with pytest.raises(InputError, match=f"--stride {stride}: .*{message}"):
         scan_genome(tiny_model(n_tasks=1), ["a"], None, [], stride, exact=True, out="unused.bw", progress=False)

@@ -63,6 +63,12 @@ def scan_genome(
 
     if stride is not None and stride < 1:
         raise InputError(f"--stride {stride}: must be a positive number of bp")
+    window = model.config.window
+    if stride is not None and stride > window:
+        raise InputError(
+            f"--stride {stride}: above the model's {window} bp window, so an interval's score would come from a "
+            f"window that does not cover all of it; use at most {window}"
+        )
     stride = stride or default_stride(model)
     _explain_stride(model, stride)
     sizes = [(c, genome.lengths[c]) for c in chroms]
