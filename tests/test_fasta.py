@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -190,3 +191,21 @@ def test_refseq_scaffolds_do_not_hide_their_chromosome():
     # two records that both claim to be chromosome 3 still match neither
     both = {"a": "X chromosome 3 sequence", "b": "X chromosome 3, alternative assembly"}
     assert AliasMap(list(both), both).resolve("chr3") is None
+
+
+@pytest.mark.parametrize("kind", ["plain", "bgzip"])
+def test_an_index_older_in_content_than_its_file_is_rebuilt(tmp_path, records, kind):
+    path = tmp_path / ("g.fa.gz" if kind == "bgzip" else "g.fa")
+    write = write_bgzip if kind == "bgzip" else write_fasta
+    write(path, records, width=60)
+    assert Genome(path).indexed
+    fai = path.with_name(path.name + ".fai")
+    before = fai.read_text()
+    # the same names rewritten with other line widths and a longer last record, time-stamped before the index
+    changed = {**records, list(records)[-1]: records[list(records)[-1]] + "ACGTTGCA" * 9}
+    write(path, changed, width=80)
+    old = fai.stat().st_mtime - 100
+    os.utime(path, (old, old))
+    g = Genome(path)
+    assert g.indexed and fai.read_text() != before
+    _check_content(g, changed, np.random.default_rng(1))

@@ -159,6 +159,22 @@ class _Index:
             pos += len(codes)
         return out[:pos]
 
+    def matches_file(self) -> bool:
+        """Whether the index still describes the file: each record's sequence is preceded by a line end and
+        followed by the next ``>`` header or the end of the file (a file rewritten with other line widths,
+        records or lengths fails this even when its time stamp is older than the index's). For bgzip only
+        the last record is checked, which every change of length or layout before it moves."""
+        records = sorted(self.records.values(), key=lambda r: r[1])
+        if self.compression != "plain":
+            return _records_fit(records[-1:], lambda at, n: self.read_raw(at, n).tobytes())
+        with open(self.path, "rb") as fh:
+
+            def read(at: int, n: int) -> bytes:
+                fh.seek(at)
+                return fh.read(n)
+
+            return _records_fit(records, read)
+
     def header(self, chrom: str) -> str:
         offset = self.records[chrom][1]
         back = min(offset, 4096)
@@ -166,30 +182,52 @@ class _Index:
         return raw[raw.rfind(b">") + 1 :].decode("utf-8", "replace").strip()
 
 
+def _records_fit(records, read) -> bool:
+    """``.fai`` records ``(length, offset, line bases, line width)`` agree with ``read(offset, n) -> bytes``."""
+    for length, offset, linebases, linewidth in records:
+        if linebases <= 0 or offset <= 0:
+            continue
+        end = offset + (length // linebases) * linewidth + length % linebases
+        after = read(end, 3).lstrip(b"\r\n")
+        if read(offset - 1, 1) != b"\n" or (after and not after.startswith(b">")):
+            return False
+    return True
+
+
 def _build_index(path: Path, compression: str) -> _Index | None:
     """Open (building if needed) the pyfaidx index; ``None`` when indexing is impossible here."""
     fai = Path(str(path) + ".fai")
     gzi = Path(str(path) + ".gzi") if compression == "bgzip" else None
     mtime = path.stat().st_mtime
-    fresh = fai.exists() and fai.stat().st_mtime >= mtime and (gzi is None or gzi.exists())
-    if not fresh:
-        tag = f".tmp{os.getpid()}"
-        tmp_fai, tmp_gzi = Path(str(fai) + tag), (Path(str(gzi) + tag) if gzi else None)
+    if fai.exists() and fai.stat().st_mtime >= mtime and (gzi is None or gzi.exists()):
+        index = _open_index(path, compression, fai, gzi)
         try:
-            import pyfaidx
+            if index is not None and index.matches_file():
+                return index
+        except (OSError, EOFError, zlib.error):  # a stale .gzi points into the middle of a block
+            pass
+        log.info("%s does not describe %s as it is now; indexing it again", fai, path)
+    tag = f".tmp{os.getpid()}"
+    tmp_fai, tmp_gzi = Path(str(fai) + tag), (Path(str(gzi) + tag) if gzi else None)
+    try:
+        import pyfaidx
 
-            kw = {"gzi_indexname": str(tmp_gzi)} if tmp_gzi else {}
-            pyfaidx.Faidx(str(path), indexname=str(tmp_fai), **kw).close()
-            if tmp_gzi:
-                os.replace(tmp_gzi, gzi)
-            os.replace(tmp_fai, fai)
-        except Exception as e:  # read-only folder, irregular lines, duplicate names: stream instead
-            log.debug("indexing %s failed (%s); streaming it", path, e)
-            return None
-        finally:
-            for t in (tmp_fai, tmp_gzi):
-                if t is not None and t.exists():
-                    t.unlink()
+        kw = {"gzi_indexname": str(tmp_gzi)} if tmp_gzi else {}
+        pyfaidx.Faidx(str(path), indexname=str(tmp_fai), **kw).close()
+        if tmp_gzi:
+            os.replace(tmp_gzi, gzi)
+        os.replace(tmp_fai, fai)
+    except Exception as e:  # read-only folder, irregular lines, duplicate names: stream instead
+        log.debug("indexing %s failed (%s); streaming it", path, e)
+        return None
+    finally:
+        for t in (tmp_fai, tmp_gzi):
+            if t is not None and t.exists():
+                t.unlink()
+    return _open_index(path, compression, fai, gzi)
+
+
+def _open_index(path: Path, compression: str, fai: Path, gzi: Path | None) -> _Index | None:
     try:
         return _Index(path, compression, fai, gzi)
     except (OSError, ValueError, IndexError):
