@@ -113,6 +113,21 @@ def _genome(args, meta):
     return genome
 
 
+def input_files(args) -> list[tuple[str, object]]:
+    """``(option, path)`` of every input file of a command (the model files of RUN included), which its
+    outputs must not overwrite."""
+    from pathlib import Path
+
+    from peakcnn.checkpoint import MODEL_NAME
+
+    run = Path(args.run)
+    stem = run.with_suffix("") if run.suffix in (".json", ".safetensors") else run / MODEL_NAME
+    given = [
+        (f"--{k.replace('_', '-')}", getattr(args, k, None)) for k in ("genome", "chrom_alias", "bed", "fasta", "vcf")
+    ]
+    return given + [("RUN", stem.with_suffix(".json")), ("RUN", stem.with_suffix(".safetensors"))]
+
+
 _CENTRED = {"summit": "summit (narrowPeak column 10; the midpoint where there is none)", "midpoint": "midpoint"}
 
 
@@ -120,9 +135,10 @@ def run_predict(args) -> int:
     from peakcnn.apply import bed_regions, fasta_codes, output_kind, region_codes
     from peakcnn.errors import InputError
     from peakcnn.inference import predict, sigmoid
-    from peakcnn.io.output import check_output, format_float, write_table
+    from peakcnn.io.output import check_distinct_files, check_output, format_float, write_table
 
-    check_output(args.out)
+    check_output(args.out, "--out table")
+    check_distinct_files([("--out", args.out)], input_files(args))
     bed = output_kind(args.out) == "bed"
     if bed and not args.bed:
         raise InputError(f"{args.out}: sequences from --fasta have no coordinates; name the output .tsv")
@@ -150,13 +166,24 @@ def run_predict(args) -> int:
 
 
 def run_scan(args) -> int:
-    from peakcnn.io.output import check_output
+    from peakcnn.io.output import check_distinct_files, check_output, check_output_name
     from peakcnn.io.tracks import track_paths
     from peakcnn.scan_run import scan_genome
 
+    check_output_name(args.out, "--out track")  # before track_paths, which drops a trailing separator
+    if args.peaks_out:
+        check_output_name(args.peaks_out, "--peaks-out file")
     model, meta, tasks, _ = _load(args)
-    for path in track_paths(args.out, tasks) + ([args.peaks_out] if args.peaks_out else []):
-        check_output(path)
+    paths = track_paths(args.out, tasks)
+    outputs = (
+        [("--out", paths[0])]
+        if len(paths) == 1
+        else [(f"--out (track of task {t!r})", p) for t, p in zip(tasks, paths, strict=True)]
+    )
+    outputs += [("--peaks-out", args.peaks_out)] if args.peaks_out else []
+    for label, path in outputs:
+        check_output(path, label)
+    check_distinct_files(outputs, input_files(args))
     genome = _genome(args, meta)
     scan_genome(
         model,
@@ -193,10 +220,11 @@ def _chroms(args, genome) -> list[str]:
 def run_variants(args) -> int:
     from peakcnn.apply import output_kind
     from peakcnn.errors import InputError
-    from peakcnn.io.output import check_output
+    from peakcnn.io.output import check_distinct_files, check_output
     from peakcnn.variants import score_vcf
 
-    check_output(args.out)
+    check_output(args.out, "--out table")
+    check_distinct_files([("--out", args.out)], input_files(args))
     if output_kind(args.out) == "bed":
         raise InputError(f"{args.out}: variants writes a table with 1-based VCF positions, not BED; name it .tsv")
     model, meta, tasks, window = _load(args)

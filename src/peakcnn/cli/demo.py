@@ -25,8 +25,9 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from peakcnn.cli.evaluate import summary_table
-    from peakcnn.demo import recipe_text, run_demo
+    from peakcnn.demo import check_options, recipe_text, run_demo
 
+    check_options(args.out, args.device)
     print(f"peakcnn demo: {recipe_text(args.full)}", flush=True)
     result = run_demo(args.out, args.full, args.device)
     t = result["times"]

@@ -95,6 +95,33 @@ def _fasta_inputs(args, window: int):
     return out
 
 
+def _check_prefix(prefix: str) -> None:
+    """Fail in one line when ``--out`` names a folder rather than a prefix of file names."""
+    import os
+    from pathlib import Path
+
+    from peakcnn.errors import InputError
+
+    if prefix.endswith(os.sep) or (os.altsep and prefix.endswith(os.altsep)) or Path(prefix).is_dir():
+        inside = Path(prefix) / "out"
+        raise InputError(
+            f"--out {prefix}: is a folder, not a prefix of file names; give a prefix such as {inside} "
+            f"(writes {inside}.npy/.tsv/.png)"
+        )
+
+
+def _check_outputs(args, prefixes: list[str]) -> None:
+    """Fail in one line, before anything is written, when an output file cannot be written or is an input."""
+    from peakcnn.cli.apply import input_files
+    from peakcnn.io.output import check_distinct_files, check_output
+
+    exts = (".npy", ".tsv") + (() if args.no_plot else (".png",))
+    outputs = [("--out", prefix + ext) for prefix in prefixes for ext in exts]
+    for _, path in outputs:
+        check_output(path)
+    check_distinct_files(outputs, input_files(args))
+
+
 def run_ism(args) -> int:
     from peakcnn.checkpoint import load_model
     from peakcnn.interpret.ism import ism
@@ -102,14 +129,18 @@ def run_ism(args) -> int:
     from peakcnn.io.tracks import safe_name
     from peakcnn.sequence import codes_to_onehot
 
-    check_output(args.out + ".npy")
+    _check_prefix(args.out)
+    check_output(args.out + ".npy")  # the folder, before the model loads; every file is checked below
     model, meta = load_model(args.run)
     tasks, window = list(meta["tasks"]), int(meta["window"])
     items = _region_inputs(args, window, meta) if args.region else _fasta_inputs(args, window)
-    for i, (name, codes, lo, hi, first) in enumerate(items):
+    prefixes = (
+        [args.out] if len(items) == 1 else [f"{args.out}.{i + 1}_{safe_name(n)}" for i, (n, *_) in enumerate(items)]
+    )
+    _check_outputs(args, prefixes)
+    for prefix, (name, codes, lo, hi, first) in zip(prefixes, items, strict=True):
         x = codes_to_onehot(codes)
         delta = ism(model, x[None], lo, hi, device=args.device)[0]
-        prefix = args.out if len(items) == 1 else f"{args.out}.{i + 1}_{safe_name(name)}"
         _write(prefix, delta, x[:, lo:hi], tasks, first, args.region or name, not args.no_plot)
         log.info(
             "ism: %s: %d positions x %d tasks -> %s.npy/.tsv%s",

@@ -1,7 +1,9 @@
 """Output files that appear whole or not at all.
 
 Every result file is written to a temporary name in the destination folder and renamed into place only when
-complete, so an error or interruption never leaves a half-written file behind.
+complete, so an error or interruption never leaves a half-written file behind. An output that is a symbolic
+link is written through to the file it points to (the link stays); one that is a folder, device, pipe or
+socket is refused, as is an output name ending in a path separator or ``-``.
 """
 
 from __future__ import annotations
@@ -16,17 +18,71 @@ from pathlib import Path
 from peakcnn.errors import InputError
 
 
-def check_output(path: str | Path, what: str = "output") -> Path:
-    """Fail early, in one line, when ``path`` cannot be written (missing folder, path is a folder)."""
+def check_output_name(name: str | os.PathLike, what: str = "output") -> None:
+    """Fail in one line when the text of an output path cannot name a file: ``-`` (standard output is not
+    written to) or a name ending in a path separator (a folder)."""
+    text = os.fspath(name)
+    if text == "-":
+        raise InputError(f"-: results are not written to standard output; give a file name for the {what}")
+    if text.endswith(os.sep) or (os.altsep and text.endswith(os.altsep)):
+        raise InputError(f"{text}: names a folder; give a file name for the {what}")
+
+
+def destination(path: str | Path, what: str = "output") -> Path:
+    """The file a write to ``path`` must replace: ``path`` itself, or for a symbolic link the file it points to
+    (so the link stays and its target receives the content). Fails in one line when that is an existing
+    folder or something other than a regular file (a device, pipe or socket), which a rename would destroy."""
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if target.is_symlink():
+        raise InputError(f"{path}: a symbolic link that leads to no file (a loop); give another {what} path")
+    if target.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name for the {what}")
+    if target.exists() and not target.is_file():
+        raise InputError(
+            f"{path}: exists and is not a regular file (a device, pipe or socket); give a file name for the {what}"
+        )
+    return target
+
+
+def check_output(path: str | Path, what: str = "output") -> Path:
+    """Fail early, in one line, when ``path`` cannot be written (see :func:`check_output_name` and
+    :func:`destination`; missing or read-only folder). Returns the file to replace (a link's target)."""
+    check_output_name(path, what)
+    target = destination(path, what)
+    parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"{path}: folder {parent} does not exist; create it or choose another {what} path")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file name for the {what}")
     if not os.access(parent, os.W_OK):
         raise InputError(f"{path}: folder {parent} is not writable; choose another {what} path")
-    return path
+    return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_distinct_files(outputs: list[tuple[str, str | Path]], inputs: list[tuple[str, str | Path | None]]) -> None:
+    """Fail in one line when an output is one of the inputs, or two outputs are the same file.
+
+    ``outputs`` and ``inputs`` are ``(label, path)`` pairs, the label naming the option (``--out``); inputs
+    given as ``None`` are skipped. Paths are compared after resolving links (and as files, for hard links).
+    """
+    given = [(label, Path(p)) for label, p in inputs if p is not None]
+    for i, (label, out) in enumerate(outputs):
+        out = Path(out)
+        for in_label, inp in given:
+            if _same_file(out, inp):
+                raise InputError(
+                    f"{out}: {label} is the same file as {in_label} ({inp}), which it would overwrite; "
+                    f"give {label} another file name"
+                )
+        for other_label, other in outputs[:i]:
+            if _same_file(out, Path(other)):
+                raise InputError(f"{out}: {other_label} and {label} are the same file; give them different file names")
 
 
 def check_input_file(path: str | Path, what: str, option: str) -> Path:
@@ -45,8 +101,10 @@ def check_input_file(path: str | Path, what: str, option: str) -> Path:
 def check_output_folder(path: str | Path) -> Path:
     """Fail in one line when ``path``, an ``--out`` that names a folder, is an existing file."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
+    if path.is_file():
         raise InputError(f"{path}: is a file; give --out a folder name")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a folder (a device, pipe or socket); give --out a folder name")
     return path
 
 
@@ -56,7 +114,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 
     The temporary name keeps the extension (``.x.tmp12.bw``) for writers that look at it.
     """
-    path = check_output(path)
+    path = check_output(path)  # a link's target: the rename replaces the target and keeps the link
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     try:
         yield tmp
@@ -67,8 +125,9 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file and a rename (checkpoints, configs)."""
-    path = Path(path)
+    """Write ``data`` to ``path`` through a synced temporary file and a rename (checkpoints, configs); a
+    symbolic link's target receives the content."""
+    path = destination(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "wb") as f:

@@ -1,0 +1,301 @@
+"""Output paths that must be refused or followed: special files, symbolic links, inputs given again as
+outputs, folder names, and what a failed command leaves behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+import torch
+from _apply_helpers import make_run, random_genome, tiny_model, write_fasta
+from _train_helpers import make_dataset
+
+import peakcnn.demo
+import peakcnn.trainer
+from peakcnn.cli import main
+
+REGIONS = "chr1\t100\t300\tr1\nchr1\t900\t1100\tr2\n"
+VCF = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t500\tv1\tA\tC\n"
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A two-task run, a genome, regions, sequences and a VCF in ``tmp_path``."""
+    run = make_run(tmp_path, tiny_model(n_tasks=2), ["a", "b"])
+    recs = random_genome(tmp_path / "g.fa", {"chr1": 2000})
+    (tmp_path / "reg.bed").write_text(REGIONS)
+    write_fasta(tmp_path / "s.fa", {"s1": recs["chr1"][:200]})
+    ref = recs["chr1"][499]
+    (tmp_path / "v.vcf").write_text(VCF.replace("\tA\tC", f"\t{ref}\t{'C' if ref == 'A' else 'A'}"))
+    return {"run": str(run), "g": str(tmp_path / "g.fa"), "bed": str(tmp_path / "reg.bed")}
+
+
+def _predict(f, out, *extra):
+    return main(["predict", f["run"], "--genome", f["g"], "--bed", f["bed"], "--out", str(out), *extra])
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("peakcnn: error: ") and len(err.splitlines()) == 1, err
+    return err
+
+
+def _snapshot(folder) -> dict:
+    return {p.name: (p.lstat().st_mode, p.read_bytes() if p.is_file() else None) for p in folder.iterdir()}
+
+
+# -- special files and links --------------------------------------------------------------------------
+
+
+def test_a_fifo_as_out_is_refused_and_stays_a_fifo(tmp_path, files, capsys):
+    fifo = tmp_path / "fifo.tsv"
+    os.mkfifo(fifo)
+    commands = [
+        ["predict", files["run"], "--genome", files["g"], "--bed", files["bed"], "--out", str(fifo)],
+        ["scan", files["run"], "--genome", files["g"], "--out", str(tmp_path / "t.bedGraph"), "--peaks-out", str(fifo)],
+        ["variants", files["run"], "--genome", files["g"], "--vcf", str(tmp_path / "v.vcf"), "--out", str(fifo)],
+    ]
+    for argv in commands:
+        before = _snapshot(tmp_path)
+        assert main(argv) == 2, argv[0]
+        assert "not a regular file" in _one_error(capsys) and str(fifo) in argv
+        assert stat.S_ISFIFO(fifo.lstat().st_mode), argv[0]
+        assert _snapshot(tmp_path) == before, argv[0]  # nothing written, nothing replaced
+
+
+def test_a_fifo_as_a_track_or_ism_file_is_refused(tmp_path, files, capsys):
+    os.mkfifo(tmp_path / "t.a.bedGraph")  # the track of task a for --out t.bedGraph
+    assert main(["scan", files["run"], "--genome", files["g"], "--out", str(tmp_path / "t.bedGraph")]) == 2
+    assert "t.a.bedGraph: exists and is not a regular file" in _one_error(capsys)
+    assert stat.S_ISFIFO((tmp_path / "t.a.bedGraph").lstat().st_mode)
+    assert not (tmp_path / "t.b.bedGraph").exists()
+
+    os.mkfifo(tmp_path / "m.png")
+    argv = ["ism", files["run"], "--region", "chr1:500-600", "--genome", files["g"], "--out", str(tmp_path / "m")]
+    assert main(argv) == 2
+    assert "m.png: exists and is not a regular file" in _one_error(capsys)
+    assert stat.S_ISFIFO((tmp_path / "m.png").lstat().st_mode)
+    assert not (tmp_path / "m.npy").exists() and not (tmp_path / "m.tsv").exists()
+
+
+def test_a_symlink_out_writes_its_target_and_stays_a_link(tmp_path, files):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "old.tsv").write_text("old\n")
+    (tmp_path / "link.tsv").symlink_to(elsewhere / "old.tsv")
+    assert _predict(files, tmp_path / "link.tsv") == 0
+    assert (tmp_path / "link.tsv").is_symlink()
+    assert (elsewhere / "old.tsv").read_text().startswith("chrom\tstart\tend\tname\ta\tb\n")
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["old.tsv"]  # no temporary file left beside it
+
+    # a link to a file that does not exist yet creates the target; a scan track through a link likewise
+    (tmp_path / "new.tsv").symlink_to(elsewhere / "new.tsv")
+    assert _predict(files, tmp_path / "new.tsv") == 0
+    assert (tmp_path / "new.tsv").is_symlink() and (elsewhere / "new.tsv").read_text().startswith("chrom")
+    (tmp_path / "t.a.bedGraph").symlink_to(elsewhere / "track_a.bedGraph")
+    assert main(["scan", files["run"], "--genome", files["g"], "--out", str(tmp_path / "t.bedGraph")]) == 0
+    assert (tmp_path / "t.a.bedGraph").is_symlink()
+    assert (elsewhere / "track_a.bedGraph").read_text().startswith("chr1\t0\t")
+
+
+def test_a_symlink_loop_or_a_link_to_a_fifo_is_refused(tmp_path, files, capsys):
+    (tmp_path / "l1.tsv").symlink_to(tmp_path / "l2.tsv")
+    (tmp_path / "l2.tsv").symlink_to(tmp_path / "l1.tsv")
+    assert _predict(files, tmp_path / "l1.tsv") == 2
+    assert "symbolic link that leads to no file" in _one_error(capsys)
+    assert (tmp_path / "l1.tsv").is_symlink() and (tmp_path / "l2.tsv").is_symlink()
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "lf.tsv").symlink_to(tmp_path / "fifo")
+    assert _predict(files, tmp_path / "lf.tsv") == 2
+    assert "not a regular file" in _one_error(capsys)
+    assert (tmp_path / "lf.tsv").is_symlink() and stat.S_ISFIFO((tmp_path / "fifo").lstat().st_mode)
+
+
+def test_atomic_write_bytes_follows_a_link_and_refuses_a_fifo(tmp_path):
+    from peakcnn.errors import InputError
+    from peakcnn.io.output import atomic_write_bytes
+
+    (tmp_path / "target.json").write_text("{}")
+    (tmp_path / "link.json").symlink_to(tmp_path / "target.json")
+    atomic_write_bytes(tmp_path / "link.json", b"[1]")
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_bytes() == b"[1]"
+    os.mkfifo(tmp_path / "fifo.json")
+    with pytest.raises(InputError, match="not a regular file"):
+        atomic_write_bytes(tmp_path / "fifo.json", b"[1]")
+    assert stat.S_ISFIFO((tmp_path / "fifo.json").lstat().st_mode)
+
+
+# -- outputs that are inputs --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["bed", "genome", "bed via a link", "bed via a hard link", "model"])
+def test_predict_out_naming_an_input_is_refused(tmp_path, files, capsys, which):
+    target = {
+        "bed": files["bed"],
+        "genome": files["g"],
+        "model": str(tmp_path / "run" / "model.json"),
+    }.get(which)
+    if which == "bed via a link":
+        target = str(tmp_path / "alias.bed")
+        os.symlink(files["bed"], target)
+    if which == "bed via a hard link":
+        target = str(tmp_path / "hard.bed")
+        os.link(files["bed"], target)
+    before = _snapshot(tmp_path)
+    assert _predict(files, target) == 2
+    err = _one_error(capsys)
+    option = {"genome": "--genome", "model": "RUN"}.get(which, "--bed")
+    assert f"--out is the same file as {option}" in err
+    assert _snapshot(tmp_path) == before
+
+
+def test_fasta_vcf_and_alias_inputs_are_not_overwritten(tmp_path, files, capsys):
+    seqs = tmp_path / "s.fa"
+    assert main(["predict", files["run"], "--fasta", str(seqs), "--out", str(seqs)]) == 2
+    assert "--out is the same file as --fasta" in _one_error(capsys)
+    vcf = tmp_path / "v.vcf"
+    assert main(["variants", files["run"], "--genome", files["g"], "--vcf", str(vcf), "--out", str(vcf)]) == 2
+    assert "--out is the same file as --vcf" in _one_error(capsys)
+    alias = tmp_path / "al.tsv"
+    alias.write_text("chr1\tc1\n")
+    argv = ["ism", files["run"], "--region", "chr1:500-600", "--genome", files["g"], "--chrom-alias", str(alias)]
+    assert main(argv + ["--out", str(tmp_path / "al")]) == 2
+    assert "--out is the same file as --chrom-alias" in _one_error(capsys)
+    argv = ["scan", files["run"], "--genome", files["g"], "--chrom-alias", str(alias), "--out", str(tmp_path / "t.bg")]
+    assert main(argv + ["--peaks-out", str(alias)]) == 2
+    assert "--peaks-out is the same file as --chrom-alias" in _one_error(capsys)
+    assert seqs.read_text().startswith(">s1") and vcf.read_text().startswith("##fileformat")
+    assert alias.read_text() == "chr1\tc1\n"
+    assert not any(p.suffix in (".npy", ".png", ".bg") for p in tmp_path.iterdir())
+
+
+def test_scan_outputs_that_are_the_same_file_are_refused_up_front(tmp_path, files, capsys):
+    one = make_run(tmp_path, tiny_model(n_tasks=1), ["a"], "one")
+    same = str(tmp_path / "tr.bedGraph")
+    assert main(["scan", str(one), "--genome", files["g"], "--out", same, "--peaks-out", same]) == 2
+    assert "--out and --peaks-out are the same file" in _one_error(capsys)
+    # with two tasks the track of task a is tr.a.bedGraph
+    peaks = str(tmp_path / "tr.a.bedGraph")
+    assert main(["scan", files["run"], "--genome", files["g"], "--out", same, "--peaks-out", peaks]) == 2
+    assert "--out (track of task 'a') and --peaks-out are the same file" in _one_error(capsys)
+    assert not list(tmp_path.glob("*tr*"))
+
+
+# -- names of folders ---------------------------------------------------------------------------------
+
+
+def test_an_out_ending_in_a_separator_or_dash_is_refused(tmp_path, files, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _predict(files, "newdir" + os.sep) == 2
+    assert "newdir/: names a folder; give a file name" in _one_error(capsys)
+    assert _predict(files, "-") == 2
+    assert "not written to standard output" in _one_error(capsys)
+    assert main(["scan", files["run"], "--genome", files["g"], "--out", "tr.bw/"]) == 2
+    assert "tr.bw/: names a folder" in _one_error(capsys)
+    assert main(["scan", files["run"], "--genome", files["g"], "--out", "t.bw", "--peaks-out", "pk/"]) == 2
+    assert "pk/: names a folder" in _one_error(capsys)
+    assert not any((tmp_path / name).exists() for name in ("newdir", "-", "tr.bw", "pk", "t.a.bw"))
+
+
+@pytest.mark.parametrize("prefix", ["ism/", "ism"])
+def test_ism_prefix_that_is_a_folder_is_refused(tmp_path, files, capsys, monkeypatch, prefix):
+    monkeypatch.chdir(tmp_path)
+    os.mkdir("ism")
+    argv = ["ism", files["run"], "--region", "chr1:500-600", "--genome", files["g"], "--out", prefix]
+    assert main(argv) == 2
+    err = _one_error(capsys)
+    assert "is a folder, not a prefix" in err and "ism/out" in err
+    assert os.listdir("ism") == []
+    assert main(argv[:-1] + ["ism/out", "--no-plot"]) == 0
+    assert sorted(os.listdir("ism")) == ["out.npy", "out.tsv"]
+
+
+# -- demo: checks before work -------------------------------------------------------------------------
+
+
+def _no_work(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("the demo started work although an option was wrong")
+
+    monkeypatch.setattr(peakcnn.demo, "prepare_promoters", fail)
+
+
+def test_demo_out_that_is_a_file_is_one_line(tmp_path, capsys, monkeypatch):
+    _no_work(monkeypatch)
+    (tmp_path / "p.bed").write_text("x\n")
+    assert main(["demo", "--out", str(tmp_path / "p.bed")]) == 2
+    assert "p.bed: is a file; give --out a folder name" in _one_error(capsys)
+    assert (tmp_path / "p.bed").read_text() == "x\n"
+    assert main(["demo", "--out", str(tmp_path / "p.bed" / "d")]) == 2
+    assert "is a file, so the folder cannot be made" in _one_error(capsys)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_demo_checks_the_device_before_any_work(tmp_path, capsys, monkeypatch):
+    _no_work(monkeypatch)
+    assert main(["demo", "--out", str(tmp_path / "dm"), "--device", "cuda"]) == 2
+    assert "--device cuda: no CUDA device" in _one_error(capsys)
+    assert not (tmp_path / "dm").exists()
+    assert capsys.readouterr().out == ""
+
+
+# -- train: nothing left when no checkpoint was written -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ds")
+    make_dataset(folder, n=160, window=100, n_tasks=2)
+    return str(folder)
+
+
+def _train(dataset, out, *extra):
+    return main(["-q", "train", dataset, "--out", str(out), "--arch", "small", "--epochs", "1", *extra])
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(tmp_path, dataset, capsys):
+    assert _train(dataset, tmp_path / "R", "--lr", "1e30") == 2
+    assert "no checkpoint was written" in _one_error(capsys)
+    assert not (tmp_path / "R").exists()
+    assert _train(dataset, tmp_path / "a" / "b" / "R", "--lr", "1e30") == 2  # the folders it made, too
+    capsys.readouterr()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_run_keeps_a_pre_existing_folder_and_its_other_files(tmp_path, dataset, capsys):
+    run = tmp_path / "R"
+    run.mkdir()
+    (run / "notes.txt").write_text("mine\n")
+    assert _train(dataset, run, "--lr", "1e30") == 2
+    capsys.readouterr()
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
+    assert (run / "notes.txt").read_text() == "mine\n"
+    assert _train(dataset, run) == 0  # no --force needed: nothing of the failed run is in the way
+    assert json.loads((run / "last.json").read_text())["train_state"]["epoch"] == 1
+
+
+def test_ctrl_c_in_the_first_epoch_leaves_nothing(tmp_path, dataset, capsys, monkeypatch):
+    def interrupted(trainer, x, y):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(peakcnn.trainer, "_train_step", interrupted)
+    assert _train(dataset, tmp_path / "R") == 130
+    assert "nothing was kept" in capsys.readouterr().err
+    assert not (tmp_path / "R").exists()
+
+
+def test_a_failure_after_the_first_checkpoint_keeps_the_run(tmp_path, dataset, capsys, monkeypatch):
+    real, calls = peakcnn.trainer._train_step, {"n": 0}
+
+    def nan_in_epoch_2(trainer, x, y):
+        calls["n"] += 1
+        loss, logits = real(trainer, x, y)
+        return (torch.tensor(float("nan")) if trainer.epoch == 1 else loss), logits
+
+    monkeypatch.setattr(peakcnn.trainer, "_train_step", nan_in_epoch_2)
+    assert main(["-q", "train", dataset, "--out", str(tmp_path / "R"), "--arch", "small", "--epochs", "2"]) == 2
+    assert "still holds epoch 1" in _one_error(capsys)
+    names = {p.name for p in (tmp_path / "R").iterdir()}
+    assert {"config.json", "last.json", "model.json", "history.csv"} <= names
