@@ -453,3 +453,27 @@ def test_history_scores_training_predictions_and_weights_both_losses_alike(tmp_p
     plain = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
     assert rows[-1]["valid_loss"] == pytest.approx(float(weighted), rel=1e-5)
     assert abs(float(weighted) - float(plain)) > 0.05
+
+
+def test_one_class_training_labels_are_refused_or_warned_per_task(tmp_path, capsys, caplog):
+    from _train_helpers import synthetic_table
+
+    from peakcnn.data.store import write_dataset
+
+    table = synthetic_table(n=120, window=100, n_tasks=2)
+    table.labels[:, 0] = 1  # task0: every window positive
+    write_dataset(table, tmp_path / "two.h5")
+    table.labels[:, 1] = 1
+    write_dataset(table, tmp_path / "none.h5")
+    args = ["--arch", "small", "--epochs", "1", "--batch-size", "32"]
+    assert main(["train", str(tmp_path / "none.h5"), "--out", str(tmp_path / "r0"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"peakcnn: error: {tmp_path / 'none.h5'}: in the training split every task has one class only (all "
+        f"{(table.split == 0).sum()} windows positive), so there is nothing to learn; prepare the data set with "
+        "negatives (--negatives gc-matched, shuffled or random)"
+    )
+    assert not (tmp_path / "r0").exists()
+    assert main(["-q", "train", str(tmp_path / "two.h5"), "--out", str(tmp_path / "r1"), *args]) == 0
+    assert "warning: task task0 has one class only in the training split" in caplog.text
+    assert "task1" not in caplog.text

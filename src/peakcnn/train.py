@@ -7,6 +7,8 @@ architecture ``founding``. See :class:`peakcnn.runconfig.TrainConfig` for every 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 
 import torch
@@ -30,6 +32,8 @@ from peakcnn.runconfig import (
 from peakcnn.trainer import NonFiniteLoss, Trainer, predict_logits
 
 __all__ = ["Interrupted", "NonFiniteLoss", "TrainConfig", "predict_logits", "train"]
+
+log = logging.getLogger(__name__)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -153,17 +157,39 @@ def train(
         _check_trainable(ds, cfg)
         trainer = Trainer(ds, run, cfg, dev, progress)
         init = transfer_weights(trainer.model, cfg.init) if cfg.init and not resume else None
-        if not resume:
-            _check_fresh(run, force)
-        run.mkdir(parents=True, exist_ok=True)
         if resume:
             trainer.restore()
-        else:
-            write_json(run / CONFIG_FILE, {**_run_config(ds, cfg, dev), "init": init})
+            try:
+                return trainer.fit()
+            except KeyboardInterrupt:
+                raise Interrupted(_interrupt_message(trainer, dataset, run)) from None
+        _check_fresh(run, force)
+        created = [p for p in (run, *run.parents) if not p.exists()]  # deepest first
+        run.mkdir(parents=True, exist_ok=True)
         try:
+            write_json(run / CONFIG_FILE, {**_run_config(ds, cfg, dev), "init": init})
             return trainer.fit()
-        except KeyboardInterrupt:
-            raise Interrupted(_interrupt_message(trainer, dataset, run)) from None
+        except BaseException as e:
+            if not (run / f"{LAST_NAME}.json").exists():
+                _remove_run_files(run, created)
+            if isinstance(e, KeyboardInterrupt):
+                raise Interrupted(_interrupt_message(trainer, dataset, run)) from None
+            raise
+
+
+def _remove_run_files(run: Path, created: list[Path]) -> None:
+    """Take back what a fresh run wrote before its first checkpoint: its files in ``run`` (those a fresh
+    run starts by clearing, so no other file of the folder), then the folders in ``created`` if empty."""
+    for name in (
+        CONFIG_FILE,
+        HISTORY_FILE,
+        *(f"{n}.{ext}" for n in (MODEL_NAME, LAST_NAME) for ext in ("json", "safetensors")),
+    ):
+        with contextlib.suppress(OSError):
+            (run / name).unlink(missing_ok=True)
+    for folder in created:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _check_trainable(ds: Dataset, cfg: TrainConfig) -> None:
@@ -174,7 +200,17 @@ def _check_trainable(ds: Dataset, cfg: TrainConfig) -> None:
             f"{ds.path}: the validation split is empty, so --early-stop/--select-best/"
             "--lr-schedule plateau cannot be used"
         )
-    if cfg.shift >= ds.window // 2:
+    labels = ds.read("labels", ds.split_slice("train"))
+    one_class = [t for t, column in zip(ds.tasks, labels.T, strict=True) if column.min() == column.max()]
+    if len(one_class) == len(ds.tasks):
+        raise InputError(
+            f"{ds.path}: in the training split every task has one class only (all {labels.shape[0]:,} windows "
+            f"{'positive' if labels.min() == 1 else 'alike'}), so there is nothing to learn; prepare the data set "
+            "with negatives (--negatives gc-matched, shuffled or random)"
+        )
+    for t in one_class:
+        log.warning("warning: task %s has one class only in the training split of %s; it cannot be learned", t, ds.path)
+    if cfg.shift and cfg.shift >= ds.window // 2:
         raise InputError(
             f"--shift {cfg.shift}: must be less than half the {ds.window} bp window of {ds.path} (a shift of "
             f"{ds.window // 2} bp or more moves the centre out); a few bp to a few tens is usual"
