@@ -1,6 +1,8 @@
 """Checkpoints: self-describing JSON, safetensors only, shape checks, training state round trips."""
 
+import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -58,7 +60,7 @@ def test_damaged_or_missing_checkpoint(tmp_path):
     with pytest.raises(InputError, match="does not match model.json"):
         load_model(tmp_path)
     meta = json.loads((tmp_path / "model.json").read_text())
-    del meta["tensors_sha256"]  # as written by older versions: the bytes are parsed, and fail
+    meta["tensors_sha256"] = hashlib.sha256(b"\x00" * 20).hexdigest()  # the checksum of the bytes: parsed, and fail
     (tmp_path / "model.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="cannot be read as safetensors"):
         load_model(tmp_path)
@@ -128,32 +130,80 @@ def test_evaluate_run_without_checkpoint(tmp_path, capsys):
     assert err.startswith("peakcnn: error:") and "no checkpoint" in err and len(err.splitlines()) == 1
 
 
+def _pop(key):
+    return lambda m: m.pop(key)
+
+
+def _set(key, value):
+    return lambda m: m.update({key: value})
+
+
+def _set_config(key, value):
+    return lambda m: m["model_config"].update({key: value})
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda m: m.pop("tasks"), "model.json: 'tasks' is missing"),
-        (lambda m: m.update(window=None), "model.json: 'window' is missing or not a positive length"),
-        (lambda m: m["model_config"].update(conv_filters=[16, 16, -5]), "model_config in its JSON does not describe"),
-        (lambda m: m["model_config"].update(pool_widths="3"), "model_config in its JSON does not describe"),
+        (_pop("tasks"), "model.json: 'tasks' is missing or not a list of names"),
+        (_set("tasks", "a"), "'tasks' is missing or not a list of names ('a')"),
+        (_set("tasks", ["p", "q"]), "'tasks' is ['p', 'q'], but the network has 1 output(s) ('model_config.n_tasks')"),
+        (_set("tasks", [""]), "'tasks' is invalid: task name '' is empty or holds whitespace"),
+        (_set("tasks", ["a b"]), "'tasks' is invalid: task name 'a b' is empty or holds whitespace"),
+        (_set("tasks", ["a\tb"]), "'tasks' is invalid: task name 'a\\tb' is empty or holds whitespace"),
+        (_set("window", None), "model.json: 'window' is missing or not a positive length"),
+        (_set("window", 200.0), "'window' is missing or not a positive length (200.0)"),
+        (_set("window", 300), "'window' is 300, but the network takes 200 bp ('model_config.window')"),
+        (_set("center", "bogus"), "'center' is 'bogus', must be one of summit, midpoint"),
+        (_set("center", 1), "'center' is 1, must be one of summit, midpoint"),
+        (_pop("encoding"), "'encoding' is None, but peakcnn models read only 'uint8 codes"),
+        (_set("encoding", "ACGT one-hot"), "'encoding' is 'ACGT one-hot', but peakcnn models read only"),
+        (_pop("tensors_sha256"), "model.json: lacks its checksum 'tensors_sha256' (the sha256 of model.safetensors)"),
+        (_set("tensors_sha256", None), "lacks its checksum 'tensors_sha256'"),
+        (_set("tensors_sha256", "abc"), "'tensors_sha256' is 'abc', not a sha256 (64 lower-case hex digits)"),
+        (_set("training", "lr 0.1"), "'training' is 'lr 0.1', must be a JSON object"),
+        (_set("genome_chroms", "chr1"), "'genome_chroms' is 'chr1', must be a list of names"),
+        (_set("epoch", "3"), "'epoch' is '3', must be a non-negative integer"),
+        (_set("model_config", [200]), "'model_config' is [200], not a JSON object describing the network"),
+        (lambda m: m["model_config"].pop("dense_units"), "'model_config.dense_units' is missing"),
+        (_set_config("kernel", 3), "'model_config' has unknown fields kernel (known: window, n_tasks"),
+        (_set_config("n_tasks", "1"), "'model_config.n_tasks' is '1', must be a positive integer"),
+        (_set_config("window", True), "'model_config.window' is True, must be a positive integer"),
+        (_set_config("pool_widths", "3"), "'model_config.pool_widths' is '3', must be a list of integers"),
+        (_set_config("conv_filters", [16, 16.5, 32]), "'model_config.conv_filters' is [16, 16.5, 32], must be a list"),
+        (_set_config("dense_dropout", 2), "'model_config.dense_dropout' is 2, must be a number in [0, 1]"),
+        (_set_config("conv_dropout", [0.1, "x", 0.1]), "'model_config.conv_dropout' is [0.1, 'x', 0.1], must be"),
+        (_set_config("conv_filters", [16, 16, -5]), "model_config in its JSON does not describe a network"),
         (
             lambda m: m["model_config"].update(conv_filters=[], conv_widths=[], pool_widths=[], conv_dropout=[]),
             "conv_filters is empty",
         ),
-        (lambda m: m["model_config"].update(conv_widths=[15, 8, 5]), "must be odd positive integers"),
+        (_set_config("conv_widths", [15, 8, 5]), "must be odd positive integers"),
     ],
 )
 def test_hand_edited_model_json_gives_one_line(tmp_path, capsys, edit, message):
+    """Every value of model.json a command reads is checked when the model is loaded: predict (which reads
+    tasks, window and center) stops with one line naming the file and the key, and writes nothing."""
     (tmp_path / "run").mkdir()
-    save_model(tmp_path / "run", DNASeqClassifier(preset_config("small", 200, 1)), ["a"])
+    save_model(tmp_path / "run", DNASeqClassifier(preset_config("small", 200, 1)), ["a"], center="summit")
     meta = json.loads((tmp_path / "run" / "model.json").read_text())
     edit(meta)
     (tmp_path / "run" / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=re.escape(message)):
         load_model(tmp_path / "run")
     (tmp_path / "regions.fa").write_text(">r\n" + "ACGT" * 50 + "\n")
-    assert main(["predict", str(tmp_path / "run"), "--fasta", str(tmp_path / "regions.fa"), "--out", "x.tsv"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message.split(":")[-1].strip() in err[0]
+    (tmp_path / "regions.bed").write_text("chr1\t10\t150\n")
+    genome = tmp_path / "genome.fa"
+    genome.write_text(">chr1\n" + "ACGT" * 100 + "\n")
+    out = tmp_path / "x.tsv"
+    for argv in (
+        ["--fasta", str(tmp_path / "regions.fa")],
+        ["--bed", str(tmp_path / "regions.bed"), "--genome", str(genome)],
+    ):
+        assert main(["predict", str(tmp_path / "run"), *argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("peakcnn: error: ") and message in err[0]
+        assert str(tmp_path / "run" / "model.json") in err[0] and not out.exists()
 
 
 def test_damaged_run_files_on_resume_give_one_line(tmp_path, capsys):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,24 +105,117 @@ def test_ensemble_rejects_mismatched_or_unsafe_inputs(tmp_path):
         assert not (p / "model.json").exists()
 
 
+def _write_tensors(run, tensors):
+    """Replace a run's tensors by hand, recording their checksum as save_tensors does."""
+    save_file(tensors, str(run / "model.safetensors"))
+    meta = json.loads((run / "model.json").read_text())
+    meta["tensors_sha256"] = hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
+    (run / "model.json").write_text(json.dumps(meta))
+
+
 def test_damaged_ensemble_checkpoint(tmp_path):
     _, _, r1, r2 = _members(tmp_path)
     ens = tmp_path / "ens"
     build_ensemble([r1, r2], ens)
-    meta = json.loads((ens / "model.json").read_text())
-    del meta["tensors_sha256"]  # tensors edited by hand get past the checksum only without one
-    (ens / "model.json").write_text(json.dumps(meta))
     tensors = load_file(str(ens / "model.safetensors"))
-    save_file({**tensors, "extra.weight": torch.zeros(1)}, str(ens / "model.safetensors"))
+    _write_tensors(ens, {**tensors, "extra.weight": torch.zeros(1)})
     with pytest.raises(InputError, match="belong to no member"):
         load_model(ens)
-    save_file({k: v for k, v in tensors.items() if not k.startswith("members.1.head")}, str(ens / "model.safetensors"))
+    _write_tensors(ens, {k: v for k, v in tensors.items() if not k.startswith("members.1.head")})
     with pytest.raises(InputError, match=r"\(member 2\): tensors do not fit"):
         load_model(ens)
     meta = json.loads((ens / "model.json").read_text())
     (ens / "model.json").write_text(json.dumps({**meta, "ensemble": {"members": "?"}}))
     with pytest.raises(InputError, match="lists no members"):
         load_model(ens)
+
+
+def _edit_member(i, key, value):
+    return lambda m: m["ensemble"]["members"][i].update({key: value})
+
+
+def _edit_member_config(i, key, value):
+    return lambda m: m["ensemble"]["members"][i]["model_config"].update({key: value})
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m.update(tasks=["a", "b", "c"]), "'tasks' is ['a', 'b', 'c'], but the network has 2 output(s) "
+         "('ensemble.members[0].model_config.n_tasks')"),
+        (lambda m: m.update(tasks=["a", "a"]), "'tasks' is invalid: task name 'a' is used twice"),
+        (lambda m: m.update(window=240), "'window' is 240, but the network takes 200 bp "
+         "('ensemble.members[0].model_config.window')"),
+        (_edit_member_config(1, "window", 240), "'window' is 200, but the network takes 240 bp "
+         "('ensemble.members[1].model_config.window')"),
+        (_edit_member_config(1, "n_tasks", 1), "('ensemble.members[1].model_config.n_tasks')"),
+        (_edit_member_config(1, "dense_units", "8"), "'ensemble.members[1].model_config.dense_units' is '8', must"),
+        (_edit_member(1, "tasks", ["a", " b"]), "'ensemble.members[1].tasks' is invalid: task name ' b' is empty"),
+        (_edit_member(1, "tasks", ["a"]), "'ensemble.members[1].tasks' names 1 tasks, but the ensemble has 2"),
+        (_edit_member(0, "center", "bogus"), "'ensemble.members[0].center' is 'bogus', must be one of summit"),
+        (_edit_member(0, "training", []), "'ensemble.members[0].training' is [], must be a JSON object"),
+        (_edit_member(0, "run", 5), "'ensemble.members[0].run' is 5, must be a string"),
+        (lambda m: m["ensemble"].update(members=[1, 2]), "the ensemble lists no members"),
+    ],
+)  # fmt: skip
+def test_hand_edited_ensemble_json_gives_one_line(tmp_path, capsys, edit, message):
+    """An ensemble's JSON is checked like a run's, each member's network against the ensemble's tasks and
+    window; evaluate, which reads the members' records, stops with one line."""
+    _, _, r1, r2 = _members(tmp_path)
+    ens = tmp_path / "ens"
+    build_ensemble([r1, r2], ens)
+    meta = json.loads((ens / "model.json").read_text())
+    edit(meta)
+    (ens / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=re.escape(message)):
+        load_model(ens)
+    assert main(["evaluate", str(ens), "--dataset", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"peakcnn: error: {ens / 'model.json'}: ") and message in err[0]
+
+
+def test_ensemble_refuses_a_run_given_twice_or_bad_output_names(tmp_path, capsys):
+    """A member may be listed once only, however its path is spelt (or copied); --tasks names follow the
+    rules of 'prepare --names'. Nothing is written."""
+    _, _, r1, r2 = _members(tmp_path)
+    (tmp_path / "link").symlink_to(r1, target_is_directory=True)
+    shutil.copytree(r1, tmp_path / "copy")
+    spellings = [
+        r1,
+        str(r1) + "/",
+        tmp_path / "one" / ".." / "one",
+        tmp_path / "link",
+        r1 / "model.json",
+        r1 / "model.safetensors",
+    ]
+    for again in spellings:
+        with pytest.raises(InputError, match=f"{re.escape(str(Path(again)))}: is the same run as {r1}"):
+            build_ensemble([r1, r2, again], tmp_path / "ens")
+    with pytest.raises(InputError, match=f"copy: holds the same weights as {r1}"):
+        build_ensemble([r1, r2, tmp_path / "copy"], tmp_path / "ens")
+    for names, problem in (
+        ([""], "task name '' is empty or holds whitespace"),
+        (["a b"], "task name 'a b' is empty or holds whitespace"),
+        (["x", "x\t"], "task name 'x\\t' is empty or holds whitespace"),
+        (["x", "x"], "task name 'x' is used twice"),
+    ):
+        with pytest.raises(InputError, match=re.escape(f"--tasks: {problem}")):
+            build_ensemble([r1, r2], tmp_path / "ens", tasks=names)
+    with pytest.raises(InputError, match="is also one of the member runs"):
+        build_ensemble([r1 / "model.json", r2], r1)
+    assert not (tmp_path / "ens").exists()
+    # The command line: one line each, exit status 2.
+    for argv in (
+        [str(r1), str(tmp_path / "link")],
+        [str(r1), str(r2), "--tasks", ""],
+        [str(r1), str(r2), "--tasks", "a b"],
+    ):
+        assert main(["ensemble", *argv, "--out", str(tmp_path / "ens")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("peakcnn: error: ")
+    assert not (tmp_path / "ens").exists()
+    build_ensemble([r1, r2], tmp_path / "ens", tasks=["x", "y"])
+    assert load_model(tmp_path / "ens")[1]["tasks"] == ["x", "y"]
 
 
 def test_ensemble_cli_evaluate_predict_and_init(tmp_path, capsys):

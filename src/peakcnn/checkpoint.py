@@ -2,15 +2,17 @@
 
 A checkpoint is a pair ``NAME.safetensors`` + ``NAME.json`` inside a run folder. The JSON holds
 ``model_config``, ``tasks``, ``window``, ``encoding``, ``training`` (config), ``dataset_sha256``,
-``peakcnn_version`` and ``tensors_sha256`` (checked on loading); :func:`load_model` needs nothing else to
-rebuild the network, so ``predict``, ``scan`` and the interpretation tools never need the training command
-line.
+``peakcnn_version`` and ``tensors_sha256`` (required, and checked on loading); :func:`load_model` needs
+nothing else to rebuild the network, so ``predict``, ``scan`` and the interpretation tools never need the
+training command line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -19,6 +21,7 @@ from torch import nn
 from peakcnn import __version__
 from peakcnn.ensemble import ensemble_from_tensors, is_ensemble
 from peakcnn.errors import InputError
+from peakcnn.io.bed import task_name_problem
 from peakcnn.io.output import atomic_write_bytes
 from peakcnn.model import DNASeqClassifier, ModelConfig
 from peakcnn.sequence import ENCODING_NAME
@@ -31,6 +34,15 @@ TRAIN_STATE_PREFIX = "train_state."
 
 #: Key of the JSON half of a checkpoint holding the sha256 of its safetensors half.
 TENSORS_SHA256 = "tensors_sha256"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+#: What to do about a checkpoint whose JSON holds a value peakcnn never writes.
+_DAMAGED = "the checkpoint is damaged; restore it or train the run again"
+
+
+def _show(value) -> str:
+    """``repr(value)``, cut to fit an error line."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def save_tensors(stem: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -50,7 +62,7 @@ def save_tensors(stem: Path, tensors: dict[str, torch.Tensor], meta: dict) -> No
 
 
 def load_tensors(stem: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a pair written by :func:`save_tensors`."""
+    """Read a pair written by :func:`save_tensors`, refusing tensors whose sha256 the JSON lacks or contradicts."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
@@ -62,10 +74,22 @@ def load_tensors(stem: Path) -> tuple[dict[str, torch.Tensor], dict]:
         meta = json.loads(jpath.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{jpath}: not valid JSON ({e}); the checkpoint is damaged") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{jpath}: is not a checkpoint description (a JSON object); the checkpoint is damaged")
+    recorded = meta.get(TENSORS_SHA256)
+    if recorded is None:
+        raise InputError(
+            f"{jpath}: lacks its checksum '{TENSORS_SHA256}' (the sha256 of {tpath.name}), so the weights cannot "
+            "be verified; train the run again, or re-save the checkpoint with peakcnn.checkpoint.save_tensors"
+        )
+    if not isinstance(recorded, str) or not _SHA256_HEX.fullmatch(recorded):
+        raise InputError(
+            f"{jpath}: '{TENSORS_SHA256}' is {_show(recorded)}, not a sha256 (64 lower-case hex digits) of "
+            f"{tpath.name}; {_DAMAGED}"
+        )
     try:
         data = tpath.read_bytes()
-        recorded = meta.get(TENSORS_SHA256) if isinstance(meta, dict) else None
-        if recorded is not None and hashlib.sha256(data).hexdigest() != recorded:
+        if hashlib.sha256(data).hexdigest() != recorded:
             raise InputError(
                 f"{tpath}: does not match {jpath.name} (sha256 differs; the process writing them was probably "
                 "killed); the checkpoint is damaged, train into a new --out folder"
@@ -124,16 +148,141 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str)
     return model
 
 
-def _check_meta(meta, path: Path) -> None:
-    """The keys every command reads from a model's JSON: ``tasks`` (names) and ``window`` (bp)."""
-    if not isinstance(meta, dict):
-        raise InputError(f"{path}: is not a checkpoint description (a JSON object); the checkpoint is damaged")
-    tasks, window = meta.get("tasks"), meta.get("window")
-    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
-        raise InputError(f"{path}: 'tasks' is missing or not a list of names; the checkpoint is damaged")
-    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+#: Type each ``model_config`` field must have in a checkpoint: (test, description for the message). Every
+#: field of :class:`ModelConfig` must be present; its values are then checked by :class:`ModelConfig` itself.
+_CONFIG_TYPES = {
+    "window": (lambda v: _is_int(v) and v > 0, "a positive integer (bp)"),
+    "n_tasks": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "conv_filters": (lambda v: isinstance(v, list) and all(map(_is_int, v)), "a list of integers"),
+    "conv_widths": (lambda v: isinstance(v, list) and all(map(_is_int, v)), "a list of integers"),
+    "pool_widths": (lambda v: isinstance(v, list) and all(map(_is_int, v)), "a list of integers"),
+    "conv_dropout": (
+        lambda v: isinstance(v, list) and all(_is_number(p) and 0 <= p <= 1 for p in v),
+        "a list of numbers in [0, 1]",
+    ),
+    "residual_dilations": (lambda v: isinstance(v, list) and all(map(_is_int, v)), "a list of integers"),
+    "residual_dropout": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "dense_units": (lambda v: isinstance(v, list) and all(map(_is_int, v)), "a list of integers"),
+    "dense_dropout": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+}
+
+#: Optional keys other commands read: (test, description). ``center`` is checked against ``prepare --center``.
+#: A missing key or null means "not recorded" (an ensemble records ``dataset_path`` null for a member whose
+#: run names no data set), which every reader handles.
+_OPTIONAL_FIELDS = {
+    "training": (lambda v: isinstance(v, dict), "a JSON object"),
+    "genome_chroms": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of names"),
+    "dataset_sha256": (lambda v: isinstance(v, str), "a string"),
+    "dataset_path": (lambda v: isinstance(v, str), "a string"),
+    "selected_by": (lambda v: isinstance(v, str), "a string"),
+    "epoch": (lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
+    "run": (lambda v: isinstance(v, str), "a string (an ensemble member's run folder)"),
+}
+
+
+def _check_model_config(config, path: Path, key: str) -> ModelConfig:
+    """The :class:`ModelConfig` recorded under ``key``, every field present and of its type."""
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: {key!r} is {_show(config)}, not a JSON object describing the network; {_DAMAGED}")
+    known = [f.name for f in fields(ModelConfig)]
+    unknown = sorted(set(config) - set(known))
+    if unknown:
         raise InputError(
-            f"{path}: 'window' is missing or not a positive length ({window!r}); the checkpoint is damaged"
+            f"{path}: {key!r} has unknown fields {', '.join(unknown)} (known: {', '.join(known)}); "
+            f"it was written by another peakcnn version, or {_DAMAGED}"
+        )
+    missing = [f for f in known if f not in config]
+    if missing:
+        raise InputError(f"{path}: '{key}.{missing[0]}' is missing; {_DAMAGED}")
+    for field, (ok, allowed) in _CONFIG_TYPES.items():
+        if not ok(config[field]):
+            raise InputError(f"{path}: '{key}.{field}' is {_show(config[field])}, must be {allowed}; {_DAMAGED}")
+    try:
+        return ModelConfig.from_dict(config)
+    except InputError as e:
+        raise InputError(f"{path}: the {key} in its JSON does not describe a network ({e}); {_DAMAGED}") from None
+
+
+def _check_tasks(tasks, path: Path, key: str) -> list[str]:
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+        raise InputError(f"{path}: {key!r} is missing or not a list of names ({_show(tasks)}); {_DAMAGED}")
+    problem = task_name_problem(tasks)
+    if problem:
+        raise InputError(
+            f"{path}: {key!r} is invalid: {problem} (names are non-empty, without whitespace and distinct, as "
+            f"'peakcnn prepare --names' requires); {_DAMAGED}"
+        )
+    return tasks
+
+
+def _check_optional(doc: dict, path: Path, prefix: str = "") -> None:
+    """Keys a run may lack (or record as null, "not known"); when given, each must have its type."""
+    from peakcnn.data.prepare import CENTERS
+
+    for field, (ok, allowed) in _OPTIONAL_FIELDS.items():
+        if doc.get(field) is not None and not ok(doc[field]):
+            raise InputError(f"{path}: '{prefix}{field}' is {_show(doc[field])}, must be {allowed}; {_DAMAGED}")
+    if doc.get("center") is not None and doc["center"] not in CENTERS:
+        raise InputError(
+            f"{path}: '{prefix}center' is {_show(doc['center'])}, must be one of {', '.join(CENTERS)} "
+            f"(as 'peakcnn prepare --center'); {_DAMAGED}"
+        )
+
+
+def _check_meta(meta: dict, path: Path) -> None:
+    """Check every key a command reads from the model's JSON at ``path``, before the model is built: task
+    names (one per output of the network), window (the network's), encoding, centring, model config(s)."""
+    tasks = _check_tasks(meta.get("tasks"), path, "tasks")
+    window = meta.get("window")
+    if not _is_int(window) or window <= 0:
+        raise InputError(f"{path}: 'window' is missing or not a positive length ({_show(window)}); {_DAMAGED}")
+    if meta.get("encoding") != ENCODING_NAME:
+        raise InputError(
+            f"{path}: 'encoding' is {_show(meta.get('encoding'))}, but peakcnn models read only "
+            f"{ENCODING_NAME!r}; {_DAMAGED}"
+        )
+    _check_optional(meta, path)
+    if not is_ensemble(meta):
+        _check_network(meta, path, "", tasks, window)
+        return
+    members = meta["ensemble"].get("members") if isinstance(meta["ensemble"], dict) else None
+    if not isinstance(members, list) or not members or not all(isinstance(m, dict) for m in members):
+        raise InputError(
+            f"{path}: the ensemble lists no members ('ensemble.members' is not a list of JSON objects); {_DAMAGED}"
+        )
+    for i, member in enumerate(members):
+        prefix = f"ensemble.members[{i}]."
+        _check_optional(member, path, prefix)
+        _check_network(member, path, prefix, tasks, window)
+        if "tasks" in member:  # the member's own names, which --tasks may have replaced
+            own = _check_tasks(member["tasks"], path, prefix + "tasks")
+            if len(own) != len(tasks):
+                raise InputError(
+                    f"{path}: '{prefix}tasks' names {len(own)} tasks, but the ensemble has {len(tasks)}; {_DAMAGED}"
+                )
+
+
+def _check_network(doc: dict, path: Path, prefix: str, tasks: list[str], window: int) -> None:
+    """``doc["model_config"]`` must describe a network with one output per task that takes ``window`` bp."""
+    key = prefix + "model_config"
+    config = _check_model_config(doc.get("model_config"), path, key)
+    if config.n_tasks != len(tasks):
+        raise InputError(
+            f"{path}: 'tasks' is {_show(tasks)}, but the network has {config.n_tasks} output(s) ('{key}.n_tasks'); "
+            f"it must name one task per output; {_DAMAGED}"
+        )
+    if config.window != window:
+        raise InputError(
+            f"{path}: 'window' is {window}, but the network takes {config.window} bp ('{key}.window'); the two "
+            f"must agree; {_DAMAGED}"
         )
 
 
@@ -141,7 +290,10 @@ def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[nn.Module, dict
     """Load a trained model from a run folder (or a ``.json``/``.safetensors`` path); returns ``(model, meta)``.
 
     The model is a :class:`DNASeqClassifier`, or an :class:`~peakcnn.ensemble.EnsembleModel` for a folder
-    written by ``peakcnn ensemble``; it is returned in eval mode on the CPU.
+    written by ``peakcnn ensemble``; it is returned in eval mode on the CPU. Every key of the JSON that a
+    command reads is checked before the model is built (its tasks name the network's outputs, its window is
+    the network's, its encoding and centring are known, its checksum is present and matches the tensors),
+    so a damaged or hand-edited ``model.json`` fails here in one line.
     """
     run = Path(run)
     if run.suffix in (".json", ".safetensors"):

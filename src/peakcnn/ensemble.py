@@ -87,6 +87,15 @@ def _member_doc(run: Path, meta: dict) -> dict:
     return {"run": str(run.resolve()), **{k: meta[k] for k in keep if k in meta}}
 
 
+def _model_file(run: Path) -> Path:
+    """The model JSON :func:`peakcnn.checkpoint.load_model` reads for ``run``, its path resolved (so two
+    paths to one run, through ``..``, a trailing ``/`` or a symbolic link, give the same file)."""
+    from peakcnn.checkpoint import MODEL_NAME
+
+    stem = run.with_suffix("") if run.suffix in (".json", ".safetensors") else run / MODEL_NAME
+    return stem.with_suffix(".json").resolve()
+
+
 def _shared(values: list):
     """The common value of ``values``, or ``None`` when they differ."""
     return values[0] if all(v == values[0] for v in values) else None
@@ -100,30 +109,42 @@ def build_ensemble(
     Parameters
     ----------
     runs
-        At least two run folders written by ``peakcnn train``, with the same tasks, window and encoding.
+        At least two distinct run folders written by ``peakcnn train``, with the same tasks, window and
+        encoding. A run given twice (by any path) or a copy of one (the same weights) is refused.
     out
         Folder to write (created if needed). An existing ensemble there is replaced only with ``force``; a
         training run folder is never overwritten.
     tasks
-        Names of the ensemble's outputs. When given, members whose task names differ are accepted as long
-        as they have this many tasks; output ``i`` is then the mean of every member's output ``i`` (each
+        Names of the ensemble's outputs, under the rules of ``peakcnn prepare --names`` (non-empty, no
+        whitespace, distinct). When given, members whose task names differ are accepted as long as they have
+        this many tasks; output ``i`` is then the mean of every member's output ``i`` (each
         member's own names are kept in the metadata).
     """
     from peakcnn import __version__
-    from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, load_model, save_tensors
+    from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, TENSORS_SHA256, load_model, save_tensors
+    from peakcnn.io.bed import task_name_problem
     from peakcnn.runconfig import recorded_dataset
 
     runs = [Path(r) for r in runs]
     if len(runs) < 2:
         raise InputError("an ensemble needs at least two runs; give two or more RUN folders")
+    if tasks is not None:
+        problem = task_name_problem(list(tasks))
+        if problem:
+            raise InputError(f"--tasks: {problem}; give distinct names without whitespace, one per output")
+    files = [_model_file(r) for r in runs]
+    for i, file in enumerate(files):
+        if file in files[:i]:
+            earlier = runs[files.index(file)]
+            raise InputError(f"{runs[i]}: is the same run as {earlier} ({file.parent}); list each member run once")
     out = check_output_folder(out)
-    if any(out.resolve() == r.resolve() for r in runs):
+    if (out / f"{MODEL_NAME}.json").resolve() in files:
         raise InputError(f"{out}: is also one of the member runs; choose another --out folder")
     if (out / f"{LAST_NAME}.json").exists():
         raise InputError(f"{out}: holds a training run; choose another --out folder for the ensemble")
     if (out / f"{MODEL_NAME}.json").exists() and not force:
         raise InputError(f"{out}: already holds a model; add --force to replace it, or choose another --out folder")
-    tensors, members, first = {}, [], None
+    tensors, members, first, weights = {}, [], None, {}
     for i, run in enumerate(runs):
         model, meta = load_model(run)
         if is_ensemble(meta):
@@ -141,6 +162,12 @@ def build_ensemble(
                     f"{run}: {key} {meta.get(key)} differ from {first[1].get(key)} of {first[0]}; "
                     "the members of an ensemble must share tasks (or be named with --tasks), window and encoding"
                 )
+        if meta[TENSORS_SHA256] in weights:
+            raise InputError(
+                f"{run}: holds the same weights as {weights[meta[TENSORS_SHA256]]} (a copy of that run?); an "
+                "ensemble of identical models is that model, list each member run once"
+            )
+        weights[meta[TENSORS_SHA256]] = run
         members.append(_member_doc(run, {**meta, "dataset_path": recorded_dataset(run, meta)}))
         tensors.update({f"{MEMBER_PREFIX}{i}.{k}": v for k, v in model.state_dict().items()})
     meta = {

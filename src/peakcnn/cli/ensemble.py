@@ -16,15 +16,18 @@ when every member was trained on the same one; otherwise give --dataset."""
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("ensemble", help=HELP, description=DESCRIPTION)
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by 'peakcnn train' (two or more)")
+    p.add_argument(
+        "runs", nargs="+", metavar="RUN", help="run folders written by 'peakcnn train' (two or more, each once)"
+    )
     p.add_argument("--out", required=True, metavar="ENS", help="ensemble run folder to write")
     p.add_argument("--force", action="store_true", help="replace an ensemble already in ENS")
     p.add_argument(
         "--tasks",
         nargs="+",
         metavar="NAME",
-        help="names of the ensemble's outputs; accepts members whose task names differ (matched by position), "
-        "e.g. models of the same assay trained on different peak files",
+        help="names of the ensemble's outputs (distinct, without whitespace, as 'prepare --names'); accepts "
+        "members whose task names differ (matched by position), e.g. models of the same assay trained on "
+        "different peak files",
     )
     p.set_defaults(func=run)
 

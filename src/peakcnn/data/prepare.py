@@ -28,7 +28,7 @@ from peakcnn.data.split import SPLIT_NAMES
 from peakcnn.data.store import DATASET_FILE, write_dataset
 from peakcnn.data.summary import n_warnings, table_stats
 from peakcnn.errors import InputError, OutputError
-from peakcnn.io.bed import read_peaks, task_name, write_bed
+from peakcnn.io.bed import read_peaks, task_name, task_name_problem, write_bed
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +102,9 @@ def _task_names(peaks: list[Path], names) -> list[str]:
     tasks = list(names) if names else [task_name(p) for p in peaks]
     if len(tasks) != len(peaks):
         raise InputError(f"{len(tasks)} task names for {len(peaks)} peak files; give one --names entry per file")
-    bad = [t for t in tasks if not t or any(c.isspace() for c in t)]
-    if bad:
-        raise InputError(f"task name {bad[0]!r} is empty or holds whitespace; pass --names without spaces")
-    dup = sorted({t for t in tasks if tasks.count(t) > 1})
-    if dup:
-        raise InputError(f"task name {dup[0]!r} is used twice; pass distinct --names")
+    problem = task_name_problem(tasks)
+    if problem:
+        raise InputError(f"{problem}; pass distinct --names without spaces")
     return tasks
 
 

@@ -229,6 +229,18 @@ def task_name(path: str | Path) -> str:
     return name
 
 
+def task_name_problem(names: list[str]) -> str | None:
+    """Why ``names`` cannot name a model's tasks, or ``None``: each must be non-empty and free of whitespace
+    (it heads an output column) and used once."""
+    bad = [t for t in names if not t or any(c.isspace() for c in t)]
+    if bad:
+        return f"task name {bad[0]!r} is empty or holds whitespace"
+    dup = sorted({t for t in names if names.count(t) > 1})
+    if dup:
+        return f"task name {dup[0]!r} is used twice"
+    return None
+
+
 def write_bed(path: str | Path, columns: list, header: list[str] | None = None) -> int:
     """Write columns (equal-length sequences) as tab-separated lines; optional ``#`` header. Returns rows."""
     n = len(columns[0]) if columns else 0
