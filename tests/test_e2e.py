@@ -383,3 +383,26 @@ def test_running_out_of_memory_is_one_line_exit_1(monkeypatch, capsys):
     assert main(["evaluate", "RUN"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("peakcnn: error: out of memory (Unable to allocate 64.0 PiB"), err
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t.replace("\n1,", "\n1,xx", 1), "history.csv:2: could not convert string to float: 'xx"),
+        (lambda t: t.splitlines()[0] + "\n1,0.5," + ",".join(["0"] * 40) + "\n", "history.csv:2: more fields"),
+        (lambda t: "epoch,valid_auprc\n1,inf\n", "history.csv: no column 'train_loss' in the header line"),
+        (lambda t: t.replace("\n1,", "\ninf,", 1), "history.csv:2: cannot convert float infinity to integer"),
+    ],
+)
+def test_a_damaged_history_is_one_line_naming_the_file(trained, tmp_path, capsys, edit, message):
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    history = run / "history.csv"
+    history.write_text(edit(history.read_text()))
+    assert main(["-q", "evaluate", str(run), "--no-baselines", "--out", str(tmp_path / "ev")]) == 2
+    err = _error(capsys)
+    assert message in err and err.endswith("train the run again, or delete the file to go without curves"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no report, no temporary folder
+    history.write_bytes(b"\xff\xfe\x00")
+    assert main(["-q", "evaluate", str(run), "--no-baselines", "--out", str(tmp_path / "ev")]) == 2
+    assert "history.csv: cannot be read as a history table" in _error(capsys)

@@ -254,16 +254,33 @@ def write_history(path: Path, rows: list[dict]) -> None:
 
 
 def read_history(path: Path) -> list[dict]:
-    """Rows of a ``history.csv`` as dicts of floats (``epoch`` as int); empty if the file is absent."""
+    """Rows of a ``history.csv`` as dicts of floats (``epoch`` as int); empty if the file is absent.
+
+    A file that is not such a table (a missing ``epoch``, ``train_loss`` or ``valid_loss`` column, a value
+    that is not a number, a row with more fields than the header) raises :class:`InputError` naming it."""
     path = Path(path)
     if not path.exists():
         return []
+    damaged = "the run's history is damaged; train the run again, or delete the file to go without curves"
     rows = []
-    with open(path, newline="") as f:
-        for raw in csv.DictReader(f):
-            row = {k: (float(v) if v not in ("", None) else math.nan) for k, v in raw.items()}
-            row["epoch"] = int(row["epoch"])
-            rows.append(row)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ("epoch", "train_loss", "valid_loss") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"{path}: no column {missing[0]!r} in the header line; {damaged}")
+            for raw in reader:
+                line = reader.line_num
+                if None in raw:
+                    raise InputError(f"{path}:{line}: more fields than the header names; {damaged}")
+                try:
+                    row = {k: (float(v) if v not in ("", None) else math.nan) for k, v in raw.items()}
+                    row["epoch"] = int(row["epoch"])
+                except (ValueError, OverflowError) as e:
+                    raise InputError(f"{path}:{line}: {e}; {damaged}") from None
+                rows.append(row)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: cannot be read as a history table ({e}); {damaged}") from None
     return rows
 
 
