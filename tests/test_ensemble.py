@@ -74,7 +74,7 @@ def test_ensemble_rejects_mismatched_or_unsafe_inputs(tmp_path):
     other_window = make_run(tmp_path, tiny_model(n_tasks=2, window=240), TASKS, "window")
     with pytest.raises(InputError, match="at least two runs"):
         build_ensemble([r1], tmp_path / "e1")
-    with pytest.raises(InputError, match=r"tasks \['a', 'c'\] differ"):
+    with pytest.raises(InputError, match=r"tasks \['a', 'c'\] does not match tasks \['a', 'b'\] of"):
         build_ensemble([r1, other_tasks], tmp_path / "e2")
     # Named outputs accept members whose task names differ, matched by position; the count must still fit.
     build_ensemble([r1, other_tasks], tmp_path / "named", tasks=["x", "y"])
@@ -82,7 +82,7 @@ def test_ensemble_rejects_mismatched_or_unsafe_inputs(tmp_path):
     assert meta["tasks"] == ["x", "y"] and [m["tasks"] for m in meta["ensemble"]["members"]] == [TASKS, ["a", "c"]]
     with pytest.raises(InputError, match="2 tasks .* but 1 task names were given"):
         build_ensemble([r1, other_tasks], tmp_path / "e5", tasks=["x"])
-    with pytest.raises(InputError, match="window 240 differ"):
+    with pytest.raises(InputError, match="window 240 does not match window 200 of"):
         build_ensemble([r1, other_window], tmp_path / "e3")
     with pytest.raises(InputError, match="is also one of the member runs"):
         build_ensemble([r1, r2], r2)
@@ -97,7 +97,11 @@ def test_ensemble_rejects_mismatched_or_unsafe_inputs(tmp_path):
     build_ensemble([r1, r2], tmp_path / "ens")
     with pytest.raises(InputError, match="add --force"):
         build_ensemble([r1, r2], tmp_path / "ens")
+    (tmp_path / "ens" / "eval_test").mkdir()  # as peakcnn evaluate leaves it: it scored the ensemble replaced
+    for name in ("metrics.json", "report.html"):
+        (tmp_path / "ens" / "eval_test" / name).write_text("{}")
     build_ensemble([r2, r1], tmp_path / "ens", force=True)
+    assert not (tmp_path / "ens" / "eval_test").exists()
     assert load_model(tmp_path / "ens")[1]["ensemble"]["members"][0]["run"] == str(r2.resolve())
     with pytest.raises(InputError, match="is itself an ensemble"):
         build_ensemble([r1, tmp_path / "ens"], tmp_path / "e4")

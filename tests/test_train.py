@@ -318,7 +318,16 @@ def test_existing_run_needs_force(tmp_path, dataset):
     train(dataset, tmp_path / "run", {**SMALL, "epochs": 1}, progress=False)
     with pytest.raises(InputError, match="already holds a run"):
         train(dataset, tmp_path / "run", {**SMALL, "epochs": 1})
-    train(dataset, tmp_path / "run", {**SMALL, "epochs": 1, "seed": 4}, force=True, progress=False)
+    from peakcnn.evaluate import evaluate
+
+    run = tmp_path / "run"
+    evaluate(run, split="valid", baselines=False)
+    (run / "eval_mine").mkdir()
+    (run / "eval_mine" / "metrics.json").write_text("{}")
+    (run / "eval_mine" / "notes.txt").write_text("a folder evaluate did not write alone")
+    train(dataset, run, {**SMALL, "epochs": 1, "seed": 4}, force=True, progress=False)
+    assert not (run / "eval_valid").exists()  # it scored the model --force replaced
+    assert sorted(p.name for p in (run / "eval_mine").iterdir()) == ["metrics.json", "notes.txt"]
 
 
 @pytest.mark.parametrize(

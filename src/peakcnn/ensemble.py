@@ -142,7 +142,8 @@ def build_ensemble(
         raise InputError(f"{out}: is also one of the member runs; choose another --out folder")
     if (out / f"{LAST_NAME}.json").exists():
         raise InputError(f"{out}: holds a training run; choose another --out folder for the ensemble")
-    if (out / f"{MODEL_NAME}.json").exists() and not force:
+    replacing = (out / f"{MODEL_NAME}.json").exists()
+    if replacing and not force:
         raise InputError(f"{out}: already holds a model; add --force to replace it, or choose another --out folder")
     tensors, members, first, weights = {}, [], None, {}
     for i, run in enumerate(runs):
@@ -159,7 +160,7 @@ def build_ensemble(
         for key in ("window", "encoding") if tasks is not None else ("tasks", "window", "encoding"):
             if meta.get(key) != first[1].get(key):
                 raise InputError(
-                    f"{run}: {key} {meta.get(key)} differ from {first[1].get(key)} of {first[0]}; "
+                    f"{run}: {key} {meta.get(key)} does not match {key} {first[1].get(key)} of {first[0]}; "
                     "the members of an ensemble must share tasks (or be named with --tasks), window and encoding"
                 )
         if meta[TENSORS_SHA256] in weights:
@@ -194,4 +195,8 @@ def build_ensemble(
     meta = {k: v for k, v in meta.items() if v is not None}
     out.mkdir(parents=True, exist_ok=True)
     save_tensors(out / MODEL_NAME, tensors, meta)
+    if replacing:  # the evaluations there scored the ensemble just replaced
+        from peakcnn.evaluate import remove_evaluations
+
+        remove_evaluations(out)
     return meta

@@ -285,6 +285,18 @@ def _check_out(folder: Path) -> None:
             )
 
 
+def remove_evaluations(run: Path) -> list[Path]:
+    """Delete the ``eval_*`` folders of ``run`` that hold only what an evaluation writes (their figures
+    describe a model that ``--force`` is replacing); returns them."""
+    gone = []
+    for folder in sorted(Path(run).glob("eval_*")):
+        names = {p.name for p in folder.iterdir()} if folder.is_dir() and not folder.is_symlink() else set()
+        if METRICS_FILE in names and names <= OUTPUT_FILES:
+            shutil.rmtree(folder)
+            gone.append(folder)
+    return gone
+
+
 def evaluate(
     run,
     dataset=None,

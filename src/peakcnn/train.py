@@ -111,6 +111,10 @@ def _check_fresh(run: Path, force: bool) -> None:
     ):
         if (run / name).exists():
             (run / name).unlink()
+    if taken:
+        from peakcnn.evaluate import remove_evaluations
+
+        remove_evaluations(run)
 
 
 def train(
