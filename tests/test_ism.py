@@ -141,3 +141,17 @@ def test_ism_cli_writes_the_effects_of_the_motif_detector(tmp_path):
     rows = [line.split("\t") for line in (tmp_path / "r.tsv").read_text().splitlines()[1:]]
     assert [r[1] for r in rows[10:14]] == list("TGCA") and rows[10][0] == "411"
     np.testing.assert_allclose([float(v) for v in rows[11][3:]], expect[:, 11], atol=1e-3)
+
+
+def test_ism_of_an_all_n_sequence_plots_a_flat_logo_without_warnings(tmp_path, capsys):
+    import warnings
+
+    run = make_run(tmp_path, tiny_model(n_tasks=1), ["a"])
+    (tmp_path / "n.fa").write_text(">n\nNNNNNNNN\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["-q", "ism", str(run), "--fasta", str(tmp_path / "n.fa"), "--out", str(tmp_path / "p")]) == 0
+    assert capsys.readouterr().err == ""
+    effects = np.load(tmp_path / "p.npy")
+    assert effects.shape[:2] == (1, 4) and effects.any()  # each N can become any of the four bases
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

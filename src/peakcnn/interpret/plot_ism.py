@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,11 @@ def plot_ism(
     for t in range(n_tasks):
         logo_ax, heat_ax = axes[2 * t, 0], axes[2 * t + 1, 0]
         frame = pd.DataFrame(importance(delta[t], x).T, columns=list(ALPHABET))
-        logomaker.Logo(frame, ax=logo_ax, color_scheme="classic")
+        with warnings.catch_warnings():  # an all-N sequence has no importance: a flat logo, limits set below
+            warnings.filterwarnings("ignore", "Attempting to set identical", UserWarning)
+            logomaker.Logo(frame, ax=logo_ax, color_scheme="classic")
+        if not frame.to_numpy().any():
+            logo_ax.set_ylim(-1, 1)
         logo_ax.set_xlim(-0.5, length - 0.5)
         logo_ax.set_ylabel(f"{tasks[t]}\nimportance")
         logo_ax.set_xticks([])
