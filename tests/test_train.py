@@ -314,6 +314,20 @@ def test_resume_needs_a_checkpoint_and_the_same_dataset(tmp_path, dataset):
         train(tmp_path / "other", tmp_path / "run", {}, resume=True)
 
 
+def test_resume_of_a_finished_run_rebuilds_its_history_and_needs_its_model(tmp_path, dataset):
+    run = tmp_path / "run"
+    train(dataset, run, {**SMALL, "epochs": 2}, progress=False)
+    whole = (run / "history.csv").read_text()
+    assert len(whole.splitlines()) == 3
+    for damage in (lambda: (run / "history.csv").unlink(), lambda: (run / "history.csv").write_text(whole[:40])):
+        damage()
+        assert train(dataset, run, {}, resume=True, progress=False)["epochs_done"] == 2
+        assert (run / "history.csv").read_text() == whole  # rebuilt from last.json
+    (run / "model.safetensors").unlink()
+    with pytest.raises(InputError, match="model.safetensors is missing although 2 epoch"):
+        train(dataset, run, {}, resume=True, progress=False)
+
+
 def test_existing_run_needs_force(tmp_path, dataset):
     train(dataset, tmp_path / "run", {**SMALL, "epochs": 1}, progress=False)
     with pytest.raises(InputError, match="already holds a run"):

@@ -27,6 +27,7 @@ from peakcnn.runconfig import (
     differing_keys,
     read_run_config,
     resolve_device,
+    write_history,
     write_json,
 )
 from peakcnn.trainer import NonFiniteLoss, Trainer, predict_logits
@@ -163,6 +164,13 @@ def train(
         init = transfer_weights(trainer.model, cfg.init) if cfg.init and not resume else None
         if resume:
             trainer.restore()
+            missing = [f"{MODEL_NAME}.{x}" for x in ("json", "safetensors") if not (run / f"{MODEL_NAME}.{x}").exists()]
+            if trainer.epoch and missing:
+                raise InputError(
+                    f"{run}: {missing[0]} is missing although {trainer.epoch} epoch(s) were trained, and the model "
+                    "that run selected cannot be rebuilt from last.*; train again with --force"
+                )
+            write_history(run / HISTORY_FILE, trainer.history)  # a missing or cut file, rebuilt from last.json
             try:
                 return trainer.fit()
             except KeyboardInterrupt:
