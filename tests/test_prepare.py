@@ -556,3 +556,26 @@ def test_genomic_negatives_that_come_to_none_say_what_to_change(inputs, tmp_path
         "task a has no negative windows: no gc-matched negative was found; raise --neg-ratio (1e-09) or leave "
         "more of the genome outside --exclude"
     ) in m["warnings"]
+
+
+def test_a_different_data_set_written_meanwhile_is_not_replaced_without_force(inputs, tmp_path, monkeypatch):
+    import shutil
+
+    import peakcnn.data.prepare
+
+    common = dict(window=400, progress=False)
+    prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "other", seed=1, **common)
+    real = peakcnn.data.prepare.write_dataset
+
+    def another_command_finishes_first(table, path):
+        if not (tmp_path / "out").exists():
+            shutil.copytree(tmp_path / "other", tmp_path / "out")
+        return real(table, path)
+
+    monkeypatch.setattr(peakcnn.data.prepare, "write_dataset", another_command_finishes_first)
+    with pytest.raises(InputError, match=r"holds a different data set .*\(it was written there by another command"):
+        prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", seed=2, **common)
+    assert (tmp_path / "out" / "manifest.json").read_bytes() == (tmp_path / "other" / "manifest.json").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "out"]  # no temporary folder left
+    m = prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", seed=2, force=True, **common)
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["fingerprint"] == m["fingerprint"]

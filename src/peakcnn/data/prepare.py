@@ -380,12 +380,13 @@ def _prepare(
         "warnings": warnings,
         "files": {"dataset": DATASET_FILE, "windows": WINDOWS_BED, "manifest": MANIFEST},
     }
-    _write_all(out, table, manifest, genome.lengths, p["window"])
+    _write_all(out, table, manifest, genome.lengths, p["window"], force)
     return manifest
 
 
-def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int) -> None:
-    """Write the three output files into a temporary folder next to ``out``, then move it into place."""
+def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int, force: bool = False) -> None:
+    """Write the three output files into a temporary folder next to ``out``, then move it into place; a
+    different data set that another command wrote to ``out`` meanwhile is replaced only with ``force``."""
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -393,6 +394,10 @@ def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int) -> 
         manifest["dataset_sha256"] = write_dataset(table, tmp / DATASET_FILE)
         _write_windows_bed(tmp / WINDOWS_BED, table, lengths, window)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        try:
+            _existing(out, manifest["fingerprint"], force)
+        except InputError as e:
+            raise InputError(f"{e} (it was written there by another command while this one ran)") from None
         _finish(tmp, out)
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):  # the disk, not the path
