@@ -50,7 +50,7 @@ def test_ism_of_motif_detector_and_importance():
     assert np.allclose(imp.sum(axis=0)[5:9], 10)
 
 
-def test_ism_cli_region_and_fasta(tmp_path, capsys):
+def test_ism_cli_region_and_fasta(tmp_path, capsys, caplog):
     run = make_run(tmp_path, tiny_model(n_tasks=2), ["a", "b"])
     random_genome(tmp_path / "g.fa", {"chr1": 1000})
     assert (
@@ -93,6 +93,10 @@ def test_ism_cli_region_and_fasta(tmp_path, capsys):
     )
     assert np.load(tmp_path / "f.1_s1.npy").shape == (2, 4, 40)
     assert np.load(tmp_path / "f.2_s_2.npy").shape == (2, 4, 200)
+    assert (
+        f"warning: {tmp_path / 'q.fa'}: 1 of 2 sequences are shorter than the 200 bp window (N-padded on both "
+        "sides) and 1 longer (centre-cropped)"
+    ) in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -109,6 +109,12 @@ def fasta_codes(path: str | Path, window: int) -> tuple[list[str], np.ndarray, n
         lengths.append(len(codes))
         rows.append(fit_to_window(codes, window)[0])
     lengths = np.array(lengths, dtype=np.int64)
+    warn_fitted(path, lengths, window)
+    return names, lengths, np.stack(rows)
+
+
+def warn_fitted(path, lengths: np.ndarray, window: int) -> None:
+    """A warning counting the sequences of ``path`` N-padded or centre-cropped to ``window``."""
     short, long = int((lengths < window).sum()), int((lengths > window).sum())
     if short or long:
         log.warning(
@@ -116,11 +122,10 @@ def fasta_codes(path: str | Path, window: int) -> tuple[list[str], np.ndarray, n
             "%d longer (centre-cropped)",
             path,
             short,
-            len(names),
+            len(lengths),
             window,
             long,
         )
-    return names, lengths, np.stack(rows)
 
 
 def output_kind(path: str | Path) -> str:

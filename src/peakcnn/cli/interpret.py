@@ -85,13 +85,18 @@ def _region_inputs(args, window: int, meta: dict):
 
 def _fasta_inputs(args, window: int):
     """Per record ``(name, codes (W,), mutate start, mutate end, first coordinate)`` for --fasta."""
+    import numpy as np
+
+    from peakcnn.apply import warn_fitted
     from peakcnn.io.seqs import fit_to_window, read_sequences
 
-    out = []
+    out, lengths = [], []
     for name, codes in read_sequences(args.fasta):
         fitted, offset = fit_to_window(codes, window)
         lo, hi = max(offset, 0), min(offset + len(codes), window)
         out.append((name, fitted, lo, hi, lo - offset + 1))
+        lengths.append(len(codes))
+    warn_fitted(args.fasta, np.array(lengths), window)
     return out
 
 
