@@ -314,6 +314,14 @@ def test_resume_needs_a_checkpoint_and_the_same_dataset(tmp_path, dataset):
         train(tmp_path / "other", tmp_path / "run", {}, resume=True)
 
 
+def test_resume_and_force_together_are_refused(tmp_path, dataset, capsys):
+    assert main(["train", str(dataset), "--out", str(tmp_path / "run"), "--resume", "--force"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "peakcnn: error: --resume continues the run in --out and --force starts it over; give one of them"
+    )
+    assert not (tmp_path / "run").exists()
+
+
 def test_resume_of_a_finished_run_rebuilds_its_history_and_needs_its_model(tmp_path, dataset):
     run = tmp_path / "run"
     train(dataset, run, {**SMALL, "epochs": 2}, progress=False)

@@ -151,6 +151,8 @@ def train(
         Summary: epochs done, best epoch and validation auPRC, whether training stopped early, history.
     """
     options = dict(options or {})
+    if resume and force:
+        raise InputError("--resume continues the run in --out and --force starts it over; give one of them")
     with Dataset(dataset) as ds:
         run = Path(out)
         cfg = (
