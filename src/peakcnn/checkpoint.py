@@ -156,21 +156,25 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_int_list(value) -> bool:
+    return isinstance(value, list) and all(map(_is_int, value))
+
+
 #: Type each ``model_config`` field must have in a checkpoint: (test, description for the message). Every
 #: field of :class:`ModelConfig` must be present; its values are then checked by :class:`ModelConfig` itself.
 _CONFIG_TYPES = {
     "window": (lambda v: _is_int(v) and v > 0, "a positive integer (bp)"),
     "n_tasks": (lambda v: _is_int(v) and v > 0, "a positive integer"),
-    "conv_filters": (lambda v: isinstance(v, list) and all(map(_is_int, v)), "a list of integers"),
-    "conv_widths": (lambda v: isinstance(v, list) and all(map(_is_int, v)), "a list of integers"),
-    "pool_widths": (lambda v: isinstance(v, list) and all(map(_is_int, v)), "a list of integers"),
+    "conv_filters": (_is_int_list, "a list of integers"),
+    "conv_widths": (_is_int_list, "a list of integers"),
+    "pool_widths": (_is_int_list, "a list of integers"),
     "conv_dropout": (
         lambda v: isinstance(v, list) and all(_is_number(p) and 0 <= p <= 1 for p in v),
         "a list of numbers in [0, 1]",
     ),
-    "residual_dilations": (lambda v: isinstance(v, list) and all(map(_is_int, v)), "a list of integers"),
+    "residual_dilations": (_is_int_list, "a list of integers"),
     "residual_dropout": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
-    "dense_units": (lambda v: isinstance(v, list) and all(map(_is_int, v)), "a list of integers"),
+    "dense_units": (_is_int_list, "a list of integers"),
     "dense_dropout": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
 }
 
@@ -286,6 +290,13 @@ def _check_network(doc: dict, path: Path, prefix: str, tasks: list[str], window:
         )
 
 
+def model_stem(run: str | Path, name: str = MODEL_NAME) -> Path:
+    """The checkpoint :func:`load_model` reads for ``run`` (a run folder, or a ``.json``/``.safetensors``
+    path), without its extension."""
+    run = Path(run)
+    return run.with_suffix("") if run.suffix in (".json", ".safetensors") else run / name
+
+
 def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[nn.Module, dict]:
     """Load a trained model from a run folder (or a ``.json``/``.safetensors`` path); returns ``(model, meta)``.
 
@@ -296,12 +307,9 @@ def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[nn.Module, dict
     so a damaged or hand-edited ``model.json`` fails here in one line.
     """
     run = Path(run)
-    if run.suffix in (".json", ".safetensors"):
-        stem = run.with_suffix("")
-    elif run.is_dir():
-        stem = run / name
-    else:
+    if run.suffix not in (".json", ".safetensors") and not run.is_dir():
         raise InputError(f"{run}: not a run folder; give the --out folder of 'peakcnn train'")
+    stem = model_stem(run, name)
     tensors, meta = load_tensors(stem)
     _check_meta(meta, stem.with_suffix(".json"))
     tensors = {k: v for k, v in tensors.items() if not k.startswith(TRAIN_STATE_PREFIX)}

@@ -90,10 +90,9 @@ def _member_doc(run: Path, meta: dict) -> dict:
 def _model_file(run: Path) -> Path:
     """The model JSON :func:`peakcnn.checkpoint.load_model` reads for ``run``, its path resolved (so two
     paths to one run, through ``..``, a trailing ``/`` or a symbolic link, give the same file)."""
-    from peakcnn.checkpoint import MODEL_NAME
+    from peakcnn.checkpoint import model_stem
 
-    stem = run.with_suffix("") if run.suffix in (".json", ".safetensors") else run / MODEL_NAME
-    return stem.with_suffix(".json").resolve()
+    return model_stem(run).with_suffix(".json").resolve()
 
 
 def _shared(values: list):

@@ -272,12 +272,17 @@ def _write_outputs(folder: Path, doc: dict, arrays: dict, history: list[dict]) -
     write_report(doc, {k: v for k, v in images.items() if v}, history, folder / REPORT_FILE)
 
 
+def _foreign_files(folder: Path) -> list[str]:
+    """Names in ``folder`` that an evaluation does not write."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in OUTPUT_FILES)
+
+
 def _check_out(folder: Path) -> None:
     """Refuse an output folder that is a file, or a folder holding anything an evaluation did not write
     (it is replaced as a whole)."""
     check_output_folder(folder)
     if folder.is_dir():
-        foreign = sorted(p.name for p in folder.iterdir() if p.name not in OUTPUT_FILES)
+        foreign = _foreign_files(folder)
         if foreign:
             raise InputError(
                 f"{folder}: holds files an evaluation did not write ({', '.join(foreign[:3])}"
@@ -290,10 +295,10 @@ def remove_evaluations(run: Path) -> list[Path]:
     describe a model that ``--force`` is replacing); returns them."""
     gone = []
     for folder in sorted(Path(run).glob("eval_*")):
-        names = {p.name for p in folder.iterdir()} if folder.is_dir() and not folder.is_symlink() else set()
-        if METRICS_FILE in names and names <= OUTPUT_FILES:
-            shutil.rmtree(folder)
-            gone.append(folder)
+        if folder.is_dir() and not folder.is_symlink() and (folder / METRICS_FILE).is_file():
+            if not _foreign_files(folder):
+                shutil.rmtree(folder)
+                gone.append(folder)
     return gone
 
 

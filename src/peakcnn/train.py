@@ -92,6 +92,10 @@ def _resume_config(run: Path, ds: Dataset, options: dict) -> TrainConfig:
     return TrainConfig.from_dict(saved["training"])
 
 
+#: The files of a run that training writes besides its config: checkpoints and history.
+_RUN_FILES = tuple(f"{n}.{ext}" for n in (LAST_NAME, MODEL_NAME) for ext in ("json", "safetensors")) + (HISTORY_FILE,)
+
+
 def _check_fresh(run: Path, force: bool) -> None:
     """Refuse to train over an existing checkpoint unless ``force``; clear the old run's files if so."""
     if not run.exists():
@@ -103,13 +107,7 @@ def _check_fresh(run: Path, force: bool) -> None:
             f"{run}: already holds a run ({taken[0]}); add --resume to continue it, --force to "
             "start over, or choose another --out folder"
         )
-    for name in (
-        f"{LAST_NAME}.json",
-        f"{LAST_NAME}.safetensors",
-        f"{MODEL_NAME}.json",
-        f"{MODEL_NAME}.safetensors",
-        HISTORY_FILE,
-    ):
+    for name in _RUN_FILES:
         if (run / name).exists():
             (run / name).unlink()
     if taken:
@@ -194,11 +192,7 @@ def train(
 def _remove_run_files(run: Path, created: list[Path]) -> None:
     """Take back what a fresh run wrote before its first checkpoint: its files in ``run`` (those a fresh
     run starts by clearing, so no other file of the folder), then the folders in ``created`` if empty."""
-    for name in (
-        CONFIG_FILE,
-        HISTORY_FILE,
-        *(f"{n}.{ext}" for n in (MODEL_NAME, LAST_NAME) for ext in ("json", "safetensors")),
-    ):
+    for name in (CONFIG_FILE, *_RUN_FILES):
         with contextlib.suppress(OSError):
             (run / name).unlink(missing_ok=True)
     for folder in created:

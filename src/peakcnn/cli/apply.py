@@ -116,12 +116,9 @@ def _genome(args, meta):
 def input_files(args) -> list[tuple[str, object]]:
     """``(option, path)`` of every input file of a command (the model files of RUN included), which its
     outputs must not overwrite."""
-    from pathlib import Path
+    from peakcnn.checkpoint import model_stem
 
-    from peakcnn.checkpoint import MODEL_NAME
-
-    run = Path(args.run)
-    stem = run.with_suffix("") if run.suffix in (".json", ".safetensors") else run / MODEL_NAME
+    stem = model_stem(args.run)
     given = [
         (f"--{k.replace('_', '-')}", getattr(args, k, None)) for k in ("genome", "chrom_alias", "bed", "fasta", "vcf")
     ]

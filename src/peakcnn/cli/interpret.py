@@ -102,12 +102,12 @@ def _fasta_inputs(args, window: int):
 
 def _check_prefix(prefix: str) -> None:
     """Fail in one line when ``--out`` names a folder rather than a prefix of file names."""
-    import os
     from pathlib import Path
 
     from peakcnn.errors import InputError
+    from peakcnn.io.output import names_folder
 
-    if prefix.endswith(os.sep) or (os.altsep and prefix.endswith(os.altsep)) or Path(prefix).is_dir():
+    if names_folder(prefix) or Path(prefix).is_dir():
         inside = Path(prefix) / "out"
         raise InputError(
             f"--out {prefix}: is a folder, not a prefix of file names; give a prefix such as {inside} "

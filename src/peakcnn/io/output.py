@@ -18,13 +18,19 @@ from pathlib import Path
 from peakcnn.errors import InputError
 
 
+def names_folder(name: str | os.PathLike) -> bool:
+    """Whether the text of a path ends in a path separator, so that it can only name a folder."""
+    text = os.fspath(name)
+    return text.endswith(os.sep) or bool(os.altsep and text.endswith(os.altsep))
+
+
 def check_output_name(name: str | os.PathLike, what: str = "output") -> None:
     """Fail in one line when the text of an output path cannot name a file: ``-`` (standard output is not
     written to) or a name ending in a path separator (a folder)."""
     text = os.fspath(name)
     if text == "-":
         raise InputError(f"-: results are not written to standard output; give a file name for the {what}")
-    if text.endswith(os.sep) or (os.altsep and text.endswith(os.altsep)):
+    if names_folder(text):
         raise InputError(f"{text}: names a folder; give a file name for the {what}")
 
 
