@@ -255,7 +255,8 @@ def test_split_caveat_names_what_used_the_split():
     assert split_caveat("test", best, True, "A") is None
     assert split_caveat("valid", plain, False, "A") is None  # nothing chose anything on it
     assert (
-        split_caveat("valid", best, False, "A") == "this split stopped training early and chose the kept epoch" + tail
+        split_caveat("valid", best, False, "A")
+        == "this split decided when to stop training and chose the kept epoch" + tail
     )
     plateau = run("A", select_best=True, lr_schedule="plateau")
     assert split_caveat("valid", plateau, True, "A") == (

@@ -8,6 +8,7 @@ from _train_helpers import synthetic_table
 
 from peakcnn.baselines import Baseline, canonical_columns, features, fit_predict, kmer_counts
 from peakcnn.metrics import (
+    add_intervals,
     auprc,
     auroc,
     binary_metrics,
@@ -17,6 +18,7 @@ from peakcnn.metrics import (
     json_safe,
     log_loss,
     multitask_metrics,
+    quick_scores,
     reliability_bins,
     sigmoid,
 )
@@ -50,19 +52,34 @@ def test_binary_metrics_against_direct_formulas():
     assert sum(b["n"] for b in m["reliability"]) == 300
 
 
-def test_single_class_gives_nan_and_macro_skips_it():
+def test_single_class_gives_nan_and_macro_leaves_that_task_out_of_every_mean():
     y = np.array([[1, 0], [1, 1], [1, 0], [1, 1]])
-    p = np.array([[0.9, 0.2], [0.8, 0.7], [0.6, 0.4], [0.7, 0.9]])
+    p = np.array([[0.9, 0.2], [0.3, 0.7], [0.6, 0.4], [0.7, 0.9]])
     out = multitask_metrics(y, p, ["a", "b"])
     assert math.isnan(out["tasks"]["a"]["auroc"]) and out["tasks"]["b"]["auroc"] == 1.0
-    assert out["macro"]["auroc"] == 1.0
-    # n counts windows, n_pos / n_neg the labels of both tasks
-    assert (out["macro"]["n"], out["macro"]["n_pos"], out["macro"]["n_neg"]) == (4, 6, 2)
+    assert out["tasks"]["a"]["accuracy"] == 0.75
+    macro, b = out["macro"], out["tasks"]["b"]
+    # every mean is over task b alone: the positive rate beside the macro auPRC is its chance level
+    for key in ("auroc", "auprc", "positive_rate", "accuracy", "loss", "brier", "ece"):
+        assert macro[key] == pytest.approx(b[key]), key
+    assert macro["positive_rate"] == 0.5 and macro["accuracy"] == 1.0
+    # n counts windows, n_pos / n_neg the labels of the averaged task
+    assert (macro["n"], macro["n_pos"], macro["n_neg"], macro["n_tasks"]) == (4, 2, 2, 1)
+    assert macro["tasks_left_out"] == ["a"]
     from peakcnn.report import window_counts
 
-    assert window_counts(out["macro"]) == "4 windows x 2 tasks (6 pos / 2 neg labels)"
+    assert window_counts(macro) == "4 windows x 1 of 2 tasks (2 pos / 2 neg labels; left out, one class: a)"
     assert window_counts(out["tasks"]["b"]) == "4 (2 pos / 2 neg)"
     assert json_safe(out)["tasks"]["a"]["auroc"] is None
+    # the macro average over one task carries that task's interval
+    add_intervals(out, y, p, ["a", "b"], n_boot=50)
+    assert macro["auroc_interval"] == b["auroc_interval"] and macro["auprc_interval"] == b["auprc_interval"]
+    # the per-epoch scores average the same task
+    assert quick_scores(y, p) == pytest.approx({"accuracy": 1.0, "auroc": 1.0, "auprc": 1.0})
+    # with both classes everywhere every task counts
+    both = multitask_metrics(np.array([[1, 0], [0, 1], [1, 0], [0, 1]]), p, ["a", "b"])["macro"]
+    assert (both["n_tasks"], both["n_pos"], both["n_neg"], both["tasks_left_out"]) == (2, 4, 4, [])
+    assert window_counts(both) == "4 windows x 2 tasks (4 pos / 4 neg labels)"
 
 
 def test_bootstrap_scores_equal_sklearn_on_the_drawn_windows():
@@ -174,8 +191,25 @@ def test_baselines_see_what_they_should():
     assert auroc(test[1][:, 0], kmer[:, 0]) > auroc(test[1][:, 0], gc_on_motif[:, 0]) + 0.1
     tuned = Baseline("kmer6", "6-mer", k=6, tune_c=True)
     fit_predict(tuned, train, valid, test)
-    assert tuned.chosen_c[0] in (1e-3, 1e-2, 1e-1, 1.0)
+    assert tuned.chosen_c[0] in (1e-3, 1e-2, 1e-1, 1.0) and tuned.untuned == []
     assert features(Baseline("k4", "k4", k=4), test[0]).sum(axis=1) == pytest.approx(1.0)
+
+
+def test_a_c_that_cannot_be_chosen_on_valid_is_said_to_be_the_default(caplog):
+    """With one class in a task's valid labels the 6-mer baseline cannot choose its L2 strength there: it
+    uses C = 1, warns naming the task, and its label says so."""
+    from peakcnn.baselines import run_baselines
+
+    table = synthetic_table(n=300, window=100, n_tasks=2, seed=3)
+    train, valid, test = _split(table)
+    valid = (valid[0], valid[1].copy())
+    valid[1][:, 1] = 0
+    with caplog.at_level("WARNING"):
+        fitted = run_baselines(train, valid, test, tasks=["root", "leaf"])
+    assert fitted["kmer6"]["chosen_c"][1] == 1.0
+    assert fitted["kmer6"]["label"].endswith("(L2 chosen on valid; C = 1 for leaf: one class in valid)")
+    assert "task leaf has one class in the valid split" in caplog.text and "task root" not in caplog.text
+    assert fitted["kmer4"]["label"] == "4-mer logistic regression"
 
 
 @pytest.mark.parametrize("plot", ["plot_roc", "plot_pr"])

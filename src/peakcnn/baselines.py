@@ -32,6 +32,7 @@ class Baseline:
     k: int = 0  # 0 = GC content
     tune_c: bool = False
     chosen_c: list = field(default_factory=list)
+    untuned: list = field(default_factory=list)  # tasks whose C could not be chosen on valid
 
 
 def default_baselines() -> list[Baseline]:
@@ -111,39 +112,56 @@ def _fit(x: np.ndarray, y: np.ndarray, c: float):
     return model.fit(x, y)
 
 
-def _choose_c(x, y, xv, yv) -> float:
+def _choose_c(x, y, xv, yv) -> float | None:
+    """The C of :data:`C_GRID` with the highest validation auPRC, or ``None`` when the validation labels
+    hold one class (nothing to choose on)."""
     if len(yv) == 0 or yv.min() == yv.max():
-        return 1.0
+        return None
     scores = {c: auprc(yv, _fit(x, y, c).predict_proba(xv)[:, 1]) for c in C_GRID}
     return max(scores, key=lambda c: (scores[c], -c))
 
 
-def fit_predict(baseline: Baseline, train, valid, test) -> np.ndarray:
+def fit_predict(baseline: Baseline, train, valid, test, tasks: list[str] | None = None) -> np.ndarray:
     """Fit one regression per task on ``train`` and return test probabilities ``(n_test, T)``.
 
-    ``train``, ``valid`` and ``test`` are ``(codes, labels)`` pairs (uint8 arrays).
+    ``train``, ``valid`` and ``test`` are ``(codes, labels)`` pairs (uint8 arrays); ``tasks`` names the
+    tasks in warnings. A baseline that chooses C on ``valid`` falls back to ``C = 1`` for a task with one
+    class there, with a warning, and lists that task in ``baseline.untuned``.
     """
     x, xv, xt = (features(baseline, s[0]) for s in (train, valid, test))
     n_tasks = train[1].shape[1]
+    names = tasks or [str(t) for t in range(n_tasks)]
     probs = np.zeros((len(xt), n_tasks))
-    baseline.chosen_c = []
+    baseline.chosen_c, baseline.untuned = [], []
     for t in range(n_tasks):
         y, yv = train[1][:, t], valid[1][:, t]
         if y.min() == y.max():
-            log.warning(f"baseline {baseline.name}: task {t} has one class in the training split")
+            log.warning(f"warning: baseline {baseline.name}: task {names[t]} has one class in the training split")
             probs[:, t] = float(y.mean()) if len(y) else math.nan
             baseline.chosen_c.append(None)
             continue
         c = _choose_c(x, y, xv, yv) if baseline.tune_c else 1.0
+        if c is None:
+            log.warning(
+                f"warning: baseline {baseline.name}: task {names[t]} has one class in the valid split, so its L2 "
+                "strength is not chosen there: C = 1"
+            )
+            baseline.untuned.append(names[t])
+            c = 1.0
         baseline.chosen_c.append(c)
         probs[:, t] = _fit(x, y, c).predict_proba(xt)[:, 1] if len(xt) else []
     return probs
 
 
-def run_baselines(train, valid, test, baselines: list[Baseline] | None = None) -> dict[str, dict]:
-    """Fit every baseline; returns ``{name: {"label", "probs", "chosen_c"}}``."""
+def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, tasks: list[str] | None = None):
+    """Fit every baseline; returns ``{name: {"label", "probs", "chosen_c"}}``. The label of a baseline
+    whose C could not be chosen on ``valid`` for some task says so."""
     out = {}
     for b in baselines or default_baselines():
-        probs = fit_predict(b, train, valid, test)
-        out[b.name] = {"label": b.label, "probs": probs, "chosen_c": b.chosen_c}
+        probs = fit_predict(b, train, valid, test, tasks)
+        label = b.label
+        if b.untuned:
+            note = f"C = 1 for {', '.join(b.untuned)}: one class in valid"
+            label = f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
+        out[b.name] = {"label": label, "probs": probs, "chosen_c": b.chosen_c}
     return out

@@ -61,7 +61,7 @@ def split_caveat(split: str, meta: dict, baselines: bool, sha256: str) -> str | 
         )
     uses = []
     if any(r.get("early_stop") for r in recipes):
-        uses.append("stopped training early")
+        uses.append("decided when to stop training")
     if any(r.get("early_stop") or r.get("select_best") for r in recipes):
         uses.append("chose the kept epoch")
     if any(r.get("lr_schedule") == "plateau" for r in recipes):
@@ -236,7 +236,7 @@ def score(
             "models": {"CNN": {"label": f"CNN ({model_doc['arch']})", "metrics": None}},
         }
         if baselines:
-            fitted = run_baselines(ds.load_split("train"), ds.load_split("valid"), (codes, labels))
+            fitted = run_baselines(ds.load_split("train"), ds.load_split("valid"), (codes, labels), tasks=ds.tasks)
             for name, b in fitted.items():
                 probs[name] = b["probs"]
                 doc["models"][name] = {"label": b["label"], "chosen_c": b["chosen_c"]}
@@ -249,6 +249,12 @@ def score(
         doc["models"][name]["metrics"] = multitask_metrics(labels, p, tasks)
         if n_boot:
             add_intervals(doc["models"][name]["metrics"], labels, p, tasks, n_boot)
+    left_out = doc["models"]["CNN"]["metrics"]["macro"]["tasks_left_out"]
+    if left_out:
+        log.warning(
+            f"warning: the {split} split has one class only for task(s) {', '.join(left_out)}: no auROC or "
+            "auPRC there, and the macro figures average the other tasks"
+        )
     doc["intervals"] = {"level": 0.95, "resamples": n_boot, "seed": 0, "method": INTERVAL_METHOD} if n_boot else None
     return doc, {"labels": labels, "probs": probs}
 

@@ -2,7 +2,7 @@
 
 Every figure comes with the number of windows it was computed on. Probabilities are compared with labels
 ``1`` (positive) / ``0`` (negative). auROC and auPRC are ``NaN`` where a task has only one class; macro
-averages skip those tasks. The chance level of auPRC is the positive rate, reported beside it.
+averages leave those tasks out of every mean. The chance level of auPRC is the positive rate, reported beside it.
 """
 
 from __future__ import annotations
@@ -127,16 +127,17 @@ def add_intervals(
     metrics: dict, labels: np.ndarray, probs: np.ndarray, tasks: list[str], n_boot: int, level: float = 0.95
 ) -> dict:
     """Add ``auroc_interval`` and ``auprc_interval`` (``[low, high]``, :func:`bootstrap_interval`, seed 0)
-    to each task of a :func:`multitask_metrics` result, and to its macro average when there is one task
-    (a macro average over several tasks gets none). Returns ``metrics``, changed in place."""
+    to each task of a :func:`multitask_metrics` result, and to its macro average when that averages one
+    task (a macro average over several tasks gets none). Returns ``metrics``, changed in place."""
     labels = np.asarray(labels).reshape(len(labels), -1)
     probs = np.asarray(probs).reshape(len(probs), -1)
+    macro = metrics["macro"]
     for i, task in enumerate(tasks):
         ci = bootstrap_interval(labels[:, i], probs[:, i], n_boot=n_boot, level=level)
         for key in ("auroc", "auprc"):
             metrics["tasks"][task][f"{key}_interval"] = ci[key]
-            if len(tasks) == 1:
-                metrics["macro"][f"{key}_interval"] = ci[key]
+            if macro["n_tasks"] == 1 and task not in macro.get("tasks_left_out", []):
+                macro[f"{key}_interval"] = ci[key]
     return metrics
 
 
@@ -210,17 +211,30 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict:
 MACRO_KEYS = ("positive_rate", "loss", "accuracy", "auroc", "auprc", "brier", "ece")
 
 
+def scored_tasks(per_task: dict[str, dict]) -> list[str]:
+    """The tasks a macro average is taken over: those with both classes (where auROC and auPRC exist), or
+    every task when none has both."""
+    both = [t for t, m in per_task.items() if m["n_pos"] and m["n_neg"]]
+    return both or list(per_task)
+
+
 def macro_average(per_task: dict[str, dict]) -> dict:
-    """Unweighted mean of each scalar metric over tasks, skipping ``NaN``. ``n`` is the number of windows
-    (every task labels the same windows); ``n_pos`` and ``n_neg`` count labels, summed over tasks."""
+    """Unweighted mean of each scalar metric over the same tasks, :func:`scored_tasks`: a task with one
+    class in the split (no auROC, auPRC or chance level) is left out of every mean, so the mean positive
+    rate is the chance level of the mean auPRC. ``n`` is the number of windows (every task labels the same
+    windows); ``n_pos`` and ``n_neg`` count the labels of the averaged tasks; ``n_tasks`` is their number
+    and ``tasks_left_out`` names the others."""
+    tasks = scored_tasks(per_task)
     out: dict = {}
     for key in MACRO_KEYS:
-        vals = [m[key] for m in per_task.values() if m.get(key) is not None and not math.isnan(m[key])]
+        vals = [per_task[t][key] for t in tasks if per_task[t].get(key) is not None]
+        vals = [v for v in vals if not math.isnan(v)]
         out[key] = float(np.mean(vals)) if vals else math.nan
     out["n"] = int(max((m["n"] for m in per_task.values()), default=0))
     for key in ("n_pos", "n_neg"):
-        out[key] = int(sum(m[key] for m in per_task.values()))
-    out["n_tasks"] = len(per_task)
+        out[key] = int(sum(per_task[t][key] for t in tasks))
+    out["n_tasks"] = len(tasks)
+    out["tasks_left_out"] = [t for t in per_task if t not in tasks]
     return out
 
 
@@ -239,11 +253,13 @@ def multitask_metrics(labels: np.ndarray, probs: np.ndarray, tasks: list[str]) -
 
 
 def quick_scores(labels: np.ndarray, probs: np.ndarray) -> dict:
-    """Macro accuracy, auROC and auPRC without calibration detail (used once per training epoch)."""
+    """Macro accuracy, auROC and auPRC without calibration detail (used once per training epoch), over the
+    same tasks as :func:`macro_average`."""
     labels = np.asarray(labels).reshape(len(labels), -1)
     probs = np.asarray(probs).reshape(len(probs), -1)
+    both = [i for i in range(labels.shape[1]) if 0 < labels[:, i].sum() < len(labels)]
     acc, roc, prc = [], [], []
-    for i in range(labels.shape[1]):
+    for i in both or range(labels.shape[1]):
         y, p = labels[:, i], probs[:, i]
         acc.append(float(np.mean((p >= 0.5) == (y == 1))) if len(y) else math.nan)
         roc.append(auroc(y, p))

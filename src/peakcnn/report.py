@@ -65,10 +65,13 @@ def _esc(value) -> str:
 
 
 def window_counts(m: dict) -> str:
-    """Windows and labels: ``n (pos / neg)`` for one task; windows x tasks and the labels of all tasks for
-    a macro average over several."""
-    if m.get("n_tasks", 1) > 1:
-        return f"{m['n']:,} windows x {m['n_tasks']} tasks ({m['n_pos']:,} pos / {m['n_neg']:,} neg labels)"
+    """Windows and labels: ``n (pos / neg)`` for one task; windows x tasks and the labels of the averaged
+    tasks for a macro average over several, naming the tasks left out for having one class only."""
+    left_out = m.get("tasks_left_out") or []
+    if m.get("n_tasks", 1) > 1 or left_out:
+        of = f" of {m['n_tasks'] + len(left_out)}" if left_out else ""
+        out = f"; left out, one class: {', '.join(left_out)}" if left_out else ""
+        return f"{m['n']:,} windows x {m['n_tasks']}{of} tasks ({m['n_pos']:,} pos / {m['n_neg']:,} neg labels{out})"
     return f"{m['n']:,} ({m['n_pos']:,} pos / {m['n_neg']:,} neg)"
 
 
@@ -88,7 +91,7 @@ def comparison_table(doc: dict) -> str:
     rows, classes = [], []
     for name, model in doc["models"].items():
         m = model["metrics"]["macro"]
-        rows.append([_esc(model["label"]), window_counts(m)] + [fmt_interval(m, k) for k, _ in _MACRO_COLUMNS])
+        rows.append([_esc(model["label"]), _esc(window_counts(m))] + [fmt_interval(m, k) for k, _ in _MACRO_COLUMNS])
         classes.append("cnn" if name == "CNN" else "")
     return _table(header, rows, classes)
 
@@ -100,7 +103,7 @@ def per_task_table(doc: dict) -> str:
         for model in doc["models"].values():
             m = model["metrics"]["tasks"][task]
             rows.append(
-                [_esc(task), _esc(model["label"]), window_counts(m)]
+                [_esc(task), _esc(model["label"]), _esc(window_counts(m))]
                 + [fmt_interval(m, k) for k in ("auroc", "auprc", "positive_rate", "accuracy", "ece")]
             )
     return _table(header, rows)
@@ -150,7 +153,7 @@ def _summary(doc: dict) -> str:
     ds, split = doc["dataset"], doc["split"]
     cnn = doc["models"]["CNN"]["metrics"]["macro"]
     parts = [
-        f"<p>Split <b>{_esc(split)}</b> of <code>{_esc(ds['path'])}</code>: <b>{window_counts(cnn)}</b>"
+        f"<p>Split <b>{_esc(split)}</b> of <code>{_esc(ds['path'])}</code>: <b>{_esc(window_counts(cnn))}</b>"
         f"{'' if len(ds['tasks']) > 1 else ' windows'}, {len(ds['tasks'])} task(s), {ds['window']} bp.</p>",
         f"<p>Negatives: <b>{_esc(ds['negatives'])}</b>. Split mode: <b>{_esc(ds['split_mode'])}</b> "
         f"(windows per split: {', '.join(f'{k} {v:,}' for k, v in ds['counts'].items())}). "

@@ -102,7 +102,7 @@ class Trainer:
         self.amp_dtype = amp_dtype(cfg.amp, device.type)
         if self.amp_dtype == torch.bfloat16 and device.type == "cpu" and native_bf16() is False:
             log.warning(
-                "--amp bf16: this CPU has no native bfloat16 (no avx512_bf16, amx_bf16 or bf16 flag in "
+                "warning: --amp bf16: this CPU has no native bfloat16 (no avx512_bf16, amx_bf16 or bf16 flag in "
                 "/proc/cpuinfo), so training in bfloat16 runs several times slower than in float32 here; "
                 "train without --amp bf16"
             )
