@@ -97,7 +97,10 @@ def test_index_cache_is_bounded(tmp_path, records):
         (b">a\nACGT\n>b\n>c\nAC\n", "empty sequence for b"),
         (b"\x00\x01\x02binary", "binary"),
         (b">a\nAC\n>a\nGT\n", "duplicate"),
-        (b"", "not a FASTA"),
+        (b"", "is empty"),
+        (b"\n \n", "is empty"),
+        (b"\xef\xbb\xbf>a\nACGT\n", "byte-order mark"),
+        (b">a\rACGT\rACGT\r", "CR alone"),
     ],
 )
 def test_bad_genomes_raise_one_line(tmp_path, content, message, monkeypatch):
@@ -209,3 +212,76 @@ def test_an_index_older_in_content_than_its_file_is_rebuilt(tmp_path, records, k
     g = Genome(path)
     assert g.indexed and fai.read_text() != before
     _check_content(g, changed, np.random.default_rng(1))
+
+
+def _with_blanks(records: dict, where: str, width: int = 60) -> bytes:
+    """FASTA text of ``records`` with blanks in sequence lines: a trailing space on every line, a tab inside
+    every line, or a trailing space on each record's last line only."""
+    out = []
+    for name, seq in records.items():
+        lines = [seq[i : i + width] for i in range(0, len(seq), width)]
+        if where == "trailing":
+            lines = [line + " " for line in lines]
+        elif where == "inside":
+            lines = [line[:10] + "\t" + line[10:] for line in lines]
+        else:
+            lines[-1] += " "
+        out.append(f">{name}\n" + "\n".join(lines) + "\n")
+    return "".join(out).encode()
+
+
+@pytest.mark.parametrize("where", ["trailing", "inside", "last"])
+@pytest.mark.parametrize("kind", ["plain", "bgzip"])
+def test_blanks_in_sequence_lines_are_not_read_as_bases(tmp_path, records, where, kind):
+    """A .fai index counts spaces and tabs in sequence lines as bases; such a genome is read whole instead,
+    with the blanks dropped, and gives the same sequence as the clean file."""
+    text = _with_blanks(records, where)
+    path = tmp_path / ("g.fa.gz" if kind == "bgzip" else "g.fa")
+    if kind == "bgzip":
+        from Bio import bgzf
+
+        with bgzf.BgzfWriter(str(path), "wb") as fh:
+            fh.write(text)
+    else:
+        path.write_bytes(text)
+    g = Genome(path)
+    assert not g.indexed
+    _check_content(g, records, np.random.default_rng(2))
+
+
+def test_a_blank_the_index_cannot_see_is_one_line_when_read(tmp_path, records):
+    """A space in the middle of a record (not its first or last line) passes the open-time check; reading
+    across it stops with one line naming the region, not with wrong bases or a traceback."""
+    seq = records["s0"]
+    lines = [seq[i : i + 60] for i in range(0, len(seq), 60)]
+    lines[500] = lines[500][:30] + " " + lines[500][31:]  # a base replaced by a space: the lines stay even
+    path = tmp_path / "g.fa"
+    path.write_text(">s0\n" + "\n".join(lines) + "\n")
+    g = Genome(path)
+    assert g.indexed
+    assert codes_to_str(g.fetch("s0", 0, 600)) == _expected(seq[:600])  # away from the blank: fine
+    with pytest.raises(InputError, match=r"s0:29971-30100 holds 129 bases where its index \(.fai\) places 130"):
+        g.fetch("s0", 29_970, 30_100)
+    with pytest.raises(InputError, match="spaces or tabs inside sequence lines") as err:
+        g.codes("s0")
+    assert "\n" not in str(err.value)
+
+
+def test_a_bgzip_genome_cut_at_a_block_boundary_is_refused(tmp_path, records):
+    """Cut at a block boundary a bgzip file still decompresses, only shorter; its missing end-of-file block
+    gives it away."""
+    import struct
+
+    path = write_bgzip(tmp_path / "g.fa.gz", records)
+    raw = path.read_bytes()
+    starts, at = [], 0
+    while at < len(raw):
+        starts.append(at)
+        at += struct.unpack("<H", raw[at + 16 : at + 18])[0] + 1
+    assert len(starts) > 2
+    cut = tmp_path / "cut.fa.gz"
+    cut.write_bytes(raw[: starts[1]])
+    with pytest.raises(InputError, match="cut.fa.gz: bgzip file without its end-of-file block") as err:
+        Genome(cut)
+    assert "\n" not in str(err.value)
+    assert Genome(path).lengths == {k: len(v) for k, v in records.items()}

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError
+from peakcnn.io.compressed import check_complete_bytes
 from peakcnn.io.output import atomic_output, check_input_file
 
 _SKIP_PREFIXES = ("#", "track", "browser")
@@ -68,6 +69,7 @@ def _read_text(path: Path, option: str) -> str:
         with open(path, "rb") as fh:
             raw = fh.read()
         if raw[:2] == b"\x1f\x8b":
+            check_complete_bytes(path, raw)
             raw = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read the peak file ({e}); check it is intact") from None

@@ -15,10 +15,13 @@ A key shared by two genome records is ambiguous and matches neither.
 
 from __future__ import annotations
 
+import gzip
 import re
+import zlib
 from pathlib import Path
 
 from peakcnn.errors import InputError
+from peakcnn.io.compressed import check_complete_bytes
 
 _ORGANELLES = {
     "c": "pt",
@@ -80,10 +83,14 @@ def read_alias_file(path: str | Path) -> list[tuple[int, list[str]]]:
     """``(line number, names)`` of a chromAlias-style TSV (``#`` lines skipped); each row names one chromosome."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            check_complete_bytes(path, raw)
+            raw = gzip.decompress(raw)
+        text = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: chromosome alias file not found; check --chrom-alias") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
         raise InputError(f"{path}: chromosome alias file cannot be read as text ({e})") from None
     # A line with one name (its other columns empty) adds no alias.
     rows = [

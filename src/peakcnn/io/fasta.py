@@ -27,6 +27,7 @@ import numpy as np
 
 from peakcnn.errors import InputError
 from peakcnn.io.chromnames import AliasMap, format_names
+from peakcnn.io.compressed import check_complete, sniff_compression
 from peakcnn.io.output import check_input_file
 from peakcnn.sequence import N_CODE, bytes_to_codes
 
@@ -35,18 +36,6 @@ log = logging.getLogger(__name__)
 _CHUNK = 1 << 24
 _IS_SPACE = np.zeros(256, dtype=bool)
 _IS_SPACE[[9, 10, 11, 12, 13, 32]] = True
-
-
-def sniff_compression(path: Path) -> str:
-    """Return ``"plain"``, ``"gzip"`` or ``"bgzip"`` from the file's first bytes."""
-    with open(path, "rb") as fh:
-        head = fh.read(18)
-    if head[:2] != b"\x1f\x8b":
-        return "plain"
-    # BGZF: gzip with FLG.FEXTRA and an extra subfield "BC".
-    if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC":
-        return "bgzip"
-    return "gzip"
 
 
 def _strip_to_codes(raw: bytes | bytearray | np.ndarray) -> np.ndarray:
@@ -95,6 +84,17 @@ def _first_line(path: Path, compression: str) -> bytes:
         raise InputError(f"{path}: cannot read the genome ({e}); check the file is intact") from None
     if b"\x00" in head:
         raise InputError(f"{path}: binary data, not a FASTA genome; pass a FASTA file (plain, gzip or bgzip)")
+    if not head.strip():
+        raise InputError(f"{path}: the genome FASTA is empty; pass the genome sequence in FASTA format")
+    if head.startswith(b"\xef\xbb\xbf"):
+        raise InputError(
+            f"{path}: starts with a UTF-8 byte-order mark, which the FASTA index cannot address; remove it "
+            "(sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)"
+        )
+    if b"\r" in head and b"\n" not in head:
+        raise InputError(
+            f"{path}: its lines end in CR alone (old Mac line ends); convert them to LF (tr '\\r' '\\n' < IN > OUT)"
+        )
     return head.lstrip().split(b"\n", 1)[0]
 
 
@@ -157,7 +157,13 @@ class _Index:
             codes = _strip_to_codes(piece)[: len(out) - pos]
             out[pos : pos + len(codes)] = codes
             pos += len(codes)
-        return out[:pos]
+        if pos < len(out):
+            raise InputError(
+                f"{self.path}: {chrom}:{start + 1}-{end} holds {pos:,} bases where its index (.fai) places "
+                f"{len(out):,}: spaces or tabs inside sequence lines, or a file cut short; remove blanks from "
+                "the sequence lines (sed '/^>/!s/[[:blank:]]//g') or check the file"
+            )
+        return out
 
     def matches_file(self) -> bool:
         """Whether the index still describes the file: each record's sequence is preceded by a line end and
@@ -192,6 +198,35 @@ def _records_fit(records, read) -> bool:
         if read(offset - 1, 1) != b"\n" or (after and not after.startswith(b">")):
             return False
     return True
+
+
+def _blank_lines(index: _Index) -> bool:
+    """Whether the first or last sequence line of a record holds a space or tab, which a ``.fai`` index
+    counts as bases (all records of a plain file; the first and last of a compressed one, where each read
+    decompresses a block). Such a file is read by streaming, which drops them; a blank elsewhere is caught
+    when its bases are read."""
+    records = sorted(index.records.values(), key=lambda r: r[1])
+    if index.compression != "plain":
+        records = records[:1] + records[-1:]
+
+    def blank(read) -> bool:
+        for length, offset, linebases, linewidth in records:
+            if length > 0 and linebases > 0:
+                for at in (offset, offset + ((length - 1) // linebases) * linewidth):
+                    line = read(at, linebases).split(b"\n", 1)[0]
+                    if b" " in line or b"\t" in line:
+                        return True
+        return False
+
+    if index.compression != "plain":
+        return blank(lambda at, n: index.read_raw(at, n).tobytes())
+    with open(index.path, "rb") as fh:
+
+        def read(at: int, n: int) -> bytes:
+            fh.seek(at)
+            return fh.read(n)
+
+        return blank(read)
 
 
 def _build_index(path: Path, compression: str) -> _Index | None:
@@ -267,6 +302,7 @@ class Genome:
         if not os.access(self.path, os.R_OK):
             raise InputError(f"{self.path}: genome FASTA is not readable; check its permissions")
         self.compression = sniff_compression(self.path)
+        check_complete(self.path, self.compression)
         first = _first_line(self.path, self.compression)
         if not first.startswith(b">"):
             raise InputError(
@@ -276,6 +312,9 @@ class Genome:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_bp = cache_bp
         self._index = _build_index(self.path, self.compression) if self.compression != "gzip" else None
+        if self._index is not None and _blank_lines(self._index):
+            log.info("%s has spaces or tabs in sequence lines, which an index counts as bases; reading it whole", path)
+            self._index = None
         self.indexed = self._index is not None
         if self.indexed:
             self.names = list(self._index.records)
@@ -324,8 +363,6 @@ class Genome:
             self._cache.move_to_end(chrom)
             return self._cache[chrom]
         codes = self._index.read_codes(chrom, 0, self.lengths[chrom])
-        if len(codes) != self.lengths[chrom]:
-            raise InputError(f"{self.path}: {chrom} has {len(codes)} bases, index says {self.lengths[chrom]}")
         while self._cache and sum(map(len, self._cache.values())) + len(codes) > self._cache_bp:
             self._cache.popitem(last=False)
         self._cache[chrom] = codes

@@ -7,7 +7,6 @@ Each record is returned as ``uint8`` codes. Letters must be IUPAC nucleotide cod
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,16 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError
+from peakcnn.io.compressed import open_input
 from peakcnn.io.output import check_input_file
 from peakcnn.sequence import IUPAC, N_CODE, str_to_codes
 
 
 def _open(path: Path):
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="ascii", errors="replace", newline=None)
-    return open(path, encoding="ascii", errors="replace", newline=None)
+    """The file as text: UTF-8 record names (a byte-order mark dropped), any line ending."""
+    with open_input(path) as fh:
+        if b"\x00" in fh.read(65536):
+            raise InputError(f"{path}: binary data, not a FASTA file; pass a text FASTA file (plain or gzip)")
+    return open_input(path, "rt", encoding="utf-8-sig", errors="replace", newline=None)
 
 
 def _bad_letter(path: Path, lineno: int, line: str, name: str) -> None:

@@ -9,7 +9,6 @@ each ALT allele of a multi-allelic record becomes its own :class:`Variant`. Symb
 
 from __future__ import annotations
 
-import gzip
 import re
 import zlib
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peakcnn.errors import InputError
+from peakcnn.io.compressed import open_input
 from peakcnn.io.output import check_input_file
 
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
@@ -54,13 +54,10 @@ def _is_symbolic(alt: str) -> bool:
 
 
 def _open_text(path: Path):
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    with (gzip.open if gz else open)(path, "rb") as fh:
+    with open_input(path) as fh:
         if b"\x00" in fh.read(65536):
             raise InputError(f"{path}: binary data, not a VCF; pass a text VCF (plain, gzip or bgzip)")
-    opener = gzip.open if gz else open
-    return opener(path, "rt", encoding="utf-8-sig", errors="replace", newline=None)
+    return open_input(path, "rt", encoding="utf-8-sig", errors="replace", newline=None)
 
 
 def _parse_record(path: Path, lineno: int, line: str, report: VcfReport) -> Iterator[Variant]:

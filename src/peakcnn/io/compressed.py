@@ -1,0 +1,65 @@
+"""Compressed inputs: which kind a file is (plain, gzip or bgzip) and whether a bgzip file is complete.
+
+A bgzip (BGZF) file is a series of gzip members and ends with a fixed 28-byte empty member, the end-of-file
+block. A file cut short at a member boundary still decompresses without error, only shorter; the missing
+end-of-file block is the one sign of it (htslib checks it too).
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from peakcnn.errors import InputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+#: The end-of-file block every BGZF file ends with (SAM/BAM specification, section 4.1.2).
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def compression_of(head: bytes) -> str:
+    """``"plain"``, ``"gzip"`` or ``"bgzip"`` from a file's first 18 bytes."""
+    if head[:2] != GZIP_MAGIC:
+        return "plain"
+    # BGZF: gzip with FLG.FEXTRA and an extra subfield "BC".
+    if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC":
+        return "bgzip"
+    return "gzip"
+
+
+def sniff_compression(path: Path) -> str:
+    """``"plain"``, ``"gzip"`` or ``"bgzip"`` from the file's first bytes."""
+    with open(path, "rb") as fh:
+        return compression_of(fh.read(18))
+
+
+def truncation_message(path: Path) -> str:
+    return (
+        f"{path}: bgzip file without its end-of-file block, so it was cut short (at a block boundary, which "
+        "still decompresses); download or copy it again, or compress it again with bgzip"
+    )
+
+
+def check_complete(path: Path, compression: str | None = None) -> None:
+    """Raise :class:`InputError` when ``path`` is bgzip and does not end with the end-of-file block."""
+    if (compression or sniff_compression(path)) != "bgzip":
+        return
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - len(BGZF_EOF)))
+        if fh.read() != BGZF_EOF:
+            raise InputError(truncation_message(path))
+
+
+def check_complete_bytes(path: Path, raw: bytes) -> None:
+    """:func:`check_complete` for a file already read into ``raw``."""
+    if compression_of(raw[:18]) == "bgzip" and not raw.endswith(BGZF_EOF):
+        raise InputError(truncation_message(path))
+
+
+def open_input(path: Path, mode: str = "rb", **kw):
+    """Open a plain, gzip or bgzip file for reading (``rb`` or ``rt``), after :func:`check_complete`."""
+    compression = sniff_compression(path)
+    check_complete(path, compression)
+    return (gzip.open if compression != "plain" else open)(path, mode, **kw)

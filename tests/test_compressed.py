@@ -1,0 +1,77 @@
+"""Compressed inputs: every reader takes bgzip, and refuses a bgzip file cut short at a block boundary
+(which still decompresses, only shorter) instead of reading fewer records."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from peakcnn.errors import InputError
+from peakcnn.io.bed import read_peaks
+from peakcnn.io.chromnames import read_alias_file
+from peakcnn.io.seqs import read_sequences
+from peakcnn.io.vcf import read_vcf
+
+
+def _bgzip(path, text: str, block: int = 2000):
+    """``text`` as BGZF with small blocks (each write of ``block`` bytes flushed as its own block)."""
+    from Bio import bgzf
+
+    data = text.encode()
+    with bgzf.BgzfWriter(str(path), "wb") as fh:
+        for i in range(0, len(data), block):
+            fh.write(data[i : i + block])
+            fh.flush()
+    return path
+
+
+def _cut_after_first_block(path, out):
+    raw = path.read_bytes()
+    size = struct.unpack("<H", raw[16:18])[0] + 1
+    assert size < len(raw) - 28  # more than one block before the end-of-file block
+    out.write_bytes(raw[:size])
+    return out
+
+
+def _texts():
+    rng = np.random.default_rng(0)
+    bed = "".join(f"chr1\t{s}\t{s + 100}\n" for s in sorted(rng.integers(0, 10**6, 400)))
+    vcf = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n" + "".join(
+        f"chr1\t{p}\t.\tA\tC\n" for p in sorted(rng.integers(1, 10**6, 400))
+    )
+    fasta = "".join(f">s{i}\n{'ACGT' * 30}\n" for i in range(200))
+    alias = "".join(f"chr{i}\t{i}\tNC_{i:06d}.1\n" for i in range(1, 400))
+    return {
+        "bed": (bed, lambda p: len(read_peaks(p))),
+        "vcf": (vcf, lambda p: len(read_vcf(p)[0])),
+        "fasta": (fasta, lambda p: len(list(read_sequences(p)))),
+        "alias": (alias, lambda p: len(read_alias_file(p))),
+    }
+
+
+@pytest.mark.parametrize("kind", ["bed", "vcf", "fasta", "alias"])
+def test_bgzip_inputs_are_read_whole_or_refused_when_cut(tmp_path, kind):
+    text, count = _texts()[kind]
+    plain = tmp_path / f"x.{kind}"
+    plain.write_text(text)
+    whole = _bgzip(tmp_path / f"x.{kind}.gz", text)
+    assert count(whole) == count(plain) > 100
+    cut = _cut_after_first_block(whole, tmp_path / f"cut.{kind}.gz")
+    with pytest.raises(InputError, match=r"cut\.\w+\.gz: bgzip file without its end-of-file block") as err:
+        count(cut)
+    assert "\n" not in str(err.value)
+
+
+def test_query_fasta_keeps_utf8_names_and_drops_a_byte_order_mark(tmp_path):
+    path = tmp_path / "q.fa"
+    path.write_bytes("\ufeff>gène_α first\nACGTAC\n>b\nACGTTT\n".encode())
+    assert [name for name, _ in read_sequences(path)] == ["gène_α", "b"]
+
+
+def test_query_fasta_that_is_binary_says_so(tmp_path):
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}\x00\x00")
+    with pytest.raises(InputError, match="binary data, not a FASTA file"):
+        list(read_sequences(path))
