@@ -274,10 +274,42 @@ def test_scan_leaves_no_track_when_the_peak_file_fails_and_refuses_clashing_task
     "stride, message",
     [(0, "must be a positive number of bp"), (-27, "must be a positive number of bp"), (201, "use at most 200")],
 )
-def test_scan_genome_refuses_a_stride_below_one_bp_or_above_the_window(stride, message):
+def test_scan_genome_refuses_a_stride_below_one_bp_or_above_the_window(stride, message, tmp_path):
     from peakcnn.errors import InputError
     from peakcnn.scan_run import scan_genome
 
     assert tiny_model(n_tasks=1).config.window == 200
     with pytest.raises(InputError, match=f"--stride {stride}: .*{message}"):
-        scan_genome(tiny_model(n_tasks=1), ["a"], None, [], stride, exact=True, out="unused.bw", progress=False)
+        out = tmp_path / "unused.bw"
+        scan_genome(tiny_model(n_tasks=1), ["a"], None, [], stride, exact=True, out=out, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_sigterm_during_a_scan_leaves_no_track(tmp_path, capsys, monkeypatch, repeat):
+    """SIGTERM (kill, a scheduler's time limit) cleans up as Ctrl-C does and exits 143; a second signal
+    while the partial tracks are removed does not stop their removal."""
+    import os
+    import signal
+
+    from peakcnn.io.tracks import TrackWriter
+
+    random_genome(tmp_path / "g.fa", {"chr1": 1000})
+    run = make_run(tmp_path, tiny_model(n_tasks=2), ["a", "b"])
+    real, sent = TrackWriter.finish, []
+
+    def killed(self):
+        if repeat or not sent:
+            sent.append(self.path.name)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(self)
+
+    monkeypatch.setattr(TrackWriter, "finish", killed)
+    out = tmp_path / "out"
+    out.mkdir()
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["scan", str(run), "--genome", str(tmp_path / "g.fa"), "--out", str(out / "t.bw")]) == 143
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "peakcnn: terminated"
+    assert list(out.iterdir()) == []
+    assert len(sent) == (3 if repeat else 1)
+    assert signal.getsignal(signal.SIGTERM) is before  # the command's handler is gone once it returns

@@ -2,6 +2,8 @@
 
 import json
 import math
+import os
+import signal
 
 import h5py
 import numpy as np
@@ -38,6 +40,8 @@ def _interrupt_in_epoch(monkeypatch, epoch_calls, batches_per_epoch, exc):
         if calls["n"] == stop_at:
             if exc is KeyboardInterrupt:
                 raise KeyboardInterrupt
+            if exc == "sigterm":
+                os.kill(os.getpid(), signal.SIGTERM)
             loss, logits = real(trainer, x, y)
             return torch.tensor(math.nan), logits
         return real(trainer, x, y)
@@ -282,10 +286,12 @@ def test_non_finite_loss_keeps_last_good_checkpoint(tmp_path, dataset, monkeypat
     assert len(read_history(tmp_path / "run" / "history.csv")) == 1
 
 
-def test_ctrl_c_via_cli_exits_130_and_resumes(tmp_path, dataset, monkeypatch, capsys):
-    _interrupt_in_epoch(monkeypatch, 2, _n_batches(dataset, 16), KeyboardInterrupt)
+@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_ctrl_c_or_sigterm_via_cli_exits_and_resumes(tmp_path, dataset, monkeypatch, capsys, signal_name, status):
+    how = KeyboardInterrupt if signal_name == "SIGINT" else "sigterm"
+    _interrupt_in_epoch(monkeypatch, 2, _n_batches(dataset, 16), how)
     argv = ["train", str(dataset), "--out", str(tmp_path / "run"), "--arch", "small", "--epochs", "2"]
-    assert main(argv + ["--batch-size", "16"]) == 130
+    assert main(argv + ["--batch-size", "16"]) == status
     err = capsys.readouterr().err
     assert "holds epoch 1" in err and "--resume" in err
     before = read_history(tmp_path / "run" / "history.csv")

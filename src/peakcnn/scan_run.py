@@ -108,8 +108,8 @@ def scan_genome(
                 path.unlink(missing_ok=True)
             raise
     except BaseException:
-        for w in writers:  # every one, even if closing another fails again (a full disk)
-            with contextlib.suppress(OSError):
+        for w in writers:  # every one, even if closing another fails again (a full disk) or is interrupted
+            with contextlib.suppress(OSError, KeyboardInterrupt):
                 w.abort()
         raise
     finally:

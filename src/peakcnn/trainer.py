@@ -37,7 +37,7 @@ from peakcnn.checkpoint import (
 )
 from peakcnn.data.store import Dataset
 from peakcnn.ema import WeightAverage
-from peakcnn.errors import InputError, PeakcnnError
+from peakcnn.errors import TERMINATED, InputError, PeakcnnError
 from peakcnn.inference import predict
 from peakcnn.metrics import quick_scores, sigmoid
 from peakcnn.model import DNASeqClassifier, preset_config
@@ -80,16 +80,20 @@ def predict_logits(model: nn.Module, codes, device=None, batch_size: int | None 
 
 @contextlib.contextmanager
 def _defer_interrupt():
-    """Hold back Ctrl-C while a checkpoint is written, so its files always belong to one epoch."""
+    """Hold back Ctrl-C and SIGTERM while a checkpoint is written, so its files always belong to one epoch."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught = []
-    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(a))
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s in held:
+            signal.signal(s, previous[s])
+    if signal.SIGTERM in caught:
+        TERMINATED.append(signal.SIGTERM)
     if caught:
         raise KeyboardInterrupt
 

@@ -10,10 +10,12 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 
 from peakcnn import __version__
-from peakcnn.errors import PeakcnnError
+from peakcnn.errors import TERMINATED, PeakcnnError, interrupt_status, on_sigterm
 
 #: Sub-command modules, in the order they appear in ``peakcnn --help``.
 COMMANDS = ("prepare", "train", "ensemble", "evaluate", "apply", "interpret", "demo")
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 2 bad input, 1 a failed read or write such
-    as a full disk, 130 interrupted)."""
+    as a full disk, 130 interrupted by Ctrl-C, 143 by SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.captureWarnings(True)
+    TERMINATED.clear()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
     try:
         return int(args.func(args) or 0)
     except PeakcnnError as e:
@@ -66,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peakcnn: error: out of memory ({why}); ask for less or use a machine with more", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("peakcnn: interrupted", file=sys.stderr)
-        return 130
+        print(f"peakcnn: {'terminated' if TERMINATED else 'interrupted'}", file=sys.stderr)
+        return interrupt_status()
     except BrokenPipeError:
         # The reader of our output went away (e.g. `peakcnn ... | head`): stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -77,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         # Outputs are written under temporary names, so a failed write (full disk, lost mount) leaves none.
         print(f"peakcnn: error: {e}", file=sys.stderr)
         return 1
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def entry() -> None:

@@ -104,6 +104,7 @@ def recipe_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from peakcnn.errors import interrupt_status
     from peakcnn.train import Interrupted, train
 
     try:
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except Interrupted as e:
         print(f"peakcnn: {e.message}", file=sys.stderr)
-        return 130
+        return interrupt_status()
     print(summary_text(summary))
     return 0
 
