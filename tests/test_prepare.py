@@ -579,3 +579,31 @@ def test_a_different_data_set_written_meanwhile_is_not_replaced_without_force(in
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "out"]  # no temporary folder left
     m = prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", seed=2, force=True, **common)
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["fingerprint"] == m["fingerprint"]
+
+
+def test_a_data_set_write_that_fails_midway_is_one_line_and_leaves_nothing(inputs, tmp_path):
+    """A write failing midway (here: a file size limit, as a full disk would) ends in one line and exit 1,
+    not in HDF5 tracebacks and a crash, and leaves no output folder."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    from peakcnn.io.fasta import Genome
+
+    Genome(inputs["genome"])  # its .fai index exists before the limit applies
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+    out = tmp_path / "out" / "ds"
+    argv = ["prepare", "--genome", str(inputs["genome"]), "--peaks", str(inputs["a"]), "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "peakcnn", "-q", *argv], capture_output=True, text=True, preexec_fn=limit, timeout=300
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"peakcnn: error: {out}: cannot write the data set (File too large); free space or choose another --out"
+    ]
+    assert not out.exists() and list((tmp_path / "out").iterdir()) == []

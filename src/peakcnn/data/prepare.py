@@ -400,7 +400,7 @@ def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int, for
             raise InputError(f"{e} (it was written there by another command while this one ran)") from None
         _finish(tmp, out)
     except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):  # the disk, not the path
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG):  # the disk, not the path
             raise OutputError(
                 f"{out}: cannot write the data set ({e.strerror}); free space or choose another --out"
             ) from None

@@ -19,6 +19,7 @@ in batches without loading the file whole.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -85,8 +86,11 @@ def write_dataset(table: WindowTable, path: str | Path) -> str:
     table = table.sorted()
     digest = content_hash(table)
     tmp = path.with_name(path.name + ".tmp")
+    # Built in memory and written with a plain file write: HDF5 reports a write that fails on a full disk
+    # from its destructors (tracebacks it cannot raise, then a crash), a plain write as one OSError.
+    buffer = io.BytesIO()
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(buffer, "w") as f:
             window = table.seqs.shape[1]
             f.create_dataset(
                 "seqs", data=table.seqs, chunks=(max(1, min(len(table), 256)), window) if len(table) else None
@@ -106,6 +110,8 @@ def write_dataset(table: WindowTable, path: str | Path) -> str:
             for k, v in table.attrs.items():
                 attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v)
             f.attrs.update(attrs)
+        with open(tmp, "wb") as fh:
+            fh.write(buffer.getbuffer())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
