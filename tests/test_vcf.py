@@ -26,6 +26,7 @@ def test_multiallelic_split_and_symbolic_counted(tmp_path):
         "chr1\t40\t.\tG\t*\t.\t.\t.\n"
         "chr1\t50\t.\tG\tG]chr2:100]\t.\t.\t.\n"
         "chr1\t60\t.\tg\tt\r\n"
+        "chr1\t70\t.\tA\t.A,A.\t.\t.\t.\n"  # single breakends
     )
     variants, report = read_vcf(_write(tmp_path, body))
     assert [(v.pos, v.ref, v.alt) for v in variants] == [
@@ -36,7 +37,7 @@ def test_multiallelic_split_and_symbolic_counted(tmp_path):
         (60, "G", "T"),
     ]
     assert variants[0].id == "rs1" and variants[0].line == 3 and variants[0].is_snv and not variants[2].is_snv
-    assert report.records == 6 and report.symbolic == 3 and "<DEL>" in report.symbolic_examples[0]
+    assert report.records == 7 and report.symbolic == 5 and "<DEL>" in report.symbolic_examples[0]
 
 
 def test_gzip_and_bgzip_like_multi_member(tmp_path):

@@ -2,7 +2,7 @@
 
 Only the first five columns are used (``CHROM POS ID REF ALT``). Positions are 1-based as in the file;
 each ALT allele of a multi-allelic record becomes its own :class:`Variant`. Symbolic alleles (``<DEL>``,
-``*``, ``.``, breakends such as ``A[chr2:10[``) cannot be scored from sequence and are counted in
+``*``, ``.``, breakends such as ``A[chr2:10[`` or ``.A``) cannot be scored from sequence and are counted in
 :attr:`VcfReport.symbolic` instead. Structural problems raise :class:`~peakcnn.errors.InputError` naming
 ``file:line``.
 """
@@ -50,7 +50,9 @@ class VcfReport:
 
 
 def _is_symbolic(alt: str) -> bool:
-    return alt == "*" or alt.startswith("<") or "[" in alt or "]" in alt
+    """Symbolic alleles, ``*``, and breakends: mates (``A[chr2:10[``) and single breakends (``.A``, ``A.``)."""
+    single_breakend = len(alt) > 1 and (alt.startswith(".") or alt.endswith("."))
+    return alt == "*" or alt.startswith("<") or "[" in alt or "]" in alt or single_breakend
 
 
 def _open_text(path: Path):
