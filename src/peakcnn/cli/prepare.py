@@ -93,7 +93,10 @@ def register(subparsers) -> None:
         "--block-size",
         type=positive_int,
         default=None,
-        help="block length for --split region (default: genome/30, at least 10 windows, at most 1 Mb)",
+        help=(
+            "block length for --split region (default: the summed length of the chromosomes holding peaks / 30, "
+            "at least 10 windows, at most 1 Mb)"
+        ),
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--chrom-alias", metavar="TSV", help="chromAlias-style TSV of equivalent chromosome names")
