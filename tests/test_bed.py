@@ -76,6 +76,8 @@ def test_real_narrowpeak_and_dapseq_files():
         ("chr1\t100\t99999999999999999999\n", ":1: end 99999999999999999999 is larger than any chromosome"),
         ("chr1\t10\t20\nchr1\t--5\t20\n", ":2: start '--5' is not an integer"),
         ("chr1\t10\t20\nchr1\t1\u00b2\t20\n", ":2: start '1\u00b2' is not an integer"),
+        ("chr1\t1_000\t2_000\n", ":1: start '1_000' is not an integer"),
+        ("chr1\t\u0661\u0660\u0660\u0660\t2000\n", ":1: start '\u0661\u0660\u0660\u0660' is not an integer"),
     ],
 )
 def test_bad_peak_files(tmp_path, text, message):
@@ -83,6 +85,12 @@ def test_bad_peak_files(tmp_path, text, message):
     with pytest.raises(InputError, match=message) as err:
         read_peaks(path)
     assert "\n" not in str(err.value) and "bad.bed" in str(err.value)
+
+
+def test_summit_offsets_are_ascii_digits(tmp_path):
+    path = _write(tmp_path / "bad.narrowPeak", "chr1\t100\t200\tp\t5\t.\t1\t1\t1\t1_0\n")
+    with pytest.raises(InputError, match=":1: summit offset '1_0' is not an integer"):
+        read_peaks(path)
 
 
 def test_binary_and_missing(tmp_path):

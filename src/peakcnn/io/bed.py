@@ -183,11 +183,11 @@ def read_peaks(path: str | Path, option: str = "--peaks") -> PeakTable:
 
 def _fast_table(path: Path, rows: list[list[str]], linenos: list[int], fmt: str) -> PeakTable:
     """Convert all rows at once; raises ValueError when a line needs the per-line checks for its message."""
-    start = np.array([r[1] for r in rows]).astype(np.int64)
-    end = np.array([r[2] for r in rows]).astype(np.int64)
+    start = _int_column([r[1] for r in rows])
+    end = _int_column([r[2] for r in rows])
     summit = np.full(len(rows), -1, dtype=np.int64)
     if fmt == "narrowPeak":
-        offset = np.array([r[9] for r in rows]).astype(np.int64)
+        offset = _int_column([r[9] for r in rows], signed=True)
         if ((offset < -1) | (offset >= end - start)).any():
             raise ValueError
         summit = np.where(offset >= 0, start + offset, -1)
@@ -199,6 +199,15 @@ def _fast_table(path: Path, rows: list[list[str]], linenos: list[int], fmt: str)
     except ValueError:
         score = np.array([_float(r[4]) if len(r) > 4 else 0.0 for r in rows])
     return _table(path, fmt, [r[0] for r in rows], start, end, summit, names, score, linenos)
+
+
+def _int_column(texts: list[str], signed: bool = False) -> np.ndarray:
+    """Whole numbers written in ASCII digits (``int()`` alone would also take ``1_000`` and other scripts'
+    digits); ValueError otherwise."""
+    digits = "".join(t[1:] if signed and t.startswith("-") else t for t in texts)
+    if not (digits.isascii() and digits.isdigit()):
+        raise ValueError
+    return np.array(texts).astype(np.int64)
 
 
 def _float(text: str) -> float:
