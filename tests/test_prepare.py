@@ -548,6 +548,13 @@ def test_no_window_left_says_which_windows_were_dropped_and_why(tmp_path, capsys
         "windows dropped: N fraction above max_n_frac: 2); are the peak files for this genome?"
     )
     assert not (tmp_path / "out").exists()
+    # every chromosome shorter than the window: said as such
+    assert main([*argv[:-1], "4000", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"peakcnn: error: {genome}: every chromosome is shorter than the window (longest 3,000 bp, --window 4,000), "
+        "so no window fits; choose a smaller --window"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_genomic_negatives_that_come_to_none_say_what_to_change(inputs, tmp_path):

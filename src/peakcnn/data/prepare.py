@@ -344,6 +344,12 @@ def _prepare(
     step("writing")
     stats = table_stats(table)
     if not any(stats["classes"]["positive"][name]["windows"] for name in SPLIT_NAMES):
+        longest = max(genome.lengths.values())
+        if longest < p["window"]:
+            raise InputError(
+                f"{genome.path}: every chromosome is shorter than the window (longest {longest:,} bp, --window "
+                f"{p['window']:,}), so no window fits; choose a smaller --window"
+            )
         raise InputError(f"no peak window is left ({_drop_summary(report)}); are the peak files for this genome?")
     for msg in n_warnings(stats):
         warn(msg)
