@@ -231,6 +231,31 @@ def test_genome_mismatch_warns(tmp_path, caplog):
     assert "1 of the 2 chromosomes the model was trained on are not in genome" in caplog.text
 
 
+def test_a_chromosome_is_found_by_what_its_description_said(tmp_path, caplog):
+    """A model trained on a genome named by accessions ("NC_000001.1 ... chromosome 1") is not reported as
+    trained on another assembly when given the same chromosomes named chr1, chr2."""
+    from peakcnn.apply import check_genome
+    from peakcnn.io.fasta import Genome
+
+    random_genome(tmp_path / "g.fa", {"chr1": 1000, "chr2": 1000})
+    genome = Genome(tmp_path / "g.fa")
+    meta = {
+        "genome_chroms": ["NC_000001.1", "NC_000002.1", "NC_000009.1"],
+        "genome_chrom_descriptions": {
+            "NC_000001.1": "Testus chromosome 1",
+            "NC_000002.1": "Testus chromosome 2, complete sequence",
+            "NC_000009.1": "Testus chromosome 9",
+        },
+    }
+    with caplog.at_level("WARNING"):
+        check_genome(meta, genome)
+    assert "1 of the 3 chromosomes the model was trained on are not in genome g.fa (NC_000009.1)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        check_genome({"genome_chroms": meta["genome_chroms"]}, genome)  # without descriptions: by name only
+    assert "3 of the 3 chromosomes" in caplog.text
+
+
 def test_gz_output_is_gzip_and_bed_gz_is_bed(tmp_path):
     import gzip
 

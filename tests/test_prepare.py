@@ -614,3 +614,21 @@ def test_a_data_set_write_that_fails_midway_is_one_line_and_leaves_nothing(input
         f"peakcnn: error: {out}: cannot write the data set (File too large); free space or choose another --out"
     ]
     assert not out.exists() and list((tmp_path / "out").iterdir()) == []
+
+
+def test_chromosome_descriptions_travel_from_the_genome_to_the_model(inputs, tmp_path):
+    """The FASTA description of each chromosome is kept in the data set and in a model trained on it, so
+    that a genome naming the same chromosomes otherwise is recognised (see test_predict)."""
+    import json as _json
+
+    from peakcnn.train import train
+
+    records = {f"NC_00000{i}.1": seq for i, seq in enumerate(inputs["records"].values(), start=1)}
+    descriptions = {name: f"Testus chromosome {i}" for i, name in enumerate(records, start=1)}
+    genome = write_fasta(tmp_path / "acc.fa", records, descriptions=descriptions)
+    prepare_dataset(genome, [inputs["a"]], tmp_path / "ds", progress=False)
+    with Dataset(tmp_path / "ds") as ds:
+        assert ds.chrom_descriptions == {c: descriptions[c] for c in ds.chroms} and len(ds.chroms) == 4
+    train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 64}, progress=False)
+    meta = _json.loads((tmp_path / "run" / "model.json").read_text())
+    assert meta["genome_chrom_descriptions"] == {c: descriptions[c] for c in meta["genome_chroms"]}

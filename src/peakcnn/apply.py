@@ -14,11 +14,21 @@ log = logging.getLogger(__name__)
 
 
 def check_genome(meta: dict, genome) -> None:
-    """Warn when chromosomes recorded in the checkpoint are absent from ``genome`` (another assembly?)."""
+    """Warn when chromosomes recorded in the checkpoint are absent from ``genome`` (another assembly?). A
+    chromosome is found by its name or by what its FASTA description said (``NC_003070.9`` described as
+    "chromosome 1" is ``chr1`` of another assembly's naming)."""
+    from peakcnn.io.chromnames import description_key
+
     names = meta.get("genome_chroms") or (meta.get("training") or {}).get("genome_chroms")
     if not names:
         return
-    missing = [c for c in names if genome.resolve(c) is None]
+    descriptions = meta.get("genome_chrom_descriptions") or {}
+
+    def found(name: str) -> bool:
+        key = description_key(descriptions.get(name, ""))
+        return genome.resolve(name) is not None or (key is not None and genome.resolve(key) is not None)
+
+    missing = [c for c in names if not found(c)]
     if missing:
         shown = ", ".join(missing[:5]) + (f", ... {len(missing) - 5} more" if len(missing) > 5 else "")
         log.warning(

@@ -184,6 +184,10 @@ _CONFIG_TYPES = {
 _OPTIONAL_FIELDS = {
     "training": (lambda v: isinstance(v, dict), "a JSON object"),
     "genome_chroms": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of names"),
+    "genome_chrom_descriptions": (
+        lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+        "a JSON object of names and descriptions",
+    ),
     "dataset_sha256": (lambda v: isinstance(v, str), "a string"),
     "dataset_path": (lambda v: isinstance(v, str), "a string"),
     "selected_by": (lambda v: isinstance(v, str), "a string"),

@@ -82,7 +82,7 @@ def ensemble_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: s
 def _member_doc(run: Path, meta: dict) -> dict:
     keep = (
         "model_config", "tasks", "training", "dataset_sha256", "dataset_path", "epoch", "selected_by", "center",
-        "genome_chroms",
+        "genome_chroms", "genome_chrom_descriptions",
     )  # fmt: skip
     return {"run": str(run.resolve()), **{k: meta[k] for k in keep if k in meta}}
 
@@ -183,6 +183,7 @@ def build_ensemble(
         "dataset_path": _shared([m.get("dataset_path") for m in members]),
         "center": _shared([m.get("center") for m in members]),
         "genome_chroms": _shared([m.get("genome_chroms") for m in members]),
+        "genome_chrom_descriptions": _shared([m.get("genome_chrom_descriptions") for m in members]),
     }
     centres = sorted({m["center"] for m in members if m.get("center")})
     if len(centres) > 1:

@@ -75,7 +75,9 @@ def split_caveat(split: str, meta: dict, baselines: bool, sha256: str) -> str | 
 
 
 #: Data set attributes that are bookkeeping, not a description of the data, and are left out of reports.
-_HIDDEN_ATTRS = {"format", "format_version", "tasks", "chroms", "content_sha256", "encoding", "window"}
+_HIDDEN_ATTRS = {
+    "format", "format_version", "tasks", "chroms", "chrom_descriptions", "content_sha256", "encoding", "window",
+}  # fmt: skip
 
 
 STRANDS_FORWARD = "forward strand"

@@ -168,6 +168,7 @@ class Trainer:
             # How 'predict --bed' must place windows, and which assembly 'predict'/'scan' should be given.
             "center": _dataset_center(self.ds),
             "genome_chroms": list(self.ds.chroms),
+            "genome_chrom_descriptions": dict(self.ds.chrom_descriptions),
         }
 
     def _save_last(self) -> None:

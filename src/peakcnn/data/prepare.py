@@ -369,6 +369,8 @@ def _prepare(
         "negatives": _negatives_label(p["negatives"], exclude_paths),
         "split_mode": report["split_layout"]["mode"],
         "genome": str(genome.path.resolve()),
+        # what the FASTA headers say of each chromosome ("... chromosome 1"): its names in other assemblies
+        "chrom_descriptions": {c: genome.descriptions[c] for c in table.chroms if genome.descriptions.get(c)},
         "params": p,
         "fingerprint": fingerprint,
     }

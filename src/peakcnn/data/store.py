@@ -160,6 +160,8 @@ class Dataset:
         self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
         self.tasks: list[str] = json.loads(self.attrs["tasks"])
         self.chroms: list[str] = json.loads(self.attrs["chroms"])
+        #: FASTA description of each chromosome that had one (empty for data sets without the attribute)
+        self.chrom_descriptions: dict[str, str] = json.loads(self.attrs.get("chrom_descriptions", "{}"))
         self.window: int = int(self.attrs["window"])
         self.sha256: str = str(self.attrs["content_sha256"])
         if self._f["seqs"].shape != (len(self._split), self.window):
