@@ -219,7 +219,7 @@ def test_curve_panels_label_each_model_and_say_when_a_task_has_one_class(plot, t
     from peakcnn import plots
 
     kept = []
-    monkeypatch.setattr(plots, "_save", lambda plt, fig, path: kept.append(fig) or path)
+    monkeypatch.setattr(plots, "_save", lambda fig, path: kept.append(fig) or path)
     labels = np.array([[1, 0], [0, 0], [1, 0], [0, 0]])  # task b has negatives only
     probs = np.array([[0.9, 0.1], [0.2, 0.3], [0.4, 0.2], [0.6, 0.4]])
     with warnings.catch_warnings():

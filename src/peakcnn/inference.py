@@ -19,6 +19,7 @@ from torch import nn
 
 from peakcnn import metrics
 from peakcnn.ensemble import EnsembleModel
+from peakcnn.errors import InputError
 from peakcnn.runconfig import resolve_device
 
 #: Windows per forward pass on a CPU. Small batches keep each convolution's working set in cache: with the
@@ -44,25 +45,36 @@ def best_device(device: str | torch.device | None = None) -> torch.device:
 
 
 @contextlib.contextmanager
-def inference_mode(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode on ``device`` for the block, then restore its mode and device.
-
-    Convolutions run in full float32 on CUDA too (no TF32), so that predictions, scans and their border
-    corrections agree with each other and with a CPU to float32 precision."""
+def placed(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode on ``device`` for the block, then restore its mode and device."""
     was_training = model.training
     params = list(model.parameters()) + list(model.buffers())
     old_device = params[0].device if params else device
     model.eval().to(device)
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+        model.to(old_device)
+
+
+@contextlib.contextmanager
+def exact_inference() -> Iterator[None]:
+    """No autograd, and convolutions in full float32 on CUDA too (no TF32), so that predictions, scans and
+    their border corrections agree with each other and with a CPU to float32 precision."""
     cudnn = torch.backends.cudnn
     keep = {
         k: getattr(cudnn, k) for k in ("enabled", "benchmark", "benchmark_limit", "deterministic") if hasattr(cudnn, k)
     }
-    try:
-        with torch.inference_mode(), cudnn.flags(**keep, allow_tf32=False):
-            yield model
-    finally:
-        model.train(was_training)
-        model.to(old_device)
+    with torch.inference_mode(), cudnn.flags(**keep, allow_tf32=False):
+        yield
+
+
+@contextlib.contextmanager
+def inference_mode(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
+    """:func:`placed` and :func:`exact_inference` for the block."""
+    with placed(model, device), exact_inference():
+        yield model
 
 
 def _fuse_block(modules: list[nn.Module]) -> list[nn.Module]:
@@ -153,17 +165,62 @@ def predict_batches(
 
     device = best_device(device)
     net = fold_model(model) if fold else model
-    with inference_mode(net, device):
+    with placed(net, device):
         for batch in batches:
             if isinstance(batch, np.ndarray):
                 batch = np.ascontiguousarray(batch)  # views such as a reverse complement have negative strides
-            x = torch.as_tensor(batch)
-            if x.is_floating_point():  # one-hot input: float32 before the copy (MPS has no float64)
-                x = x.float()
-            x = x.to(device, non_blocking=True)
-            if x.dim() == 2:
-                x = codes_to_onehot_torch(x)
-            yield strand_logits(net, x.float(), rc).cpu().numpy()
+            with exact_inference():  # per batch: the caller's loop body runs outside inference mode
+                x = torch.as_tensor(batch)
+                if x.is_floating_point():  # one-hot input: float32 before the copy (MPS has no float64)
+                    x = x.float()
+                x = x.to(device, non_blocking=True)
+                if x.dim() == 2:
+                    x = codes_to_onehot_torch(x)
+                out = strand_logits(net, x.float(), rc).cpu().numpy()
+            yield out
+
+
+def model_window(model: nn.Module) -> int | None:
+    """The window length a model was built for (``model.config.window``), or ``None`` when it does not say."""
+    window = getattr(getattr(model, "config", None), "window", None)
+    return int(window) if window else None
+
+
+def check_input(model: nn.Module, X, one_hot_only: bool = False) -> None:
+    """Raise :class:`InputError` unless ``X`` is a batch ``model`` takes: one-hot ``(N, 4, L)`` (or, unless
+    ``one_hot_only``, integer codes ``(N, L)`` in 0-4), with ``L`` the model's window when it has one."""
+    forms = "one-hot (N, 4, L)" + ("" if one_hot_only else " or uint8 codes (N, L)")
+    if not (isinstance(X, np.ndarray) or torch.is_tensor(X)):
+        raise InputError(
+            f"X is a {type(X).__name__}; give {forms} as a numpy array or torch tensor "
+            "(peakcnn.sequence.str_to_codes and codes_to_onehot turn a string into either)"
+        )
+    shape = tuple(X.shape)
+    floating = X.dtype.is_floating_point if torch.is_tensor(X) else np.issubdtype(X.dtype, np.floating)
+    if len(shape) == 3 and shape[1] == 4:
+        length = shape[2]
+    elif len(shape) == 2 and not one_hot_only and not floating and X.dtype != bool:
+        length = shape[1]
+        if X.numel() if torch.is_tensor(X) else X.size:
+            low, high = int(X.min()), int(X.max())
+            if low < 0 or high > 4:
+                raise InputError(f"X holds code {low if low < 0 else high}; codes are A=0 C=1 G=2 T=3 N=4")
+    else:
+        single = len(shape) == 1 or (len(shape) == 2 and shape[0] == 4)
+        hint = (
+            " (X[None] is a batch of one)"
+            if single
+            else " (peakcnn.sequence.codes_to_onehot turns codes into one-hot)"
+            if one_hot_only and len(shape) == 2
+            else ""
+        )
+        raise InputError(f"X has shape {shape} and dtype {X.dtype}; give a batch: {forms}{hint}")
+    window = model_window(model)
+    if window and length != window and shape[0]:
+        raise InputError(
+            f"X holds windows of {length} bp; the model takes {window} bp "
+            "(peakcnn.io.seqs.fit_to_window pads or crops a sequence to it)"
+        )
 
 
 def predict(
@@ -176,19 +233,23 @@ def predict(
 ) -> np.ndarray:
     """Logits ``(N, T)`` for one-hot ``X`` ``(N, 4, L)`` or codes ``(N, L)``; see :func:`predict_batches`.
 
-    ``batch_size`` defaults to :func:`default_batch` of the device.
+    ``batch_size`` defaults to :func:`default_batch` of the device. A batch the model cannot take (see
+    :func:`check_input`) raises :class:`~peakcnn.errors.InputError`.
     """
+    check_input(model, X)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise InputError(f"batch_size {batch_size!r}: give a whole number of windows, at least 1")
     n = len(X)
     device = best_device(device)
     batch_size = batch_size or default_batch(device)
     chunks = (X[i : i + batch_size] for i in range(0, n, batch_size))
     parts = list(predict_batches(model, chunks, device=device, rc=rc, fold=fold))
     if not parts:
-        return np.zeros((0, _n_outputs(model)), dtype=np.float32)
+        return np.zeros((0, n_outputs(model)), dtype=np.float32)
     return np.concatenate(parts)
 
 
-def _n_outputs(model: nn.Module) -> int:
+def n_outputs(model: nn.Module) -> int:
     config = getattr(model, "config", None)
     return int(getattr(config, "n_tasks", 0))
 

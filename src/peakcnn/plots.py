@@ -14,30 +14,28 @@ import numpy as np
 MAX_PANELS = 6
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kwargs):
+    """A figure drawn without pyplot, so the caller's matplotlib backend is left as it is (PNG files are
+    written through Agg)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def _panels(n_tasks: int, size: float = 3.6):
-    plt = _pyplot()
     n = min(n_tasks, MAX_PANELS)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    fig = _figure(figsize=(size * cols, size * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    return plt, fig, list(axes.flat[:n])
+    return fig, list(axes.flat[:n])
 
 
-def _save(plt, fig, path: Path) -> Path:
+def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return Path(path)
 
 
@@ -51,15 +49,15 @@ def _legend(ax, **kwargs) -> None:
 
 def _curves(labels, models, tasks, curve, score, legend_title, **legend) -> tuple:
     """One panel per task with ``curve(y, p) -> (x, y)`` of every model, labelled with ``score(y, p)``;
-    returns ``(plt, fig, axes)`` for the caller to finish the panels."""
-    plt, fig, axes = _panels(len(tasks))
+    returns ``(fig, axes)`` for the caller to finish the panels."""
+    fig, axes = _panels(len(tasks))
     for t, ax in enumerate(axes):
         y = labels[:, t]
         if len(np.unique(y)) == 2:
             for name, probs in models.items():
                 ax.plot(*curve(y, probs[:, t]), label=f"{name} ({score(y, probs[:, t]):.3f})")
         _legend(ax, fontsize=7, title=legend_title, title_fontsize=7, **legend)
-    return plt, fig, axes
+    return fig, axes
 
 
 def plot_roc(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str], path: Path) -> Path:
@@ -69,11 +67,11 @@ def plot_roc(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str]
     def curve(y, p):
         return roc_curve(y, p)[:2]
 
-    plt, fig, axes = _curves(labels, models, tasks, curve, roc_auc_score, "auROC", loc="lower right")
+    fig, axes = _curves(labels, models, tasks, curve, roc_auc_score, "auROC", loc="lower right")
     for t, ax in enumerate(axes):
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
         ax.set(title=f"{tasks[t]} (n={len(labels)})", xlabel="false positive rate", ylabel="true positive rate")
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_pr(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str], path: Path) -> Path:
@@ -84,18 +82,18 @@ def plot_pr(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str],
         precision, recall, _ = precision_recall_curve(y, p)
         return recall, precision
 
-    plt, fig, axes = _curves(labels, models, tasks, curve, average_precision_score, "auPRC", loc="lower left")
+    fig, axes = _curves(labels, models, tasks, curve, average_precision_score, "auPRC", loc="lower left")
     for t, ax in enumerate(axes):
         y = labels[:, t]
         ax.axhline(y.mean() if len(y) else 0, color="grey", lw=0.8, ls="--")
         ax.set(title=f"{tasks[t]} (n={len(y)}, {int(y.sum())} pos)", xlabel="recall", ylabel="precision")
         ax.set_ylim(0, 1.02)
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_calibration(reliability: dict[str, list[list[dict]]], tasks: list[str], path: Path) -> Path:
     """Reliability diagrams: ``{name: [bins of task 0, bins of task 1, ...]}`` from :mod:`peakcnn.metrics`."""
-    plt, fig, axes = _panels(len(tasks))
+    fig, axes = _panels(len(tasks))
     for t, ax in enumerate(axes):
         for name, per_task in reliability.items():
             bins = [b for b in per_task[t] if b["n"]]
@@ -110,15 +108,15 @@ def plot_calibration(reliability: dict[str, list[list[dict]]], tasks: list[str],
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.legend(fontsize=7, loc="upper left")
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_history(rows: list[dict], path: Path, title: str = "") -> Path | None:
     """Training curves from ``history.csv`` rows: losses, then validation auROC/auPRC and accuracies."""
     if not rows:
         return None
-    plt = _pyplot()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig = _figure(figsize=(9, 3.6))
+    ax1, ax2 = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in rows]
     ax1.plot(epochs, [r["train_loss"] for r in rows], marker=".", label="train loss")
     ax1.plot(epochs, [r["valid_loss"] for r in rows], marker=".", label="valid loss")
@@ -136,4 +134,4 @@ def plot_history(rows: list[dict], path: Path, title: str = "") -> Path | None:
             ax2.plot(epochs, values, marker=".", linestyle="--" if key.startswith("train") else "-", label=label)
     ax2.set(xlabel="epoch", ylabel="score", title="scores by epoch")
     ax2.legend(fontsize=8)
-    return _save(plt, fig, path)
+    return _save(fig, path)

@@ -104,12 +104,28 @@ class TrainConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise InputError(f"training config has unknown keys: {', '.join(unknown)}")
-        cfg = cls(**d)
+        cfg = cls(**{k: v.item() if type(v).__module__ == "numpy" else v for k, v in d.items()})  # numpy scalars
         cfg.validate()
         return cfg
 
+    def _check_types(self) -> None:
+        """Raise :class:`InputError` naming the first option whose value is not of its field's type (an int
+        counts as a float; a bool is no number)."""
+        kinds = {
+            "int": ((int,), "a whole number"),
+            "float": ((int, float), "a number"),
+            "bool": ((bool,), "True or False"),
+            "str": ((str,), "a string"),
+        }
+        for f in fields(self):
+            value = getattr(self, f.name)
+            want, what = kinds[str(f.type)]
+            if not isinstance(value, want) or (isinstance(value, bool) and bool not in want):
+                raise InputError(f"training option {f.name} is {value!r} ({type(value).__name__}); it takes {what}")
+
     def validate(self) -> None:
-        """Raise :class:`InputError` naming the first option that is out of range."""
+        """Raise :class:`InputError` naming the first option of the wrong type or out of range."""
+        self._check_types()
         checks = [
             (self.arch in PRESETS, "--arch", f"choose one of {', '.join(PRESETS)}"),
             (self.optimizer in OPTIMIZERS, "--optimizer", f"choose one of {', '.join(OPTIMIZERS)}"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from peakcnn import __version__
@@ -141,13 +143,38 @@ def train(
     force
         Overwrite an existing run in ``out``.
     device
-        ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (or a :class:`torch.device`).
 
     Returns
     -------
     dict
         Summary: epochs done, best epoch and validation auPRC, whether training stopped early, history.
+
+    Training seeds and draws from torch's global random generators (and a resumed run restores numpy's and
+    Python's as they were saved); the caller's states are given back on return.
     """
+    device = str(device) if isinstance(device, torch.device) else device
+    with _callers_random_state():
+        return _train(dataset, out, options, resume, force, device, progress)
+
+
+@contextlib.contextmanager
+def _callers_random_state():
+    """Save the global random states of torch (CPU and CUDA), numpy and Python, and restore them on exit."""
+    cpu, np_state, py_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
+def _train(dataset, out, options, resume, force, device, progress) -> dict:
+    """:func:`train` without the care for the caller's random states."""
     options = dict(options or {})
     if resume and force:
         raise InputError("--resume continues the run in --out and --force starts it over; give one of them")

@@ -60,11 +60,28 @@ def _drop_summary(report: dict) -> str:
 LABEL_DISTANCE = 200
 
 
+def _is_whole(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def _check_params(p: dict) -> dict:
     """Validate parameters; fill defaults that depend on others."""
+    kinds = {"max_n_frac": _is_real, "neg_ratio": _is_real, "seed": _is_whole}
+    kinds |= {k: lambda v: v is None or _is_whole(v) for k in ("merge_distance", "label_distance", "block_size")}
+    for key, ok in kinds.items():
+        if not ok(p[key]):
+            what = "a number" if ok is _is_real else "a whole number"
+            raise InputError(f"{key.replace('_', '-')} {p[key]!r}: give {what}")
+    p["max_n_frac"], p["neg_ratio"], p["seed"] = float(p["max_n_frac"]), float(p["neg_ratio"]), int(p["seed"])
+    for key in ("window", "merge_distance", "label_distance", "block_size"):
+        p[key] = int(p[key]) if _is_whole(p[key]) else p[key]  # numpy integers as plain ones (JSON)
 
     def positive_int(key: str) -> None:
-        if not isinstance(p[key], (int, np.integer)) or p[key] <= 0:
+        if not _is_whole(p[key]) or p[key] <= 0:
             raise InputError(f"{key.replace('_', '-')} must be a positive integer (got {p[key]!r})")
 
     positive_int("window")
@@ -98,8 +115,13 @@ def _check_params(p: dict) -> dict:
     return p
 
 
+def _names(names) -> list[str]:
+    """One name or a list of them (``None``: none) as a list."""
+    return [names] if isinstance(names, str) else list(names or [])
+
+
 def _task_names(peaks: list[Path], names) -> list[str]:
-    tasks = list(names) if names else [task_name(p) for p in peaks]
+    tasks = _names(names) or [task_name(p) for p in peaks]
     if len(tasks) != len(peaks):
         raise InputError(f"{len(tasks)} task names for {len(peaks)} peak files; give one --names entry per file")
     problem = task_name_problem(tasks)
@@ -284,16 +306,16 @@ def prepare_dataset(
         dict(
             window=window,
             center=center,
-            max_n_frac=float(max_n_frac),
+            max_n_frac=max_n_frac,
             merge_distance=merge_distance,
             label_distance=label_distance,
             negatives=negatives,
-            neg_ratio=float(neg_ratio),
+            neg_ratio=neg_ratio,
             split=split,
-            valid_chroms=list(valid_chroms or []),
-            test_chroms=list(test_chroms or []),
+            valid_chroms=_names(valid_chroms),
+            test_chroms=_names(test_chroms),
             block_size=block_size,
-            seed=int(seed),
+            seed=seed,
         )
     )
     peak_paths = _paths(peaks)

@@ -136,6 +136,16 @@ class Dataset:
             path = path / DATASET_FILE
         if not path.exists():
             raise InputError(f"{path}: no data set here; create one with 'peakcnn prepare ... --out DIR'")
+        self._f = None
+        try:
+            self._open(h5py, path)
+        except BaseException:
+            if self._f is not None:  # a rejected file is not kept open (it could not be rewritten meanwhile)
+                self._f.close()
+            raise
+
+    def _open(self, h5py, path: Path) -> None:
+        """Open ``path`` and check it is a complete data set of this format version."""
         try:
             self._f = h5py.File(path, "r")
             attrs = dict(self._f.attrs)

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from peakcnn.inference import best_device, default_batch, fold_model, inference_mode
+from peakcnn.errors import InputError
+from peakcnn.inference import best_device, check_input, default_batch, fold_model, inference_mode, n_outputs
 
 
 def _mutants(x: torch.Tensor, pos: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
@@ -50,12 +51,28 @@ def ism(
     -------
     ndarray
         ``(N, T, 4, end - start)`` float32: ``logit(mutant) - logit(sequence)``; 0 at the reference base.
+
+    Raises
+    ------
+    InputError
+        ``X`` not a one-hot batch of the model's window, ``0 <= start < end <= L`` not met, or a
+        ``batch_size`` below 1.
     """
+    check_input(model, X, one_hot_only=True)
+    length = X.shape[-1]
+    end = length if end is None else end
+    whole = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end))
+    if not (whole and 0 <= start < end <= length):
+        raise InputError(f"start {start!r}, end {end!r}: give whole numbers with 0 <= start < end <= {length}")
+    start, end = int(start), int(end)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise InputError(f"batch_size {batch_size!r}: give a whole number of mutants, at least 1")
     X = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X, dtype=torch.float32)
-    end = X.shape[-1] if end is None else end
+    if len(X) == 0:
+        return np.zeros((0, n_outputs(model), 4, end - start), dtype=np.float32)
+    dev = best_device(device)
     net = fold_model(model)
-    with inference_mode(net, best_device(device)) as net:
-        dev = next(net.parameters()).device
+    with inference_mode(net, dev) as net:
         batch_size = batch_size or default_batch(dev)
         return np.stack([_ism_one(net, x.to(dev), start, end, batch_size) for x in X])
 

@@ -35,21 +35,13 @@ def plot_ism(
         Coordinate of the first column, for the x axis.
     """
     import logomaker
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
+    from matplotlib.figure import Figure  # not pyplot: the caller's backend is left as it is
 
     n_tasks, _, length = delta.shape
     width = min(MAX_WIDTH_IN, max(6.0, length / 12))
-    fig, axes = plt.subplots(
-        2 * n_tasks,
-        1,
-        figsize=(width, 2.6 * n_tasks),
-        squeeze=False,
-        gridspec_kw={"height_ratios": [1, 1] * n_tasks},
-    )
+    fig = Figure(figsize=(width, 2.6 * n_tasks))
+    axes = fig.subplots(2 * n_tasks, 1, squeeze=False, gridspec_kw={"height_ratios": [1, 1] * n_tasks})
     lim = float(np.abs(delta).max()) or 1.0
     for t in range(n_tasks):
         logo_ax, heat_ax = axes[2 * t, 0], axes[2 * t + 1, 0]
@@ -70,4 +62,3 @@ def plot_ism(
     if title:
         fig.suptitle(title)
     fig.savefig(path, dpi=100, format="png")
-    plt.close(fig)

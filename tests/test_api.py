@@ -1,0 +1,175 @@
+"""The Python API as a notebook uses it: bad arguments raise InputError, and a call leaves the caller's
+session as it was (random states, matplotlib backend, grad mode, open files)."""
+
+from __future__ import annotations
+
+import random
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from _apply_helpers import tiny_model
+from _prepare_helpers import tiny_dataset_inputs
+from _train_helpers import make_dataset
+
+from peakcnn.errors import InputError
+from peakcnn.inference import predict, predict_batches
+from peakcnn.interpret.ism import ism
+from peakcnn.sequence import codes_to_onehot
+
+
+def random_codes(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` random windows of the tiny model's 200 bp, as codes."""
+    return np.random.default_rng(seed).integers(0, 4, (n, 200)).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model(n_tasks=2)  # window 200
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda c: codes_to_onehot(c)[0], r"shape \(4, 200\).*X\[None\] is a batch of one"),
+        (lambda c: c[0], r"shape \(200,\).*X\[None\]"),
+        (lambda c: codes_to_onehot(c).transpose(0, 2, 1), r"shape \(3, 200, 4\)"),
+        (lambda c: codes_to_onehot(c)[:, :, :190], "windows of 190 bp; the model takes 200 bp"),
+        (lambda c: np.where(c == 0, 5, c), "holds code 5; codes are A=0 C=1 G=2 T=3 N=4"),
+        (lambda c: c.astype(np.int64) - 1, "holds code -1"),
+        (lambda c: ["ACGT" * 50], "X is a list; give one-hot"),
+        (lambda c: "ACGT" * 50, "X is a str"),
+    ],
+)
+def test_predict_refuses_what_the_model_cannot_take(model, make, message):
+    codes = random_codes(3)
+    with pytest.raises(InputError, match=message):
+        predict(model, make(codes), device="cpu")
+
+
+def test_predict_takes_codes_and_one_hot_alike_and_checks_batch_size(model):
+    codes = random_codes(5)
+    assert np.allclose(predict(model, codes, device="cpu"), predict(model, codes_to_onehot(codes), device="cpu"))
+    assert predict(model, codes[:0], device="cpu").shape == (0, 2)
+    for bad in (0, -1, 2.5):
+        with pytest.raises(InputError, match=f"batch_size {bad!r}"):
+            predict(model, codes, batch_size=bad, device="cpu")
+
+
+def test_predict_batches_leaves_the_callers_loop_outside_inference_mode(model):
+    batches = [random_codes(2, seed=s) for s in range(3)]
+    seen = []
+    for out in predict_batches(model, batches, device="cpu"):
+        seen.append((out.shape, torch.is_inference_mode_enabled(), torch.is_grad_enabled()))
+        (torch.zeros(3, requires_grad=True) * 2).sum().backward()  # the caller's own autograd works
+    assert seen == [((2, 2), False, True)] * 3
+
+
+def test_ism_checks_its_arguments(model):
+    x = codes_to_onehot(random_codes(1))
+    assert ism(model, x, 10, 20, device="cpu").shape == (1, 2, 4, 10)
+    assert ism(model, x[:0], device="cpu").shape == (0, 2, 4, 200)
+    for kwargs, message in (
+        ({"start": -5}, "0 <= start < end <= 200"),
+        ({"end": 240}, "0 <= start < end <= 200"),
+        ({"start": 20, "end": 10}, "0 <= start < end <= 200"),
+        ({"batch_size": 0}, "batch_size 0"),
+    ):
+        with pytest.raises(InputError, match=message):
+            ism(model, x, device="cpu", **kwargs)
+    with pytest.raises(InputError, match=r"X\[None\] is a batch of one"):
+        ism(model, x[0], device="cpu")
+    with pytest.raises(InputError, match=r"one-hot \(N, 4, L\) \(peakcnn.sequence.codes_to_onehot turns codes"):
+        ism(model, random_codes(1), device="cpu")  # codes: ism mutates one-hot columns
+
+
+def test_a_rejected_data_set_file_is_not_left_open(tmp_path):
+    from peakcnn.data.store import Dataset
+
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f["x"] = np.arange(3)
+    with pytest.raises(InputError, match="not a peakcnn data set") as err:
+        Dataset(path)
+    kept = err.value  # noqa: F841  (a notebook keeps the exception, and with it the frames)
+    with h5py.File(path, "w") as f:  # raises "unable to truncate a file which is already open" if still open
+        f["y"] = np.arange(2)
+
+
+def test_train_gives_the_caller_its_random_states_back(tmp_path):
+    from peakcnn.train import train
+
+    folder = tmp_path / "ds"
+    make_dataset(folder, n=96, window=100)
+
+    def draw():
+        return torch.rand(1).item(), np.random.rand(), random.random()
+
+    def seed():
+        torch.manual_seed(123), np.random.seed(99), random.seed(98)
+
+    seed()
+    want = draw()
+    for resume in (False, True):  # a resume also restores numpy's and Python's states as they were saved
+        seed()
+        options = {} if resume else {"arch": "small", "epochs": 1, "batch_size": 16}
+        train(folder, tmp_path / "run", options, resume=resume, device=torch.device("cpu"), progress=False)
+        assert draw() == want
+
+
+def test_plots_leave_the_matplotlib_backend_alone(tmp_path):
+    import matplotlib
+
+    from peakcnn import plots
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # any backend other than Agg, as a notebook's inline one is
+    try:
+        y = np.array([[0], [1], [0], [1]])
+        plots.plot_roc(y, {"CNN": np.array([[0.1], [0.8], [0.3], [0.6]])}, ["a"], tmp_path / "roc.png")
+        assert (tmp_path / "roc.png").stat().st_size > 0 and matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"epochs": 1.5}, "epochs is 1.5 .float.; it takes a whole number"),
+        ({"epochs": "2"}, "epochs is '2' .str.; it takes a whole number"),
+        ({"lr": "0.1"}, "lr is '0.1' .str.; it takes a number"),
+        ({"batch_size": 16.0}, "batch_size is 16.0"),
+        ({"seed": None}, "seed is None"),
+        ({"rc_augment": 1}, "rc_augment is 1 .int.; it takes True or False"),
+    ],
+)
+def test_train_options_of_the_wrong_type_are_refused(tmp_path, options, message):
+    from peakcnn.train import train
+
+    folder = tmp_path / "ds"
+    make_dataset(folder, n=32, window=100)
+    with pytest.raises(InputError, match=message):
+        train(folder, tmp_path / "run", options, device="cpu", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_prepare_dataset_takes_one_name_as_a_list_of_one_and_checks_types(tmp_path):
+    from peakcnn.data.prepare import prepare_dataset
+
+    inputs = tiny_dataset_inputs(tmp_path)
+    m = prepare_dataset(
+        inputs["genome"], inputs["a"], tmp_path / "ds", names="root", split="chrom", valid_chroms="chr2",
+        test_chroms="chr3", progress=False,
+    )  # fmt: skip
+    assert m["tasks"] == ["root"] and m["params"]["valid_chroms"] == ["chr2"]
+    for kwargs, message in (
+        ({"max_n_frac": "x"}, "max-n-frac 'x': give a number"),
+        ({"neg_ratio": None}, "neg-ratio None: give a number"),
+        ({"block_size": "5000"}, "block-size '5000': give a whole number"),
+        ({"seed": 1.7}, "seed 1.7: give a whole number"),
+        ({"merge_distance": 50.5}, "merge-distance 50.5: give a whole number"),
+        ({"window": True}, "window must be a positive integer"),
+    ):
+        with pytest.raises(InputError, match=message):
+            prepare_dataset(inputs["genome"], inputs["a"], tmp_path / "bad", progress=False, **kwargs)
