@@ -100,9 +100,12 @@ def bed_regions(path: str | Path, genome, window: int, center: str = "summit") -
 def region_codes(regions: Regions, genome, window: int) -> np.ndarray:
     """Window codes ``(n, window)`` in region order, fetched one chromosome at a time."""
     out = np.empty((len(regions.start), window), dtype=np.uint8)
-    for c in dict.fromkeys(regions.chrom):
-        idx = np.flatnonzero(regions.chrom == c)
-        out[idx] = genome.fetch_windows(c, regions.window_start[idx], window)
+    names, which = np.unique(regions.chrom.astype(str), return_inverse=True)
+    order = np.argsort(which, kind="stable")  # the regions of each chromosome together, found once
+    bounds = np.searchsorted(which[order], np.arange(len(names) + 1))
+    for i, c in enumerate(names):
+        idx = order[bounds[i] : bounds[i + 1]]
+        out[idx] = genome.fetch_windows(str(c), regions.window_start[idx], window)
     return out
 
 

@@ -121,12 +121,13 @@ def _choose_c(x, y, xv, yv) -> float | None:
     return max(scores, key=lambda c: (scores[c], -c))
 
 
-def fit_predict(baseline: Baseline, train, valid, test, tasks: list[str] | None = None) -> np.ndarray:
+def fit_predict(baseline: Baseline, train, valid, test, tasks: list[str] | None = None, step=None) -> np.ndarray:
     """Fit one regression per task on ``train`` and return test probabilities ``(n_test, T)``.
 
     ``train``, ``valid`` and ``test`` are ``(codes, labels)`` pairs (uint8 arrays); ``tasks`` names the
     tasks in warnings. A baseline that chooses C on ``valid`` falls back to ``C = 1`` for a task with one
-    class there, with a warning, and lists that task in ``baseline.untuned``.
+    class there, with a warning, and lists that task in ``baseline.untuned``. ``step()`` is called after
+    each task (progress).
     """
     x, xv, xt = (features(baseline, s[0]) for s in (train, valid, test))
     n_tasks = train[1].shape[1]
@@ -139,6 +140,8 @@ def fit_predict(baseline: Baseline, train, valid, test, tasks: list[str] | None 
             log.warning(f"warning: baseline {baseline.name}: task {names[t]} has one class in the training split")
             probs[:, t] = float(y.mean()) if len(y) else math.nan
             baseline.chosen_c.append(None)
+            if step is not None:
+                step()
             continue
         c = _choose_c(x, y, xv, yv) if baseline.tune_c else 1.0
         if c is None:
@@ -150,18 +153,30 @@ def fit_predict(baseline: Baseline, train, valid, test, tasks: list[str] | None 
             c = 1.0
         baseline.chosen_c.append(c)
         probs[:, t] = _fit(x, y, c).predict_proba(xt)[:, 1] if len(xt) else []
+        if step is not None:
+            step()
     return probs
 
 
 def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, tasks: list[str] | None = None):
     """Fit every baseline; returns ``{name: {"label", "probs", "chosen_c"}}``. The label of a baseline
     whose C could not be chosen on ``valid`` for some task says so."""
+    from tqdm import tqdm
+
     out = {}
-    for b in baselines or default_baselines():
-        probs = fit_predict(b, train, valid, test, tasks)
+    baselines = baselines or default_baselines()
+    n_tasks = train[1].shape[1]
+    log.info(
+        f"fitting {len(baselines)} baseline(s) for {n_tasks} task(s) on {len(train[1]):,} training windows "
+        "(--no-baselines skips them)"
+    )
+    bar = tqdm(total=len(baselines) * n_tasks, desc="baselines", unit="fit", leave=False, disable=None)
+    for b in baselines:
+        probs = fit_predict(b, train, valid, test, tasks, step=bar.update)
         label = b.label
         if b.untuned:
             note = f"C = 1 for {', '.join(b.untuned)}: one class in valid"
             label = f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
         out[b.name] = {"label": label, "probs": probs, "chosen_c": b.chosen_c}
+    bar.close()
     return out

@@ -26,7 +26,6 @@ window. Two things keep the slice from being exactly the window's own features:
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 
@@ -36,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from peakcnn.ensemble import EnsembleModel
-from peakcnn.inference import best_device, default_batch, fold_model, inference_mode
+from peakcnn.inference import best_device, default_batch, exact_inference, fold_model
 from peakcnn.scan_edges import (
     TrunkLayers,
     border_features,
@@ -185,6 +184,21 @@ def _shared_logits(
     return logits
 
 
+def scan_plans(model: nn.Module, window: int, device: torch.device) -> list[tuple]:
+    """``(folded network, shared trunk layers or None)`` of each member of ``model``, in eval mode on
+    ``device``: what :func:`scan_codes` builds for a chromosome, built once for a whole genome (folding
+    copies the model, which costs more than scanning a short scaffold). The caller's model is not touched."""
+    members = list(model.members) if isinstance(model, EnsembleModel) else [model]
+    plans = []
+    for member in members:
+        net = fold_model(member).eval().to(device)
+        layers = trunk_layers(net)
+        if layers is not None and not borders_independent(layers, window):
+            layers = None
+        plans.append((net, layers.to(device) if layers is not None else None))
+    return plans
+
+
 def scan_codes(
     model: nn.Module,
     codes: np.ndarray,
@@ -193,6 +207,7 @@ def scan_codes(
     exact: bool = True,
     device: str | torch.device | None = None,
     progress: Callable[[int], None] | None = None,
+    plans: list[tuple] | None = None,
 ) -> np.ndarray:
     """Logits of every window of a chromosome at ``stride``, shape ``(n_intervals, T)``.
 
@@ -215,20 +230,15 @@ def scan_codes(
         ``None`` picks the best available device.
     progress
         Called with the number of bp finished after each chunk.
+    plans
+        :func:`scan_plans` of ``model`` for this window and device, when scanning many chromosomes.
     """
     window = window or model.config.window
     starts = window_starts(len(codes), stride, window)
     # An ensemble is scanned member by member (each shares its own trunk) and its logits averaged per chunk.
-    members = list(model.members) if isinstance(model, EnsembleModel) else [model]
     dev = best_device(device)
-    with contextlib.ExitStack() as stack:
-        plans = []
-        for member in members:
-            net = stack.enter_context(inference_mode(fold_model(member), dev))
-            layers = trunk_layers(net)
-            if layers is not None and not borders_independent(layers, window):
-                layers = None
-            plans.append((net, layers.to(dev) if layers is not None else None))
+    plans = plans if plans is not None else scan_plans(model, window, dev)
+    with exact_inference():
         out = [
             np.mean([_scan_chunk(net, lay, codes, starts[i : i + n], window, exact, dev) for net, lay in plans], 0)
             for i, n in _chunks(len(starts), stride, window, progress, len(codes))

@@ -11,8 +11,8 @@ from torch import nn
 
 from peakcnn.apply import PEAK_HEADER, call_peaks, peak_rows
 from peakcnn.errors import InputError
-from peakcnn.inference import sigmoid
-from peakcnn.scan import default_stride, n_intervals, pool_product, scan_codes
+from peakcnn.inference import best_device, sigmoid
+from peakcnn.scan import default_stride, n_intervals, pool_product, scan_codes, scan_plans
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +72,18 @@ def scan_genome(
     stride = stride or default_stride(model)
     _explain_stride(model, stride)
     sizes = [(c, genome.lengths[c]) for c in chroms]
+    rank = {c: i for i, c in enumerate(chroms)}  # genome order of the called peaks
     writers = []
     peaks: list[tuple] = []
     bar = tqdm(total=sum(n for _, n in sizes), unit="bp", unit_scale=True, disable=not progress, desc="scan")
     try:
         for path in track_paths(out, tasks):
             writers.append(TrackWriter(path, sizes))
+        dev = best_device(device)
+        plans = scan_plans(model, window, dev)  # once for the genome, not per chromosome
         for chrom, length in sizes:
-            probs = sigmoid(
-                scan_codes(model, genome.codes(chrom), stride, exact=exact, device=device, progress=bar.update)
-            )
+            codes = genome.codes(chrom)
+            probs = sigmoid(scan_codes(model, codes, stride, exact=exact, device=dev, progress=bar.update, plans=plans))
             starts = np.arange(n_intervals(length, stride), dtype=np.int64) * stride
             ends = np.minimum(starts + stride, length)
             for t, w in enumerate(writers):
@@ -95,7 +97,7 @@ def scan_genome(
             n = write_table(
                 peaks_out,
                 PEAK_HEADER,
-                sorted(peaks, key=lambda r: (chroms.index(r[0]), r[1])),
+                sorted(peaks, key=lambda r: (rank[r[0]], r[1])),
                 comment_header=True,
             )
             log.info("scan: %d peak(s) -> %s", n, peaks_out)

@@ -136,7 +136,10 @@ def score_vcf(model: nn.Module, tasks: list[str], window: int, genome, vcf, out,
     todo, _ = _resolve(variants, genome, vcf)
     if not todo:
         raise InputError(f"{vcf}: no variant left to score (see the warnings above)")
-    wins = [variant_windows(genome, c, v, window) for v, c in todo]
+    wins = []
+    for v, c in todo:
+        genome.codes(c)  # the whole chromosome, read once and cached: a read per window costs ~1000x more
+        wins.append(variant_windows(genome, c, v, window))
     ref, alt = np.stack([w[0] for w in wins]), np.stack([w[1] for w in wins])
     match = [w[2] for w in wins]
     if not all(match):

@@ -56,6 +56,9 @@ def _drop_summary(report: dict) -> str:
     return f"{text}; windows dropped: {windows}" if windows else text
 
 
+#: A held-out split with a smaller share of the peak windows than this is warned about.
+MIN_HELD_OUT = 0.02
+
 #: Default ``label_distance``: the central 200 bp, or the widest a shorter window allows.
 LABEL_DISTANCE = 200
 
@@ -384,9 +387,17 @@ def _prepare(
                     f"task {task} has no negative windows: no {p['negatives']} negative was found; raise "
                     f"--neg-ratio ({p['neg_ratio']:g}) or leave more of the genome outside --exclude"
                 )
-    for name in SPLIT_NAMES:
-        if stats["classes"]["positive"][name]["windows"] == 0:
+    positives = {name: stats["classes"]["positive"][name]["windows"] for name in SPLIT_NAMES}
+    total = sum(positives.values())
+    for name, n in positives.items():
+        if n == 0:
             warn(f"split {name} holds no peak windows; adjust --split/--valid-chroms/--test-chroms/--block-size")
+        elif name != "train" and n < MIN_HELD_OUT * total:
+            warn(
+                f"split {name} holds {n:,} of {total:,} peak windows ({n / total:.1%}), "
+                "too few for scores that hold up (held-out chromosomes can be small scaffolds); use --split region "
+                "or name larger --valid-chroms/--test-chroms"
+            )
     table.attrs = {
         "negatives": _negatives_label(p["negatives"], exclude_paths),
         "split_mode": report["split_layout"]["mode"],

@@ -12,12 +12,14 @@ from peakcnn.sequence import ALPHABET
 
 #: Figure width is capped so very long sequences stay viewable.
 MAX_WIDTH_IN = 40.0
+#: Tasks drawn at the most (logo and heatmap each); the .npy and .tsv outputs hold every task.
+MAX_TASKS = 12
 
 
 def plot_ism(
     delta: np.ndarray, x: np.ndarray, tasks: list[str], path: str | Path, title: str = "", first_pos: int = 0
 ) -> None:
-    """Draw logo + heatmap per task and save a PNG.
+    """Draw logo + heatmap per task (the first :data:`MAX_TASKS`) and save a PNG.
 
     Parameters
     ----------
@@ -38,11 +40,15 @@ def plot_ism(
     import pandas as pd
     from matplotlib.figure import Figure  # not pyplot: the caller's backend is left as it is
 
-    n_tasks, _, length = delta.shape
+    length = delta.shape[2]
+    n_tasks = min(delta.shape[0], MAX_TASKS)
+    if delta.shape[0] > MAX_TASKS:
+        note = f"the first {MAX_TASKS} of {delta.shape[0]} tasks (all are in the .npy and .tsv files)"
+        title = f"{title}\n{note}" if title else note
     width = min(MAX_WIDTH_IN, max(6.0, length / 12))
     fig = Figure(figsize=(width, 2.6 * n_tasks))
     axes = fig.subplots(2 * n_tasks, 1, squeeze=False, gridspec_kw={"height_ratios": [1, 1] * n_tasks})
-    lim = float(np.abs(delta).max()) or 1.0
+    lim = float(np.abs(delta[:n_tasks]).max()) or 1.0
     for t in range(n_tasks):
         logo_ax, heat_ax = axes[2 * t, 0], axes[2 * t + 1, 0]
         frame = pd.DataFrame(importance(delta[t], x).T, columns=list(ALPHABET))

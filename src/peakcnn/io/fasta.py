@@ -311,6 +311,7 @@ class Genome:
             )
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_bp = cache_bp
+        self._cached_bp = 0  # bases held in the cache, kept as it changes (summing it again is quadratic)
         self._index = _build_index(self.path, self.compression) if self.compression != "gzip" else None
         if self._index is not None and _blank_lines(self._index):
             log.info("%s has spaces or tabs in sequence lines, which an index counts as bases; reading it whole", path)
@@ -342,6 +343,7 @@ class Genome:
                 self.lengths[name] = len(codes)
                 self.descriptions[name] = _description(header)
                 self._cache[name] = codes
+                self._cached_bp += len(codes)
         except (OSError, EOFError, zlib.error) as e:
             raise InputError(f"{self.path}: cannot read the genome ({e}); check the file is intact") from None
 
@@ -363,9 +365,10 @@ class Genome:
             self._cache.move_to_end(chrom)
             return self._cache[chrom]
         codes = self._index.read_codes(chrom, 0, self.lengths[chrom])
-        while self._cache and sum(map(len, self._cache.values())) + len(codes) > self._cache_bp:
-            self._cache.popitem(last=False)
+        while self._cache and self._cached_bp + len(codes) > self._cache_bp:
+            self._cached_bp -= len(self._cache.popitem(last=False)[1])
         self._cache[chrom] = codes
+        self._cached_bp += len(codes)
         return codes
 
     def fetch(self, chrom: str, start: int, end: int) -> np.ndarray:

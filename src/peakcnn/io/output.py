@@ -64,31 +64,40 @@ def check_output(path: str | Path, what: str = "output") -> Path:
     return target
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _file_key(path: Path) -> tuple:
+    """What makes two paths one file: device and inode for an existing file (links, hard links), else the
+    path with its links resolved."""
     try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return os.path.realpath(a) == os.path.realpath(b)
+        st = os.stat(path)
+        return ("inode", st.st_dev, st.st_ino)
+    except OSError:  # it does not exist (yet)
+        return ("path", os.path.realpath(path))
 
 
 def check_distinct_files(outputs: list[tuple[str, str | Path]], inputs: list[tuple[str, str | Path | None]]) -> None:
     """Fail in one line when an output is one of the inputs, or two outputs are the same file.
 
     ``outputs`` and ``inputs`` are ``(label, path)`` pairs, the label naming the option (``--out``); inputs
-    given as ``None`` are skipped. Paths are compared after resolving links (and as files, for hard links).
+    given as ``None`` are skipped. Paths are compared after resolving links (and as files, for hard links),
+    each once, so thousands of outputs (``ism`` of many sequences) are checked in linear time.
     """
-    given = [(label, Path(p)) for label, p in inputs if p is not None]
-    for i, (label, out) in enumerate(outputs):
+    given = {}
+    for in_label, inp in inputs:
+        if inp is not None:
+            given.setdefault(_file_key(Path(inp)), (in_label, Path(inp)))
+    seen: dict[tuple, str] = {}
+    for label, out in outputs:
         out = Path(out)
-        for in_label, inp in given:
-            if _same_file(out, inp):
-                raise InputError(
-                    f"{out}: {label} is the same file as {in_label} ({inp}), which it would overwrite; "
-                    f"give {label} another file name"
-                )
-        for other_label, other in outputs[:i]:
-            if _same_file(out, Path(other)):
-                raise InputError(f"{out}: {other_label} and {label} are the same file; give them different file names")
+        key = _file_key(out)
+        if key in given:
+            in_label, inp = given[key]
+            raise InputError(
+                f"{out}: {label} is the same file as {in_label} ({inp}), which it would overwrite; "
+                f"give {label} another file name"
+            )
+        if key in seen:
+            raise InputError(f"{out}: {seen[key]} and {label} are the same file; give them different file names")
+        seen[key] = label
 
 
 def check_input_file(path: str | Path, what: str, option: str) -> Path:
