@@ -271,6 +271,16 @@ def test_ensemble_cli_evaluate_predict_and_init(tmp_path, capsys):
     capsys.readouterr()
     assert main(["-q", "evaluate", str(named), "--dataset", str(tmp_path / "ds4"), "--no-baselines"]) == 2
     assert "differ from the model's ['open']" in capsys.readouterr().err
+    # The members' data set moved: the message names the file that records it (an ensemble has no config.json).
+    (tmp_path / "ds").rename(tmp_path / "ds_moved")
+    capsys.readouterr()
+    assert main(["-q", "evaluate", str(ens), "--no-baselines"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"peakcnn: error: {(tmp_path / 'ds' / 'dataset.h5').resolve()}: the data set recorded in {ens}/model.json "
+        "is gone; "
+        "give --dataset DIR"
+    )
+    (tmp_path / "ds_moved").rename(tmp_path / "ds")
     # An ensemble cannot seed training, and one run is not an ensemble.
     assert main(["-q", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "r4"), "--init", str(ens)]) == 2
     assert "is an ensemble" in capsys.readouterr().err

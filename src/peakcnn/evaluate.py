@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.baselines import run_baselines
-from peakcnn.checkpoint import load_model
+from peakcnn.checkpoint import MODEL_NAME, load_model
 from peakcnn.data.store import SPLITS, Dataset
 from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
@@ -91,7 +91,8 @@ def _dataset_path(run: Path, meta: dict, dataset) -> Path:
     if not recorded:
         raise InputError(f"{run}: the run does not record its data set; give --dataset DIR")
     if not Path(recorded).exists():
-        raise InputError(f"{recorded}: the data set recorded in {run}/{CONFIG_FILE} is gone; give --dataset DIR")
+        where = CONFIG_FILE if (run / CONFIG_FILE).exists() else f"{MODEL_NAME}.json"
+        raise InputError(f"{recorded}: the data set recorded in {run}/{where} is gone; give --dataset DIR")
     return Path(recorded)
 
 
