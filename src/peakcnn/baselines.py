@@ -135,27 +135,28 @@ def fit_predict(baseline: Baseline, train, valid, test, tasks: list[str] | None 
     probs = np.zeros((len(xt), n_tasks))
     baseline.chosen_c, baseline.untuned = [], []
     for t in range(n_tasks):
-        y, yv = train[1][:, t], valid[1][:, t]
-        if y.min() == y.max():
-            log.warning(f"warning: baseline {baseline.name}: task {names[t]} has one class in the training split")
-            probs[:, t] = float(y.mean()) if len(y) else math.nan
-            baseline.chosen_c.append(None)
-            if step is not None:
-                step()
-            continue
-        c = _choose_c(x, y, xv, yv) if baseline.tune_c else 1.0
-        if c is None:
-            log.warning(
-                f"warning: baseline {baseline.name}: task {names[t]} has one class in the valid split, so its L2 "
-                "strength is not chosen there: C = 1"
-            )
-            baseline.untuned.append(names[t])
-            c = 1.0
-        baseline.chosen_c.append(c)
-        probs[:, t] = _fit(x, y, c).predict_proba(xt)[:, 1] if len(xt) else []
+        probs[:, t] = _task_probs(baseline, names[t], x, xv, xt, train[1][:, t], valid[1][:, t])
         if step is not None:
             step()
     return probs
+
+
+def _task_probs(baseline: Baseline, name: str, x, xv, xt, y, yv) -> np.ndarray:
+    """Test probabilities of one task; appends its C to ``baseline.chosen_c`` (``None``: not fitted)."""
+    if y.min() == y.max():
+        log.warning(f"warning: baseline {baseline.name}: task {name} has one class in the training split")
+        baseline.chosen_c.append(None)
+        return np.full(len(xt), float(y.mean()) if len(y) else math.nan)
+    c = _choose_c(x, y, xv, yv) if baseline.tune_c else 1.0
+    if c is None:
+        log.warning(
+            f"warning: baseline {baseline.name}: task {name} has one class in the valid split, so its L2 "
+            "strength is not chosen there: C = 1"
+        )
+        baseline.untuned.append(name)
+        c = 1.0
+    baseline.chosen_c.append(c)
+    return _fit(x, y, c).predict_proba(xt)[:, 1] if len(xt) else np.zeros(0)
 
 
 def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, tasks: list[str] | None = None):

@@ -206,14 +206,11 @@ def check_input(model: nn.Module, X, one_hot_only: bool = False) -> None:
             if low < 0 or high > 4:
                 raise InputError(f"X holds code {low if low < 0 else high}; codes are A=0 C=1 G=2 T=3 N=4")
     else:
-        single = len(shape) == 1 or (len(shape) == 2 and shape[0] == 4)
-        hint = (
-            " (X[None] is a batch of one)"
-            if single
-            else " (peakcnn.sequence.codes_to_onehot turns codes into one-hot)"
-            if one_hot_only and len(shape) == 2
-            else ""
-        )
+        hint = ""
+        if len(shape) == 1 or (len(shape) == 2 and shape[0] == 4):
+            hint = " (X[None] is a batch of one)"
+        elif one_hot_only and len(shape) == 2:
+            hint = " (peakcnn.sequence.codes_to_onehot turns codes into one-hot)"
         raise InputError(f"X has shape {shape} and dtype {X.dtype}; give a batch: {forms}{hint}")
     window = model_window(model)
     if window and length != window and shape[0]:
@@ -221,6 +218,12 @@ def check_input(model: nn.Module, X, one_hot_only: bool = False) -> None:
             f"X holds windows of {length} bp; the model takes {window} bp "
             "(peakcnn.io.seqs.fit_to_window pads or crops a sequence to it)"
         )
+
+
+def check_batch_size(batch_size, what: str = "windows") -> None:
+    """Raise :class:`InputError` unless ``batch_size`` is ``None`` (the default) or a whole number >= 1."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise InputError(f"batch_size {batch_size!r}: give a whole number of {what}, at least 1")
 
 
 def predict(
@@ -237,8 +240,7 @@ def predict(
     :func:`check_input`) raises :class:`~peakcnn.errors.InputError`.
     """
     check_input(model, X)
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise InputError(f"batch_size {batch_size!r}: give a whole number of windows, at least 1")
+    check_batch_size(batch_size)
     n = len(X)
     device = best_device(device)
     batch_size = batch_size or default_batch(device)

@@ -191,7 +191,7 @@ def scan_plans(model: nn.Module, window: int, device: torch.device) -> list[tupl
     members = list(model.members) if isinstance(model, EnsembleModel) else [model]
     plans = []
     for member in members:
-        net = fold_model(member).eval().to(device)
+        net = fold_model(member).to(device)  # an eval-mode copy
         layers = trunk_layers(net)
         if layers is not None and not borders_independent(layers, window):
             layers = None

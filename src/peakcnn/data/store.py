@@ -129,8 +129,6 @@ class Dataset:
     """
 
     def __init__(self, path: str | Path):
-        import h5py
-
         path = Path(path)
         if path.is_dir():
             path = path / DATASET_FILE
@@ -138,14 +136,16 @@ class Dataset:
             raise InputError(f"{path}: no data set here; create one with 'peakcnn prepare ... --out DIR'")
         self._f = None
         try:
-            self._open(h5py, path)
+            self._open(path)
         except BaseException:
             if self._f is not None:  # a rejected file is not kept open (it could not be rewritten meanwhile)
                 self._f.close()
             raise
 
-    def _open(self, h5py, path: Path) -> None:
+    def _open(self, path: Path) -> None:
         """Open ``path`` and check it is a complete data set of this format version."""
+        import h5py
+
         try:
             self._f = h5py.File(path, "r")
             attrs = dict(self._f.attrs)

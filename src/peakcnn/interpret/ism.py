@@ -12,7 +12,15 @@ import torch
 from torch import nn
 
 from peakcnn.errors import InputError
-from peakcnn.inference import best_device, check_input, default_batch, fold_model, inference_mode, n_outputs
+from peakcnn.inference import (
+    best_device,
+    check_batch_size,
+    check_input,
+    default_batch,
+    fold_model,
+    inference_mode,
+    n_outputs,
+)
 
 
 def _mutants(x: torch.Tensor, pos: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
@@ -65,8 +73,7 @@ def ism(
     if not (whole and 0 <= start < end <= length):
         raise InputError(f"start {start!r}, end {end!r}: give whole numbers with 0 <= start < end <= {length}")
     start, end = int(start), int(end)
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise InputError(f"batch_size {batch_size!r}: give a whole number of mutants, at least 1")
+    check_batch_size(batch_size, "mutants")
     X = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X, dtype=torch.float32)
     if len(X) == 0:
         return np.zeros((0, n_outputs(model), 4, end - start), dtype=np.float32)

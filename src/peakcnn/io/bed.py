@@ -10,7 +10,6 @@ Checks against the genome (unknown chromosomes, peaks past a chromosome end) hap
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError
-from peakcnn.io.compressed import check_complete_bytes
+from peakcnn.io.compressed import read_input
 from peakcnn.io.output import atomic_output, check_input_file
 
 _SKIP_PREFIXES = ("#", "track", "browser")
@@ -66,11 +65,7 @@ class PeakTable:
 def _read_text(path: Path, option: str) -> str:
     check_input_file(path, "BED/narrowPeak file", option)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        if raw[:2] == b"\x1f\x8b":
-            check_complete_bytes(path, raw)
-            raw = gzip.decompress(raw)
+        raw = read_input(path)
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read the peak file ({e}); check it is intact") from None
     if b"\x00" in raw[:65536]:

@@ -15,13 +15,12 @@ A key shared by two genome records is ambiguous and matches neither.
 
 from __future__ import annotations
 
-import gzip
 import re
 import zlib
 from pathlib import Path
 
 from peakcnn.errors import InputError
-from peakcnn.io.compressed import check_complete_bytes
+from peakcnn.io.compressed import read_input
 
 _ORGANELLES = {
     "c": "pt",
@@ -83,11 +82,7 @@ def read_alias_file(path: str | Path) -> list[tuple[int, list[str]]]:
     """``(line number, names)`` of a chromAlias-style TSV (``#`` lines skipped); each row names one chromosome."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            check_complete_bytes(path, raw)
-            raw = gzip.decompress(raw)
-        text = raw.decode("utf-8-sig")
+        text = read_input(path).decode("utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: chromosome alias file not found; check --chrom-alias") from None
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:

@@ -58,6 +58,24 @@ def check_complete_bytes(path: Path, raw: bytes) -> None:
         raise InputError(truncation_message(path))
 
 
+def read_input(path: Path) -> bytes:
+    """The whole content of a plain, gzip or bgzip file, decompressed, after :func:`check_complete`."""
+    raw = Path(path).read_bytes()
+    if raw[:2] == GZIP_MAGIC:
+        check_complete_bytes(path, raw)
+        raw = gzip.decompress(raw)
+    return raw
+
+
+def open_text(path: Path, what: str):
+    """A plain, gzip or bgzip text file opened for reading: UTF-8 (a byte-order mark dropped), any line
+    ending; binary data is refused naming ``what`` the file should be."""
+    with open_input(path) as fh:
+        if b"\x00" in fh.read(65536):
+            raise InputError(f"{path}: binary data, not a {what}; pass a text {what} (plain, gzip or bgzip)")
+    return open_input(path, "rt", encoding="utf-8-sig", errors="replace", newline=None)
+
+
 def open_input(path: Path, mode: str = "rb", **kw):
     """Open a plain, gzip or bgzip file for reading (``rb`` or ``rt``), after :func:`check_complete`."""
     compression = sniff_compression(path)

@@ -15,12 +15,13 @@ chromAlias files).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import os
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -171,15 +172,23 @@ class _Index:
         records or lengths fails this even when its time stamp is older than the index's). For bgzip only
         the last record is checked, which every change of length or layout before it moves."""
         records = sorted(self.records.values(), key=lambda r: r[1])
+        with self.reader() as read:
+            return _records_fit(records if self.compression == "plain" else records[-1:], read)
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Callable[[int, int], bytes]]:
+        """``read(offset, n) -> bytes`` of the uncompressed file, for many small reads: one open file handle
+        for a plain file, block decompression through the ``.gzi`` for bgzip."""
         if self.compression != "plain":
-            return _records_fit(records[-1:], lambda at, n: self.read_raw(at, n).tobytes())
+            yield lambda at, n: self.read_raw(at, n).tobytes()
+            return
         with open(self.path, "rb") as fh:
 
             def read(at: int, n: int) -> bytes:
                 fh.seek(at)
                 return fh.read(n)
 
-            return _records_fit(records, read)
+            yield read
 
     def header(self, chrom: str) -> str:
         offset = self.records[chrom][1]
@@ -208,25 +217,14 @@ def _blank_lines(index: _Index) -> bool:
     records = sorted(index.records.values(), key=lambda r: r[1])
     if index.compression != "plain":
         records = records[:1] + records[-1:]
-
-    def blank(read) -> bool:
+    with index.reader() as read:
         for length, offset, linebases, linewidth in records:
             if length > 0 and linebases > 0:
                 for at in (offset, offset + ((length - 1) // linebases) * linewidth):
                     line = read(at, linebases).split(b"\n", 1)[0]
                     if b" " in line or b"\t" in line:
                         return True
-        return False
-
-    if index.compression != "plain":
-        return blank(lambda at, n: index.read_raw(at, n).tobytes())
-    with open(index.path, "rb") as fh:
-
-        def read(at: int, n: int) -> bytes:
-            fh.seek(at)
-            return fh.read(n)
-
-        return blank(read)
+    return False
 
 
 def _build_index(path: Path, compression: str) -> _Index | None:

@@ -14,17 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError
-from peakcnn.io.compressed import open_input
+from peakcnn.io.compressed import open_text
 from peakcnn.io.output import check_input_file
 from peakcnn.sequence import IUPAC, N_CODE, str_to_codes
-
-
-def _open(path: Path):
-    """The file as text: UTF-8 record names (a byte-order mark dropped), any line ending."""
-    with open_input(path) as fh:
-        if b"\x00" in fh.read(65536):
-            raise InputError(f"{path}: binary data, not a FASTA file; pass a text FASTA file (plain or gzip)")
-    return open_input(path, "rt", encoding="utf-8-sig", errors="replace", newline=None)
 
 
 def _bad_letter(path: Path, lineno: int, line: str, name: str) -> None:
@@ -48,7 +40,7 @@ def read_sequences(path: str | Path) -> Iterator[tuple[str, np.ndarray]]:
     check_input_file(path, "FASTA file", "--fasta")
     name, parts, head_line, lineno = None, [], 0, 0
     try:
-        with _open(path) as fh:
+        with open_text(path, "FASTA file") as fh:
             for lineno, raw in enumerate(fh, start=1):
                 line = raw.strip()
                 if not line or line.startswith(";"):

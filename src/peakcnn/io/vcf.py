@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peakcnn.errors import InputError
-from peakcnn.io.compressed import open_input
+from peakcnn.io.compressed import open_text
 from peakcnn.io.output import check_input_file
 
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
@@ -53,13 +53,6 @@ def _is_symbolic(alt: str) -> bool:
     """Symbolic alleles, ``*``, and breakends: mates (``A[chr2:10[``) and single breakends (``.A``, ``A.``)."""
     single_breakend = len(alt) > 1 and (alt.startswith(".") or alt.endswith("."))
     return alt == "*" or alt.startswith("<") or "[" in alt or "]" in alt or single_breakend
-
-
-def _open_text(path: Path):
-    with open_input(path) as fh:
-        if b"\x00" in fh.read(65536):
-            raise InputError(f"{path}: binary data, not a VCF; pass a text VCF (plain, gzip or bgzip)")
-    return open_input(path, "rt", encoding="utf-8-sig", errors="replace", newline=None)
 
 
 def _parse_record(path: Path, lineno: int, line: str, report: VcfReport) -> Iterator[Variant]:
@@ -112,7 +105,7 @@ def read_vcf(path: str | Path) -> tuple[list[Variant], VcfReport]:
     report = VcfReport()
     header = False
     try:
-        with _open_text(path) as fh:
+        with open_text(path, "VCF") as fh:
             for lineno, line in enumerate(fh, start=1):
                 if line.startswith("##") or not line.strip():
                     continue
