@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -233,11 +233,13 @@ def predict(
     device: str | torch.device | None = None,
     rc: bool = False,
     fold: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Logits ``(N, T)`` for one-hot ``X`` ``(N, 4, L)`` or codes ``(N, L)``; see :func:`predict_batches`.
 
-    ``batch_size`` defaults to :func:`default_batch` of the device. A batch the model cannot take (see
-    :func:`check_input`) raises :class:`~peakcnn.errors.InputError`.
+    ``batch_size`` defaults to :func:`default_batch` of the device; ``progress``, when given, is called with
+    the number of windows of each batch once it is scored (``tqdm.update``, for instance). A batch the model
+    cannot take (see :func:`check_input`) raises :class:`~peakcnn.errors.InputError`.
     """
     check_input(model, X)
     check_batch_size(batch_size)
@@ -245,7 +247,11 @@ def predict(
     device = best_device(device)
     batch_size = batch_size or default_batch(device)
     chunks = (X[i : i + batch_size] for i in range(0, n, batch_size))
-    parts = list(predict_batches(model, chunks, device=device, rc=rc, fold=fold))
+    parts = []
+    for part in predict_batches(model, chunks, device=device, rc=rc, fold=fold):
+        parts.append(part)
+        if progress is not None:
+            progress(len(part))
     if not parts:
         return np.zeros((0, n_outputs(model)), dtype=np.float32)
     return np.concatenate(parts)

@@ -10,6 +10,7 @@ log-odds ratio ``logit(p_alt) - logit(p_ref)``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,11 +83,13 @@ def score_windows(
     alt: np.ndarray,
     device: str | torch.device | None = None,
     rc: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> VariantScores:
-    """Score paired windows: codes ``(n, W)`` each, or one-hot ``(n, 4, W)``; both strands when ``rc``."""
+    """Score paired windows: codes ``(n, W)`` each, or one-hot ``(n, 4, W)``; both strands when ``rc``.
+    ``progress`` is called with the number of windows scored after each batch (``2n`` in all)."""
     return VariantScores(
-        l_ref=predict(model, ref, device=device, rc=rc).astype(np.float64),
-        l_alt=predict(model, alt, device=device, rc=rc).astype(np.float64),
+        l_ref=predict(model, ref, device=device, rc=rc, progress=progress).astype(np.float64),
+        l_alt=predict(model, alt, device=device, rc=rc, progress=progress).astype(np.float64),
     )
 
 
@@ -115,8 +118,20 @@ def _resolve(variants: list[Variant], genome, vcf) -> tuple[list[tuple[Variant, 
     return inside, len(variants) - len(inside)
 
 
-def score_vcf(model: nn.Module, tasks: list[str], window: int, genome, vcf, out, device=None) -> int:
-    """Score every scoreable allele of ``vcf`` and write the TSV ``out``; returns the number of rows."""
+def score_vcf(
+    model: nn.Module,
+    tasks: list[str],
+    window: int,
+    genome,
+    vcf,
+    out,
+    device=None,
+    progress: bool = False,
+) -> int:
+    """Score every scoreable allele of ``vcf`` and write the TSV ``out``; returns the number of rows.
+    ``progress`` shows a bar of the windows scored (two per allele)."""
+    from tqdm import tqdm
+
     from peakcnn.errors import InputError
     from peakcnn.io.output import format_float, write_table
     from peakcnn.io.vcf import read_vcf
@@ -154,7 +169,8 @@ def score_vcf(model: nn.Module, tasks: list[str], window: int, genome, vcf, out,
             first.pos,
             first.ref,
         )
-    s = score_windows(model, ref, alt, device=device)
+    with tqdm(total=2 * len(todo), unit="window", desc="variants", leave=False, disable=not progress) as bar:
+        s = score_windows(model, ref, alt, device=device, progress=bar.update)
     cols = [f"{t}_{k}" for t in tasks for k in ("p_ref", "p_alt", "diff", "log_odds")]
     per_task = np.stack([s.p_ref, s.p_alt, s.diff, s.log_odds], axis=-1).reshape(len(todo), -1)
     rows = (

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import sys
 
 from peakcnn.cli.prepare import fraction, non_negative_int, positive_int
 from peakcnn.runconfig import add_device_option
@@ -125,6 +127,23 @@ def input_files(args) -> list[tuple[str, object]]:
     return given + [("RUN", stem.with_suffix(".json")), ("RUN", stem.with_suffix(".safetensors"))]
 
 
+def show_progress(args) -> bool:
+    """Progress bars are drawn on a terminal, unless --quiet; a log written to a file gets none."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress_bar(args, total: int, unit: str, desc: str):
+    """A tqdm bar when :func:`show_progress`; log lines printed meanwhile go above it, not through it."""
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    show = show_progress(args)
+    with tqdm(total=total, unit=unit, desc=desc, leave=False, disable=not show) as bar:
+        with logging_redirect_tqdm() if show else contextlib.nullcontext():
+            yield bar
+
+
 _CENTRED = {"summit": "summit (narrowPeak column 10; the midpoint where there is none)", "midpoint": "midpoint"}
 
 
@@ -155,7 +174,8 @@ def run_predict(args) -> int:
     else:
         names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
-    probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc))
+    with progress_bar(args, len(codes), "window", "predict") as bar:
+        probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc, progress=bar.update))
     rows = (list(k) + [format_float(x) for x in p] for k, p in zip(keys, probs.tolist(), strict=False))
     n = write_table(args.out, header + tasks, rows, comment_header=bed)
     log.info("predict: %d rows x %d task(s) -> %s", n, len(tasks), args.out)
@@ -225,6 +245,7 @@ def run_variants(args) -> int:
     if output_kind(args.out) == "bed":
         raise InputError(f"{args.out}: variants writes a table with 1-based VCF positions, not BED; name it .tsv")
     model, meta, tasks, window = _load(args)
-    n = score_vcf(model, tasks, window, _genome(args, meta), args.vcf, args.out, device=args.device)
+    genome = _genome(args, meta)
+    n = score_vcf(model, tasks, window, genome, args.vcf, args.out, device=args.device, progress=show_progress(args))
     log.info("variants: %d allele(s) scored -> %s", n, args.out)
     return 0

@@ -129,7 +129,8 @@ def _check_outputs(args, prefixes: list[str]) -> None:
 
 def run_ism(args) -> int:
     from peakcnn.checkpoint import load_model
-    from peakcnn.interpret.ism import ism
+    from peakcnn.cli.apply import progress_bar
+    from peakcnn.interpret.ism import ism, n_mutants
     from peakcnn.io.output import check_output
     from peakcnn.io.tracks import safe_name
     from peakcnn.sequence import codes_to_onehot
@@ -143,18 +144,20 @@ def run_ism(args) -> int:
         [args.out] if len(items) == 1 else [f"{args.out}.{i + 1}_{safe_name(n)}" for i, (n, *_) in enumerate(items)]
     )
     _check_outputs(args, prefixes)
-    for prefix, (name, codes, lo, hi, first) in zip(prefixes, items, strict=True):
-        x = codes_to_onehot(codes)
-        delta = ism(model, x[None], lo, hi, device=args.device)[0]
-        _write(prefix, delta, x[:, lo:hi], tasks, first, args.region or name, not args.no_plot)
-        log.info(
-            "ism: %s: %d positions x %d tasks -> %s.npy/.tsv%s",
-            name or args.region,
-            hi - lo,
-            len(tasks),
-            prefix,
-            "" if args.no_plot else "/.png",
-        )
+    total = sum(n_mutants(codes_to_onehot(codes), lo, hi) for _, codes, lo, hi, _ in items)
+    with progress_bar(args, total, "mutant", "ism") as bar:
+        for prefix, (name, codes, lo, hi, first) in zip(prefixes, items, strict=True):
+            x = codes_to_onehot(codes)
+            delta = ism(model, x[None], lo, hi, device=args.device, progress=bar.update)[0]
+            _write(prefix, delta, x[:, lo:hi], tasks, first, args.region or name, not args.no_plot)
+            log.info(
+                "ism: %s: %d positions x %d tasks -> %s.npy/.tsv%s",
+                name or args.region,
+                hi - lo,
+                len(tasks),
+                prefix,
+                "" if args.no_plot else "/.png",
+            )
     return 0
 
 

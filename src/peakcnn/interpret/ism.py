@@ -7,6 +7,8 @@ of each position has effect 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -39,6 +41,7 @@ def ism(
     end: int | None = None,
     batch_size: int | None = None,
     device: str | torch.device | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Delta logits of every single-base substitution.
 
@@ -54,6 +57,8 @@ def ism(
         Mutant sequences per forward pass (default: :func:`~peakcnn.inference.default_batch` of the device).
     device
         ``None`` picks the best available device.
+    progress
+        Called with the number of mutants of each batch once scored (:func:`n_mutants` in all).
 
     Returns
     -------
@@ -81,10 +86,15 @@ def ism(
     net = fold_model(model)
     with inference_mode(net, dev) as net:
         batch_size = batch_size or default_batch(dev)
-        return np.stack([_ism_one(net, x.to(dev), start, end, batch_size) for x in X])
+        return np.stack([_ism_one(net, x.to(dev), start, end, batch_size, progress) for x in X])
 
 
-def _ism_one(net: nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int) -> np.ndarray:
+def n_mutants(X: np.ndarray | torch.Tensor, start: int = 0, end: int | None = None) -> int:
+    """Substitutions :func:`ism` scores for one-hot ``X`` ``(N, 4, L)``: 3 per base, 4 per ``N``."""
+    return int((X[..., start:end] == 0).sum())
+
+
+def _ism_one(net: nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int, progress=None) -> np.ndarray:
     """ISM of one sequence ``x`` ``(4, L)``; returns ``(T, 4, end - start)``."""
     ref = net(x[None]).float()[0]
     todo = (x[:, start:end] == 0).nonzero()  # (M, 2): base, position offset
@@ -94,6 +104,8 @@ def _ism_one(net: nn.Module, x: torch.Tensor, start: int, end: int, batch_size: 
         b, p = base[i : i + batch_size], pos[i : i + batch_size]
         delta = net(_mutants(x, p, b)).float() - ref  # (M, T)
         out[:, b, p - start] = delta.T
+        if progress is not None:
+            progress(len(p))
     return out.cpu().numpy()
 
 
