@@ -243,6 +243,40 @@ def test_evaluate_rc_scores_the_mean_of_both_strands(trained, capsys):
     assert STRANDS_BOTH in (out / "report.html").read_text()
 
 
+def test_evaluate_shifts_average_moved_windows_and_the_report_says_so(trained, capsys):
+    from peakcnn.checkpoint import load_model
+    from peakcnn.data.store import Dataset
+    from peakcnn.evaluate import score
+    from peakcnn.trainer import predict_logits
+
+    model, _ = load_model(trained / "run")
+    with Dataset(trained / "ds" / "dataset.h5") as ds:
+        codes, labels = ds.load_split("test")
+
+    def moved(s):  # N moved in, by hand
+        out = np.full_like(codes, 4)
+        if s >= 0:
+            out[:, s:] = codes[:, : codes.shape[1] - s]
+        else:
+            out[:, :s] = codes[:, -s:]
+        return out
+
+    p = np.mean([_sigmoid(predict_logits(model, moved(s))) for s in (-4, 0, 4)], axis=0)
+    doc, arrays = score(trained / "run", baselines=False, shifts=[4, 0, -4])
+    np.testing.assert_allclose(arrays["probs"]["CNN"], p, atol=1e-6)
+    _assert_metrics_of(doc["models"]["CNN"]["metrics"], ["task0"], labels, p)
+    assert doc["model"]["shifts"] == [4, 0, -4]
+    out = trained / "shift_eval"
+    argv = ["-q", "evaluate", str(trained / "run"), "--shifts", "-4", "0", "4", "--no-baselines", "--out", str(out)]
+    assert main(argv) == 0
+    assert "each window also moved by -4, 0, +4 bp" in (out / "report.html").read_text()
+    assert json.loads((out / "metrics.json").read_text())["model"]["shifts"] == [-4, 0, 4]
+    for bad, message in ((["0", "0"], "distinct whole numbers"), (["100"], "window of 100 bp moved that far")):
+        assert main(["evaluate", str(trained / "run"), "--shifts", *bad, "--no-baselines", "--out", str(out)]) == 2
+        assert message in _error(capsys)
+    assert (out / "metrics.json").exists() and not (out.parent / "shift_eval.tmp").exists()
+
+
 def test_split_caveat_names_what_used_the_split():
     from peakcnn.evaluate import split_caveat
 
@@ -364,6 +398,7 @@ def test_evaluate_out_never_replaces_a_folder_it_did_not_write(trained, tmp_path
         (["predict", "R", "--genome", "g.fa", "--bed", "a.bed", "--fasta", "a.fa", "--out", "o.tsv"],
          "argument --fasta: not allowed with argument --bed"),
         (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
+        (["evaluate", "R", "--shifts", "-5", "x"], "argument --shifts: invalid int value: 'x'"),
     ],
 )  # fmt: skip
 def test_command_line_mistakes_are_one_line(argv, message, capsys):

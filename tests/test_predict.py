@@ -268,3 +268,54 @@ def test_gz_output_is_gzip_and_bed_gz_is_bed(tmp_path):
     plain = (tmp_path / "p.bed").read_text()
     assert plain.startswith("#chrom\tstart\tend\tname\tscore\tstrand\ta\tb\n")
     assert gzip.decompress((tmp_path / "p.bed.gz").read_bytes()).decode() == plain
+
+
+def _shifted_codes(codes: np.ndarray, shift: int) -> np.ndarray:
+    """Codes moved ``shift`` bases to the right, N moved in (written out by hand)."""
+    out = np.full_like(codes, 4)
+    for i in range(codes.shape[1]):
+        if 0 <= i - shift < codes.shape[1]:
+            out[:, i] = codes[:, i - shift]
+    return out
+
+
+def test_shifts_average_the_probabilities_of_shifted_windows_and_both_strands():
+    from peakcnn.augment import random_shift
+
+    model = tiny_model()
+    codes = np.random.default_rng(2).integers(0, 5, (6, 200)).astype(np.uint8)
+    torch.manual_seed(0)  # random_shift with max 3 on 6 rows draws these offsets; the same bases as by hand
+    offsets = torch.randint(-3, 4, (6, 1))
+    torch.manual_seed(0)
+    moved = random_shift(torch.tensor(codes), 3).numpy()
+    for row, s in enumerate(offsets[:, 0].tolist()):
+        assert moved[row].tolist() == _shifted_codes(codes[row : row + 1], s)[0].tolist()
+    shifts = (-7, 0, 3)
+    probs = [sigmoid(predict(model, _shifted_codes(codes, s))) for s in shifts]
+    rc = [np.where(_shifted_codes(codes, s) == 4, 4, 3 - _shifted_codes(codes, s))[:, ::-1].copy() for s in shifts]
+    probs += [sigmoid(predict(model, c)) for c in rc]
+    np.testing.assert_allclose(sigmoid(predict(model, codes, shifts=shifts)), np.mean(probs[:3], 0), atol=1e-6)
+    np.testing.assert_allclose(sigmoid(predict(model, codes, rc=True, shifts=shifts)), np.mean(probs, 0), atol=1e-6)
+    assert np.array_equal(predict(model, codes, shifts=[0]), predict(model, codes))
+
+
+@pytest.mark.parametrize("shifts", [(), (0, 0), (0.5,), (True,), "0", 5, None])
+def test_shifts_must_be_distinct_whole_numbers(shifts):
+    from peakcnn.errors import InputError
+
+    with pytest.raises(InputError, match="distinct whole numbers"):
+        predict(tiny_model(), np.zeros((1, 200), dtype=np.uint8), shifts=shifts)
+
+
+def test_predict_cli_shifts(tmp_path, capsys):
+    model = tiny_model(n_tasks=1)
+    run = make_run(tmp_path, model, ["t"])
+    codes = np.random.default_rng(3).integers(0, 4, (3, 200)).astype(np.uint8)
+    write_fasta(tmp_path / "q.fa", {f"s{i}": "".join("ACGT"[c] for c in row) for i, row in enumerate(codes)})
+    out = tmp_path / "p.tsv"
+    assert main(["predict", str(run), "--fasta", str(tmp_path / "q.fa"), "--shifts", "-3", "0", "3", "--rc",
+                 "--out", str(out)]) == 0  # fmt: skip
+    got = [float(r[2]) for r in _table(out)[1]]
+    want = sigmoid(predict(model, codes, rc=True, shifts=(-3, 0, 3)))[:, 0]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert np.abs(want - sigmoid(predict(model, codes, rc=True))[:, 0]).max() > 1e-4  # the shifts count

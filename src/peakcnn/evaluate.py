@@ -28,7 +28,7 @@ from peakcnn.checkpoint import MODEL_NAME, load_model
 from peakcnn.data.store import SPLITS, Dataset
 from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
-from peakcnn.inference import best_device
+from peakcnn.inference import best_device, check_shifts
 from peakcnn.io.output import check_output_folder
 from peakcnn.metrics import INTERVAL_METHOD, add_intervals, json_safe, multitask_metrics, sigmoid
 from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, N_BOOT, N_BOOT_MAX_TASKS, read_history, recorded_dataset
@@ -82,6 +82,15 @@ _HIDDEN_ATTRS = {
 
 STRANDS_FORWARD = "forward strand"
 STRANDS_BOTH = "mean of both strands (forward and reverse complement)"
+
+
+def scoring_text(rc: bool, shifts=(0,)) -> str:
+    """How the CNN scores a window, for the report: its strands and, when averaged over several, its shifts."""
+    text = STRANDS_BOTH if rc else STRANDS_FORWARD
+    if tuple(shifts) == (0,):
+        return text
+    moved = ", ".join(f"{s:+d}" if s else "0" for s in sorted(shifts))
+    return f"{text}, each window also moved by {moved} bp (N moved in), probabilities averaged"
 
 
 def _dataset_path(run: Path, meta: dict, dataset) -> Path:
@@ -206,9 +215,11 @@ def score(
     rc: bool = False,
     device=None,
     n_boot: int | None = None,
+    shifts=(0,),
 ) -> tuple[dict, dict]:
-    """Score the run's model (and the baselines) on ``split``; ``rc`` averages the CNN over both strands;
-    the CNN runs on ``device`` (default: the best available, as ``--device auto``). With ``n_boot`` > 0,
+    """Score the run's model (and the baselines) on ``split``; ``rc`` averages the CNN over both strands,
+    ``shifts`` over windows moved by those bases (:func:`peakcnn.inference.strand_logits`); the CNN runs
+    on ``device`` (default: the best available, as ``--device auto``). With ``n_boot`` > 0,
     every model's auROC and auPRC per task get 95% intervals (:func:`peakcnn.metrics.add_intervals`);
     ``None`` means :data:`~peakcnn.runconfig.N_BOOT` resamples for at most
     :data:`~peakcnn.runconfig.N_BOOT_MAX_TASKS` tasks, none for more.
@@ -221,14 +232,15 @@ def score(
     run = Path(run)
     if not run.is_dir():
         raise InputError(f"{run}: no run folder here; give the --out folder of 'peakcnn train'")
+    shifts = check_shifts(shifts)
     model, meta = load_model(run)
     with Dataset(_dataset_path(run, meta, dataset)) as ds:
         matches = _check_compatible(ds, meta, run, explicit=dataset is not None)
         codes, labels = ds.load_split(split)
         if len(codes) == 0:
             raise InputError(f"{ds.path}: the {split} split has no windows; choose another --split")
-        probs = {"CNN": sigmoid(predict_logits(model, codes, device=best_device(device), rc=rc))}
-        model_doc = {**_model_doc(meta), "strands": STRANDS_BOTH if rc else STRANDS_FORWARD}
+        probs = {"CNN": sigmoid(predict_logits(model, codes, device=best_device(device), rc=rc, shifts=shifts))}
+        model_doc = {**_model_doc(meta), "strands": scoring_text(rc, shifts), "shifts": list(shifts)}
         doc = {
             "run": str(run.resolve()),
             "split": split,
@@ -320,6 +332,7 @@ def evaluate(
     rc: bool = False,
     device=None,
     n_boot: int | None = None,
+    shifts=(0,),
 ) -> tuple[dict, Path]:
     """Score, plot and report; returns ``(metrics document, output folder)``.
 
@@ -343,12 +356,14 @@ def evaluate(
     n_boot
         Bootstrap resamples behind the 95% intervals of auROC and auPRC; 0 computes none; ``None``: as
         :func:`score`.
+    shifts
+        Also average over each window moved by these numbers of bases (default ``(0,)``: as it is).
     """
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     folder = Path(out) if out else Path(run) / f"eval_{split}"
     _check_out(folder)
-    doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot)
+    doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts=shifts)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -124,18 +124,48 @@ def reverse_complement(x: torch.Tensor) -> torch.Tensor:
     return x.flip(1).flip(2)
 
 
-def strand_logits(model: nn.Module, x: torch.Tensor, rc: bool) -> torch.Tensor:
-    """Logits ``(N, T)``; with ``rc`` the mean of both strands' probabilities, returned as a logit.
+def shift_onehot(x: torch.Tensor, shift: int) -> torch.Tensor:
+    """One-hot ``(N, 4, L)`` moved ``shift`` bases to the right (left when negative), the bases moved in
+    being ``N`` (all-zero columns): what training's shift augmentation does to a window."""
+    if shift == 0:
+        return x
+    out = torch.zeros_like(x)
+    if abs(shift) < x.shape[-1]:
+        if shift > 0:
+            out[..., shift:] = x[..., :-shift]
+        else:
+            out[..., :shift] = x[..., -shift:]
+    return out
 
-    The mean is taken in log space, ``logit((s(a) + s(b)) / 2) = logaddexp(log s(a), log s(b)) -
-    logaddexp(log s(-a), log s(-b))``, so that it stays exact where the probabilities round to 0 or 1.
+
+def check_shifts(shifts) -> tuple[int, ...]:
+    """``shifts`` as a tuple of distinct whole numbers (at least one); :class:`InputError` otherwise."""
+    values = tuple(shifts) if isinstance(shifts, (list, tuple)) else None
+    whole = values and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
+    if not whole or len(set(values)) != len(values):
+        raise InputError(f"shifts {shifts!r}: give distinct whole numbers of bases, such as (-10, 0, 10)")
+    return tuple(int(v) for v in values)
+
+
+def strand_logits(model: nn.Module, x: torch.Tensor, rc: bool, shifts: tuple[int, ...] = (0,)) -> torch.Tensor:
+    """Logits ``(N, T)``; with ``rc`` and/or several ``shifts`` (:func:`shift_onehot`) the mean of the
+    probabilities of every strand and shift, returned as a logit.
+
+    The mean is taken in log space, ``logit(mean_i s(a_i)) = logsumexp_i log s(a_i) - logsumexp_i log
+    s(-a_i)``, so that it stays exact where the probabilities round to 0 or 1.
     """
-    out = model(x).float()
-    if not rc:
-        return out
-    back = model(reverse_complement(x)).float()
+    if tuple(shifts) == (0,):
+        out = model(x).float()
+        if not rc:
+            return out
+        back = model(reverse_complement(x)).float()
+        log_s = nn.functional.logsigmoid
+        return torch.logaddexp(log_s(out), log_s(back)) - torch.logaddexp(log_s(-out), log_s(-back))
+    views = [shift_onehot(x, s) for s in shifts]
+    views += [reverse_complement(v) for v in views] if rc else []
+    a = torch.stack([model(v).float() for v in views])
     log_s = nn.functional.logsigmoid
-    return torch.logaddexp(log_s(out), log_s(back)) - torch.logaddexp(log_s(-out), log_s(-back))
+    return torch.logsumexp(log_s(a), 0) - torch.logsumexp(log_s(-a), 0)
 
 
 def predict_batches(
@@ -144,6 +174,7 @@ def predict_batches(
     device: str | torch.device | None = None,
     rc: bool = False,
     fold: bool = True,
+    shifts: tuple[int, ...] = (0,),
 ) -> Iterator[np.ndarray]:
     """Logits for a stream of batches; yields one ``(B, T)`` float32 array per batch.
 
@@ -158,11 +189,15 @@ def predict_batches(
         ``None`` picks the best available device.
     rc
         Average the probabilities of each window and its reverse complement (the result is a logit).
+    shifts
+        Average the probabilities of each window moved by each of these numbers of bases too (N moved in,
+        as training's shift augmentation does; test-time augmentation as Basenji's ``--shifts``).
     fold
         Fold batch norm into convolutions (exact up to float rounding, faster).
     """
     from peakcnn.sequence import codes_to_onehot_torch
 
+    shifts = check_shifts(shifts)
     device = best_device(device)
     net = fold_model(model) if fold else model
     with placed(net, device):
@@ -176,7 +211,7 @@ def predict_batches(
                 x = x.to(device, non_blocking=True)
                 if x.dim() == 2:
                     x = codes_to_onehot_torch(x)
-                out = strand_logits(net, x.float(), rc).cpu().numpy()
+                out = strand_logits(net, x.float(), rc, shifts).cpu().numpy()
             yield out
 
 
@@ -234,6 +269,7 @@ def predict(
     rc: bool = False,
     fold: bool = True,
     progress: Callable[[int], None] | None = None,
+    shifts: tuple[int, ...] = (0,),
 ) -> np.ndarray:
     """Logits ``(N, T)`` for one-hot ``X`` ``(N, 4, L)`` or codes ``(N, L)``; see :func:`predict_batches`.
 
@@ -243,12 +279,16 @@ def predict(
     """
     check_input(model, X)
     check_batch_size(batch_size)
+    shifts = check_shifts(shifts)
+    length = X.shape[-1]
+    if max(abs(v) for v in shifts) >= length and len(X):
+        raise InputError(f"shifts {list(shifts)}: a window of {length} bp moved that far holds no base of its own")
     n = len(X)
     device = best_device(device)
     batch_size = batch_size or default_batch(device)
     chunks = (X[i : i + batch_size] for i in range(0, n, batch_size))
     parts = []
-    for part in predict_batches(model, chunks, device=device, rc=rc, fold=fold):
+    for part in predict_batches(model, chunks, device=device, rc=rc, fold=fold, shifts=shifts):
         parts.append(part)
         if progress is not None:
             progress(len(part))

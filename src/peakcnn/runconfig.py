@@ -207,6 +207,19 @@ def add_device_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_shifts_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--shifts`` option of the commands that score windows (test-time shift averaging)."""
+    parser.add_argument(
+        "--shifts",
+        type=int,
+        nargs="+",
+        default=[0],
+        metavar="S",
+        help="also average each window moved by these bases, N moved in (test-time augmentation, as Basenji's "
+        "--shifts), e.g. --shifts -5 0 5; default 0 (as it is)",
+    )
+
+
 def resolve_device(name: str):
     """A ``torch.device`` for ``auto|cpu|cuda|cuda:N|mps``; ``auto`` picks CUDA, then MPS, then CPU."""
     import torch

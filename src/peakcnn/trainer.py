@@ -67,15 +67,18 @@ class NonFiniteLoss(PeakcnnError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def predict_logits(model: nn.Module, codes, device=None, batch_size: int | None = None, rc: bool = False) -> np.ndarray:
+def predict_logits(
+    model: nn.Module, codes, device=None, batch_size: int | None = None, rc: bool = False, shifts=(0,)
+) -> np.ndarray:
     """Logits ``(n, n_tasks)`` of ``model`` as it is (eval mode, batch norm not folded) for uint8 codes ``(n, L)``.
 
-    With ``rc`` each window's probability is the mean over both strands (returned as a logit). Runs on
+    With ``rc`` each window's probability is the mean over both strands, with several ``shifts`` the mean
+    over those shifts too (returned as a logit; see :func:`peakcnn.inference.strand_logits`). Runs on
     ``device``, by default the model's own.
     """
     device = device or next(model.parameters()).device
     codes = codes if torch.is_tensor(codes) else np.asarray(codes)
-    return predict(model, codes, batch_size=batch_size, device=device, rc=rc, fold=False)
+    return predict(model, codes, batch_size=batch_size, device=device, rc=rc, fold=False, shifts=shifts)
 
 
 @contextlib.contextmanager

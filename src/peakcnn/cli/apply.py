@@ -8,7 +8,7 @@ import logging
 import sys
 
 from peakcnn.cli.prepare import fraction, non_negative_int, positive_int
-from peakcnn.runconfig import add_device_option
+from peakcnn.runconfig import add_device_option, add_shifts_option
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ def register(sub) -> None:
     src.add_argument("--bed", metavar="REGIONS", help="BED/narrowPeak regions (needs --genome)")
     src.add_argument("--fasta", metavar="SEQS", help="FASTA of sequences to score")
     p.add_argument("--rc", action="store_true", help="average with the reverse-complement strand")
+    add_shifts_option(p)
     p.add_argument("--out", required=True, metavar="FILE", help="output table (.bed or .tsv)")
     p.set_defaults(func=run_predict)
 
@@ -175,7 +176,7 @@ def run_predict(args) -> int:
         names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
     with progress_bar(args, len(codes), "window", "predict") as bar:
-        probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc, progress=bar.update))
+        probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc, progress=bar.update, shifts=args.shifts))
     rows = (list(k) + [format_float(x) for x in p] for k, p in zip(keys, probs.tolist(), strict=False))
     n = write_table(args.out, header + tasks, rows, comment_header=bed)
     log.info("predict: %d rows x %d task(s) -> %s", n, len(tasks), args.out)

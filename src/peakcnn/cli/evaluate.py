@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from peakcnn.cli.prepare import number_argument
-from peakcnn.runconfig import N_BOOT, N_BOOT_MAX_TASKS, add_device_option
+from peakcnn.runconfig import N_BOOT, N_BOOT_MAX_TASKS, add_device_option, add_shifts_option
 
 #: The most bootstrap resamples asked for (each costs one sort of the split's scores per task).
 MAX_BOOT = 100_000
@@ -33,6 +33,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="score each window as the mean probability of its two strands (useful after RC augmentation)",
     )
+    add_shifts_option(p)
     p.add_argument("--no-baselines", action="store_true", help="skip the GC and k-mer baselines")
     p.add_argument(
         "--bootstrap",
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         rc=args.rc,
         device=args.device,
         n_boot=args.bootstrap,
+        shifts=args.shifts,
     )
     print(summary_table(doc))
     print(f"report: {folder / REPORT_FILE}")
