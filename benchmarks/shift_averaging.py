@@ -57,9 +57,11 @@ def main() -> None:
         print(f"| {', '.join(map(str, s))}{mark} | {v['auprc']:.4f} | {t['auroc']:.4f} | {t['auprc']:.4f} "
               f"| {t['accuracy']:.3f} |")  # fmt: skip
     labels = splits["test"][1][:, 0]
-    ci = bootstrap_interval(labels, probs[chosen, "test"][:, 0], n_boot=1000)
+    kept = chosen if adopted else (0,)
+    ci = bootstrap_interval(labels, probs[kept, "test"][:, 0], n_boot=1000)
+    state = "adopted" if adopted else "no shift"
     print(
-        f"\nchosen set, test: auROC 95% CI {ci['auroc'][0]:.3f}-{ci['auroc'][1]:.3f}, auPRC "
+        f"\nshifts {kept} ({state}), test: auROC 95% CI {ci['auroc'][0]:.3f}-{ci['auroc'][1]:.3f}, auPRC "
         f"{ci['auprc'][0]:.3f}-{ci['auprc'][1]:.3f} (stratified bootstrap of {len(labels)} test windows)"
     )
 

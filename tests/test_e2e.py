@@ -269,12 +269,16 @@ def test_evaluate_shifts_average_moved_windows_and_the_report_says_so(trained, c
     out = trained / "shift_eval"
     argv = ["-q", "evaluate", str(trained / "run"), "--shifts", "-4", "0", "4", "--no-baselines", "--out", str(out)]
     assert main(argv) == 0
-    assert "each window also moved by -4, 0, +4 bp" in (out / "report.html").read_text()
+    assert "each window moved by -4, 0, +4 bp (N moved in), probabilities averaged" in (out / "report.html").read_text()
     assert json.loads((out / "metrics.json").read_text())["model"]["shifts"] == [-4, 0, 4]
-    for bad, message in ((["0", "0"], "distinct whole numbers"), (["100"], "window of 100 bp moved that far")):
+    for bad, message in ((["0", "0"], "--shifts 0 0: give distinct whole numbers"),
+                         (["100"], "shifts 100: a window of 100 bp moved that far")):  # fmt: skip
         assert main(["evaluate", str(trained / "run"), "--shifts", *bad, "--no-baselines", "--out", str(out)]) == 2
         assert message in _error(capsys)
     assert (out / "metrics.json").exists() and not (out.parent / "shift_eval.tmp").exists()
+    one, arrays = score(trained / "run", baselines=False, shifts=[4])  # one shift: that window alone
+    np.testing.assert_allclose(arrays["probs"]["CNN"], _sigmoid(predict_logits(model, moved(4))), atol=1e-6)
+    assert one["model"]["strands"] == "forward strand, each window moved by +4 bp (N moved in)"
 
 
 def test_split_caveat_names_what_used_the_split():

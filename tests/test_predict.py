@@ -319,3 +319,32 @@ def test_predict_cli_shifts(tmp_path, capsys):
     want = sigmoid(predict(model, codes, rc=True, shifts=(-3, 0, 3)))[:, 0]
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert np.abs(want - sigmoid(predict(model, codes, rc=True))[:, 0]).max() > 1e-4  # the shifts count
+
+
+def test_shift_average_stays_exact_where_probabilities_saturate():
+    class Confident(torch.nn.Module):  # logit 30 + 0.05 x (bases in the window): 40 unshifted, less when moved
+        def forward(self, x):
+            return 30 + 0.05 * x.sum(dim=(1, 2))[:, None]
+
+    codes = np.zeros((2, 200), dtype=np.uint8)
+    shifts = (-20, 0, 20, 60)
+    got = predict(Confident(), codes, shifts=shifts)[:, 0]
+    a = np.array([30 + 0.05 * (200 - abs(s)) for s in shifts])
+    log_s = lambda v: -np.logaddexp(0, -v)  # noqa: E731
+    want = np.logaddexp.reduce(log_s(a)) - np.logaddexp.reduce(log_s(-a))  # float64 logit of the mean
+    assert np.isfinite(got).all() and np.allclose(got, want, atol=1e-3) and abs(want - a.mean()) > 0.1
+    from peakcnn.errors import InputError
+    from peakcnn.inference import predict_batches
+
+    with pytest.raises(InputError, match="a window of 200 bp moved that far"):
+        next(predict_batches(Confident(), [codes], shifts=(200,)))
+
+
+def test_shifts_are_checked_when_predict_batches_is_called():
+    from peakcnn.errors import InputError
+    from peakcnn.inference import predict_batches
+
+    with pytest.raises(InputError, match="distinct"):
+        predict_batches(tiny_model(), [], shifts=(1, 1))  # at the call, before any batch is drawn
+    got = predict(tiny_model(), np.zeros((2, 200), dtype=np.uint8), shifts=np.array([-1, 0, 1]))
+    assert np.allclose(got, predict(tiny_model(), np.zeros((2, 200), dtype=np.uint8), shifts=range(-1, 2)))

@@ -46,6 +46,25 @@ def _commands(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["predict", "variants", "ism"])
+def test_the_bar_counts_every_window_and_is_cleared(tmp_path, monkeypatch, command):
+    import tqdm
+
+    bars = []
+
+    class Recording(tqdm.tqdm):
+        def close(self):
+            bars.append((self.desc, self.n, self.total, self.leave, self.disable))
+            super().close()
+
+    monkeypatch.setattr(tqdm, "tqdm", Recording)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    argv, total = _commands(tmp_path)[command]
+    assert main(argv) == 0
+    n = int(total.strip().split("/")[1])
+    assert (command, n, n, False, False) in bars
+
+
+@pytest.mark.parametrize("command", ["predict", "variants", "ism"])
 def test_the_command_line_draws_a_bar_on_a_terminal_only(tmp_path, capsys, monkeypatch, command):
     argv, total = _commands(tmp_path)[command]
     assert main(argv) == 0

@@ -90,7 +90,9 @@ def scoring_text(rc: bool, shifts=(0,)) -> str:
     if tuple(shifts) == (0,):
         return text
     moved = ", ".join(f"{s:+d}" if s else "0" for s in sorted(shifts))
-    return f"{text}, each window also moved by {moved} bp (N moved in), probabilities averaged"
+    if len(shifts) == 1:
+        return f"{text}, each window moved by {moved} bp (N moved in)"
+    return f"{text}, each window moved by {moved} bp (N moved in), probabilities averaged"
 
 
 def _dataset_path(run: Path, meta: dict, dataset) -> Path:
@@ -234,6 +236,7 @@ def score(
         raise InputError(f"{run}: no run folder here; give the --out folder of 'peakcnn train'")
     shifts = check_shifts(shifts)
     model, meta = load_model(run)
+    check_shifts(shifts, int(meta["window"]))
     with Dataset(_dataset_path(run, meta, dataset)) as ds:
         matches = _check_compatible(ds, meta, run, explicit=dataset is not None)
         codes, labels = ds.load_split(split)

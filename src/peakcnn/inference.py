@@ -138,18 +138,24 @@ def shift_onehot(x: torch.Tensor, shift: int) -> torch.Tensor:
     return out
 
 
-def check_shifts(shifts) -> tuple[int, ...]:
-    """``shifts`` as a tuple of distinct whole numbers (at least one); :class:`InputError` otherwise."""
-    values = tuple(shifts) if isinstance(shifts, (list, tuple)) else None
+def check_shifts(shifts, length: int | None = None, what: str = "shifts") -> tuple[int, ...]:
+    """``shifts`` (a list, tuple, range or 1-d array) as a tuple of distinct whole numbers, at least one, each
+    shorter than ``length`` when given; :class:`InputError` naming ``what`` otherwise."""
+    values = None
+    if isinstance(shifts, (list, tuple, range)) or (isinstance(shifts, np.ndarray) and shifts.ndim == 1):
+        values = tuple(shifts)
     whole = values and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
+    shown = " ".join(map(str, values)) if whole else repr(shifts)
     if not whole or len(set(values)) != len(values):
-        raise InputError(f"shifts {shifts!r}: give distinct whole numbers of bases, such as (-10, 0, 10)")
+        raise InputError(f"{what} {shown}: give distinct whole numbers of bases, such as -5 0 5")
+    if length is not None and max(abs(int(v)) for v in values) >= length:
+        raise InputError(f"{what} {shown}: a window of {length} bp moved that far holds no base of its own")
     return tuple(int(v) for v in values)
 
 
 def strand_logits(model: nn.Module, x: torch.Tensor, rc: bool, shifts: tuple[int, ...] = (0,)) -> torch.Tensor:
-    """Logits ``(N, T)``; with ``rc`` and/or several ``shifts`` (:func:`shift_onehot`) the mean of the
-    probabilities of every strand and shift, returned as a logit.
+    """Logits ``(N, T)`` of the windows moved by each of ``shifts`` (:func:`shift_onehot`; ``(0,)``: as they
+    are) and, with ``rc``, of their reverse complements: the mean of their probabilities, returned as a logit.
 
     The mean is taken in log space, ``logit(mean_i s(a_i)) = logsumexp_i log s(a_i) - logsumexp_i log
     s(-a_i)``, so that it stays exact where the probabilities round to 0 or 1.
@@ -190,18 +196,29 @@ def predict_batches(
     rc
         Average the probabilities of each window and its reverse complement (the result is a logit).
     shifts
-        Average the probabilities of each window moved by each of these numbers of bases too (N moved in,
-        as training's shift augmentation does; test-time augmentation as Basenji's ``--shifts``).
+        Score each window moved by each of these numbers of bases (N moved in, as training's shift
+        augmentation does) and average the probabilities: test-time augmentation as Basenji's ``--shifts``.
+        Include 0 for the window as it is; the default ``(0,)`` is the window alone.
     fold
         Fold batch norm into convolutions (exact up to float rounding, faster).
+
+    Raises
+    ------
+    InputError
+        At the call for ``shifts`` that are not distinct whole numbers; at a batch whose windows are no
+        longer than the largest shift.
     """
+    shifts = check_shifts(shifts)
+    return _predict_batches(model, batches, best_device(device), rc, fold, shifts)
+
+
+def _predict_batches(model, batches, device, rc, fold, shifts) -> Iterator[np.ndarray]:
     from peakcnn.sequence import codes_to_onehot_torch
 
-    shifts = check_shifts(shifts)
-    device = best_device(device)
     net = fold_model(model) if fold else model
     with placed(net, device):
         for batch in batches:
+            check_shifts(shifts, batch.shape[-1])
             if isinstance(batch, np.ndarray):
                 batch = np.ascontiguousarray(batch)  # views such as a reverse complement have negative strides
             with exact_inference():  # per batch: the caller's loop body runs outside inference mode
@@ -279,10 +296,7 @@ def predict(
     """
     check_input(model, X)
     check_batch_size(batch_size)
-    shifts = check_shifts(shifts)
-    length = X.shape[-1]
-    if max(abs(v) for v in shifts) >= length and len(X):
-        raise InputError(f"shifts {list(shifts)}: a window of {length} bp moved that far holds no base of its own")
+    shifts = check_shifts(shifts, X.shape[-1] if len(X) else None)
     n = len(X)
     device = best_device(device)
     batch_size = batch_size or default_batch(device)

@@ -215,8 +215,8 @@ def add_shifts_option(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[0],
         metavar="S",
-        help="also average each window moved by these bases, N moved in (test-time augmentation, as Basenji's "
-        "--shifts), e.g. --shifts -5 0 5; default 0 (as it is)",
+        help="score each window moved by each of these bases, N moved in, and average (test-time augmentation, "
+        "as Basenji's --shifts); include 0 for the window as it is, e.g. --shifts -5 0 5; default 0",
     )
 
 

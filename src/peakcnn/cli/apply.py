@@ -151,15 +151,17 @@ _CENTRED = {"summit": "summit (narrowPeak column 10; the midpoint where there is
 def run_predict(args) -> int:
     from peakcnn.apply import bed_regions, fasta_codes, output_kind, region_codes
     from peakcnn.errors import InputError
-    from peakcnn.inference import predict, sigmoid
+    from peakcnn.inference import check_shifts, predict, sigmoid
     from peakcnn.io.output import check_distinct_files, check_output, format_float, write_table
 
+    check_shifts(args.shifts, what="--shifts")
     check_output(args.out, "--out table")
     check_distinct_files([("--out", args.out)], input_files(args))
     bed = output_kind(args.out) == "bed"
     if bed and not args.bed:
         raise InputError(f"{args.out}: sequences from --fasta have no coordinates; name the output .tsv")
     model, meta, tasks, window = _load(args)
+    check_shifts(args.shifts, window, "--shifts")
     if args.bed:
         if not args.genome:
             raise InputError("predict --bed needs --genome FASTA to read the regions' sequence")

@@ -48,6 +48,9 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from peakcnn.evaluate import REPORT_FILE, evaluate
+    from peakcnn.inference import check_shifts
+
+    check_shifts(args.shifts, what="--shifts")
 
     doc, folder = evaluate(
         args.run,
