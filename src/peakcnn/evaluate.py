@@ -234,9 +234,8 @@ def score(
     run = Path(run)
     if not run.is_dir():
         raise InputError(f"{run}: no run folder here; give the --out folder of 'peakcnn train'")
-    shifts = check_shifts(shifts)
     model, meta = load_model(run)
-    check_shifts(shifts, int(meta["window"]))
+    shifts = check_shifts(shifts, int(meta["window"]))
     with Dataset(_dataset_path(run, meta, dataset)) as ds:
         matches = _check_compatible(ds, meta, run, explicit=dataset is not None)
         codes, labels = ds.load_split(split)
@@ -360,7 +359,8 @@ def evaluate(
         Bootstrap resamples behind the 95% intervals of auROC and auPRC; 0 computes none; ``None``: as
         :func:`score`.
     shifts
-        Also average over each window moved by these numbers of bases (default ``(0,)``: as it is).
+        Score each window moved by each of these numbers of bases and average (include 0 for the window
+        as it is; the default ``(0,)`` is the window alone).
     """
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Callable, Iterable, Iterator
+from functools import reduce
 
 import numpy as np
 import torch
@@ -158,20 +159,16 @@ def strand_logits(model: nn.Module, x: torch.Tensor, rc: bool, shifts: tuple[int
     are) and, with ``rc``, of their reverse complements: the mean of their probabilities, returned as a logit.
 
     The mean is taken in log space, ``logit(mean_i s(a_i)) = logsumexp_i log s(a_i) - logsumexp_i log
-    s(-a_i)``, so that it stays exact where the probabilities round to 0 or 1.
+    s(-a_i)`` (summed pairwise with ``logaddexp``), so that it stays exact where the probabilities round to
+    0 or 1.
     """
-    if tuple(shifts) == (0,):
-        out = model(x).float()
-        if not rc:
-            return out
-        back = model(reverse_complement(x)).float()
-        log_s = nn.functional.logsigmoid
-        return torch.logaddexp(log_s(out), log_s(back)) - torch.logaddexp(log_s(-out), log_s(-back))
     views = [shift_onehot(x, s) for s in shifts]
     views += [reverse_complement(v) for v in views] if rc else []
-    a = torch.stack([model(v).float() for v in views])
+    logits = [model(v).float() for v in views]
+    if len(logits) == 1:
+        return logits[0]
     log_s = nn.functional.logsigmoid
-    return torch.logsumexp(log_s(a), 0) - torch.logsumexp(log_s(-a), 0)
+    return reduce(torch.logaddexp, [log_s(a) for a in logits]) - reduce(torch.logaddexp, [log_s(-a) for a in logits])
 
 
 def predict_batches(
@@ -296,7 +293,6 @@ def predict(
     """
     check_input(model, X)
     check_batch_size(batch_size)
-    shifts = check_shifts(shifts, X.shape[-1] if len(X) else None)
     n = len(X)
     device = best_device(device)
     batch_size = batch_size or default_batch(device)

@@ -130,11 +130,10 @@ def score_vcf(
 ) -> int:
     """Score every scoreable allele of ``vcf`` and write the TSV ``out``; returns the number of rows.
     ``progress`` shows a bar of the windows scored (two per allele)."""
-    from tqdm import tqdm
-
     from peakcnn.errors import InputError
     from peakcnn.io.output import format_float, write_table
     from peakcnn.io.vcf import read_vcf
+    from peakcnn.progress import progress_bar
 
     variants, report = read_vcf(vcf)
     if report.records == 0:
@@ -169,7 +168,7 @@ def score_vcf(
             first.pos,
             first.ref,
         )
-    with tqdm(total=2 * len(todo), unit="window", desc="variants", leave=False, disable=not progress) as bar:
+    with progress_bar(progress, 2 * len(todo), "window", "variants") as bar:
         s = score_windows(model, ref, alt, device=device, progress=bar.update)
     cols = [f"{t}_{k}" for t in tasks for k in ("p_ref", "p_alt", "diff", "log_odds")]
     per_task = np.stack([s.p_ref, s.p_alt, s.diff, s.log_odds], axis=-1).reshape(len(todo), -1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
 
@@ -133,18 +132,6 @@ def show_progress(args) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
-@contextlib.contextmanager
-def progress_bar(args, total: int, unit: str, desc: str):
-    """A tqdm bar when :func:`show_progress`; log lines printed meanwhile go above it, not through it."""
-    from tqdm import tqdm
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
-    show = show_progress(args)
-    with tqdm(total=total, unit=unit, desc=desc, leave=False, disable=not show) as bar:
-        with logging_redirect_tqdm() if show else contextlib.nullcontext():
-            yield bar
-
-
 _CENTRED = {"summit": "summit (narrowPeak column 10; the midpoint where there is none)", "midpoint": "midpoint"}
 
 
@@ -153,6 +140,7 @@ def run_predict(args) -> int:
     from peakcnn.errors import InputError
     from peakcnn.inference import check_shifts, predict, sigmoid
     from peakcnn.io.output import check_distinct_files, check_output, format_float, write_table
+    from peakcnn.progress import progress_bar
 
     check_shifts(args.shifts, what="--shifts")
     check_output(args.out, "--out table")
@@ -177,7 +165,7 @@ def run_predict(args) -> int:
     else:
         names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
-    with progress_bar(args, len(codes), "window", "predict") as bar:
+    with progress_bar(show_progress(args), len(codes), "window", "predict") as bar:
         probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc, progress=bar.update, shifts=args.shifts))
     rows = (list(k) + [format_float(x) for x in p] for k, p in zip(keys, probs.tolist(), strict=False))
     n = write_table(args.out, header + tasks, rows, comment_header=bed)

@@ -129,10 +129,11 @@ def _check_outputs(args, prefixes: list[str]) -> None:
 
 def run_ism(args) -> int:
     from peakcnn.checkpoint import load_model
-    from peakcnn.cli.apply import progress_bar
+    from peakcnn.cli.apply import show_progress
     from peakcnn.interpret.ism import ism, n_mutants
     from peakcnn.io.output import check_output
     from peakcnn.io.tracks import safe_name
+    from peakcnn.progress import progress_bar
     from peakcnn.sequence import codes_to_onehot
 
     _check_prefix(args.out)
@@ -144,10 +145,10 @@ def run_ism(args) -> int:
         [args.out] if len(items) == 1 else [f"{args.out}.{i + 1}_{safe_name(n)}" for i, (n, *_) in enumerate(items)]
     )
     _check_outputs(args, prefixes)
-    total = sum(n_mutants(codes_to_onehot(codes), lo, hi) for _, codes, lo, hi, _ in items)
-    with progress_bar(args, total, "mutant", "ism") as bar:
-        for prefix, (name, codes, lo, hi, first) in zip(prefixes, items, strict=True):
-            x = codes_to_onehot(codes)
+    onehot = [codes_to_onehot(codes) for _, codes, *_ in items]
+    total = sum(n_mutants(x, lo, hi) for x, (_, _, lo, hi, _) in zip(onehot, items, strict=True))
+    with progress_bar(show_progress(args), total, "mutant", "ism") as bar:
+        for prefix, x, (name, _, lo, hi, first) in zip(prefixes, onehot, items, strict=True):
             delta = ism(model, x[None], lo, hi, device=args.device, progress=bar.update)[0]
             _write(prefix, delta, x[:, lo:hi], tasks, first, args.region or name, not args.no_plot)
             log.info(
