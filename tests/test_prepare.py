@@ -144,6 +144,9 @@ def test_dropped_peaks_counted_and_warned(built):
     assert rep["peaks_clipped_at_chromosome_end"]["a"] == 1
     assert rep["chrom_map"]["a"]["1"] == "chr1"
     assert any("chrUn (2)" in w for w in manifest["warnings"])
+    past = [w for w in manifest["warnings"] if "past the end of their chromosome" in w]
+    assert len(past) == 1 and "a.narrowPeak" in past[0]
+    assert ": 1, dropped (first: 4 100,500 on a chromosome of 100,000 bp)" in past[0]
 
 
 def test_summary_shows_long_task_names_whole_and_aligned(built):

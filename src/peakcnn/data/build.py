@@ -71,11 +71,23 @@ def pool_peaks(genome, tables, tasks: list[str], center: str, warn) -> Pooled:
         centre = clipped_centres(start, end, table.summit[ok], lengths[chrom], center)
         keep, end, centre, clipped = clip_to_chromosomes(chrom, start, end, centre, lengths)
         report["peaks_dropped"][tasks[t]]["start at or past chromosome end"] = int((~keep).sum())
+        if not keep.all():
+            warn(_past_end_message(table, np.flatnonzero(ok)[~keep], lengths[chrom[~keep]]))
         report["peaks_clipped_at_chromosome_end"][tasks[t]] = int(clipped.sum())
         for k, v in zip(cols, (chrom, start, end, centre, np.full(len(chrom), t)), strict=True):
             cols[k].append(v[keep])
     cat = {k: np.concatenate(v).astype(np.int64) for k, v in cols.items()}
     return Pooled(chroms, lengths, **cat, report=report)
+
+
+def _past_end_message(table, rows: np.ndarray, lengths: np.ndarray) -> str:
+    """Warning for the peaks at ``rows`` of ``table``, which start at or past the ``lengths`` of their chromosomes."""
+    i = int(rows[0])
+    return (
+        f"{table.path}: peaks starting at or past the end of their chromosome: {len(rows)}, dropped (first: "
+        f"{table.chrom[i]} {int(table.start[i]):,} on a chromosome of {int(lengths[0]):,} bp); "
+        "were the peaks called on another assembly of this genome?"
+    )
 
 
 def make_layout(pooled: Pooled, window_counts: np.ndarray, genome, p: dict) -> sp.SplitLayout:
