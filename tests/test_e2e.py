@@ -272,7 +272,7 @@ def test_evaluate_shifts_average_moved_windows_and_the_report_says_so(trained, c
     assert "each window moved by -4, 0, +4 bp (N moved in), probabilities averaged" in (out / "report.html").read_text()
     assert json.loads((out / "metrics.json").read_text())["model"]["shifts"] == [-4, 0, 4]
     for bad, message in ((["0", "0"], "--shifts 0 0: give distinct whole numbers"),
-                         (["100"], "shifts 100: a window of 100 bp moved that far")):  # fmt: skip
+                         (["100"], "--shifts 100: a window of 100 bp moved that far")):  # fmt: skip
         assert main(["evaluate", str(trained / "run"), "--shifts", *bad, "--no-baselines", "--out", str(out)]) == 2
         assert message in _error(capsys)
     assert (out / "metrics.json").exists() and not (out.parent / "shift_eval.tmp").exists()

@@ -218,6 +218,7 @@ def score(
     device=None,
     n_boot: int | None = None,
     shifts=(0,),
+    shifts_name: str = "shifts",
 ) -> tuple[dict, dict]:
     """Score the run's model (and the baselines) on ``split``; ``rc`` averages the CNN over both strands,
     ``shifts`` over windows moved by those bases (:func:`peakcnn.inference.strand_logits`); the CNN runs
@@ -235,7 +236,7 @@ def score(
     if not run.is_dir():
         raise InputError(f"{run}: no run folder here; give the --out folder of 'peakcnn train'")
     model, meta = load_model(run)
-    shifts = check_shifts(shifts, int(meta["window"]))
+    shifts = check_shifts(shifts, int(meta["window"]), shifts_name)
     with Dataset(_dataset_path(run, meta, dataset)) as ds:
         matches = _check_compatible(ds, meta, run, explicit=dataset is not None)
         codes, labels = ds.load_split(split)
@@ -335,6 +336,7 @@ def evaluate(
     device=None,
     n_boot: int | None = None,
     shifts=(0,),
+    shifts_name: str = "shifts",
 ) -> tuple[dict, Path]:
     """Score, plot and report; returns ``(metrics document, output folder)``.
 
@@ -361,12 +363,14 @@ def evaluate(
     shifts
         Score each window moved by each of these numbers of bases and average (include 0 for the window
         as it is; the default ``(0,)`` is the window alone).
+    shifts_name
+        How an error names ``shifts`` (the command line passes ``--shifts``).
     """
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     folder = Path(out) if out else Path(run) / f"eval_{split}"
     _check_out(folder)
-    doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts=shifts)
+    doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts, shifts_name)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         n_boot=args.bootstrap,
         shifts=args.shifts,
+        shifts_name="--shifts",
     )
     print(summary_table(doc))
     print(f"report: {folder / REPORT_FILE}")
