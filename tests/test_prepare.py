@@ -323,6 +323,30 @@ def test_window_positive_and_seed_non_negative(tmp_path, inputs, capsys, option,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("window", [1, 2, 26])
+def test_window_no_network_can_take_is_refused_before_reading(tmp_path, inputs, capsys, window):
+    argv = _bad_case(tmp_path, inputs, "ok") + ["--window", str(window)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"peakcnn: error: window {window} bp: no --arch of 'peakcnn train' takes a window shorter than 27 bp; "
+        "give the window length in bases, such as 800"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_shortest_window_is_the_shortest_a_preset_builds_on(tmp_path, inputs):
+    from peakcnn.modelconfig import PRESETS, preset_config, shortest_window
+
+    assert shortest_window() == 27
+    assert any(preset_config(name, 27, 1).trunk_length() == 1 for name in PRESETS)
+    for name in PRESETS:
+        with pytest.raises(InputError, match="too short for the pooling layers"):
+            preset_config(name, 26, 1)
+    m = prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", window=27, progress=False)
+    assert m["params"]["window"] == 27
+
+
 @pytest.mark.parametrize(
     "window, option, message",
     [

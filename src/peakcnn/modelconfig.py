@@ -5,6 +5,7 @@ Kept free of torch so that the command line can list architectures without loadi
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from peakcnn.errors import InputError
@@ -96,3 +97,8 @@ def preset_config(name: str, window: int, n_tasks: int) -> ModelConfig:
     if name not in PRESETS:
         raise InputError(f"unknown architecture {name!r}; choose one of {', '.join(PRESETS)}")
     return ModelConfig(window=window, n_tasks=n_tasks, **PRESETS[name])
+
+
+def shortest_window() -> int:
+    """The shortest window some preset takes: the product of its pool widths, so that one position is left."""
+    return min(math.prod(preset_config(name, 1 << 20, 1).pool_widths) for name in PRESETS)

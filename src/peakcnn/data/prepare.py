@@ -29,6 +29,7 @@ from peakcnn.data.store import DATASET_FILE, write_dataset
 from peakcnn.data.summary import n_warnings, table_stats
 from peakcnn.errors import InputError, OutputError
 from peakcnn.io.bed import read_peaks, task_name, task_name_problem, write_bed
+from peakcnn.modelconfig import shortest_window
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,11 @@ def _check_params(p: dict) -> dict:
             raise InputError(f"{key.replace('_', '-')} must be a positive integer (got {p[key]!r})")
 
     positive_int("window")
+    if p["window"] < shortest_window():
+        raise InputError(
+            f"window {p['window']} bp: no --arch of 'peakcnn train' takes a window shorter than {shortest_window()} "
+            "bp; give the window length in bases, such as 800"
+        )
     # Every peak that labels a window must lie inside it: within (window - 1) // 2 bp of its centre on both
     # sides (a label reaches label_distance // 2; a merged cluster's ends lie up to ceil(span / 2) away).
     reach = (p["window"] - 1) // 2
