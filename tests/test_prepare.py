@@ -659,3 +659,30 @@ def test_chromosome_descriptions_travel_from_the_genome_to_the_model(inputs, tmp
     train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 64}, progress=False)
     meta = _json.loads((tmp_path / "run" / "model.json").read_text())
     assert meta["genome_chrom_descriptions"] == {c: descriptions[c] for c in meta["genome_chroms"]}
+
+
+def test_other_libraries_info_logs_stay_off_stderr(inputs, tmp_path):
+    """peakcnn's own INFO lines reach standard error (and -q hides them); another library's INFO records do
+    not: torch logs cache statistics at INFO when it exits, which showed after a Ctrl-C during its import."""
+    import subprocess
+    import sys
+
+    script = (
+        "import atexit, logging, sys\n"
+        "from peakcnn.cli import main\n"
+        "atexit.register(lambda: logging.getLogger('somelib').info('third-party chatter'))\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = ["prepare", "--genome", str(inputs["genome"]), "--peaks", str(inputs["a"]), "--out", str(tmp_path / "ds")]
+
+    def run(*flags):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *flags, *argv], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    run()
+    again = run()  # the same inputs: the data set is reused, which peakcnn says at INFO
+    assert "data set is up to date" in again and "third-party chatter" not in again
+    assert "data set is up to date" not in run("-q")

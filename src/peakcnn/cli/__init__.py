@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+    # Other libraries keep to warnings: torch, for one, logs cache statistics at INFO when it exits.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("peakcnn").setLevel(logging.WARNING if args.quiet else logging.INFO)
     logging.captureWarnings(True)
     TERMINATED.clear()
     main_thread = threading.current_thread() is threading.main_thread()
