@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -424,6 +426,50 @@ def test_refuses_different_data_set_and_foreign_folder(tmp_path, inputs, capsys)
         capsys.readouterr().err.strip()
         == f"peakcnn: error: {foreign}: folder exists and is not a peakcnn data set; choose another --out"
     )
+
+
+def test_force_replaces_only_a_data_sets_own_files(tmp_path, inputs, capsys):
+    argv = _bad_case(tmp_path, inputs, "ok")
+    out = tmp_path / "out"
+    assert main(argv) == 0
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(argv + ["--window", "600", "--force"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"peakcnn: error: {out}: holds files that are not part of a data set (notes.txt); --force replaces only "
+        "a data set's own files: move them out or choose another --out"
+    )
+    assert (out / "notes.txt").read_text() == "mine"
+    assert json.loads((out / "manifest.json").read_text())["params"]["window"] == 800
+    (out / "notes.txt").unlink()
+    assert main(argv + ["--window", "600", "--force"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["params"]["window"] == 600
+
+
+@pytest.mark.parametrize("which", ["genome", "peaks", "a data set file as peaks"])
+def test_an_input_inside_out_is_refused_and_kept(tmp_path, inputs, capsys, which):
+    out = tmp_path / "out"
+    assert main(_bad_case(tmp_path, inputs, "ok")) == 0
+    genome, peaks = Path(inputs["genome"]), Path(inputs["a"])
+    if which == "genome":
+        genome = out / genome.name
+        shutil.copy(inputs["genome"], genome)
+    elif which == "peaks":
+        peaks = out / peaks.name
+        shutil.copy(inputs["a"], peaks)
+    else:
+        peaks = out / "windows.bed"
+    kept = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    argv = ["prepare", "--genome", str(genome), "--peaks", str(peaks), "--out", str(out), "--force"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"peakcnn: error: {genome if which == 'genome' else peaks}: input file is inside --out {out}, which "
+        "prepare replaces; move it out or choose another --out"
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
 
 
 def test_real_atac_on_tair10_chr1(tmp_path):

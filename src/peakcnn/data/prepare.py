@@ -5,8 +5,12 @@ run leaves nothing behind. An existing ``DIR``:
 
 * holding the same data set (same input files by sha256, same parameters, same peakcnn version) is reused
   as it is, without recomputation (``force=True`` rebuilds it);
-* holding a different peakcnn data set is refused unless ``force=True``, which replaces it;
+* holding a different peakcnn data set is refused unless ``force=True``, which replaces it, and only when
+  the folder holds nothing but a data set's own files;
 * holding anything else (a non-empty folder without a peakcnn manifest) is always refused.
+
+An input file (genome, peaks, ``exclude``, alias file) inside ``DIR`` is refused: replacing ``DIR`` would
+delete it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 WINDOWS_BED = "windows.bed"
+#: The files of a data set folder: all that ``force`` may replace.
+DATASET_FILES = frozenset({DATASET_FILE, MANIFEST, WINDOWS_BED})
 MANIFEST_FORMAT = "peakcnn-prepare-manifest"
 NEGATIVES = ("gc-matched", "shuffled", "random", "none")
 #: Negative kinds drawn from the genome, which ``exclude`` regions keep off.
@@ -188,6 +194,19 @@ def _fingerprint(inputs: dict, params: dict) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 
+def _check_inputs_outside(out: Path, paths) -> None:
+    """Refuse an input file inside ``out``: building the data set there replaces the folder."""
+    folders = {out.absolute(), out.resolve()}
+    for path in paths:
+        path = Path(path)
+        for p in (path.absolute(), path.resolve()):
+            if any(f == p or f in p.parents for f in folders):
+                raise InputError(
+                    f"{path}: input file is inside --out {out}, which prepare replaces; move it out or choose "
+                    "another --out"
+                )
+
+
 def _existing(out: Path, fingerprint: str, force: bool) -> dict | None:
     """The manifest of a reusable data set in ``out``, ``None`` to (re)build; raises when ``out`` is taken."""
     if not out.exists():
@@ -203,6 +222,13 @@ def _existing(out: Path, fingerprint: str, force: bool) -> dict | None:
     if not isinstance(old, dict) or old.get("format") != MANIFEST_FORMAT:
         raise InputError(f"{out}: folder exists and is not a peakcnn data set; choose another --out")
     if force:
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in DATASET_FILES)
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise InputError(
+                f"{out}: holds files that are not part of a data set ({shown}); --force replaces only a data "
+                "set's own files: move them out or choose another --out"
+            )
         return None
     if old.get("fingerprint") == fingerprint and (out / DATASET_FILE).exists():
         return old
@@ -359,6 +385,8 @@ def _prepare(
         if progress:
             log.warning("warning: %s", msg)
 
+    genome_path = genome.path if isinstance(genome, Genome) else genome
+    _check_inputs_outside(out, [genome_path, *peak_paths, *exclude_paths, *([chrom_alias] if chrom_alias else [])])
     step("genome")
     genome = genome if isinstance(genome, Genome) else Genome(genome, alias_file=chrom_alias)
     step("peaks")
