@@ -299,3 +299,84 @@ def test_a_failure_after_the_first_checkpoint_keeps_the_run(tmp_path, dataset, c
     assert "still holds epoch 1" in _one_error(capsys)
     names = {p.name for p in (tmp_path / "R").iterdir()}
     assert {"config.json", "last.json", "model.json", "history.csv"} <= names
+
+
+# -- outputs that cannot be written -------------------------------------------------------------------
+
+LONG = "x" * 300  # longer than a name may be on Linux and macOS file systems (255 bytes)
+
+
+def _unwritable_commands(f, tmp_path, dataset, out: str) -> dict:
+    return {
+        "train": ["train", dataset, "--out", out, "--arch", "small", "--epochs", "1"],
+        "evaluate": ["evaluate", f["run"], "--dataset", dataset, "--out", out],
+        "predict": ["predict", f["run"], "--genome", f["g"], "--bed", f["bed"], "--out", out + ".tsv"],
+        "scan": ["scan", f["run"], "--genome", f["g"], "--out", out + ".bedGraph"],
+        "variants": ["variants", f["run"], "--genome", f["g"], "--vcf", str(tmp_path / "v.vcf"), "--out", out],
+        "ism": ["ism", f["run"], "--region", "chr1:500-600", "--genome", f["g"], "--out", out, "--no-plot"],
+        "ensemble": ["ensemble", f["run"], str(tmp_path / "run2"), "--out", out],
+        "demo": ["demo", "--out", out],
+    }
+
+
+def _second_run(f, tmp_path):
+    (tmp_path / "run2").mkdir()
+    for p in os.scandir(f["run"]):
+        (tmp_path / "run2" / p.name).write_bytes(open(p.path, "rb").read())
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux sysfs, where no one can create files")
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "scan", "variants", "ism", "ensemble", "demo"])
+def test_an_out_in_a_folder_no_one_can_write_is_one_line_before_work(tmp_path, files, dataset, capsys, command):
+    """``os.access`` says yes to root for /sys; the write is tried. pyBigWig, given such a path, crashed."""
+    _second_run(files, tmp_path)
+    argv = _unwritable_commands(files, tmp_path, dataset, "/sys/peakcnn-out")[command]
+    assert main(argv) == 2
+    assert "cannot write in folder /sys (" in _one_error(capsys)
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "scan", "variants", "ism", "ensemble", "demo"])
+def test_an_out_name_too_long_is_one_line_before_work(tmp_path, files, dataset, capsys, command):
+    _second_run(files, tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    argv = _unwritable_commands(files, tmp_path, dataset, str(tmp_path / LONG))[command]
+    assert main(argv) == 2
+    assert "name too long for the file system; choose a shorter" in _one_error(capsys)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_a_bigwig_out_in_a_folder_no_one_can_write_does_not_crash(tmp_path, files):
+    """pyBigWig ended the process (exit 139) on a path it could not open."""
+    import subprocess
+    import sys
+
+    if not os.path.isdir("/sys/kernel"):
+        pytest.skip("needs Linux sysfs")
+    argv = ["scan", files["run"], "--genome", files["g"], "--out", "/sys/peakcnn-out.bw"]
+    done = subprocess.run([sys.executable, "-m", "peakcnn", *argv], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "peakcnn: error: /sys/peakcnn-out.a.bw: cannot write in folder /sys (Permission denied); choose another "
+        "--out (track of task 'a') path"
+    ]
+
+
+def test_a_failed_write_names_the_users_file_not_the_temporary_one():
+    import errno
+
+    from peakcnn.io.output import os_error_message
+
+    cases = {
+        "/d/.p.tmp123.tsv": "/d/p.tsv",
+        "/d/.p.tsv.tmp9.gz": "/d/p.tsv.gz",
+        "/d/.x.tmp7": "/d/x",
+        "/d/model.json.tmp": "/d/model.json",
+        "/d/.ds.tmp-42": "/d/ds",
+        "/d/plain.tsv": "/d/plain.tsv",
+    }
+    for name, shown in cases.items():
+        e = OSError(errno.EACCES, "Permission denied", name)
+        assert os_error_message(e) == f"{shown}: Permission denied; check its permissions or choose another path"
+    e = OSError(errno.ENOSPC, "No space left on device", "/d/.t.tmp5.bw")
+    assert os_error_message(e) == "/d/t.bw: No space left on device; free space or choose another path"
+    assert os_error_message(OSError(errno.EIO, "Input/output error")) == "Input/output error"

@@ -238,7 +238,9 @@ def test_scan_leaves_no_track_when_the_peak_file_fails_and_refuses_clashing_task
     out, peaks = tmp_path / "out", tmp_path / "out" / "pk.bed"
     out.mkdir()
     assert main(["scan", str(run), "--genome", g, "--out", str(out / "t.bedGraph"), "--peaks-out", str(peaks)]) == 1
-    assert capsys.readouterr().err.strip().splitlines()[-1] == "peakcnn: error: [Errno 28] No space left on device"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "peakcnn: error: No space left on device; free space or choose another path"
+    )
     assert list(out.iterdir()) == []
     monkeypatch.undo()
 

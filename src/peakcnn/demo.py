@@ -73,20 +73,13 @@ def prepare_promoters(bed: Path, folder: Path, fasta: Path | None = None, gff: P
 def check_options(out, device: str = "auto") -> Path:
     """Fail in one line, before any work, when ``out`` cannot be the demo's folder (an existing file, a
     folder that cannot be written) or ``device`` is not available here; returns ``out`` as a Path."""
-    import os
 
-    from peakcnn.errors import InputError
     from peakcnn.io.output import check_output_folder
     from peakcnn.runconfig import resolve_device
 
     out = check_output_folder(out)
     for sub in ("dataset", "run"):
         check_output_folder(out / sub)
-    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        raise InputError(f"{out}: {existing} is a file, so the folder cannot be made; choose another --out folder")
-    if not os.access(existing, os.W_OK):
-        raise InputError(f"{out}: folder {existing} is not writable; choose another --out folder")
     resolve_device(device)
     return out
 

@@ -102,7 +102,6 @@ def _check_fresh(run: Path, force: bool) -> None:
     """Refuse to train over an existing checkpoint unless ``force``; clear the old run's files if so."""
     if not run.exists():
         return
-    check_output_folder(run)
     taken = [p for p in (f"{LAST_NAME}.json", f"{MODEL_NAME}.json") if (run / p).exists()]
     if taken and not force:
         raise InputError(
@@ -178,6 +177,7 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
     options = dict(options or {})
     if resume and force:
         raise InputError("--resume continues the run in --out and --force starts it over; give one of them")
+    check_output_folder(out)
     with Dataset(dataset) as ds:
         run = Path(out)
         cfg = (

@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except OSError as e:
         # Outputs are written under temporary names, so a failed write (full disk, lost mount) leaves none.
-        print(f"peakcnn: error: {e}", file=sys.stderr)
+        from peakcnn.io.output import os_error_message
+
+        print(f"peakcnn: error: {os_error_message(e)}", file=sys.stderr)
         return 1
     finally:
         if main_thread:

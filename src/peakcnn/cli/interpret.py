@@ -107,7 +107,11 @@ def _check_prefix(prefix: str) -> None:
     from peakcnn.errors import InputError
     from peakcnn.io.output import names_folder
 
-    if names_folder(prefix) or Path(prefix).is_dir():
+    try:
+        is_dir = Path(prefix).is_dir()
+    except OSError:  # a name too long: the output check says so
+        is_dir = False
+    if names_folder(prefix) or is_dir:
         inside = Path(prefix) / "out"
         raise InputError(
             f"--out {prefix}: is a folder, not a prefix of file names; give a prefix such as {inside} "

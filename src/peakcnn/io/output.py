@@ -9,9 +9,12 @@ socket is refused, as is an output name ending in a path separator or ``-``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import os
+import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,16 +54,82 @@ def destination(path: str | Path, what: str = "output") -> Path:
     return target
 
 
+def _temporary(path: Path) -> Path:
+    """The temporary name :func:`atomic_output` writes ``path`` under (it keeps the extension)."""
+    return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+
+
+#: Temporary names of outputs (``.x.tmp12.bw``, ``x.json.tmp``, ``.DIR.tmp-12``) and what they stand for.
+_TEMPORARY_NAMES = (
+    (re.compile(r"^\.(?P<stem>.+)\.tmp\d+(?P<suffix>\.[^.]*)?$"), r"\g<stem>\g<suffix>"),
+    (re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-\d+$"), r"\g<name>"),
+    (re.compile(r"^(?P<name>.+)\.tmp$"), r"\g<name>"),
+)
+
+
+def user_path(filename: str | os.PathLike) -> str:
+    """The output a temporary name stands for (``dir/.x.tmp12.bw`` -> ``dir/x.bw``); other paths unchanged."""
+    path = Path(filename)
+    for pattern, replacement in _TEMPORARY_NAMES:
+        if pattern.match(path.name):
+            return str(path.with_name(pattern.sub(replacement, path.name)))
+    return str(filename)
+
+
+def os_error_message(e: OSError) -> str:
+    """One line for a failed read or write: the file the user named (not a temporary name), the system's
+    reason, and what to do about it."""
+    reason = e.strerror or str(e)
+    where = f"{user_path(e.filename)}: " if e.filename else ""
+    advice = {
+        errno.EACCES: "check its permissions or choose another path",
+        errno.EPERM: "check its permissions or choose another path",
+        errno.EROFS: "choose a path on a writable file system",
+        errno.ENAMETOOLONG: "choose a shorter name",
+        errno.ENOSPC: "free space or choose another path",
+        errno.EDQUOT: "free space or choose another path",
+        errno.ENOENT: "check the path",
+    }.get(e.errno)
+    return f"{where}{reason}" + (f"; {advice}" if advice else "")
+
+
+def _check_name_length(path: Path, what: str) -> None:
+    """Fail in one line when a name in ``path`` is longer than the file system takes (a stat of it fails so)."""
+    try:
+        os.lstat(path)
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise InputError(f"{path}: name too long for the file system; choose a shorter {what}") from None
+
+
+def _probe(folder: Path, name: str, path, what: str) -> None:
+    """Create and remove ``folder/name``: the write test that holds when ``os.access`` does not (root, sysfs,
+    read-only mounts), and that finds a name too long for the file system."""
+    try:
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # a temporary file left by a killed run of the same process id
+        return
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise InputError(f"{path}: name too long for the file system; choose a shorter {what} path") from None
+        raise InputError(
+            f"{path}: cannot write in folder {folder} ({e.strerror or e}); choose another {what} path"
+        ) from None
+    os.close(fd)
+    os.unlink(folder / name)
+
+
 def check_output(path: str | Path, what: str = "output") -> Path:
     """Fail early, in one line, when ``path`` cannot be written (see :func:`check_output_name` and
-    :func:`destination`; missing or read-only folder). Returns the file to replace (a link's target)."""
+    :func:`destination`; missing or read-only folder, a name too long). Returns the file to replace (a link's
+    target)."""
     check_output_name(path, what)
+    _check_name_length(Path(path), f"{what} path")
     target = destination(path, what)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"{path}: folder {parent} does not exist; create it or choose another {what} path")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{path}: folder {parent} is not writable; choose another {what} path")
+    _probe(parent, _temporary(target).name, path, what)
     return target
 
 
@@ -114,12 +183,32 @@ def check_input_file(path: str | Path, what: str, option: str) -> Path:
 
 
 def check_output_folder(path: str | Path) -> Path:
-    """Fail in one line when ``path``, an ``--out`` that names a folder, is an existing file."""
+    """Fail in one line when ``path``, an ``--out`` that names a folder, is an existing file, or cannot be
+    made or written in (no permission, a read-only or special file system, a name too long)."""
     path = Path(path)
+    _check_name_length(path, "--out")
     if path.is_file():
         raise InputError(f"{path}: is a file; give --out a folder name")
     if path.exists() and not path.is_dir():
         raise InputError(f"{path}: exists and is not a folder (a device, pipe or socket); give --out a folder name")
+    existing, missing = path.absolute(), []
+    while not existing.exists():
+        missing.append(existing.name)
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{path}: {existing} is a file, so the folder cannot be made; choose another --out folder")
+    try:
+        longest = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError):  # no such limit here
+        longest = None
+    if longest and any(len(os.fsencode(name)) > longest for name in missing):
+        raise InputError(f"{path}: name too long for the file system; choose a shorter --out")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".peakcnn-", dir=existing))
+    except OSError as e:
+        raise InputError(
+            f"{path}: cannot write in folder {existing} ({e.strerror or e}); choose another --out"
+        ) from None
     return path
 
 
@@ -130,7 +219,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     The temporary name keeps the extension (``.x.tmp12.bw``) for writers that look at it.
     """
     path = check_output(path)  # a link's target: the rename replaces the target and keeps the link
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    tmp = _temporary(path)
     try:
         yield tmp
         os.replace(tmp, path)
