@@ -86,3 +86,70 @@ def test_missing_truncated_and_wrong_version(tmp_path):
         f.attrs["format_version"] = 99
     with pytest.raises(InputError, match="format version 99"):
         Dataset(path)
+
+
+def _damage(path, case):
+    with h5py.File(path, "a") as f:
+        if case == "a sequence code out of the alphabet":
+            seqs = f["seqs"][:]
+            seqs[3, 5] = 9
+            f["seqs"][...] = seqs
+        elif case == "a label that is not 0 or 1":
+            labels = f["labels"][:]
+            labels[0, 0] = 5
+            f["labels"][...] = labels
+        elif case == "a window moved":
+            start = f["start"][:]
+            start[7] += 1
+            f["start"][...] = start
+        elif case == "tasks renamed":
+            f.attrs["tasks"] = json.dumps(["b", "a"])
+        elif case == "tasks not JSON":
+            f.attrs["tasks"] = "[a, b"
+        elif case == "tasks one too many":
+            f.attrs["tasks"] = json.dumps(["a", "b", "c"])
+        elif case == "chroms not a list":
+            f.attrs["chroms"] = json.dumps({"c1": 1})
+        elif case == "no checksum":
+            del f.attrs["content_sha256"]
+        elif case == "window not a number":
+            f.attrs["window"] = "wide"
+
+
+DAMAGE = {
+    "a sequence code out of the alphabet": "content does not match its checksum (content_sha256)",
+    "a label that is not 0 or 1": "content does not match its checksum (content_sha256)",
+    "a window moved": "content does not match its checksum (content_sha256)",
+    "tasks renamed": "content does not match its checksum (content_sha256)",
+    "tasks not JSON": "attribute 'tasks' is missing or not a JSON list of names",
+    "tasks one too many": "'labels' has shape (300, 2), expected (300, 3)",
+    "chroms not a list": "attribute 'chroms' is missing or not a JSON list of names",
+    "no checksum": "attribute 'content_sha256' is missing",
+    "window not a number": "attribute 'window' is not a number",
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_data_set_changed_after_prepare_is_refused_in_one_line(tmp_path, case):
+    path = tmp_path / "dataset.h5"
+    write_dataset(_table(n=300, window=40), path)
+    Dataset(path).close()  # checked once, as it was written
+    _damage(path, case)
+    with pytest.raises(InputError) as e:
+        Dataset(path)
+    message = str(e.value)
+    assert message.startswith(f"{path}: ") and DAMAGE[case] in message and "\n" not in message
+    assert message.endswith("run 'peakcnn prepare' again")
+
+
+def test_the_checksum_is_read_in_blocks_as_content_hash_computes_it(tmp_path, monkeypatch):
+    import peakcnn.data.store as store
+
+    path = tmp_path / "dataset.h5"
+    table = _table(n=1000, window=50)
+    digest = write_dataset(table, path)
+    monkeypatch.setattr(store, "_HASH_BLOCK", 7 * 50)  # blocks of 7 rows, the last one short
+    monkeypatch.setattr(store, "_VERIFIED", set())
+    with Dataset(path) as ds:
+        assert ds.sha256 == digest
+    assert len(store._VERIFIED) == 1

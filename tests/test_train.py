@@ -396,6 +396,31 @@ def test_missing_truncated_and_foreign_datasets(tmp_path, dataset, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_data_set_changed_after_prepare_stops_train_and_evaluate(tmp_path, dataset, capsys):
+    """A sequence code outside the alphabet made training fail with a traceback and evaluation score it."""
+    run = tmp_path / "run"
+    train(dataset, run, {**SMALL, "epochs": 1}, progress=False)
+    (tmp_path / "bad").mkdir()
+    bad = tmp_path / "bad" / "dataset.h5"
+    bad.write_bytes((dataset / "dataset.h5").read_bytes())
+    with h5py.File(bad, "r+") as f:
+        seqs = f["seqs"][:]
+        seqs[0, 0] = 9
+        f["seqs"][...] = seqs
+    capsys.readouterr()
+    for argv in (
+        ["train", str(bad.parent), "--out", str(tmp_path / "run2"), "--arch", "small", "--epochs", "1"],
+        ["evaluate", str(run), "--dataset", str(bad.parent), "--no-baselines", "--out", str(tmp_path / "ev")],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (
+            f"peakcnn: error: {bad}: content does not match its checksum (content_sha256): the file was changed or "
+            "damaged after 'peakcnn prepare' wrote it; run 'peakcnn prepare' again"
+        )
+    assert not (tmp_path / "run2").exists() and not (tmp_path / "ev").exists()
+
+
 def test_init_transfers_every_layer_that_fits(tmp_path, dataset):
     from peakcnn.checkpoint import transfer_weights
     from peakcnn.model import DNASeqClassifier, preset_config

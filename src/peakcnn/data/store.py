@@ -13,7 +13,8 @@ Layout of ``DIR/dataset.h5`` (HDF5, format ``peakcnn-dataset`` version 1)::
     source  uint8 (N,)          0 = peak window, 1 = generated negative
 
 Rows are sorted by split, then chromosome, then start, so a split is one contiguous slice and can be read
-in batches without loading the file whole.
+in batches without loading the file whole. Opening a data set checks its arrays and task names against
+``content_sha256`` (once per file in a process), so a file changed or damaged after ``prepare`` is refused.
 """
 
 from __future__ import annotations
@@ -119,6 +120,24 @@ def write_dataset(table: WindowTable, path: str | Path) -> str:
     return digest
 
 
+_AGAIN = "run 'peakcnn prepare' again"
+#: Bytes read at a time when checking a data set against its checksum.
+_HASH_BLOCK = 64 << 20
+#: Data set files checked against their checksum in this process: (path, inode, size, mtime, checksum).
+_VERIFIED: set[tuple] = set()
+
+
+def _names_attr(path: Path, attrs: dict, key: str) -> list[str]:
+    """A JSON list of names stored as an attribute (tasks, chroms); one line when it is missing or damaged."""
+    try:
+        names = json.loads(attrs[key])
+    except (KeyError, TypeError, ValueError):
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InputError(f"{path}: attribute '{key}' is missing or not a JSON list of names; {_AGAIN}")
+    return names
+
+
 class Dataset:
     """Read access to a ``dataset.h5``; arrays are read on demand, by split or by row range.
 
@@ -168,14 +187,51 @@ class Dataset:
             raise InputError(f"{path}: data set is incomplete (missing {', '.join(missing)}); prepare it again")
         self.path = path
         self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
-        self.tasks: list[str] = json.loads(self.attrs["tasks"])
-        self.chroms: list[str] = json.loads(self.attrs["chroms"])
+        self.tasks: list[str] = _names_attr(path, self.attrs, "tasks")
+        self.chroms: list[str] = _names_attr(path, self.attrs, "chroms")
         #: FASTA description of each chromosome that had one (empty for data sets without the attribute)
-        self.chrom_descriptions: dict[str, str] = json.loads(self.attrs.get("chrom_descriptions", "{}"))
-        self.window: int = int(self.attrs["window"])
+        try:
+            self.chrom_descriptions: dict[str, str] = dict(json.loads(self.attrs.get("chrom_descriptions", "{}")))
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: attribute 'chrom_descriptions' is damaged; {_AGAIN}") from None
+        for key in ("window", "content_sha256"):
+            if key not in self.attrs:
+                raise InputError(f"{path}: attribute '{key}' is missing; {_AGAIN}")
+        try:
+            self.window: int = int(self.attrs["window"])
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: attribute 'window' is not a number; {_AGAIN}") from None
         self.sha256: str = str(self.attrs["content_sha256"])
         if self._f["seqs"].shape != (len(self._split), self.window):
             raise InputError(f"{path}: sequence array has shape {self._f['seqs'].shape}; prepare it again")
+        for name, shape in (("labels", (len(self._split), len(self.tasks))), ("chrom", (len(self._split),))):
+            if self._f[name].shape != shape:
+                raise InputError(f"{path}: '{name}' has shape {self._f[name].shape}, expected {shape}; {_AGAIN}")
+        self._verify()
+
+    def _verify(self) -> None:
+        """Check the arrays and task names against ``content_sha256`` (as :func:`content_hash` computes it,
+        read in row blocks); once per file and modification in a process."""
+        st = os.stat(self.path)
+        key = (os.path.realpath(self.path), st.st_ino, st.st_size, st.st_mtime_ns, self.sha256)
+        if key in _VERIFIED:
+            return
+        h = hashlib.sha256()
+        for k in _ARRAYS:
+            array = self._f[k]
+            h.update(k.encode())
+            h.update(str(array.shape).encode())
+            row_bytes = max(1, int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize)
+            step = max(1, _HASH_BLOCK // row_bytes)
+            for lo in range(0, array.shape[0], step):
+                h.update(np.ascontiguousarray(self.read(k, slice(lo, lo + step))).tobytes())
+        h.update(json.dumps(self.tasks).encode())
+        if h.hexdigest() != self.sha256:
+            raise InputError(
+                f"{self.path}: content does not match its checksum (content_sha256): the file was changed or "
+                f"damaged after 'peakcnn prepare' wrote it; {_AGAIN}"
+            )
+        _VERIFIED.add(key)
 
     def __len__(self) -> int:
         return len(self._split)
