@@ -285,3 +285,40 @@ def test_a_bgzip_genome_cut_at_a_block_boundary_is_refused(tmp_path, records):
         Genome(cut)
     assert "\n" not in str(err.value)
     assert Genome(path).lengths == {k: len(v) for k, v in records.items()}
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip", "bgzip", "irregular"])
+@pytest.mark.parametrize("bad", ["1", "!", "\x07"])
+def test_a_character_no_sequence_holds_is_one_line_naming_record_and_base(tmp_path, records, kind, bad):
+    """Digits (a GenBank listing), punctuation and control characters were read as N."""
+    records = {**records, "s0": records["s0"][:64] + bad + records["s0"][65:]}
+    path = tmp_path / "g.fa"
+    write_fasta(path, records)
+    if kind == "irregular":  # no regular layout: streamed
+        text = path.read_text().replace("\n", "", 3)
+        path.write_text(text.replace(">s0", ">s0\n", 1))
+    if kind == "gzip":
+        import gzip
+
+        path.with_suffix(".fa.gz").write_bytes(gzip.compress(path.read_bytes()))
+        path = path.with_suffix(".fa.gz")
+    if kind == "bgzip":
+        write_bgzip(path.with_suffix(".fa.gz"), records)
+        path = path.with_suffix(".fa.gz")
+    streamed = kind in ("gzip", "irregular")
+    if not streamed:  # read through the index: found when the record is read, other records read as they are
+        g = Genome(path)
+        assert g.indexed
+        assert codes_to_str(g.fetch("s2", 0, 50)) == _expected(records["s2"][:50])
+    with pytest.raises(InputError) as err:
+        Genome(path).codes("s0")
+    where = "record 's0' at base 65" if streamed else "s0 at base 65"
+    assert str(err.value) == (
+        f"{path}: {where} holds {bad!r}, which is not a nucleotide letter; a genome's sequence lines hold only "
+        "letters (IUPAC codes; others read as N) and gaps (- . *): is this a FASTA genome?"
+    )
+
+
+def test_gaps_and_letters_outside_iupac_read_as_n(tmp_path):
+    path = write_fasta(tmp_path / "g.fa", {"a": "AC-GT.AX*zc" * 10})
+    assert codes_to_str(Genome(path).codes("a")) == "ACNGTNANNNC" * 10

@@ -8,7 +8,9 @@ Access strategy, chosen per file:
 * **plain gzip** (not block-compressed) and any file that cannot be indexed (read-only folder, irregular
   line lengths) is streamed once into one ``uint8`` code array per chromosome (1 byte/bp).
 
-Lowercase (soft-masked) bases read as uppercase; IUPAC ambiguity codes and other letters read as ``N``.
+Lowercase (soft-masked) bases read as uppercase; IUPAC ambiguity codes, other letters and gaps (``- . *``)
+read as ``N``. Blanks inside sequence lines are dropped (as Biopython does); a digit, other punctuation or a
+control character in a sequence line is an error naming the record and base.
 Chromosome names resolve through :mod:`peakcnn.io.chromnames` (``chr`` prefixes, FASTA descriptions,
 chromAlias files).
 """
@@ -39,15 +41,52 @@ _IS_SPACE = np.zeros(256, dtype=bool)
 _IS_SPACE[[9, 10, 11, 12, 13, 32]] = True
 
 
+#: Bytes a genome's sequence lines may hold besides blanks: letters (read as bases or ``N``) and gaps.
+_IS_SEQUENCE = np.zeros(256, dtype=bool)
+_IS_SEQUENCE[[*range(ord("A"), ord("Z") + 1), *range(ord("a"), ord("z") + 1), ord("-"), ord("."), ord("*")]] = True
+
+
+class _NotSequence(Exception):
+    """A byte in a sequence line that no FASTA sequence holds: ``at`` counts the bases before it."""
+
+    def __init__(self, at: int, byte: int):
+        super().__init__(at, byte)
+        self.at, self.char = at, chr(byte)
+
+
 def _strip_to_codes(raw: bytes | bytearray | np.ndarray) -> np.ndarray:
+    """Codes of sequence bytes, blanks and line ends dropped; raises :class:`_NotSequence` at a digit,
+    punctuation or a control character."""
     arr = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw
-    return bytes_to_codes(arr[~_IS_SPACE[arr]])
+    kept = arr[~_IS_SPACE[arr]]
+    bad = ~_IS_SEQUENCE[kept]
+    if bad.any():
+        at = int(np.argmax(bad))
+        raise _NotSequence(at, int(kept[at]))
+    return bytes_to_codes(kept)
+
+
+def _not_sequence(path: Path, where: str, char: str) -> InputError:
+    return InputError(
+        f"{path}: {where} holds {char!r}, which is not a nucleotide letter; a genome's sequence lines hold only "
+        "letters (IUPAC codes; others read as N) and gaps (- . *): is this a FASTA genome?"
+    )
 
 
 def _stream_records(path: Path, compression: str):
     """Yield ``(header, codes)`` per FASTA record, reading the file once in large chunks."""
-    opener = gzip.open if compression != "plain" else open
     header, parts = None, []
+
+    def strip(raw) -> np.ndarray:
+        try:
+            return _strip_to_codes(raw)
+        except _NotSequence as e:
+            if header is None:
+                raise InputError(f"{path}: sequence before the first '>' header; is this a FASTA file?") from None
+            base = sum(len(p) for p in parts) + e.at + 1
+            raise _not_sequence(path, f"record {header.split()[0]!r} at base {base:,}", e.char) from None
+
+    opener = gzip.open if compression != "plain" else open
     with opener(path, "rb") as fh:
         carry = b""
         while True:
@@ -57,9 +96,9 @@ def _stream_records(path: Path, compression: str):
             while True:
                 h = data.find(b">", pos)
                 if h < 0:
-                    parts.append(_strip_to_codes(data[pos:]))
+                    parts.append(strip(data[pos:]))
                     break
-                parts.append(_strip_to_codes(data[pos:h]))
+                parts.append(strip(data[pos:h]))
                 nl = data.find(b"\n", h)
                 if nl < 0 and not eof:
                     carry = data[h:]
@@ -155,7 +194,10 @@ class _Index:
         lo, hi = self.byte_offset(chrom, start), self.byte_offset(chrom, end)
         out, pos = np.empty(end - start, dtype=np.uint8), 0
         for piece in self.iter_raw(lo, hi - lo):
-            codes = _strip_to_codes(piece)[: len(out) - pos]
+            try:
+                codes = _strip_to_codes(piece)[: len(out) - pos]
+            except _NotSequence as e:
+                raise _not_sequence(self.path, f"{chrom} at base {start + pos + e.at + 1:,}", e.char) from None
             out[pos : pos + len(codes)] = codes
             pos += len(codes)
         if pos < len(out):
