@@ -184,6 +184,22 @@ def test_evaluate_other_dataset_same_tasks_warns(trained, caplog):
     assert json.loads((out / "metrics.json").read_text())["dataset"]["matches_training"] is False
 
 
+def test_evaluate_on_a_data_set_without_training_windows_scores_the_cnn_alone(trained, caplog):
+    """Baselines are fitted on the train split; with none there, evaluation raised a numpy traceback."""
+    from _train_helpers import synthetic_table
+
+    from peakcnn.data.store import write_dataset
+
+    table = synthetic_table(n=120, window=100, n_tasks=1, seed=6)
+    table.split[:] = np.where(np.arange(120) % 2, 1, 2)  # valid and test only
+    (trained / "no_train").mkdir()
+    write_dataset(table, trained / "no_train" / "dataset.h5")
+    out = trained / "no_train_eval"
+    assert main(["evaluate", str(trained / "run"), "--dataset", str(trained / "no_train"), "--out", str(out)]) == 0
+    assert "the train split has no windows to fit the baselines on; none are scored" in caplog.text
+    assert list(json.loads((out / "metrics.json").read_text())["models"]) == ["CNN"]
+
+
 @pytest.mark.parametrize("kw, message", [({"n_tasks": 2}, "tasks"), ({"window": 120}, "bp windows")])
 def test_evaluate_incompatible_dataset(trained, capsys, kw, message):
     make_dataset(trained / f"bad{len(kw)}{kw.get('window', 0)}", n=60, **{"window": 100, **kw})

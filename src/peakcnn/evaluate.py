@@ -242,6 +242,9 @@ def score(
         codes, labels = ds.load_split(split)
         if len(codes) == 0:
             raise InputError(f"{ds.path}: the {split} split has no windows; choose another --split")
+        if baselines and ds.count("train") == 0:
+            log.warning(f"warning: {ds.path}: the train split has no windows to fit the baselines on; none are scored")
+            baselines = False
         probs = {"CNN": sigmoid(predict_logits(model, codes, device=best_device(device), rc=rc, shifts=shifts))}
         model_doc = {**_model_doc(meta), "strands": scoring_text(rc, shifts), "shifts": list(shifts)}
         doc = {
