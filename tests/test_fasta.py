@@ -163,6 +163,25 @@ def test_resolve_chroms_warns_and_refuses(tmp_path, caplog):
     assert "\n" not in str(err.value)
 
 
+def test_two_names_of_one_file_placed_on_one_chromosome_are_warned_about(tmp_path, caplog):
+    """An alias file that gives one genome chromosome the names of two scaffolds merged their peaks silently."""
+    alias = tmp_path / "alias.tsv"
+    alias.write_text("chr1\tscaffold_1\nchr1\tscaffold_2\n")
+    g = Genome(write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 10, "chr2": "ACGT" * 10}), alias_file=alias)
+    names = ["scaffold_1", "scaffold_2", "scaffold_2", "chr2", "Chr2"]
+    got = []
+    mapping, _ = resolve_chroms(names, g, "peaks.bed", warn=got.append)
+    assert mapping == {"scaffold_1": "chr1", "scaffold_2": "chr1", "chr2": "chr2", "Chr2": "chr2"}
+    tail = "(through --chrom-alias or loose name matching); if these are different chromosomes, correct the names"
+    assert got == [
+        f"peaks.bed: peaks on scaffold_1, scaffold_2 are all placed on genome chromosome chr1 {tail} or the alias file",
+        f"peaks.bed: peaks on Chr2, chr2 are all placed on genome chromosome chr2 {tail} or the alias file",
+    ]
+    with caplog.at_level(logging.WARNING):
+        resolve_chroms(["scaffold_1", "chr2"], g, "peaks.bed")  # one name per chromosome: nothing to say
+    assert caplog.text == ""
+
+
 def test_real_tair10_chr1():
     from peakcnn.data.default import tair10_chr1_fasta
 

@@ -493,10 +493,26 @@ def resolve_chroms(
             f"{format_names(sorted(unmatched))}; genome has {describe_genome_names(genome)}); "
             "pass --chrom-alias with a TSV of equivalent names"
         )
-    if unmatched:
-        message = unmatched_message(source, unmatched, genome, what)
+    messages = [unmatched_message(source, unmatched, genome, what)] if unmatched else []
+    messages += _merged_names_messages(source, mapping, what)
+    for message in messages:
         if warn:
             warn(message)
         else:
             log.warning("warning: %s", message)
     return mapping, unmatched
+
+
+def _merged_names_messages(source: str, mapping: dict[str, str], what: str) -> list[str]:
+    """A warning per genome chromosome that two or more names of one file are read as: the file may hold
+    two chromosomes that an alias file or loose matching (``1`` / ``chr1``) makes one."""
+    by_target: dict[str, list[str]] = {}
+    for name, target in mapping.items():
+        by_target.setdefault(target, []).append(name)
+    return [
+        f"{source}: {what} on {format_names(sorted(names))} are all placed on genome chromosome {target} "
+        "(through --chrom-alias or loose name matching); if these are different chromosomes, correct the names "
+        "or the alias file"
+        for target, names in by_target.items()
+        if len(names) > 1
+    ]
