@@ -28,6 +28,10 @@ def test_demo_prepares_trains_evaluates_and_reports(tmp_path, monkeypatch, capsy
     assert 0 <= cnn["auroc"] <= 1 and all(m["metrics"]["macro"]["n"] == cnn["n"] for m in doc["models"].values())
     html = report.read_text()
     assert "gc-matched" in html and "REDUCED" in html and "tss_promoter_proxy" in html
+    # run again into the same folder: the data set is reused and the demo's own run replaced
+    capsys.readouterr()
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    assert str(report) in capsys.readouterr().out
 
 
 def test_tss_sites_from_gff3_coordinates_and_strands(tmp_path):

@@ -232,6 +232,29 @@ def test_demo_out_that_is_a_file_is_one_line(tmp_path, capsys, monkeypatch):
     assert "is a file, so the folder cannot be made" in _one_error(capsys)
 
 
+def test_demo_does_not_train_over_a_run_it_did_not_make(tmp_path, files, capsys, monkeypatch):
+    """The demo trains into OUT/run with --force; a user's run there (trained on another data set) was replaced."""
+    _no_work(monkeypatch)
+    out = tmp_path / "results"
+    out.mkdir()
+    os.rename(files["run"], out / "run")  # the user's run: model.json and weights, no config.json
+    kept = _snapshot(out / "run")
+    assert main(["demo", "--out", str(out)]) == 2
+    assert _one_error(capsys) == (
+        f"peakcnn: error: {out / 'run'}: holds a run the demo did not train (trained on an unknown data set); the "
+        "demo replaces only its own run: choose another --out"
+    )
+    config = {"dataset": {"path": str(tmp_path / "mine" / "dataset.h5")}}
+    (out / "run" / "config.json").write_text(json.dumps(config))
+    assert main(["demo", "--out", str(out)]) == 2
+    assert f"(trained on {tmp_path / 'mine' / 'dataset.h5'})" in _one_error(capsys)
+    assert _snapshot(out / "run") == {**kept, "config.json": _snapshot(out / "run")["config.json"]}
+    config["dataset"]["path"] = str((out / "dataset" / "dataset.h5").resolve())  # an earlier demo's run
+    (out / "run" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(AssertionError, match="the demo started work"):
+        main(["demo", "--out", str(out)])
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_demo_checks_the_device_before_any_work(tmp_path, capsys, monkeypatch):
     _no_work(monkeypatch)

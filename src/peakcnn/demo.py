@@ -80,8 +80,32 @@ def check_options(out, device: str = "auto") -> Path:
     out = check_output_folder(out)
     for sub in ("dataset", "run"):
         check_output_folder(out / sub)
+    _check_run_is_the_demos(out)
     resolve_device(device)
     return out
+
+
+def _check_run_is_the_demos(out: Path) -> None:
+    """Refuse a run in ``out/run`` that was not trained on the demo's data set: the demo trains over its own
+    run from an earlier demo, never over one of the user's."""
+    import json
+
+    from peakcnn.data.store import DATASET_FILE
+    from peakcnn.errors import InputError
+    from peakcnn.runconfig import CONFIG_FILE
+
+    run = out / "run"
+    if not any((run / name).exists() for name in (CONFIG_FILE, "last.json", "model.json")):
+        return
+    try:
+        trained_on = json.loads((run / CONFIG_FILE).read_text())["dataset"]["path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        trained_on = None
+    if trained_on is None or Path(trained_on) != (out / "dataset" / DATASET_FILE).resolve():
+        raise InputError(
+            f"{run}: holds a run the demo did not train (trained on {trained_on or 'an unknown data set'}); the "
+            "demo replaces only its own run: choose another --out"
+        )
 
 
 def run_demo(out="peakcnn_demo", full: bool = False, device: str = "auto") -> dict:
