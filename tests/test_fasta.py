@@ -233,6 +233,30 @@ def test_an_index_older_in_content_than_its_file_is_rebuilt(tmp_path, records, k
     _check_content(g, changed, np.random.default_rng(1))
 
 
+@pytest.mark.parametrize("change", ["appended", "last shorter"])
+@pytest.mark.parametrize("kind", ["plain", "bgzip"])
+def test_an_index_that_does_not_cover_the_whole_file_is_rebuilt(tmp_path, records, kind, change):
+    """Replacing a genome by one with a record appended, or with its last record cut shorter (a new assembly
+    version copied with its time stamp kept), leaves every record the old index names where it was."""
+    path = tmp_path / ("g.fa.gz" if kind == "bgzip" else "g.fa")
+    write = write_bgzip if kind == "bgzip" else write_fasta
+    write(path, records, width=60)
+    assert Genome(path).indexed
+    fai = path.with_name(path.name + ".fai")
+    last = list(records)[-1]
+    if change == "appended":
+        changed = {**records, "extra": random_seq(np.random.default_rng(7), 5_000)}
+    else:
+        changed = {**records, last: records[last][: len(records[last]) - 500]}
+    write(path, changed, width=60)
+    old = fai.stat().st_mtime - 100
+    os.utime(path, (old, old))
+    g = Genome(path)
+    assert g.indexed and len(fai.read_text().splitlines()) == len(changed)
+    assert g.lengths == {name: len(seq) for name, seq in changed.items()}
+    _check_content(g, changed, np.random.default_rng(1))
+
+
 def _with_blanks(records: dict, where: str, width: int = 60) -> bytes:
     """FASTA text of ``records`` with blanks in sequence lines: a trailing space on every line, a tab inside
     every line, or a trailing space on each record's last line only."""

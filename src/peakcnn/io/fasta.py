@@ -210,9 +210,10 @@ class _Index:
 
     def matches_file(self) -> bool:
         """Whether the index still describes the file: each record's sequence is preceded by a line end and
-        followed by the next ``>`` header or the end of the file (a file rewritten with other line widths,
-        records or lengths fails this even when its time stamp is older than the index's). For bgzip only
-        the last record is checked, which every change of length or layout before it moves."""
+        followed by the next ``>`` header, and the last record by the end of the file (a file rewritten with
+        other line widths, records or lengths fails this even when its time stamp is older than the
+        index's). For bgzip only the last record is checked, which every change of length or layout before
+        it moves."""
         records = sorted(self.records.values(), key=lambda r: r[1])
         with self.reader() as read:
             return _records_fit(records if self.compression == "plain" else records[-1:], read)
@@ -239,14 +240,25 @@ class _Index:
         return raw[raw.rfind(b">") + 1 :].decode("utf-8", "replace").strip()
 
 
+_TAIL = 1 << 16
+
+
 def _records_fit(records, read) -> bool:
-    """``.fai`` records ``(length, offset, line bases, line width)`` agree with ``read(offset, n) -> bytes``."""
-    for length, offset, linebases, linewidth in records:
+    """``.fai`` records ``(length, offset, line bases, line width)``, sorted by offset, agree with
+    ``read(offset, n) -> bytes``: each record's last base is in the file, and the last record is followed by
+    nothing but line ends (a record appended to the file, or a last record cut shorter, fails this)."""
+    for i, (length, offset, linebases, linewidth) in enumerate(records):
         if linebases <= 0 or offset <= 0:
             continue
         end = offset + (length // linebases) * linewidth + length % linebases
-        after = read(end, 3).lstrip(b"\r\n")
-        if read(offset - 1, 1) != b"\n" or (after and not after.startswith(b">")):
+        last = offset + ((length - 1) // linebases) * linewidth + (length - 1) % linebases
+        if read(offset - 1, 1) != b"\n" or (length > 0 and read(last, 1) in (b"", b"\n", b"\r")):
+            return False
+        if i == len(records) - 1:
+            tail = read(end, _TAIL)
+            if len(tail) == _TAIL or tail.strip():
+                return False
+        elif (after := read(end, 3).lstrip(b"\r\n")) and not after.startswith(b">"):
             return False
     return True
 
