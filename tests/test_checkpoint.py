@@ -206,6 +206,52 @@ def test_hand_edited_model_json_gives_one_line(tmp_path, capsys, edit, message):
         assert str(tmp_path / "run" / "model.json") in err[0] and not out.exists()
 
 
+def _edit_state(key, value, *path):
+    def edit(state):
+        target = state
+        for p in path:
+            target = target[p]
+        target[key] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_edit_state("epoch", "x"), "epoch 'x' is not a whole number from 0 to the run's 1 epochs"),
+        (_edit_state("epoch", 1.5), "epoch 1.5 is not a whole number"),
+        (_edit_state("epoch", 99), "epoch 99 is not a whole number from 0 to the run's 1 epochs"),
+        (_edit_state("epoch", -1), "epoch -1 is not a whole number"),
+        (_edit_state("epoch", 0), "history does not hold one row for each of its 0 epoch(s)"),
+        (_edit_state("epoch", "x", "history", 0), "history row 1 is not epoch 1's"),
+        (_edit_state("valid_auprc", "x", "history", 0), "history row 1 holds a value that is not a number"),
+        (_edit_state("best", None), "best None is not an epoch from 0 to 1"),
+        (_edit_state("valid_auprc", "x", "best"), "is not an epoch from 0 to 1 with a number or null"),
+        (_edit_state("epoch", 5, "best"), "is not an epoch from 0 to 1"),
+        (_edit_state("bad_epochs", 3), "bad_epochs 3 is not a whole number from 0 to 1"),
+        (_edit_state("stopped_early", "no"), "stopped_early 'no' is not true or false"),
+        (_edit_state("param_groups", None, "optimizer"), "optimizer lacks its parameter groups"),
+        (_edit_state("lr", "abc", "optimizer", "param_groups", 0), "optimizer lr 'abc' is not a non-negative number"),
+        (_edit_state("momentum", -1, "optimizer", "param_groups", 0), "optimizer momentum -1 is not"),
+    ],
+)
+def test_a_training_state_of_wrong_types_stops_resume_with_one_line(tmp_path, capsys, edit, message):
+    """Values of last.json's training state that training cannot have written (hand edits, another tool)
+    stop --resume before any training, leaving the run's files as they were."""
+    make_dataset(tmp_path / "ds", n=80, window=100, n_tasks=1)
+    train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, progress=False)
+    last = json.loads((tmp_path / "run" / "last.json").read_text())
+    edit(last["train_state"])
+    (tmp_path / "run" / "last.json").write_text(json.dumps(last))
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    assert main(["train", str(tmp_path / "ds"), "--out", str(tmp_path / "run"), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "last.json: the training state's" in err[0], err
+    assert err[0].endswith("the checkpoint is damaged, train into a new --out folder")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+
+
 def test_damaged_run_files_on_resume_give_one_line(tmp_path, capsys):
     make_dataset(tmp_path / "ds", n=80, window=100, n_tasks=1)
     train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, progress=False)

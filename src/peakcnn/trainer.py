@@ -63,6 +63,49 @@ def _dataset_center(ds: Dataset) -> str:
 _STATE_KEYS = ("epoch", "history", "best", "bad_epochs", "stopped_early", "optimizer", "rng")
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _state_fault(state: dict, epochs: int) -> str | None:
+    """What in a saved training state cannot be what training wrote (``None`` if nothing): counters that are
+    not whole numbers in range, a history that does not hold one row of numbers per epoch done, a best epoch
+    or optimizer settings of the wrong type."""
+    epoch, history, best, bad = state["epoch"], state["history"], state["best"], state["bad_epochs"]
+    if not _is_int(epoch) or not 0 <= epoch <= epochs:
+        return f"epoch {epoch!r} is not a whole number from 0 to the run's {epochs} epochs"
+    if not isinstance(history, list) or len(history) != epoch:
+        return f"history does not hold one row for each of its {epoch} epoch(s)"
+    for i, row in enumerate(history, 1):
+        if not isinstance(row, dict) or row.get("epoch") != i:
+            return f"history row {i} is not epoch {i}'s"
+        if not all(v is None or _is_number(v) for v in row.values()):
+            return f"history row {i} holds a value that is not a number"
+    if not (
+        isinstance(best, dict)
+        and _is_int(best.get("epoch"))
+        and 0 <= best["epoch"] <= epoch
+        and (best.get("valid_auprc") is None or _is_number(best["valid_auprc"]))
+    ):
+        return f"best {best!r} is not an epoch from 0 to {epoch} with a number or null as valid_auprc"
+    if not _is_int(bad) or not 0 <= bad <= epoch:
+        return f"bad_epochs {bad!r} is not a whole number from 0 to {epoch}"
+    if not isinstance(state["stopped_early"], bool):
+        return f"stopped_early {state['stopped_early']!r} is not true or false"
+    groups = state["optimizer"].get("param_groups") if isinstance(state["optimizer"], dict) else None
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        return "optimizer lacks its parameter groups"
+    for g in groups:
+        for key in ("lr", "momentum", "weight_decay"):
+            if key in g and not (_is_number(g[key]) and math.isfinite(g[key]) and g[key] >= 0):
+                return f"optimizer {key} {g[key]!r} is not a non-negative number"
+    return None
+
+
 class NonFiniteLoss(PeakcnnError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -204,6 +247,12 @@ class Trainer:
             raise InputError(
                 f"{self.run}/{LAST_NAME}.json: the training state lacks {', '.join(missing)}; the checkpoint "
                 "is damaged, train into a new --out folder"
+            )
+        fault = _state_fault(state, self.cfg.epochs)
+        if fault:
+            raise InputError(
+                f"{self.run}/{LAST_NAME}.json: the training state's {fault}; the checkpoint is damaged, train "
+                "into a new --out folder"
             )
         weights = {k: v for k, v in tensors.items() if not k.startswith(TRAIN_STATE_PREFIX)}
         model = model_from_tensors(weights, meta, str(self.run / f"{LAST_NAME}.safetensors"))
