@@ -363,6 +363,8 @@ def test_existing_run_needs_force(tmp_path, dataset):
     [
         (["--epochs", "0"], "--epochs 0: must be at least 1"),
         (["--lr", "-1"], "--lr -1.0: must be a positive number"),
+        (["--lr", "1e39"], "--lr 1e+39: is beyond float32"),
+        (["--weight-decay", "1e308"], "--weight-decay 1e+308: is beyond float32"),
         (["--device", "cuda"], "no CUDA device") if not torch.cuda.is_available() else (["--shift", "-1"], "shift"),
         (["--device", "cpu", "--amp", "fp16"], "--amp fp16 needs a CUDA device"),
         (["--ema", "1"], "--ema 1.0: must be in [0, 1)"),

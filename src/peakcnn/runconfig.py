@@ -50,6 +50,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 CUDA_INDEX = re.compile(r"cuda:(0|[1-9][0-9]*)", re.ASCII)
 #: Mixed precision: ``auto`` = float16 with loss scaling on CUDA, full precision elsewhere.
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+#: The largest float32, the type of the weights: a larger factor overflows inside the optimizer step.
+_FLOAT32_MAX = 3.4028234663852886e38
 #: Bootstrap resamples behind the 95% intervals of auROC and auPRC that ``peakcnn evaluate`` reports, by
 #: default for data sets of at most :data:`N_BOOT_MAX_TASKS` tasks (each task and model takes about 0.05 s
 #: per 1,000 windows on a CPU core).
@@ -135,6 +137,8 @@ class TrainConfig:
             (math.isfinite(self.lr) and self.lr > 0, "--lr", "must be a positive number"),
             (0 <= self.momentum < 1, "momentum", "must be in [0, 1)"),
             (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay", "must be >= 0"),
+            (self.lr <= _FLOAT32_MAX, "--lr", "is beyond float32, the type of the weights it scales"),
+            (self.weight_decay <= _FLOAT32_MAX, "--weight-decay", "is beyond float32, the type of the weights"),
             (self.shift >= 0, "--shift", "must be >= 0 bp"),
             (self.early_stop >= 0, "--early-stop", "must be >= 0 epochs (0 = off)"),
             (self.max_train == 0 or self.max_train >= 2, "--max-train", "must be 0 (all windows) or at least 2"),
