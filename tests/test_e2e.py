@@ -220,6 +220,30 @@ def test_evaluate_recorded_dataset_changed(trained, tmp_path, capsys):
     assert not (run / "eval_test").exists()
 
 
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: [c], "config.json: holds a JSON list, not an object"),
+        (lambda c: {**c, "dataset": "/data/ds"}, "config.json: its 'dataset' section is '/data/ds', not an object"),
+        (lambda c: {**c, "training": [1]}, "config.json: its 'training' section is [1], not an object"),
+        (lambda c: {**c, "dataset": {**c["dataset"], "path": 5}}, "config.json: its dataset path is 5, not a string"),
+        (lambda c: {**c, "dataset": {**c["dataset"], "sha256": []}}, "its dataset sha256 is [], not a string"),
+    ],
+)
+def test_an_edited_config_json_is_one_line_for_evaluate_and_resume(trained, tmp_path, capsys, edit, message):
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    (run / "config.json").write_text(json.dumps(edit(json.loads((run / "config.json").read_text()))))
+    for argv in (
+        ["evaluate", str(run), "--no-baselines", "--out", str(tmp_path / "ev")],
+        ["train", str(trained / "ds"), "--out", str(run), "--resume"],
+    ):
+        assert main(argv) == 2
+        err = _error(capsys)
+        assert message in err and err.endswith("the run folder is damaged, train into a new --out folder"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
 def test_evaluate_damaged_checkpoint(trained, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(trained / "run", run)

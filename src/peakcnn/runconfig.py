@@ -259,14 +259,26 @@ def write_json(path: Path, obj: dict) -> None:
 
 
 def read_run_config(run: Path) -> dict:
-    """The ``config.json`` of a run folder."""
+    """The ``config.json`` of a run folder: a JSON object whose ``training`` and ``dataset`` sections, where
+    present, are objects, with the data set's ``path`` and ``sha256`` as strings."""
     path = Path(run) / CONFIG_FILE
     if not path.exists():
         raise InputError(f"{run}: no {CONFIG_FILE} here; give the --out folder of 'peakcnn train'")
     try:
-        return json.loads(path.read_text())
+        config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid JSON ({e}); the run folder is damaged") from None
+    damaged = "the run folder is damaged, train into a new --out folder"
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: holds a JSON {type(config).__name__}, not an object; {damaged}")
+    for key in ("training", "dataset"):
+        if key in config and not isinstance(config[key], dict):
+            raise InputError(f"{path}: its '{key}' section is {config[key]!r}, not an object; {damaged}")
+    for key in ("path", "sha256"):
+        value = config.get("dataset", {}).get(key)
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{path}: its dataset {key} is {value!r}, not a string; {damaged}")
+    return config
 
 
 def recorded_dataset(run: Path, meta: dict) -> str | None:
