@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 
@@ -255,6 +256,46 @@ def test_an_index_that_does_not_cover_the_whole_file_is_rebuilt(tmp_path, record
     assert g.indexed and len(fai.read_text().splitlines()) == len(changed)
     assert g.lengths == {name: len(seq) for name, seq in changed.items()}
     _check_content(g, changed, np.random.default_rng(1))
+
+
+@pytest.mark.parametrize("kind", ["plain", "bgzip"])
+def test_an_index_whose_names_are_not_the_files_is_rebuilt(tmp_path, kind):
+    """A genome replaced (time stamp kept) by one with the same layout but its first and last records named
+    the other way round: the old index would give one chromosome's bases under the other's name."""
+    rng = np.random.default_rng(5)
+    records = {name: random_seq(rng, 3_000) for name in ("chr1", "chr2", "chr3")}
+    path = tmp_path / ("g.fa.gz" if kind == "bgzip" else "g.fa")
+    write = write_bgzip if kind == "bgzip" else write_fasta
+    write(path, records)
+    assert Genome(path).indexed
+    swapped = {"chr3": records["chr1"], "chr2": records["chr2"], "chr1": records["chr3"]}
+    write(path, swapped)
+    old = path.with_name(path.name + ".fai").stat().st_mtime - 100
+    os.utime(path, (old, old))
+    g = Genome(path)
+    assert g.indexed and g.names == ["chr3", "chr2", "chr1"]
+    assert codes_to_str(g.codes("chr1")) == records["chr3"] and codes_to_str(g.codes("chr3")) == records["chr1"]
+
+
+@pytest.mark.parametrize("kind", ["plain", "bgzip", "gzip"])
+def test_a_header_longer_than_a_read_keeps_its_description(tmp_path, kind):
+    from Bio import bgzf
+
+    rng = np.random.default_rng(6)
+    long = "Arabidopsis thaliana chromosome 1 sequence " + " ".join(["note=abcdefgh"] * 600)  # 8 kB
+    text = f">NC_003070.9 {long}\n{random_seq(rng, 600)}\n>NC_003071.7 chromosome 2\n{random_seq(rng, 600)}\n"
+    path = tmp_path / ("g.fa" if kind == "plain" else "g.fa.gz")
+    if kind == "bgzip":
+        with bgzf.BgzfWriter(str(path), "wb") as fh:
+            fh.write(text.encode())
+    elif kind == "gzip":
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    g = Genome(path)
+    assert g.indexed == (kind != "gzip")
+    assert g.descriptions["NC_003070.9"] == long and g.descriptions["NC_003071.7"] == "chromosome 2"
+    assert g.resolve("Chr1") == "NC_003070.9" and g.resolve("chr2") == "NC_003071.7"
 
 
 def _with_blanks(records: dict, where: str, width: int = 60) -> bytes:

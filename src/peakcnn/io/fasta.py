@@ -209,14 +209,20 @@ class _Index:
         return out
 
     def matches_file(self) -> bool:
-        """Whether the index still describes the file: each record's sequence is preceded by a line end and
-        followed by the next ``>`` header, and the last record by the end of the file (a file rewritten with
-        other line widths, records or lengths fails this even when its time stamp is older than the
-        index's). For bgzip only the last record is checked, which every change of length or layout before
-        it moves."""
-        records = sorted(self.records.values(), key=lambda r: r[1])
+        """Whether the index still describes the file: each record's sequence is preceded by its own ``>``
+        header and a line end and followed by the next header, and the last record by the end of the file (a
+        file rewritten with other names, order, line widths, records or lengths fails this even when its
+        time stamp is older than the index's). For bgzip the names of the first and last records and the
+        layout of the last are checked, which every change of length or layout before it moves."""
+        named = sorted(self.records.items(), key=lambda r: r[1][1])
+        if not named:
+            return False
         with self.reader() as read:
-            return _records_fit(records if self.compression == "plain" else records[-1:], read)
+            if self.compression != "plain":
+                named = named[:1] + named[-1:] if len(named) > 1 else named
+            if not all(_header_name(read, record[1]) == name for name, record in named):
+                return False
+            return _records_fit([r for _, r in named] if self.compression == "plain" else [named[-1][1]], read)
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Callable[[int, int], bytes]]:
@@ -234,13 +240,32 @@ class _Index:
             yield read
 
     def header(self, chrom: str) -> str:
-        offset = self.records[chrom][1]
-        back = min(offset, 4096)
-        raw = self.read_raw(offset - back, back).tobytes()
-        return raw[raw.rfind(b">") + 1 :].decode("utf-8", "replace").strip()
+        with self.reader() as read:
+            line = _header_line(read, self.records[chrom][1])
+        return line[1:].decode("utf-8", "replace").strip()
+
+
+def _header_line(read, offset: int) -> bytes:
+    """The line before byte ``offset`` (a record's ``>`` header when ``offset`` starts its sequence), read
+    back through ``read(offset, n) -> bytes`` however long it is."""
+    back = 4096
+    while True:
+        lo = max(0, offset - back)
+        body = read(lo, offset - lo).rstrip(b"\r\n")
+        cut = body.rfind(b"\n")
+        if cut >= 0 or lo == 0:
+            return body[cut + 1 :].rstrip(b"\r")
+        back *= 4
 
 
 _TAIL = 1 << 16
+
+
+def _header_name(read, offset: int) -> str | None:
+    """The record name (first word of the ``>`` header) before the sequence at ``offset``, else ``None``."""
+    line = _header_line(read, offset) if offset > 0 else b""
+    words = line[1:].split() if line.startswith(b">") else []
+    return words[0].decode("utf-8", "replace") if words else None
 
 
 def _records_fit(records, read) -> bool:
