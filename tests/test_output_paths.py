@@ -100,6 +100,20 @@ def test_a_symlink_out_writes_its_target_and_stays_a_link(tmp_path, files):
     assert (elsewhere / "track_a.bedGraph").read_text().startswith("chr1\t0\t")
 
 
+def test_a_prepare_out_that_links_to_a_folder_fills_the_folder_and_stays_a_link(tmp_path, files, capsys):
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "data").symlink_to(tmp_path / "scratch")
+    argv = ["-q", "prepare", "--genome", files["g"], "--peaks", files["bed"], "--window", "200"]
+    assert main([*argv, "--out", str(tmp_path / "data")]) == 0
+    assert (tmp_path / "data").is_symlink()
+    assert sorted(os.listdir(tmp_path / "scratch")) == ["dataset.h5", "manifest.json", "windows.bed"]
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no old or temporary folder left
+    assert main([*argv, "--out", str(tmp_path / "data"), "--force"]) == 0  # replaced in place, link kept
+    assert (tmp_path / "data").is_symlink() and (tmp_path / "scratch" / "dataset.h5").exists()
+    assert main([*argv, "--out", str(tmp_path / "reg.bed" / "ds")]) == 2
+    assert "reg.bed is a file, so the folder cannot be made" in _one_error(capsys)
+
+
 def test_a_symlink_loop_or_a_link_to_a_fifo_is_refused(tmp_path, files, capsys):
     (tmp_path / "l1.tsv").symlink_to(tmp_path / "l2.tsv")
     (tmp_path / "l2.tsv").symlink_to(tmp_path / "l1.tsv")
@@ -331,6 +345,7 @@ LONG = "x" * 300  # longer than a name may be on Linux and macOS file systems (2
 
 def _unwritable_commands(f, tmp_path, dataset, out: str) -> dict:
     return {
+        "prepare": ["prepare", "--genome", f["g"], "--peaks", f["bed"], "--window", "200", "--out", out],
         "train": ["train", dataset, "--out", out, "--arch", "small", "--epochs", "1"],
         "evaluate": ["evaluate", f["run"], "--dataset", dataset, "--out", out],
         "predict": ["predict", f["run"], "--genome", f["g"], "--bed", f["bed"], "--out", out + ".tsv"],
@@ -349,7 +364,9 @@ def _second_run(f, tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux sysfs, where no one can create files")
-@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "scan", "variants", "ism", "ensemble", "demo"])
+@pytest.mark.parametrize(
+    "command", ["prepare", "train", "evaluate", "predict", "scan", "variants", "ism", "ensemble", "demo"]
+)
 def test_an_out_in_a_folder_no_one_can_write_is_one_line_before_work(tmp_path, files, dataset, capsys, command):
     """``os.access`` says yes to root for /sys; the write is tried. pyBigWig, given such a path, crashed."""
     _second_run(files, tmp_path)
@@ -358,7 +375,9 @@ def test_an_out_in_a_folder_no_one_can_write_is_one_line_before_work(tmp_path, f
     assert "cannot write in folder /sys (" in _one_error(capsys)
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "scan", "variants", "ism", "ensemble", "demo"])
+@pytest.mark.parametrize(
+    "command", ["prepare", "train", "evaluate", "predict", "scan", "variants", "ism", "ensemble", "demo"]
+)
 def test_an_out_name_too_long_is_one_line_before_work(tmp_path, files, dataset, capsys, command):
     _second_run(files, tmp_path)
     before = sorted(os.listdir(tmp_path))

@@ -33,6 +33,7 @@ from peakcnn.data.store import DATASET_FILE, write_dataset
 from peakcnn.data.summary import n_warnings, table_stats
 from peakcnn.errors import InputError, OutputError
 from peakcnn.io.bed import read_peaks, task_name, task_name_problem, write_bed
+from peakcnn.io.output import check_output_folder
 from peakcnn.modelconfig import shortest_window
 
 log = logging.getLogger(__name__)
@@ -362,9 +363,12 @@ def prepare_dataset(
         raise InputError(
             f"--exclude applies to genomic negatives ({', '.join(GENOMIC_NEGATIVES)}), not to {p['negatives']!r}"
         )
+    out = check_output_folder(out)
+    if out.is_symlink():  # a link to a folder (on a scratch disk, say): the data set goes there, the link stays
+        out = Path(os.path.realpath(out))
     bar = tqdm(total=6, desc="prepare", disable=None if progress else True, leave=False)
     try:
-        return _prepare(genome, peak_paths, exclude_paths, tasks, Path(out), p, chrom_alias, force, progress, bar)
+        return _prepare(genome, peak_paths, exclude_paths, tasks, out, p, chrom_alias, force, progress, bar)
     finally:
         bar.close()
 
