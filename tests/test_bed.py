@@ -77,6 +77,8 @@ def test_real_narrowpeak_and_dapseq_files():
         ("chr1\t10\t20\nchr1\t--5\t20\n", ":2: start '--5' is not an integer"),
         ("chr1\t10\t20\nchr1\t1\u00b2\t20\n", ":2: start '1\u00b2' is not an integer"),
         ("chr1\t1_000\t2_000\n", ":1: start '1_000' is not an integer"),
+        ("chr1\t10\t20\n\t5000\t5100\n", ":2: empty chromosome name"),
+        ("chr1\t10\t20\n \t5000\t5100\n", ":2: empty chromosome name"),
         ("chr1\t\u0661\u0660\u0660\u0660\t2000\n", ":1: start '\u0661\u0660\u0660\u0660' is not an integer"),
     ],
 )

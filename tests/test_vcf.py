@@ -58,6 +58,7 @@ def test_gzip_and_bgzip_like_multi_member(tmp_path):
         (HEADER, "chr1\t0\t.\tA\tC\n", "v.vcf:3: POS '0'"),
         (HEADER, "chr1\t\u00b2\t.\tA\tC\n", "v.vcf:3: POS '\u00b2' is not a positive integer"),
         (HEADER, "chr1\t5\t.\tA\n", "v.vcf:3: 4 tab-separated column(s)"),
+        (HEADER, "\t5\t.\tA\tC\n", "v.vcf:3: empty CHROM"),
         (HEADER, "chr1\t5\t.\tAZ\tC\n", "v.vcf:3: REF 'AZ'"),
         (HEADER, "chr1\t5\t.\tA\tC-\n", "v.vcf:3: ALT allele 'C-'"),
         ("", "\x89HDF\r\n\x1a\n\x00\x00\x00\x00\x00\x08\x08\x00", "v.vcf: binary data, not a VCF"),  # an HDF5 file

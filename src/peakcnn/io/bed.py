@@ -163,6 +163,11 @@ def read_peaks(path: str | Path, option: str = "--peaks") -> PeakTable:
             fmt = detect_format(path, fields)
         if len(fields) < 3:
             _parse_line(path, lineno, fields, fmt)  # raises with the line's problem
+        if not fields[0]:
+            raise InputError(
+                f"{path}:{lineno}: empty chromosome name (the line starts with a tab); every line begins with "
+                "its chromosome"
+            )
         if fmt == "narrowPeak" and len(fields) < 10:
             raise InputError(f"{path}:{lineno}: {len(fields)} columns; narrowPeak lines have 10 (tab separated)")
         linenos.append(lineno)

@@ -62,6 +62,10 @@ def _parse_record(path: Path, lineno: int, line: str, report: VcfReport) -> Iter
             f"{path}:{lineno}: {len(fields)} tab-separated column(s), a VCF record needs at least CHROM POS ID REF ALT"
         )
     chrom, pos, vid, ref, alts = fields[:5]
+    if not chrom.strip():
+        raise InputError(
+            f"{path}:{lineno}: empty CHROM (the line starts with a tab); every record names its chromosome"
+        )
     if not (pos.isascii() and pos.isdigit()) or int(pos) < 1:
         raise InputError(f"{path}:{lineno}: POS {pos!r} is not a positive integer (VCF positions are 1-based)")
     if not _BASES.match(ref):
