@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _prepare_helpers import mosaic_seq, write_fasta
+from _prepare_helpers import mosaic_seq, random_seq, write_fasta
 
 from peakcnn.data import negatives as neg
 from peakcnn.data import split as sp
@@ -157,6 +157,23 @@ def test_gc_matched_sampling_matches_target(tmp_path):
     assert abs(gc.mean() - target.mean()) < 0.01
     _, s_rand, _ = neg.sample_genomic(np.random.default_rng(5), sampler, g, ["c"], 500, 300, 0.1, None)
     assert abs(window_stats(g.fetch_windows("c", s_rand, 500))[0].mean() - target.mean()) > 0.05
+
+
+def test_asking_for_more_negatives_than_starts_draws_a_bounded_number(tmp_path, monkeypatch):
+    """A --neg-ratio beyond what the genome holds: every free start is found, the shortfall is reported, and
+    no round draws more than a few times the starts there are (a million-fold draw ran out of memory)."""
+    rng = np.random.default_rng(2)
+    g = Genome(write_fasta(tmp_path / "g.fa", {"c": random_seq(rng, 5_000)}))
+    sampler = neg.StartSampler(np.array([0]), np.array([0]), np.array([4_800]), *([np.zeros(0, np.int64)] * 3), 200)
+    sample = neg.StartSampler.sample
+
+    def bounded(self, r, n):
+        assert n <= 8 * self.total, f"a round draws {n:,} starts of {self.total:,}"
+        return sample(self, r, n)
+
+    monkeypatch.setattr(neg.StartSampler, "sample", bounded)
+    c, s, short = neg.sample_genomic(rng, sampler, g, ["c"], 200, 1_000_000, 0.1, None)
+    assert len(s) == len(np.unique(s)) == 4_800 and short == 1_000_000 - 4_800
 
 
 def test_dinucleotide_shuffle_preserves_counts():

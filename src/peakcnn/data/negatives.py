@@ -131,9 +131,10 @@ def sample_genomic(
     spare_c, spare_s, spare_gc = [], [], []
     chosen_c, chosen_s = [], []
     for rnd in range(_ROUNDS):
-        if need.sum() == 0 or sampler.total == 0:
+        if need.sum() == 0 or len(taken_keys) >= sampler.total:  # done, or every start has been looked at
             break
-        c, s = sampler.sample(rng, int(max(4 * need.sum(), 1000) * 2**rnd))
+        # more draws than a few times the starts there are find nothing new (a --neg-ratio beyond the genome)
+        c, s = sampler.sample(rng, int(min(max(4 * need.sum(), 1000) * 2**rnd, 8 * sampler.total)))
         key = c * (1 << 40) + (s + (1 << 39))
         key, idx = np.unique(key, return_index=True)
         fresh = ~np.isin(key, taken_keys)
