@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import re
 import shutil
 
@@ -123,7 +124,7 @@ def test_prepare_train_evaluate_report(tmp_path, capsys):
     assert html.count("data:image/png;base64,") == 4
     for png in ("roc.png", "pr.png", "calibration.png", "training.png"):
         assert (folder / png).stat().st_size > 1000
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob("*.tmp*")) and not list(tmp_path.rglob("*.old-*"))
 
     # The figures are those of the test split's labels and each model's probabilities, computed here
     # independently (the baselines refitted on the data set's train/valid splits, the CNN run on the test split).
@@ -315,7 +316,7 @@ def test_evaluate_shifts_average_moved_windows_and_the_report_says_so(trained, c
                          (["100"], "--shifts 100: a window of 100 bp moved that far")):  # fmt: skip
         assert main(["evaluate", str(trained / "run"), "--shifts", *bad, "--no-baselines", "--out", str(out)]) == 2
         assert message in _error(capsys)
-    assert (out / "metrics.json").exists() and not (out.parent / "shift_eval.tmp").exists()
+    assert (out / "metrics.json").exists() and not list(out.parent.glob(".shift_eval.*"))
     one, arrays = score(trained / "run", baselines=False, shifts=[4])  # one shift: that window alone
     np.testing.assert_allclose(arrays["probs"]["CNN"], _sigmoid(predict_logits(model, moved(4))), atol=1e-6)
     assert one["model"]["strands"] == "forward strand, each window moved by +4 bp (N moved in)"
@@ -389,7 +390,23 @@ def test_evaluate_device_option(trained, tmp_path, capsys):
         shutil.rmtree(out)
         assert main(argv + ["--device", "cuda"]) == 2
         assert "--device cuda: no CUDA device is available here" in _error(capsys)
-        assert not out.exists() and not list(tmp_path.glob("ev.tmp*"))
+        assert not out.exists() and not list(tmp_path.glob(".ev.*"))
+
+
+def test_evaluate_leaves_other_folders_alone_and_writes_through_a_link(trained, tmp_path):
+    """A user's folder named like a temporary one (``OUT.tmp``) is not touched; an --out that links to a
+    folder elsewhere gets the evaluation in that folder and stays a link, also when evaluated again."""
+    (tmp_path / "results.tmp").mkdir()
+    (tmp_path / "results.tmp" / "notes.txt").write_text("keep me\n")
+    argv = ["-q", "evaluate", str(trained / "run"), "--no-baselines", "--bootstrap", "0", "--out"]
+    assert main([*argv, str(tmp_path / "results")]) == 0
+    assert (tmp_path / "results.tmp" / "notes.txt").read_text() == "keep me\n"
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "scratch")
+    for _ in range(2):
+        assert main([*argv, str(tmp_path / "link")]) == 0
+        assert (tmp_path / "link").is_symlink() and (tmp_path / "scratch" / "metrics.json").is_file()
+    assert sorted(os.listdir(tmp_path)) == ["link", "results", "results.tmp", "scratch"]
 
 
 def test_evaluate_out_never_replaces_a_folder_it_did_not_write(trained, tmp_path, capsys):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -373,15 +374,24 @@ def evaluate(
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     folder = Path(out) if out else Path(run) / f"eval_{split}"
     _check_out(folder)
+    if folder.is_symlink():  # a link to a folder elsewhere: the evaluation fills its target, the link stays
+        folder = Path(os.path.realpath(folder))
     doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts, shifts_name)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    # hidden names of this process beside the folder, so that no one else's file or evaluation is touched
+    tmp, old = (folder.parent / f".{folder.name}.{kind}-{os.getpid()}" for kind in ("tmp", "old"))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir()
     try:
         _write_outputs(tmp, doc, arrays, read_history(Path(run) / HISTORY_FILE))
         if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
+            os.replace(folder, old)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if old.exists():  # the previous evaluation goes back in place
+                os.replace(old, folder)
+            raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return doc, folder
