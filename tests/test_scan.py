@@ -112,8 +112,33 @@ def test_scan_with_residual_dilated_blocks_shares_the_trunk_and_equals_window_by
     assert np.abs(sigmoid(out) - sigmoid(ref)).max() < 1e-5
 
 
-def test_default_stride_is_pool_multiple():
+def test_default_stride_is_pool_multiple_within_the_window():
     assert default_stride(tiny_model()) == 48
+    # a 30 bp window holds no multiple of the pool product 8 near 50 bp: the largest one that fits, 24
+    assert default_stride(tiny_model(window=30)) == 24
+    # pools 3/3/3 (27): 54 on a 60 bp window, 27 on a 40 bp one (54 would leave part of each interval unscored)
+    assert default_stride(tiny_model(window=60, pool_widths=[3, 3, 3])) == 54
+    assert default_stride(tiny_model(window=40, pool_widths=[3, 3, 3])) == 27
+
+
+def test_the_default_stride_of_an_ensemble_fits_its_window(tmp_path, caplog):
+    """Members with pool products 8 and 27 (lcm 216) on a 200 bp window: the default stride is 50, never
+    above the window, and the warning about it suggests no stride that would be refused."""
+    one = tiny_model(seed=1)
+    two = tiny_model(seed=2, pool_widths=[3, 3, 3])
+    from peakcnn.ensemble import build_ensemble
+
+    build_ensemble(
+        [make_run(tmp_path, one, ["a", "b"], "one"), make_run(tmp_path, two, ["a", "b"], "two")], tmp_path / "e"
+    )
+    recs = random_genome(tmp_path / "g.fa", {"chr1": 1000})
+    assert (
+        main(["scan", str(tmp_path / "e"), "--genome", str(tmp_path / "g.fa"), "--out", str(tmp_path / "t.bedGraph")])
+        == 0
+    )
+    rows = (tmp_path / "t.a.bedGraph").read_text().splitlines()
+    assert rows[0].split("\t")[:3] == ["chr1", "0", "50"] and len(rows) == 20 and len(recs["chr1"]) == 1000
+    assert "not a multiple of the model's pooling product 216" in caplog.text and "--stride" not in caplog.text
 
 
 def test_call_peaks_merge_and_min_length():

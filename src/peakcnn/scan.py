@@ -59,9 +59,13 @@ def pool_product(model: nn.Module) -> int:
 
 
 def default_stride(model: nn.Module, target: int = 50) -> int:
-    """The multiple of the pooling product closest to ``target`` bp (54 for ``founding``)."""
-    p = pool_product(model)
-    return max(1, round(target / p)) * p
+    """The multiple of the pooling product closest to ``target`` bp (54 for ``founding``) that is at most the
+    model's window; ``target`` capped at the window when no multiple fits (an ensemble whose members' pool
+    products have a large least common multiple, a window shorter than the product)."""
+    p, window = pool_product(model), model.config.window
+    if p > window:
+        return min(target, window)
+    return min(max(1, round(target / p)), window // p) * p
 
 
 def n_intervals(length: int, stride: int) -> int:

@@ -20,12 +20,13 @@ log = logging.getLogger(__name__)
 def _explain_stride(model: nn.Module, stride: int) -> None:
     p = pool_product(model)
     if stride % p:
+        faster = default_stride(model, stride)
         log.warning(
             "warning: stride %d is not a multiple of the model's pooling product %d, so windows share less "
-            "of the convolution trunk and the scan is slower; --stride %d is much faster",
+            "of the convolution trunk and the scan is slower%s",
             stride,
             p,
-            default_stride(model, stride),
+            f"; --stride {faster} is much faster" if faster % p == 0 else "",
         )
 
 
