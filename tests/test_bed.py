@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 
 import numpy as np
 import pytest
@@ -87,6 +88,21 @@ def test_bad_peak_files(tmp_path, text, message):
     with pytest.raises(InputError, match=message) as err:
         read_peaks(path)
     assert "\n" not in str(err.value) and "bad.bed" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "option, text, message",
+    [
+        ("--peaks", ">chr1 genome\nACGT\n", "this is a FASTA file, not peaks; the genome goes to --genome"),
+        ("--peaks", "##fileformat=VCFv4.2\n", "this is a VCF file, not peaks; pass a BED/narrowPeak file with --peaks"),
+        ("--exclude", "##fileformat=VCFv4.2\n", "not peaks; pass a BED/narrowPeak file with --exclude"),
+        ("--bed", ">q1\nACGT\n", "this is a FASTA file, not regions; score sequences with --fasta"),
+        ("--bed", "##fileformat=VCFv4.2\n", "this is a VCF file, not regions; score variants with 'peakcnn variants"),
+    ],
+)
+def test_a_vcf_or_fasta_given_for_a_bed_says_where_it_goes(tmp_path, option, text, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_peaks(_write(tmp_path / "x.txt", text), option)
 
 
 def test_summit_offsets_are_ascii_digits(tmp_path):

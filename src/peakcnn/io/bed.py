@@ -76,11 +76,17 @@ def _read_text(path: Path, option: str) -> str:
         raise InputError(f"{path}: not UTF-8 text at byte {e.start}; pass a text BED/narrowPeak file") from None
 
 
-def _not_bed(path: Path, lineno: int, line: str) -> None:
+def _not_bed(path: Path, lineno: int, line: str, option: str) -> None:
+    """Refuse a VCF or FASTA given where a BED file belongs, saying where it goes instead."""
+    regions = option == "--bed"  # predict's regions; peaks and excluded regions otherwise
     if line.startswith("##fileformat=VCF") or line.startswith("#CHROM\tPOS"):
-        raise InputError(f"{path}:{lineno}: this is a VCF file, not peaks; pass a BED/narrowPeak file with --peaks")
+        advice = (
+            "score variants with 'peakcnn variants --vcf'" if regions else f"pass a BED/narrowPeak file with {option}"
+        )
+        raise InputError(f"{path}:{lineno}: this is a VCF file, not {'regions' if regions else 'peaks'}; {advice}")
     if line.startswith(">"):
-        raise InputError(f"{path}:{lineno}: this is a FASTA file, not peaks; the genome goes to --genome")
+        advice = "score sequences with --fasta" if regions else "the genome goes to --genome"
+        raise InputError(f"{path}:{lineno}: this is a FASTA file, not {'regions' if regions else 'peaks'}; {advice}")
 
 
 def detect_format(path: Path, fields: list[str]) -> str:
@@ -155,7 +161,7 @@ def read_peaks(path: str | Path, option: str = "--peaks") -> PeakTable:
     for lineno, line in enumerate(_read_text(path, option).splitlines(), start=1):
         if not line.strip():
             continue
-        _not_bed(path, lineno, line)
+        _not_bed(path, lineno, line, option)
         if line.startswith(_SKIP_PREFIXES):
             continue
         fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
