@@ -252,6 +252,36 @@ def test_a_training_state_of_wrong_types_stops_resume_with_one_line(tmp_path, ca
     assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
 
 
+@pytest.mark.parametrize(
+    "schedule, edit, message",
+    [
+        ("cosine", _edit_state("scheduler", None), "scheduler state is missing although the run uses a"),
+        ("cosine", _edit_state("T_max", 0, "scheduler"), "scheduler T_max 0 is not what this run's schedule holds"),
+        ("cosine", _edit_state("eta_min", "x", "scheduler"), "scheduler eta_min 'x' is not"),
+        ("cosine", _edit_state("last_epoch", -1, "scheduler"), "scheduler last_epoch -1 is not"),
+        ("cosine", _edit_state("_last_lr", [float("nan")], "scheduler"), "scheduler _last_lr [nan] is not"),
+        ("plateau", _edit_state("mode", "min", "scheduler"), "scheduler mode 'min' is not"),
+        ("plateau", _edit_state("num_bad_epochs", "2", "scheduler"), "scheduler num_bad_epochs '2' is not"),
+    ],
+)
+def test_a_damaged_schedule_stops_resume_with_one_line(tmp_path, capsys, schedule, edit, message):
+    """A schedule that training cannot have saved (a cosine period of 0 divided by zero an epoch later; a
+    missing one restarted the schedule without a word) stops --resume before any training."""
+    make_dataset(tmp_path / "ds", n=80, window=100, n_tasks=1)
+    options = {"arch": "small", "epochs": 2, "batch_size": 16, "lr_schedule": schedule}
+    train(tmp_path / "ds", tmp_path / "run", options, progress=False)
+    last = json.loads((tmp_path / "run" / "last.json").read_text())
+    last["train_state"]["epoch"] = 1  # as if stopped after epoch 1
+    last["train_state"]["history"] = last["train_state"]["history"][:1]
+    last["train_state"]["best"]["epoch"] = min(last["train_state"]["best"]["epoch"], 1)
+    last["train_state"]["bad_epochs"] = 0
+    edit(last["train_state"])
+    (tmp_path / "run" / "last.json").write_text(json.dumps(last))
+    assert main(["train", str(tmp_path / "ds"), "--out", str(tmp_path / "run"), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].endswith("train into a new --out folder"), err
+
+
 def test_damaged_run_files_on_resume_give_one_line(tmp_path, capsys):
     make_dataset(tmp_path / "ds", n=80, window=100, n_tasks=1)
     train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, progress=False)

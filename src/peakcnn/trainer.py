@@ -106,6 +106,34 @@ def _state_fault(state: dict, epochs: int) -> str | None:
     return None
 
 
+#: Learning-rate scheduler entries that change as training goes; the others follow from the configuration.
+_SCHEDULER_PROGRESS = {"last_epoch", "_step_count", "_last_lr", "best", "cooldown_counter", "num_bad_epochs"}
+
+
+def _scheduler_fault(fresh: dict, saved, epochs: int) -> str | None:
+    """What in a saved scheduler state cannot be what training wrote, judged against ``fresh``, the state of
+    the scheduler the run's configuration builds: the configured entries equal, the counters whole numbers
+    in range and the rates finite numbers (``None`` if nothing)."""
+    if not isinstance(saved, dict) or "last_epoch" not in saved:
+        return "scheduler state is missing although the run uses a learning-rate schedule"
+    for key in fresh.keys() & saved.keys():  # entries of other torch versions' schedulers are left to torch
+        want, value = fresh[key], saved[key]
+        if key == "_last_lr":
+            ok = isinstance(value, list) and len(value) == len(want)
+            ok = ok and all(_is_number(v) and math.isfinite(v) and v >= 0 for v in value)
+        elif key in ("last_epoch", "_step_count", "cooldown_counter", "num_bad_epochs"):
+            ok = _is_int(value) and 0 <= value <= epochs + 1
+        elif key == "best":
+            ok = _is_number(value)
+        elif key in _SCHEDULER_PROGRESS or isinstance(want, bool):
+            ok = isinstance(value, type(want))
+        else:
+            ok = value == want
+        if not ok:
+            return f"scheduler {key} {value!r} is not what this run's schedule holds"
+    return None
+
+
 class NonFiniteLoss(PeakcnnError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -249,6 +277,8 @@ class Trainer:
                 "is damaged, train into a new --out folder"
             )
         fault = _state_fault(state, self.cfg.epochs)
+        if fault is None and self.scheduler is not None:
+            fault = _scheduler_fault(self.scheduler.state_dict(), state.get("scheduler"), self.cfg.epochs)
         if fault:
             raise InputError(
                 f"{self.run}/{LAST_NAME}.json: the training state's {fault}; the checkpoint is damaged, train "
