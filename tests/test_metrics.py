@@ -231,3 +231,29 @@ def test_curve_panels_label_each_model_and_say_when_a_task_has_one_class(plot, t
     )
     assert a.get_legend() is not None and b.get_legend() is None
     assert [t.get_text() for t in b.texts] == ["one class only: no curve"]
+
+
+def test_names_with_dollar_signs_are_drawn_as_written(tmp_path):
+    """Task names are shown literally: a pair of $ in one ('root$_$') was read as mathtext and failed."""
+    from peakcnn import plots
+    from peakcnn.interpret.plot_ism import plot_ism
+
+    labels = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    probs = np.array([[0.9, 0.1], [0.2, 0.3], [0.4, 0.2], [0.6, 0.4]])
+    tasks = ["root$_$", "$x^2$"]
+    plots.plot_roc(labels, {"CNN": probs}, tasks, tmp_path / "roc.png")
+    plots.plot_pr(labels, {"CNN": probs}, tasks, tmp_path / "pr.png")
+    bins = [
+        [
+            {"mean_predicted": 0.2, "fraction_positive": 0.3, "n": 2},
+            {"mean_predicted": 0.7, "fraction_positive": 0.6, "n": 2},
+        ]
+    ] * 2
+    plots.plot_calibration({"CNN": bins}, tasks, tmp_path / "cal.png")
+    rows = [{"epoch": e, "train_loss": 0.6, "valid_loss": 0.7, "valid_auroc": 0.6} for e in (1, 2)]
+    plots.plot_history(rows, tmp_path / "h.png", title="run $a$_$")
+    x = np.eye(4, dtype=np.float32)[np.arange(12) % 4].T
+    plot_ism(np.random.default_rng(0).normal(size=(2, 4, 12)), x, tasks, tmp_path / "ism.png", title="seq $1$")
+    for name in ("roc", "pr", "cal", "h", "ism"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert plots.literal("root$_$") == r"root\$_\$"

@@ -22,6 +22,12 @@ def _figure(**kwargs):
     return Figure(**kwargs)
 
 
+def literal(text: str) -> str:
+    """``text`` (a task or sequence name) as matplotlib shows it, not read as mathtext between ``$`` signs
+    (``root$_$`` failed to draw)."""
+    return text.replace("$", r"\$")
+
+
 def _panels(n_tasks: int, size: float = 3.6):
     n = min(n_tasks, MAX_PANELS)
     cols = min(n, 3)
@@ -70,7 +76,9 @@ def plot_roc(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str]
     fig, axes = _curves(labels, models, tasks, curve, roc_auc_score, "auROC", loc="lower right")
     for t, ax in enumerate(axes):
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-        ax.set(title=f"{tasks[t]} (n={len(labels)})", xlabel="false positive rate", ylabel="true positive rate")
+        ax.set(
+            title=f"{literal(tasks[t])} (n={len(labels)})", xlabel="false positive rate", ylabel="true positive rate"
+        )
     return _save(fig, path)
 
 
@@ -86,7 +94,7 @@ def plot_pr(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str],
     for t, ax in enumerate(axes):
         y = labels[:, t]
         ax.axhline(y.mean() if len(y) else 0, color="grey", lw=0.8, ls="--")
-        ax.set(title=f"{tasks[t]} (n={len(y)}, {int(y.sum())} pos)", xlabel="recall", ylabel="precision")
+        ax.set(title=f"{literal(tasks[t])} (n={len(y)}, {int(y.sum())} pos)", xlabel="recall", ylabel="precision")
         ax.set_ylim(0, 1.02)
     return _save(fig, path)
 
@@ -104,7 +112,7 @@ def plot_calibration(reliability: dict[str, list[list[dict]]], tasks: list[str],
                 label=name,
             )
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-        ax.set(title=tasks[t], xlabel="mean predicted probability", ylabel="fraction positive")
+        ax.set(title=literal(tasks[t]), xlabel="mean predicted probability", ylabel="fraction positive")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.legend(fontsize=7, loc="upper left")
@@ -120,7 +128,7 @@ def plot_history(rows: list[dict], path: Path, title: str = "") -> Path | None:
     epochs = [r["epoch"] for r in rows]
     ax1.plot(epochs, [r["train_loss"] for r in rows], marker=".", label="train loss")
     ax1.plot(epochs, [r["valid_loss"] for r in rows], marker=".", label="valid loss")
-    ax1.set(xlabel="epoch", ylabel="binary cross-entropy", title=title or "loss")
+    ax1.set(xlabel="epoch", ylabel="binary cross-entropy", title=literal(title) or "loss")
     ax1.legend(fontsize=8)
     for key, label in (
         ("valid_auroc", "valid auROC"),

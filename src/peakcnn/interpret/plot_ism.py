@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.interpret.ism import importance
+from peakcnn.plots import literal
 from peakcnn.sequence import ALPHABET
 
 #: Figure width is capped so very long sequences stay viewable.
@@ -58,7 +59,7 @@ def plot_ism(
         if not frame.to_numpy().any():
             logo_ax.set_ylim(-1, 1)
         logo_ax.set_xlim(-0.5, length - 0.5)
-        logo_ax.set_ylabel(f"{tasks[t]}\nimportance")
+        logo_ax.set_ylabel(f"{literal(tasks[t])}\nimportance")
         logo_ax.set_xticks([])
         im = heat_ax.imshow(delta[t], aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
         heat_ax.set_yticks(range(4), list(ALPHABET))
@@ -66,5 +67,5 @@ def plot_ism(
         heat_ax.set_xticks(ticks, [str(first_pos + int(i)) for i in ticks])
         fig.colorbar(im, ax=[logo_ax, heat_ax], fraction=0.02, pad=0.01, label="delta logit")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(literal(title))
     fig.savefig(path, dpi=100, format="png")
