@@ -245,6 +245,30 @@ def test_an_edited_config_json_is_one_line_for_evaluate_and_resume(trained, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t.update(epochs=0), "its training section does not load (--epochs 0: must be at least 1)"),
+        (lambda t: t.update(arch="nope"), "its training section does not load (--arch 'nope': choose one of"),
+        (lambda t: t.update(foo=1), "does not load (training config has unknown keys: foo)"),
+        (lambda t: t.pop("epochs"), "config.json: its training section lacks epochs"),
+    ],
+)
+def test_a_damaged_training_section_stops_resume_naming_config_json(trained, tmp_path, capsys, edit, message):
+    """Values read from the run are blamed on config.json, not on options this command line did not give;
+    an option every run records is not silently replaced by its default (a missing epochs trained 20)."""
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    config = json.loads((run / "config.json").read_text())
+    edit(config["training"])
+    (run / "config.json").write_text(json.dumps(config))
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main(["train", str(trained / "ds"), "--out", str(run), "--resume"]) == 2
+    err = _error(capsys)
+    assert message in err and err.endswith("the run folder is damaged, train into a new --out folder"), err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
 def test_evaluate_damaged_checkpoint(trained, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(trained / "run", run)
@@ -489,6 +513,18 @@ def test_running_out_of_memory_is_one_line_exit_1(monkeypatch, capsys):
         (lambda t: t.splitlines()[0] + "\n1,0.5," + ",".join(["0"] * 40) + "\n", "history.csv:2: more fields"),
         (lambda t: "epoch,valid_auprc\n1,inf\n", "history.csv: no column 'train_loss' in the header line"),
         (lambda t: t.replace("\n1,", "\ninf,", 1), "history.csv:2: cannot convert float infinity to integer"),
+        (
+            lambda t: t.splitlines()[0] + "\n1,-1e308,0.5,0.5,0.5,0.6,0.5,0.5,0.5,0.02,1\n",
+            ":2: train_loss -1e+308 is not a",
+        ),
+        (
+            lambda t: t.splitlines()[0] + "\n1,0.6,1.5,0.5,0.5,0.6,0.5,0.5,0.5,0.02,1\n",
+            ":2: train_acc 1.5 is not a score",
+        ),
+        (
+            lambda t: t.splitlines()[0] + "\n0,0.6,0.5,0.5,0.5,0.6,0.5,0.5,0.5,0.02,1\n",
+            "history.csv:2: epoch 0 is below 1",
+        ),
     ],
 )
 def test_a_damaged_history_is_one_line_naming_the_file(trained, tmp_path, capsys, edit, message):

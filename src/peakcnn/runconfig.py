@@ -323,10 +323,29 @@ def read_history(path: Path) -> list[dict]:
                     row["epoch"] = int(row["epoch"])
                 except (ValueError, OverflowError) as e:
                     raise InputError(f"{path}:{line}: {e}; {damaged}") from None
+                bad = _history_fault(row)
+                if bad:
+                    raise InputError(f"{path}:{line}: {bad}; {damaged}")
                 rows.append(row)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise InputError(f"{path}: cannot be read as a history table ({e}); {damaged}") from None
     return rows
+
+
+def _history_fault(row: dict) -> str | None:
+    """What in a history row training cannot have written: an epoch below 1, a score (accuracy, auROC,
+    auPRC) outside [0, 1], a loss, rate or time that is negative or infinite (empty cells are allowed)."""
+    if row["epoch"] < 1:
+        return f"epoch {row['epoch']} is below 1"
+    for key, value in row.items():
+        if key == "epoch" or key not in HISTORY_COLUMNS or math.isnan(value):
+            continue
+        if key.endswith(("_acc", "_auroc", "_auprc")):
+            if not 0 <= value <= 1:
+                return f"{key} {value:g} is not a score from 0 to 1"
+        elif not (math.isfinite(value) and value >= 0):
+            return f"{key} {value:g} is not a finite number >= 0"
+    return None
 
 
 def _fmt(value) -> str:

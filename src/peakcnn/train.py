@@ -69,6 +69,13 @@ def _run_config(ds: Dataset, cfg: TrainConfig, device: torch.device) -> dict:
     }
 
 
+#: Training options every run's config.json holds (options added since may be absent: they take defaults).
+_FIRST_OPTIONS = (
+    "arch", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "lr_schedule", "rc_augment",
+    "shift", "early_stop", "select_best", "class_weights", "seed", "max_train",
+)  # fmt: skip
+
+
 def _resume_config(run: Path, ds: Dataset, options: dict) -> TrainConfig:
     if not (run / f"{LAST_NAME}.json").exists():
         raise InputError(f"{run}: no checkpoint to resume ({LAST_NAME}.json missing); train without --resume")
@@ -91,7 +98,19 @@ def _resume_config(run: Path, ds: Dataset, options: dict) -> TrainConfig:
             f"{ds.path}: not the data set this run was trained on (its sha256 differs from "
             f"{run}/{CONFIG_FILE}); resume with {saved['dataset']['path']}"
         )
-    return TrainConfig.from_dict(saved["training"])
+    missing = [k for k in _FIRST_OPTIONS if k not in saved["training"]]
+    if missing:
+        raise InputError(
+            f"{run}/{CONFIG_FILE}: its training section lacks {', '.join(missing)}; the run folder is damaged, "
+            "train into a new --out folder"
+        )
+    try:
+        return TrainConfig.from_dict(saved["training"])
+    except InputError as e:  # the values were read from the run, not given on this command line
+        raise InputError(
+            f"{run}/{CONFIG_FILE}: its training section does not load ({e}); the run folder is damaged, train "
+            "into a new --out folder"
+        ) from None
 
 
 #: The files of a run that training writes besides its config: checkpoints and history.
