@@ -181,7 +181,7 @@ def test_hand_edited_ensemble_json_gives_one_line(tmp_path, capsys, edit, messag
 def test_ensemble_refuses_a_run_given_twice_or_bad_output_names(tmp_path, capsys):
     """A member may be listed once only, however its path is spelt (or copied); --tasks names follow the
     rules of 'prepare --names'. Nothing is written."""
-    _, _, r1, r2 = _members(tmp_path)
+    one, _, r1, r2 = _members(tmp_path)
     (tmp_path / "link").symlink_to(r1, target_is_directory=True)
     shutil.copytree(r1, tmp_path / "copy")
     spellings = [
@@ -197,6 +197,14 @@ def test_ensemble_refuses_a_run_given_twice_or_bad_output_names(tmp_path, capsys
             build_ensemble([r1, r2, again], tmp_path / "ens")
     with pytest.raises(InputError, match=f"copy: holds the same weights as {r1}"):
         build_ensemble([r1, r2, tmp_path / "copy"], tmp_path / "ens")
+    # the same network in a training checkpoint, whose file also holds optimizer tensors
+    from peakcnn.checkpoint import TRAIN_STATE_PREFIX, model_meta, save_tensors
+
+    (tmp_path / "ckpt").mkdir()
+    state = {**one.state_dict(), TRAIN_STATE_PREFIX + "optim.0.momentum_buffer": torch.ones(3)}
+    save_tensors(tmp_path / "ckpt" / "last", state, model_meta(one, TASKS))
+    with pytest.raises(InputError, match=f"last.json: holds the same weights as {r1}"):
+        build_ensemble([r1, r2, tmp_path / "ckpt" / "last.json"], tmp_path / "ens")
     for names, problem in (
         ([""], "task name '' is empty or holds whitespace"),
         (["a b"], "task name 'a b' is empty or holds whitespace"),

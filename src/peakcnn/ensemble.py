@@ -11,6 +11,7 @@ is self-contained: the member runs may be deleted afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,15 @@ def _shared(values: list):
     return values[0] if all(v == values[0] for v in values) else None
 
 
+def _weights_digest(model) -> str:
+    """sha256 of a network's tensors by name, whatever file or checkpoint they were read from."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)  # any dtype, bfloat16 too
+        h.update(name.encode() + b"\0" + raw.numpy().tobytes())
+    return h.hexdigest()
+
+
 def build_ensemble(
     runs: list[str | Path], out: str | Path, force: bool = False, tasks: list[str] | None = None
 ) -> dict:
@@ -120,7 +130,7 @@ def build_ensemble(
         member's own names are kept in the metadata).
     """
     from peakcnn import __version__
-    from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, TENSORS_SHA256, load_model, save_tensors
+    from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, load_model, save_tensors
     from peakcnn.io.bed import task_name_problem
     from peakcnn.runconfig import recorded_dataset
 
@@ -162,12 +172,13 @@ def build_ensemble(
                     f"{run}: {key} {meta.get(key)} does not match {key} {first[1].get(key)} of {first[0]}; "
                     "the members of an ensemble must share tasks (or be named with --tasks), window and encoding"
                 )
-        if meta[TENSORS_SHA256] in weights:
+        digest = _weights_digest(model)  # the network's own tensors: last.* also holds optimizer state
+        if digest in weights:
             raise InputError(
-                f"{run}: holds the same weights as {weights[meta[TENSORS_SHA256]]} (a copy of that run?); an "
+                f"{run}: holds the same weights as {weights[digest]} (a copy of that run?); an "
                 "ensemble of identical models is that model, list each member run once"
             )
-        weights[meta[TENSORS_SHA256]] = run
+        weights[digest] = run
         members.append(_member_doc(run, {**meta, "dataset_path": recorded_dataset(run, meta)}))
         tensors.update({f"{MEMBER_PREFIX}{i}.{k}": v for k, v in model.state_dict().items()})
     meta = {
