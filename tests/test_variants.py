@@ -66,7 +66,17 @@ def test_log_odds_stay_exact_for_confident_predictions(genome):
         assert s.p_ref[0, 0] < 1e-8 and s.p_alt[0, 0] > 1 - 1e-8
 
 
-def test_vcf_cli_snv_deletion_mismatch_and_skips(tmp_path, genome, caplog):
+@pytest.mark.parametrize("chunk", [None, 2])
+def test_vcf_cli_snv_deletion_mismatch_and_skips(tmp_path, genome, caplog, monkeypatch, chunk):
+    """The same rows whether the alleles' windows are built and scored all at once or two at a time (the
+    REF mismatch warning counts over all chunks)."""
+    import peakcnn.variants as variants
+
+    sizes = []
+    score = variants.score_windows
+    monkeypatch.setattr(variants, "score_windows", lambda m, r, a, **k: sizes.append(len(r)) or score(m, r, a, **k))
+    if chunk:
+        monkeypatch.setattr(variants, "VARIANT_CHUNK", chunk)
     run = make_run(tmp_path, motif_model(), ["m"])
     vcf = tmp_path / "v.vcf"
     vcf.write_text(
@@ -121,6 +131,7 @@ def test_vcf_cli_snv_deletion_mismatch_and_skips(tmp_path, genome, caplog):
     assert "1 record(s) with no ALT allele ('.') skipped" in caplog.text
     for text in ("1 symbolic", "chr7 (1)", "past their chromosome's end", "1 variant(s) whose REF differs"):
         assert text in caplog.text
+    assert sizes == ([2, 2, 1] if chunk else [5])
 
 
 def test_vcf_cli_nothing_to_score(tmp_path, genome, capsys):

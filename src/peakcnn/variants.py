@@ -24,6 +24,9 @@ from peakcnn.sequence import N_CODE, str_to_codes
 
 log = logging.getLogger(__name__)
 
+#: Alleles whose windows are built and scored together (two windows each: 26 MB of codes at 800 bp).
+VARIANT_CHUNK = 16_384
+
 
 def _ref_matches(genome_codes: np.ndarray, ref: str) -> bool:
     """REF equals the genome, with ``N`` on either side matching anything."""
@@ -150,12 +153,17 @@ def score_vcf(
     todo, _ = _resolve(variants, genome, vcf)
     if not todo:
         raise InputError(f"{vcf}: no variant left to score (see the warnings above)")
-    wins = []
-    for v, c in todo:
-        genome.codes(c)  # the whole chromosome, read once and cached: a read per window costs ~1000x more
-        wins.append(variant_windows(genome, c, v, window))
-    ref, alt = np.stack([w[0] for w in wins]), np.stack([w[1] for w in wins])
-    match = [w[2] for w in wins]
+    match, parts = [], []
+    with progress_bar(progress, 2 * len(todo), "window", "variants") as bar:
+        for lo in range(0, len(todo), VARIANT_CHUNK):  # windows of a chunk of alleles at a time: bounded memory
+            wins = []
+            for v, c in todo[lo : lo + VARIANT_CHUNK]:
+                genome.codes(c)  # the whole chromosome, read once and cached: a read per window costs ~1000x more
+                wins.append(variant_windows(genome, c, v, window))
+            ref, alt = np.stack([w[0] for w in wins]), np.stack([w[1] for w in wins])
+            match += [w[2] for w in wins]
+            s = score_windows(model, ref, alt, device=device, progress=bar.update)
+            parts.append(np.stack([s.p_ref, s.p_alt, s.diff, s.log_odds], axis=-1).reshape(len(wins), -1))
     if not all(match):
         first = todo[match.index(False)][0]
         log.warning(
@@ -168,10 +176,8 @@ def score_vcf(
             first.pos,
             first.ref,
         )
-    with progress_bar(progress, 2 * len(todo), "window", "variants") as bar:
-        s = score_windows(model, ref, alt, device=device, progress=bar.update)
     cols = [f"{t}_{k}" for t in tasks for k in ("p_ref", "p_alt", "diff", "log_odds")]
-    per_task = np.stack([s.p_ref, s.p_alt, s.diff, s.log_odds], axis=-1).reshape(len(todo), -1)
+    per_task = np.concatenate(parts)
     rows = (
         [v.chrom, v.pos, v.id, v.ref, v.alt, int(m)] + [format_float(x) for x in r]
         for (v, _), m, r in zip(todo, match, per_task.tolist(), strict=False)
