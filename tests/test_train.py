@@ -541,3 +541,22 @@ def test_one_class_training_labels_are_refused_or_warned_per_task(tmp_path, caps
     assert main(["-q", "train", str(tmp_path / "two.h5"), "--out", str(tmp_path / "r1"), *args]) == 0
     assert "warning: task task0 has one class only in the training split" in caplog.text
     assert "task1" not in caplog.text
+
+
+@pytest.mark.parametrize("option", [["--early-stop", "2"], ["--select-best"]])
+def test_choosing_epochs_on_a_validation_split_of_one_class_is_refused(tmp_path, capsys, option):
+    """Validation auPRC is undefined when every task has one class there: selection would keep epoch 1."""
+    from _train_helpers import synthetic_table
+
+    from peakcnn.data.store import write_dataset
+
+    table = synthetic_table(n=120, window=100, n_tasks=2)
+    table.labels[table.split == 1] = 0
+    (tmp_path / "ds").mkdir()
+    write_dataset(table, tmp_path / "ds" / "dataset.h5")
+    argv = ["train", str(tmp_path / "ds"), "--out", str(tmp_path / "run"), "--arch", "small", "--epochs", "1"]
+    assert main(argv + option) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "in the validation split every task has one class only" in err
+    assert not (tmp_path / "run").exists()
+    assert main(["-q", *argv, "--lr-schedule", "plateau"]) == 0  # the plateau schedule falls back on the loss

@@ -254,6 +254,14 @@ def _check_trainable(ds: Dataset, cfg: TrainConfig) -> None:
             f"{ds.path}: the validation split is empty, so --early-stop/--select-best/"
             "--lr-schedule plateau cannot be used"
         )
+    if cfg.selects_best:
+        valid = ds.read("labels", ds.split_slice("valid"))
+        if all(column.min() == column.max() for column in valid.T):
+            raise InputError(
+                f"{ds.path}: in the validation split every task has one class only, so validation auPRC cannot "
+                "rank epochs and --early-stop/--select-best would keep epoch 1; prepare the data set with "
+                "negatives and peaks in the validation split, or train without these options"
+            )
     labels = ds.read("labels", ds.split_slice("train"))
     one_class = [t for t, column in zip(ds.tasks, labels.T, strict=True) if column.min() == column.max()]
     if len(one_class) == len(ds.tasks):
