@@ -9,6 +9,9 @@ from peakcnn.runconfig import N_BOOT, N_BOOT_MAX_TASKS, add_device_option, add_s
 
 #: The most bootstrap resamples asked for (each costs one sort of the split's scores per task).
 MAX_BOOT = 100_000
+#: The fewest that make a 95% interval: fewer put its ends on one or two resamples (one made an interval
+#: that did not hold the figure itself).
+MIN_BOOT = 100
 
 HELP = "score a trained run on a split, next to GC and k-mer baselines"
 
@@ -37,7 +40,12 @@ def register(subparsers) -> None:
     p.add_argument("--no-baselines", action="store_true", help="skip the GC and k-mer baselines")
     p.add_argument(
         "--bootstrap",
-        type=number_argument(int, "whole number", lambda v: 0 <= v <= MAX_BOOT, f"must lie between 0 and {MAX_BOOT:,}"),
+        type=number_argument(
+            int,
+            "whole number",
+            lambda v: v == 0 or MIN_BOOT <= v <= MAX_BOOT,
+            f"must be 0 (no intervals) or lie between {MIN_BOOT} and {MAX_BOOT:,}",
+        ),
         metavar="N",
         help=f"resamples behind the 95%% intervals of auROC and auPRC (stratified bootstrap of the windows; "
         f"default {N_BOOT} for up to {N_BOOT_MAX_TASKS} tasks, none for more; 0 for none)",
