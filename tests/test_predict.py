@@ -10,7 +10,7 @@ from _apply_helpers import make_run, random_genome, tiny_model, write_fasta
 from peakcnn.cli import main
 from peakcnn.inference import fold_model, predict, sigmoid
 from peakcnn.io.seqs import fit_to_window
-from peakcnn.sequence import codes_to_onehot, str_to_codes
+from peakcnn.sequence import codes_to_onehot, codes_to_str, str_to_codes
 
 
 def _table(path):
@@ -136,6 +136,33 @@ def test_predict_fasta_pads_and_crops(tmp_path, caplog):
     long_codes = str_to_codes(seqs["long"])
     assert fitted[2].tolist() == long_codes[60:260].tolist()
     np.testing.assert_allclose([float(r[2]) for r in rows], sigmoid(predict(model, np.stack(fitted)))[:, 0], atol=1e-5)
+
+
+@pytest.mark.parametrize("window", [200, 201])
+def test_the_sequence_of_a_bed_region_is_placed_as_the_region(tmp_path, window):
+    """predict --fasta puts the bases of a BED region where predict --bed puts the region (midpoint
+    centring) for every parity of region and window: N around a shorter one, the same crop of a longer one,
+    so a region at least a window long scores the same either way."""
+    model = tiny_model(n_tasks=1, window=window)
+    run = make_run(tmp_path, model, ["t"], center="midpoint")
+    genome = random_genome(tmp_path / "g.fa", {"chr1": 3000})["chr1"]
+    regions = [(1000, 1000 + n) for n in (1, 2, 99, 100, 101, 200, 201, 202, 299, 300)]
+    for s, e in regions:
+        lo = (s + e) // 2 - window // 2  # the window predict --bed scores
+        want = "".join(genome[j] if s <= j < e else "N" for j in range(lo, lo + window))
+        assert codes_to_str(fit_to_window(str_to_codes(genome[s:e]), window)[0]) == want, e - s
+    long = [(s, e) for s, e in regions if e - s >= window]
+    (tmp_path / "r.bed").write_text("".join(f"chr1\t{s}\t{e}\tr{e - s}\n" for s, e in long))
+    write_fasta(tmp_path / "q.fa", {f"r{e - s}": genome[s:e] for s, e in long})
+    out_bed, out_fa = tmp_path / "b.tsv", tmp_path / "f.tsv"
+    assert main(["-q", "predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed"),
+                 "--out", str(out_bed)]) == 0  # fmt: skip
+    assert main(["-q", "predict", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(out_fa)]) == 0
+    by_bed = {r[3]: float(r[4]) for r in _table(out_bed)[1]}
+    by_fasta = {r[0]: float(r[2]) for r in _table(out_fa)[1]}
+    assert by_bed.keys() == by_fasta.keys() and len(by_bed) == len(long) >= 4
+    for name, p in by_bed.items():
+        assert by_fasta[name] == pytest.approx(p, abs=1e-6), name
 
 
 @pytest.mark.parametrize(

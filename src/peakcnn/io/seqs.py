@@ -73,7 +73,9 @@ def _record(path: Path, lineno: int, name: str, parts: list[str]) -> tuple[str, 
 
 
 def fit_to_window(codes: np.ndarray, window: int) -> tuple[np.ndarray, int]:
-    """Pad (N, symmetrically) or centre-crop codes to ``window``.
+    """Pad (N on both sides) or crop codes to ``window``, centred as ``predict --bed`` centres a region: the
+    window starts ``window // 2`` before base ``len(codes) // 2``, so that the sequence of a BED region gets
+    the window of that region whatever the parity of either length.
 
     Returns
     -------
@@ -83,10 +85,9 @@ def fit_to_window(codes: np.ndarray, window: int) -> tuple[np.ndarray, int]:
         Position of the first input base in the window (negative when cropped).
     """
     n = len(codes)
+    start = n // 2 - window // 2
     if n >= window:
-        start = (n - window) // 2
         return codes[start : start + window], -start
-    left = (window - n) // 2
     out = np.full(window, N_CODE, dtype=np.uint8)
-    out[left : left + n] = codes
-    return out, left
+    out[-start : -start + n] = codes
+    return out, -start
