@@ -422,3 +422,31 @@ def test_a_failed_write_names_the_users_file_not_the_temporary_one():
     e = OSError(errno.ENOSPC, "No space left on device", "/d/.t.tmp5.bw")
     assert os_error_message(e) == "/d/t.bw: No space left on device; free space or choose another path"
     assert os_error_message(OSError(errno.EIO, "Input/output error")) == "Input/output error"
+
+
+@pytest.mark.parametrize(
+    "command", ["prepare", "train", "evaluate", "predict", "scan", "variants", "ism", "ensemble", "demo"]
+)
+def test_an_empty_out_is_refused_before_anything_is_written(tmp_path, files, dataset, capsys, monkeypatch, command):
+    """``--out ""`` (an unset shell variable) is the current folder as a path: train wrote a run there."""
+    _second_run(files, tmp_path)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    argv = _unwritable_commands(files, tmp_path, dataset, "")[command]
+    argv = [a if a not in (".tsv", ".bedGraph") else "" for a in argv]  # the bare suffixes of an empty name
+    assert main(argv) == 2
+    assert "--out '': an empty name; give a file or folder name" in _one_error(capsys)
+    assert os.listdir(tmp_path / "cwd") == []
+
+
+def test_an_empty_input_name_is_refused(tmp_path, files, capsys):
+    for argv, what in (
+        (
+            ["predict", files["run"], "--genome", "", "--bed", files["bed"], "--out", str(tmp_path / "p.tsv")],
+            "--genome",
+        ),
+        (["evaluate", ""], "RUN"),
+        (["ensemble", files["run"], "", "--out", str(tmp_path / "e")], "RUN"),
+    ):
+        assert main(argv) == 2
+        assert f"{what} '': an empty name" in _one_error(capsys)

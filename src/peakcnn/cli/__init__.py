@@ -15,7 +15,7 @@ import sys
 import threading
 
 from peakcnn import __version__
-from peakcnn.errors import TERMINATED, PeakcnnError, interrupt_status, on_sigterm
+from peakcnn.errors import TERMINATED, InputError, PeakcnnError, interrupt_status, on_sigterm
 
 #: Sub-command modules, in the order they appear in ``peakcnn --help``.
 COMMANDS = ("prepare", "train", "ensemble", "evaluate", "apply", "interpret", "demo")
@@ -48,6 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Arguments that name files or folders, by ``dest``.
+_PATH_ARGS = ("genome", "peaks", "out", "chrom_alias", "exclude", "dataset", "init", "runs", "run", "bed", "fasta",
+              "vcf", "peaks_out")  # fmt: skip
+
+
+def _check_no_empty_paths(args: argparse.Namespace) -> None:
+    """An empty file or folder name (an unset shell variable, say) is refused: as a path it means the current
+    folder, into which ``train --out ""`` wrote a run."""
+    for dest in _PATH_ARGS:
+        value = getattr(args, dest, None)
+        if value == "" or (isinstance(value, list) and "" in value):
+            what = {"run": "RUN", "runs": "RUN", "dataset": "DATASET"}.get(dest, "--" + dest.replace("_", "-"))
+            raise InputError(f"{what} '': an empty name; give a file or folder name (an unset shell variable?)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 2 bad input, 1 a failed read or write such
     as a full disk, 130 interrupted by Ctrl-C, 143 by SIGTERM)."""
@@ -64,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
     try:
+        _check_no_empty_paths(args)
         return int(args.func(args) or 0)
     except PeakcnnError as e:
         print(f"peakcnn: error: {e}", file=sys.stderr)
