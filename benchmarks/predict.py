@@ -110,7 +110,7 @@ def bench_scan(model, codes: np.ndarray, window: int) -> list[tuple]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", help="trained run folder (default: /tmp/peakcnn_runs/* or random weights)")
+    ap.add_argument("--run", help="trained run folder (default: the founding network at random weights)")
     ap.add_argument("--windows", type=int, default=2048, help="windows for the predict benchmark")
     ap.add_argument("--slice-bp", type=int, default=200_000, help="chr1 slice for the scan benchmark")
     ap.add_argument("--full-chr1", action="store_true", help="time a full chr1 scan at the default stride")

@@ -3,8 +3,9 @@
 Both train the same model (same seed, SGD lr 0.02 momentum 0.9, batch 64) on the same random windows.
 The bare loop runs forward / backward / step over one-hot batches made before timing starts; the real
 path is :func:`peakcnn.train.train` with the ``best`` recipe's augmentation (uint8 codes in memory, batch
-indexing, +-20 bp shifts, one-hot on the device, random reverse complements, loss checks, progress
-bookkeeping, and the scores of the epoch's training predictions for ``history.csv``). The data set has no
+indexing, +-20 bp shifts, one-hot on the device, random reverse complements, loss checks, the running
+loss, and the scores of the epoch's training predictions for ``history.csv``; the progress bar is off, as
+it is with ``-q``). The data set has no
 validation split, so an epoch's time in ``history.csv`` is that training loop; checkpoint writing and
 start-up are reported separately.
 

@@ -83,7 +83,7 @@ def test_fast_scan_difference_is_small_and_measured():
     ref = sigmoid(_window_by_window(model, codes, 16))
     diff = np.abs(sigmoid(scan_codes(model, codes, 16, exact=False)) - ref).max()
     print(f"fast-mode max |p_scan - p_window| = {diff:.2e}")
-    assert 0 < diff < 0.05
+    assert 0 < diff < 2e-3  # 4e-4 for this network; docs/apply.md gives 1e-3 for the founding one at random weights
 
 
 def test_scan_other_architecture_and_short_chromosome():
