@@ -115,6 +115,16 @@ def test_bad_genomes_raise_one_line(tmp_path, content, message, monkeypatch):
     assert "\n" not in str(err.value) and "g.fa" in str(err.value)
 
 
+def test_a_name_ending_in_a_non_ascii_digit_matches_nothing():
+    """'chr\u00b2' and 'chr\u0661' are not chr2 or chr1 (int() failed on the first with a traceback)."""
+    from peakcnn.io.chromnames import AliasMap, name_key
+
+    assert name_key("Chr01") == name_key("1") == "1"
+    assert name_key("chr\u00b2") != "2" and name_key("chr\u0661") != "1" and name_key("\u2460") != "1"
+    aliases = AliasMap(["chr1", "chr2"], {})
+    assert aliases.resolve("chr\u00b2") is None and aliases.resolve("chr\u0661") is None
+
+
 def test_aliases_from_names_descriptions_and_file(tmp_path):
     recs = {
         "NC_003070.9": "ACGT" * 10,

@@ -44,7 +44,7 @@ def name_key(name: str) -> str:
         if key.startswith(prefix) and len(key) > len(prefix):
             key = key[len(prefix) :].lstrip("_- ")
             break
-    if key.isdigit():
+    if key.isascii() and key.isdigit():  # '01' is '1'; '²' or an Arabic-Indic digit is no number here
         key = str(int(key))
     return _ORGANELLES.get(key, key)
 
