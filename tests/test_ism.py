@@ -39,6 +39,15 @@ def test_ism_matches_brute_force_and_leaves_model_in_train_mode():
     assert np.all(got[0][:, X[0].numpy() == 1] == 0)  # reference bases have effect 0
 
 
+def test_ism_takes_a_reverse_complement_view():
+    """A numpy view with negative strides (x[:, ::-1, ::-1], the reverse complement of one-hot windows) is
+    scored as its copy is, as predict takes it."""
+    model = tiny_model(n_tasks=1, window=40, pool_widths=[2, 2, 2]).eval()
+    x = codes_to_onehot(np.random.default_rng(1).integers(0, 4, (2, 40)).astype(np.uint8))
+    view = x[:, ::-1, ::-1]
+    np.testing.assert_array_equal(ism(model, view), ism(model, view.copy()))
+
+
 def test_ism_of_motif_detector_and_importance():
     model = motif_model()
     x = codes_to_onehot(str_to_codes("A" * 100 + "TGCA" + "A" * 96))
@@ -159,3 +168,27 @@ def test_ism_of_an_all_n_sequence_plots_a_flat_logo_without_warnings(tmp_path, c
     effects = np.load(tmp_path / "p.npy")
     assert effects.shape[:2] == (1, 4) and effects.any()  # each N can become any of the four bases
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ism_figure_panels_and_labels_do_not_overlap(tmp_path, monkeypatch):
+    """Each panel with its tick labels and task name stays clear of the next and inside the figure (the
+    position numbers under a heat map were drawn over the next task's logo)."""
+    from matplotlib.figure import Figure
+
+    from peakcnn.interpret.plot_ism import plot_ism
+
+    real, boxes = Figure.savefig, []
+
+    def measure(fig, *a, **kw):
+        out = real(fig, *a, **kw)
+        renderer = fig._get_renderer()
+        boxes.extend((ax.get_tightbbox(renderer), fig.bbox) for ax in fig.axes[:4])  # logo, heat map per task
+        return out
+
+    monkeypatch.setattr(Figure, "savefig", measure)
+    x = np.eye(4, dtype=np.float32)[:, np.arange(10) % 4]
+    plot_ism(np.random.default_rng(0).normal(size=(2, 4, 10)), x, ["alpha", "beta"], tmp_path / "f.png")
+    assert len(boxes) == 4
+    for (upper, _), (lower, _) in zip(boxes, boxes[1:]):
+        assert upper.y0 >= lower.y1 - 0.5  # pixels; panels run from the top down
+    assert all(figure.x0 <= box.x0 and box.x1 <= figure.x1 and box.y0 >= figure.y0 for box, figure in boxes)

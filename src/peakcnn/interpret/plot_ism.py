@@ -47,7 +47,7 @@ def plot_ism(
         note = f"the first {MAX_TASKS} of {delta.shape[0]} tasks (all are in the .npy and .tsv files)"
         title = f"{title}\n{note}" if title else note
     width = min(MAX_WIDTH_IN, max(6.0, length / 12))
-    fig = Figure(figsize=(width, 2.6 * n_tasks))
+    fig = Figure(figsize=(width, 2.6 * n_tasks), layout="constrained")  # labels kept inside the figure
     axes = fig.subplots(2 * n_tasks, 1, squeeze=False, gridspec_kw={"height_ratios": [1, 1] * n_tasks})
     lim = float(np.abs(delta[:n_tasks]).max()) or 1.0
     for t in range(n_tasks):
