@@ -269,6 +269,35 @@ def test_demo_does_not_train_over_a_run_it_did_not_make(tmp_path, files, capsys,
         main(["demo", "--out", str(out)])
 
 
+def test_demo_replaces_only_its_own_data_set_and_knows_its_run_when_moved(tmp_path, capsys, monkeypatch):
+    """OUT/dataset holding another data set is refused before any work (the demo has no --force to give);
+    the demo's own from another version is rebuilt there (force); a demo folder moved elsewhere keeps its
+    run, recognised by the content of the data set it was trained on."""
+    calls = []
+    monkeypatch.setattr(peakcnn.demo, "prepare_promoters", lambda *a, **kw: calls.append(kw) or 1 / 0)
+    out = tmp_path / "results"
+    (out / "dataset").mkdir(parents=True)
+    manifest = {"tasks": ["root"], "params": {"window": 800}, "dataset_sha256": "a" * 64}
+    (out / "dataset" / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["demo", "--out", str(out)]) == 2
+    assert f"{out / 'dataset'}: holds a data set or files the demo did not prepare" in _one_error(capsys)
+    assert not calls
+    manifest["tasks"] = [peakcnn.demo.TASK]  # the demo's own, say of another peakcnn version
+    (out / "dataset" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ZeroDivisionError):
+        main(["demo", "--out", str(out)])
+    assert calls == [{"force": True}]
+    (out / "run").mkdir()
+    config = {"dataset": {"path": "/elsewhere/results/dataset/dataset.h5", "sha256": "a" * 64}}
+    (out / "run" / "config.json").write_text(json.dumps(config))  # the folder was moved here
+    with pytest.raises(ZeroDivisionError):
+        main(["demo", "--out", str(out)])
+    config["dataset"]["sha256"] = "b" * 64
+    (out / "run" / "config.json").write_text(json.dumps(config))
+    assert main(["demo", "--out", str(out)]) == 2
+    assert "holds a run the demo did not train" in _one_error(capsys)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_demo_checks_the_device_before_any_work(tmp_path, capsys, monkeypatch):
     _no_work(monkeypatch)

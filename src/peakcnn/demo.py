@@ -54,10 +54,13 @@ def recipe_text(full: bool) -> str:
     )
 
 
-def prepare_promoters(bed: Path, folder: Path, fasta: Path | None = None, gff: Path | None = None) -> Path:
+def prepare_promoters(
+    bed: Path, folder: Path, fasta: Path | None = None, gff: Path | None = None, force: bool = False
+) -> Path:
     """The demo's data set in ``folder``: one site per annotated mRNA start of ``gff`` (written to ``bed``) as
     the positives of task :data:`TASK`, :data:`WINDOW` bp windows of ``fasta``, GC-matched genomic negatives
-    1:1, held-out regions. ``fasta`` and ``gff`` default to TAIR10 chromosome 1 and its annotation."""
+    1:1, held-out regions. ``fasta`` and ``gff`` default to TAIR10 chromosome 1 and its annotation; ``force``
+    replaces another data set in ``folder`` (the demo's own, checked beforehand)."""
     from peakcnn.data import default
     from peakcnn.data.prepare import prepare_dataset
 
@@ -65,7 +68,7 @@ def prepare_promoters(bed: Path, folder: Path, fasta: Path | None = None, gff: P
     log.info(f"{n} TSS-centred promoter-proxy windows written to {bed}")
     prepare_dataset(
         fasta or default.tair10_chr1_fasta(), [bed], folder, names=[TASK], window=WINDOW,
-        negatives="gc-matched", split="region", progress=False,
+        negatives="gc-matched", split="region", force=force, progress=False,
     )  # fmt: skip
     return folder
 
@@ -80,9 +83,37 @@ def check_options(out, device: str = "auto") -> Path:
     out = check_output_folder(out)
     for sub in ("dataset", "run"):
         check_output_folder(out / sub)
+    _check_dataset_is_the_demos(out)
     _check_run_is_the_demos(out)
     resolve_device(device)
     return out
+
+
+def _demo_manifest(out: Path) -> dict:
+    """The manifest of the data set in ``out/dataset`` ({} when there is none or it does not read)."""
+    import json
+
+    try:
+        manifest = json.loads((out / "dataset" / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _check_dataset_is_the_demos(out: Path) -> None:
+    """Refuse a folder ``out/dataset`` that holds anything but a data set of the demo's task and window: the
+    demo rebuilds its own data set there (a newer peakcnn makes another), never one of the user's."""
+    from peakcnn.errors import InputError
+
+    folder = out / "dataset"
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    manifest = _demo_manifest(out)
+    if manifest.get("tasks") != [TASK] or manifest.get("params", {}).get("window") != WINDOW:
+        raise InputError(
+            f"{folder}: holds a data set or files the demo did not prepare; the demo replaces only its own: "
+            "choose another --out"
+        )
 
 
 def _check_run_is_the_demos(out: Path) -> None:
@@ -98,10 +129,15 @@ def _check_run_is_the_demos(out: Path) -> None:
     if not any((run / name).exists() for name in (CONFIG_FILE, "last.json", "model.json")):
         return
     try:
-        trained_on = json.loads((run / CONFIG_FILE).read_text())["dataset"]["path"]
+        recorded = json.loads((run / CONFIG_FILE).read_text())["dataset"]
     except (OSError, ValueError, KeyError, TypeError):
-        trained_on = None
-    if trained_on is None or Path(trained_on) != (out / "dataset" / DATASET_FILE).resolve():
+        recorded = None
+    recorded = recorded if isinstance(recorded, dict) else {}
+    trained_on, trained_sha = (v if isinstance(v, str) else None for v in map(recorded.get, ("path", "sha256")))
+    same_path = trained_on is not None and Path(trained_on) == (out / "dataset" / DATASET_FILE).resolve()
+    # a demo folder moved or copied elsewhere: its run still records the content of its data set
+    same_content = trained_sha is not None and trained_sha == _demo_manifest(out).get("dataset_sha256")
+    if not (same_path or same_content):
         raise InputError(
             f"{run}: holds a run the demo did not train (trained on {trained_on or 'an unknown data set'}); the "
             "demo replaces only its own run: choose another --out"
@@ -117,7 +153,7 @@ def run_demo(out="peakcnn_demo", full: bool = False, device: str = "auto") -> di
     out.mkdir(parents=True, exist_ok=True)
     times = {}
     t0 = time.perf_counter()
-    dataset = prepare_promoters(out / "tss_promoter_proxy.bed", out / "dataset")
+    dataset = prepare_promoters(out / "tss_promoter_proxy.bed", out / "dataset", force=True)
     times["prepare"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     recipe = FULL_RECIPE if full else QUICK_RECIPE
