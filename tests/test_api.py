@@ -66,6 +66,21 @@ def test_predict_batches_leaves_the_callers_loop_outside_inference_mode(model):
     assert seen == [((2, 2), False, True)] * 3
 
 
+def test_predict_batches_checks_each_batch_as_predict_checks_its_input(model):
+    """A code outside 0-4 (-1 was scored as N, 7 raised an IndexError) or a window of the wrong length (a torch
+    RuntimeError) is the one-line InputError predict gives."""
+    good = random_codes(2)
+    for bad, message in (
+        (np.full((2, 200), -1, dtype=np.int16), "X holds code -1"),
+        (np.full((2, 200), 7, dtype=np.uint8), "X holds code 7"),
+        (random_codes(2)[:, :150], "X holds windows of 150 bp; the model takes 200 bp"),
+    ):
+        with pytest.raises(InputError, match=message):
+            predict(model, bad, device="cpu")
+        with pytest.raises(InputError, match=message):
+            list(predict_batches(model, [good, bad], device="cpu"))
+
+
 def test_ism_checks_its_arguments(model):
     x = codes_to_onehot(random_codes(1))
     assert ism(model, x, 10, 20, device="cpu").shape == (1, 2, 4, 10)

@@ -202,11 +202,18 @@ def predict_batches(
     Raises
     ------
     InputError
-        At the call for ``shifts`` that are not distinct whole numbers; at a batch whose windows are no
-        longer than the largest shift.
+        At the call for ``shifts`` that are not distinct whole numbers; at a batch the model cannot take
+        (see :func:`check_input`: shape, window length, codes outside 0-4) or whose windows are no longer
+        than the largest shift.
     """
     shifts = check_shifts(shifts)
-    return _predict_batches(model, batches, best_device(device), rc, fold, shifts)
+
+    def checked():
+        for batch in batches:
+            check_input(model, batch)
+            yield batch
+
+    return _predict_batches(model, checked(), best_device(device), rc, fold, shifts)
 
 
 def _predict_batches(model, batches, device, rc, fold, shifts) -> Iterator[np.ndarray]:
