@@ -416,3 +416,17 @@ def test_a_character_no_sequence_holds_is_one_line_naming_record_and_base(tmp_pa
 def test_gaps_and_letters_outside_iupac_read_as_n(tmp_path):
     path = write_fasta(tmp_path / "g.fa", {"a": "AC-GT.AX*zc" * 10})
     assert codes_to_str(Genome(path).codes("a")) == "ACNGTNANNNC" * 10
+
+
+def test_a_name_that_fits_two_records_says_so(tmp_path):
+    """CHR1 against a genome holding chr1 and Chr1 matches neither; the message names the tie, not just an
+    absent chromosome."""
+    rng = np.random.default_rng(9)
+    g = Genome(write_fasta(tmp_path / "g.fa", {n: random_seq(rng, 300) for n in ("chr1", "Chr1", "chr3")}))
+    assert g.resolve("CHR1") is None and g.aliases.candidates("CHR1") == ["chr1", "Chr1"]
+    with pytest.raises(InputError, match="CHR1 fits chr1, Chr1 alike: use the genome's exact name or a --chrom-alias"):
+        resolve_chroms(["CHR1"], g, "p.bed")
+    seen = []
+    mapping, unmatched = resolve_chroms(["CHR1", "chr3", "chr3"], g, "p.bed", warn=seen.append)
+    assert mapping == {"chr3": "chr3"} and unmatched == {"CHR1": 1}
+    assert len(seen) == 1 and "are dropped: CHR1 (1); CHR1 fits chr1, Chr1 alike" in seen[0]

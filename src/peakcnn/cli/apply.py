@@ -212,7 +212,7 @@ def run_scan(args) -> int:
 def _chroms(args, genome) -> list[str]:
     """Genome names of the chromosomes to scan (all by default)."""
     from peakcnn.errors import InputError
-    from peakcnn.io.fasta import describe_genome_names
+    from peakcnn.io.fasta import ambiguity_note, describe_genome_names
 
     if not args.chrom:
         return list(genome.names)
@@ -220,7 +220,10 @@ def _chroms(args, genome) -> list[str]:
     for c in args.chrom:
         name = genome.resolve(c)
         if name is None:
-            raise InputError(f"--chrom {c}: not in genome {genome.path.name} ({describe_genome_names(genome)})")
+            raise InputError(
+                f"--chrom {c}: not in genome {genome.path.name} ({describe_genome_names(genome)})"
+                f"{ambiguity_note([c], genome)}"
+            )
         out.append(name)
     return list(dict.fromkeys(out))
 

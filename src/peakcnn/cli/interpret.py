@@ -55,7 +55,7 @@ def _region_inputs(args, window: int, meta: dict):
     """One ``(label, codes (W,), mutate start, mutate end, first coordinate)`` for --region."""
     from peakcnn.apply import check_genome
     from peakcnn.errors import InputError
-    from peakcnn.io.fasta import Genome, describe_genome_names
+    from peakcnn.io.fasta import Genome, ambiguity_note, describe_genome_names
 
     if not args.genome:
         raise InputError("ism --region needs --genome FASTA")
@@ -66,6 +66,7 @@ def _region_inputs(args, window: int, meta: dict):
     if name is None:
         raise InputError(
             f"--region {args.region}: {chrom} is not in genome {genome.path.name} ({describe_genome_names(genome)})"
+            f"{ambiguity_note([chrom], genome)}"
         )
     if end > genome.lengths[name]:
         raise InputError(f"--region {args.region}: runs past the end of {name} ({genome.lengths[name]} bp)")

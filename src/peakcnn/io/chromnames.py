@@ -148,6 +148,12 @@ class AliasMap:
     def description_key(self, name: str) -> str | None:
         return self._desc_keys.get(name)
 
+    def candidates(self, name: str) -> list[str]:
+        """The genome records that ``name`` fits loosely (by case, ``chr`` prefix, number or description):
+        two or more where :meth:`resolve` gives ``None`` because the name is ambiguous."""
+        low, key = name.lower(), name_key(name)
+        return [n for n in self.names if n.lower() == low or name_key(n) == key or self._desc_keys.get(n) == key]
+
     def resolve(self, name: str) -> str | None:
         """The genome record name for ``name``, or ``None`` when nothing (or more than one) matches."""
         if name in self._exact:

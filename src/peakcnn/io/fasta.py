@@ -506,12 +506,27 @@ def describe_genome_names(genome: Genome, limit: int = 8) -> str:
     return ", ".join(shown) + more
 
 
+def ambiguity_note(names: Iterable[str], genome: Genome) -> str:
+    """``; NAME fits both A and B ...`` for the first unmatched names that fit two genome records loosely
+    (``CHR1`` where the genome holds ``chr1`` and ``Chr1``), else ``""``."""
+    notes = []
+    for name in names:
+        fits = genome.aliases.candidates(name)
+        if len(fits) > 1:
+            notes.append(f"{name} fits {format_names(fits)} alike")
+        if len(notes) == 3:
+            break
+    if not notes:
+        return ""
+    return f"; {'; '.join(notes)}: use the genome's exact name or a --chrom-alias file"
+
+
 def unmatched_message(source: str, unmatched: Counter, genome: Genome, what: str = "peaks") -> str:
     listed = ", ".join(f"{n} ({c})" for n, c in unmatched.most_common(10))
     more = f", ... {len(unmatched) - 10} more" if len(unmatched) > 10 else ""
     return (
         f"{source}: {sum(unmatched.values())} {what} on {len(unmatched)} chromosome(s) absent from genome "
-        f"{genome.path.name} are dropped: {listed}{more}"
+        f"{genome.path.name} are dropped: {listed}{more}{ambiguity_note(unmatched, genome)}"
     )
 
 
@@ -527,8 +542,8 @@ def resolve_chroms(
     if not mapping:
         raise InputError(
             f"{source}: no chromosome name matches genome {genome.path.name} ({holder} has "
-            f"{format_names(sorted(unmatched))}; genome has {describe_genome_names(genome)}); "
-            "pass --chrom-alias with a TSV of equivalent names"
+            f"{format_names(sorted(unmatched))}; genome has {describe_genome_names(genome)})"
+            f"{ambiguity_note(sorted(unmatched), genome) or '; pass --chrom-alias with a TSV of equivalent names'}"
         )
     messages = [unmatched_message(source, unmatched, genome, what)] if unmatched else []
     messages += _merged_names_messages(source, mapping, what)
