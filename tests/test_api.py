@@ -188,3 +188,37 @@ def test_prepare_dataset_takes_one_name_as_a_list_of_one_and_checks_types(tmp_pa
     ):
         with pytest.raises(InputError, match=message):
             prepare_dataset(inputs["genome"], inputs["a"], tmp_path / "bad", progress=False, **kwargs)
+
+
+def test_options_of_the_wrong_type_are_refused_as_train_refuses_them(tmp_path, model):
+    """rc="no" read as True (both strands) in predict and evaluate; n_boot="100" or 100.0 raised bare
+    TypeErrors and 50 gave intervals the command line refuses; prepare_dataset took valid_chroms=[1] to an
+    AttributeError."""
+    from peakcnn.data.prepare import prepare_dataset
+    from peakcnn.evaluate import evaluate
+
+    codes = random_codes(2)
+    with pytest.raises(InputError, match=r"rc 'no' \(str\): give True or False"):
+        predict(model, codes, rc="no", device="cpu")
+    make_dataset(tmp_path / "ds", n=60, window=200, n_tasks=2)
+    for kwargs, message in (
+        ({"rc": "no"}, r"rc 'no' \(str\): give True or False"),
+        ({"baselines": "no"}, r"baselines 'no' \(str\)"),
+        ({"n_boot": "100"}, r"n_boot '100': give 0 \(no intervals\) or a whole number from 100 to 100,000"),
+        ({"n_boot": 100.0}, r"n_boot 100.0: give 0"),
+        ({"n_boot": 50}, r"n_boot 50: give 0"),
+    ):
+        with pytest.raises(InputError, match=message):
+            evaluate(tmp_path / "nowhere", tmp_path / "ds", out=tmp_path / "ev", **kwargs)
+    (tmp_path / "in").mkdir()
+    inputs = tiny_dataset_inputs(tmp_path / "in")
+    for kwargs, message in (
+        ({"valid_chroms": [1]}, r"valid_chroms \[1\]: give a name or a list of names, as strings"),
+        ({"test_chroms": 1}, r"test_chroms 1: give a name"),
+        ({"names": [1, 2]}, r"names \[1, 2\]: give a name"),
+    ):
+        with pytest.raises(InputError, match=message):
+            prepare_dataset(inputs["genome"], [inputs["a"], inputs["b"]], tmp_path / "out", window=200, **kwargs)
+    with pytest.raises(InputError, match="out None: give the output folder as a path"):
+        prepare_dataset(inputs["genome"], [inputs["a"], inputs["b"]], None, window=200)
+    assert not (tmp_path / "ev").exists() and not (tmp_path / "out").exists()

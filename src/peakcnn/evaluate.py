@@ -32,7 +32,16 @@ from peakcnn.errors import InputError
 from peakcnn.inference import best_device, check_shifts
 from peakcnn.io.output import check_output_folder
 from peakcnn.metrics import INTERVAL_METHOD, add_intervals, json_safe, multitask_metrics, sigmoid
-from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, N_BOOT, N_BOOT_MAX_TASKS, read_history, recorded_dataset
+from peakcnn.runconfig import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    N_BOOT,
+    N_BOOT_MAX_TASKS,
+    check_flag,
+    check_n_boot,
+    read_history,
+    recorded_dataset,
+)
 from peakcnn.train import predict_logits
 
 log = logging.getLogger(__name__)
@@ -233,6 +242,9 @@ def score(
     tuple
         ``(doc, arrays)``: the JSON-able metrics document and ``{"labels", "probs": {model: (n, T)}}``.
     """
+    check_flag(baselines, "baselines")
+    check_flag(rc, "rc")
+    check_n_boot(n_boot)
     run = Path(run)
     if not run.is_dir():
         raise InputError(f"{run}: no run folder here; give the --out folder of 'peakcnn train'")

@@ -298,6 +298,9 @@ def predict(
     the number of windows of each batch once it is scored (``tqdm.update``, for instance). A batch the model
     cannot take (see :func:`check_input`) raises :class:`~peakcnn.errors.InputError`.
     """
+    from peakcnn.runconfig import check_flag
+
+    check_flag(rc, "rc")
     check_input(model, X)
     check_batch_size(batch_size)
     n = len(X)

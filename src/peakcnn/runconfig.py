@@ -56,6 +56,8 @@ _FLOAT32_MAX = 3.4028234663852886e38
 #: default for data sets of at most :data:`N_BOOT_MAX_TASKS` tasks (each task and model takes about 0.05 s
 #: per 1,000 windows on a CPU core).
 N_BOOT = 1000
+#: The fewest resamples that make a 95% interval (fewer put its ends on one or two resamples) and the most.
+MIN_BOOT, MAX_BOOT = 100, 100_000
 N_BOOT_MAX_TASKS = 20
 
 
@@ -354,3 +356,18 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.6g}"
     return str(value)
+
+
+def check_n_boot(n_boot) -> None:
+    """Raise :class:`InputError` unless ``n_boot`` is ``None`` (the default), 0 or a whole number of
+    resamples from :data:`MIN_BOOT` to :data:`MAX_BOOT`, as ``evaluate --bootstrap`` takes."""
+    if n_boot is None:
+        return
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or not (n_boot == 0 or MIN_BOOT <= n_boot <= MAX_BOOT):
+        raise InputError(f"n_boot {n_boot!r}: give 0 (no intervals) or a whole number from {MIN_BOOT} to {MAX_BOOT:,}")
+
+
+def check_flag(value, name: str) -> None:
+    """Raise :class:`InputError` unless ``value`` is True or False (``rc="no"`` would read as True)."""
+    if not isinstance(value, bool):
+        raise InputError(f"{name} {value!r} ({type(value).__name__}): give True or False")

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 
 from peakcnn.cli.prepare import number_argument
-from peakcnn.runconfig import N_BOOT, N_BOOT_MAX_TASKS, add_device_option, add_shifts_option
-
-#: The most bootstrap resamples asked for (each costs one sort of the split's scores per task).
-MAX_BOOT = 100_000
-#: The fewest that make a 95% interval: fewer put its ends on one or two resamples (one made an interval
-#: that did not hold the figure itself).
-MIN_BOOT = 100
+from peakcnn.runconfig import MAX_BOOT, MIN_BOOT, N_BOOT, N_BOOT_MAX_TASKS, add_device_option, add_shifts_option
 
 HELP = "score a trained run on a split, next to GC and k-mer baselines"
 

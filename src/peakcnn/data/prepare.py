@@ -131,9 +131,12 @@ def _check_params(p: dict) -> dict:
     return p
 
 
-def _names(names) -> list[str]:
-    """One name or a list of them (``None``: none) as a list."""
-    return [names] if isinstance(names, str) else list(names or [])
+def _names(names, what: str = "names") -> list[str]:
+    """One name or a list of them (``None``: none) as a list; anything but strings is refused."""
+    listed = [names] if isinstance(names, str) else names if isinstance(names, (list, tuple)) else None
+    if names is not None and (listed is None or not all(isinstance(n, str) for n in listed)):
+        raise InputError(f"{what} {names!r}: give a name or a list of names, as strings")
+    return list(listed or [])
 
 
 def _task_names(peaks: list[Path], names) -> list[str]:
@@ -348,8 +351,8 @@ def prepare_dataset(
             negatives=negatives,
             neg_ratio=neg_ratio,
             split=split,
-            valid_chroms=_names(valid_chroms),
-            test_chroms=_names(test_chroms),
+            valid_chroms=_names(valid_chroms, "valid_chroms"),
+            test_chroms=_names(test_chroms, "test_chroms"),
             block_size=block_size,
             seed=seed,
         )
@@ -363,6 +366,8 @@ def prepare_dataset(
         raise InputError(
             f"--exclude applies to genomic negatives ({', '.join(GENOMIC_NEGATIVES)}), not to {p['negatives']!r}"
         )
+    if not isinstance(out, (str, Path)):
+        raise InputError(f"out {out!r}: give the output folder as a path")
     out = check_output_folder(out)
     if out.is_symlink():  # a link to a folder (on a scratch disk, say): the data set goes there, the link stays
         out = Path(os.path.realpath(out))
