@@ -206,6 +206,8 @@ def test_library_negative_kinds_and_region_split(inputs, tmp_path, negatives):
     assert ds.window == 500 and m["report"]["split_layout"]["mode"] == "region"
     n_pos, n_neg = (arrays["source"] == 0).sum(), (arrays["source"] == 1).sum()
     assert n_neg == (0 if negatives == "none" else 2 * n_pos)
+    ignored = "--neg-ratio 2 is ignored: --negatives none draws no negatives"
+    assert (ignored in m["warnings"]) == (negatives == "none")  # said, not dropped silently
     assert _overlaps_across_splits(arrays["chrom"], arrays["start"], arrays["split"], 500) == 0
     # blocks of different splits alternate along each chromosome, so the check above has neighbours to compare
     assert all(len(set(arrays["split"][arrays["chrom"] == c].tolist())) > 1 for c in range(len(ds.chroms)))

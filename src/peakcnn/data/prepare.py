@@ -394,6 +394,8 @@ def _prepare(
         if progress:
             log.warning("warning: %s", msg)
 
+    if p["negatives"] == "none" and p["neg_ratio"] != 1.0:
+        warn(f"--neg-ratio {p['neg_ratio']:g} is ignored: --negatives none draws no negatives")
     genome_path = genome.path if isinstance(genome, Genome) else genome
     _check_inputs_outside(out, [genome_path, *peak_paths, *exclude_paths, *([chrom_alias] if chrom_alias else [])])
     step("genome")
