@@ -149,10 +149,8 @@ def _task_probs(baseline: Baseline, name: str, x, xv, xt, y, yv) -> np.ndarray:
         return np.full(len(xt), float(y.mean()) if len(y) else math.nan)
     c = _choose_c(x, y, xv, yv) if baseline.tune_c else 1.0
     if c is None:
-        log.warning(
-            f"warning: baseline {baseline.name}: task {name} has one class in the valid split, so its L2 "
-            "strength is not chosen there: C = 1"
-        )
+        why = "the valid split is empty" if len(yv) == 0 else f"task {name} has one class in the valid split"
+        log.warning(f"warning: baseline {baseline.name}: {why}, so its L2 strength is not chosen there: C = 1")
         baseline.untuned.append(name)
         c = 1.0
     baseline.chosen_c.append(c)
@@ -176,7 +174,8 @@ def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, t
         probs = fit_predict(b, train, valid, test, tasks, step=bar.update)
         label = b.label
         if b.untuned:
-            note = f"C = 1 for {', '.join(b.untuned)}: one class in valid"
+            why = "no valid windows" if len(valid[1]) == 0 else "one class in valid"
+            note = f"C = 1 for {', '.join(b.untuned)}: {why}"
             label = f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
         out[b.name] = {"label": label, "probs": probs, "chosen_c": b.chosen_c}
     bar.close()
