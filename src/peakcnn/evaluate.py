@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from peakcnn.data.store import SPLITS, Dataset
 from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
 from peakcnn.inference import best_device, check_shifts
-from peakcnn.io.output import check_output_folder
+from peakcnn.io.output import check_output_folder, folder_destination, replace_folder, temporary_folder
 from peakcnn.metrics import INTERVAL_METHOD, add_intervals, json_safe, multitask_metrics, sigmoid
 from peakcnn.runconfig import (
     CONFIG_FILE,
@@ -386,24 +385,14 @@ def evaluate(
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     folder = Path(out) if out else Path(run) / f"eval_{split}"
     _check_out(folder)
-    if folder.is_symlink():  # a link to a folder elsewhere: the evaluation fills its target, the link stays
-        folder = Path(os.path.realpath(folder))
+    folder = folder_destination(folder)
     doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts, shifts_name)
-    # hidden names of this process beside the folder, so that no one else's file or evaluation is touched
-    tmp, old = (folder.parent / f".{folder.name}.{kind}-{os.getpid()}" for kind in ("tmp", "old"))
+    tmp = temporary_folder(folder)  # this process's own: no one else's file or evaluation is touched
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp.mkdir()
     try:
         _write_outputs(tmp, doc, arrays, read_history(Path(run) / HISTORY_FILE))
-        if folder.exists():
-            os.replace(folder, old)
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            if old.exists():  # the previous evaluation goes back in place
-                os.replace(old, folder)
-            raise
+        replace_folder(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
     return doc, folder

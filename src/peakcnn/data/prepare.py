@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from peakcnn.data.store import DATASET_FILE, write_dataset
 from peakcnn.data.summary import n_warnings, table_stats
 from peakcnn.errors import InputError, OutputError
 from peakcnn.io.bed import read_peaks, task_name, task_name_problem, write_bed
-from peakcnn.io.output import check_output_folder
+from peakcnn.io.output import check_output_folder, folder_destination, replace_folder, temporary_folder
 from peakcnn.modelconfig import shortest_window
 
 log = logging.getLogger(__name__)
@@ -258,15 +257,6 @@ def _write_windows_bed(path: Path, table, lengths: dict, window: int) -> None:
     write_bed(path, cols, ["chrom", "start", "end", "name", "score", "strand", "split", *table.tasks])
 
 
-def _finish(tmp: Path, out: Path) -> None:
-    """Move the finished temporary folder to ``out`` (replacing an old data set there)."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def prepare_dataset(
     genome,
     peaks,
@@ -368,9 +358,7 @@ def prepare_dataset(
         )
     if not isinstance(out, (str, Path)):
         raise InputError(f"out {out!r}: give the output folder as a path")
-    out = check_output_folder(out)
-    if out.is_symlink():  # a link to a folder (on a scratch disk, say): the data set goes there, the link stays
-        out = Path(os.path.realpath(out))
+    out = folder_destination(check_output_folder(out))
     bar = tqdm(total=6, desc="prepare", disable=None if progress else True, leave=False)
     try:
         return _prepare(genome, peak_paths, exclude_paths, tasks, out, p, chrom_alias, force, progress, bar)
@@ -473,7 +461,7 @@ def _prepare(
 def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int, force: bool = False) -> None:
     """Write the three output files into a temporary folder next to ``out``, then move it into place; a
     different data set that another command wrote to ``out`` meanwhile is replaced only with ``force``."""
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    tmp = temporary_folder(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()
@@ -484,7 +472,7 @@ def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int, for
             _existing(out, manifest["fingerprint"], force)
         except InputError as e:
             raise InputError(f"{e} (it was written there by another command while this one ran)") from None
-        _finish(tmp, out)
+        replace_folder(tmp, out)
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG):  # the disk, not the path
             raise OutputError(

@@ -42,7 +42,7 @@ def destination(path: str | Path, what: str = "output") -> Path:
     (so the link stays and its target receives the content). Fails in one line when that is an existing
     folder or something other than a regular file (a device, pipe or socket), which a rename would destroy."""
     path = Path(path)
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target = folder_destination(path)
     if target.is_symlink():
         raise InputError(f"{path}: a symbolic link that leads to no file (a loop); give another {what} path")
     if target.is_dir():
@@ -210,6 +210,36 @@ def check_output_folder(path: str | Path) -> Path:
             f"{path}: cannot write in folder {existing} ({e.strerror or e}); choose another --out"
         ) from None
     return path
+
+
+def folder_destination(path: Path) -> Path:
+    """The folder an output folder ``path`` is written as: ``path`` itself, or for a symbolic link the folder
+    it points to (so the link stays, for instance to a scratch disk)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def temporary_folder(folder: Path) -> Path:
+    """The hidden name beside ``folder`` that this process builds it under (``.DIR.tmp-PID``)."""
+    return folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+
+
+def replace_folder(tmp: Path, folder: Path) -> None:
+    """Move the finished folder ``tmp`` to ``folder``, replacing what is there; if that last rename fails,
+    the previous ``folder`` is put back."""
+    import shutil
+
+    old = folder.parent / f".{folder.name}.old-{os.getpid()}"
+    try:
+        if folder.exists():
+            os.replace(folder, old)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if old.exists():
+                os.replace(old, folder)
+            raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
