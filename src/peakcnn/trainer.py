@@ -29,6 +29,8 @@ from peakcnn.checkpoint import (
     LAST_NAME,
     MODEL_NAME,
     TRAIN_STATE_PREFIX,
+    is_int,
+    is_number,
     load_tensors,
     model_from_tensors,
     model_meta,
@@ -63,36 +65,28 @@ def _dataset_center(ds: Dataset) -> str:
 _STATE_KEYS = ("epoch", "history", "best", "bad_epochs", "stopped_early", "optimizer", "rng")
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def _state_fault(state: dict, epochs: int) -> str | None:
     """What in a saved training state cannot be what training wrote (``None`` if nothing): counters that are
     not whole numbers in range, a history that does not hold one row of numbers per epoch done, a best epoch
     or optimizer settings of the wrong type."""
     epoch, history, best, bad = state["epoch"], state["history"], state["best"], state["bad_epochs"]
-    if not _is_int(epoch) or not 0 <= epoch <= epochs:
+    if not is_int(epoch) or not 0 <= epoch <= epochs:
         return f"epoch {epoch!r} is not a whole number from 0 to the run's {epochs} epochs"
     if not isinstance(history, list) or len(history) != epoch:
         return f"history does not hold one row for each of its {epoch} epoch(s)"
     for i, row in enumerate(history, 1):
         if not isinstance(row, dict) or row.get("epoch") != i:
             return f"history row {i} is not epoch {i}'s"
-        if not all(v is None or _is_number(v) for v in row.values()):
+        if not all(v is None or is_number(v) for v in row.values()):
             return f"history row {i} holds a value that is not a number"
     if not (
         isinstance(best, dict)
-        and _is_int(best.get("epoch"))
+        and is_int(best.get("epoch"))
         and 0 <= best["epoch"] <= epoch
-        and (best.get("valid_auprc") is None or _is_number(best["valid_auprc"]))
+        and (best.get("valid_auprc") is None or is_number(best["valid_auprc"]))
     ):
         return f"best {best!r} is not an epoch from 0 to {epoch} with a number or null as valid_auprc"
-    if not _is_int(bad) or not 0 <= bad <= epoch:
+    if not is_int(bad) or not 0 <= bad <= epoch:
         return f"bad_epochs {bad!r} is not a whole number from 0 to {epoch}"
     if not isinstance(state["stopped_early"], bool):
         return f"stopped_early {state['stopped_early']!r} is not true or false"
@@ -101,7 +95,7 @@ def _state_fault(state: dict, epochs: int) -> str | None:
         return "optimizer lacks its parameter groups"
     for g in groups:
         for key in ("lr", "momentum", "weight_decay"):
-            if key in g and not (_is_number(g[key]) and math.isfinite(g[key]) and g[key] >= 0):
+            if key in g and not (is_number(g[key]) and math.isfinite(g[key]) and g[key] >= 0):
                 return f"optimizer {key} {g[key]!r} is not a non-negative number"
     return None
 
@@ -120,11 +114,11 @@ def _scheduler_fault(fresh: dict, saved, epochs: int) -> str | None:
         want, value = fresh[key], saved[key]
         if key == "_last_lr":
             ok = isinstance(value, list) and len(value) == len(want)
-            ok = ok and all(_is_number(v) and math.isfinite(v) and v >= 0 for v in value)
+            ok = ok and all(is_number(v) and math.isfinite(v) and v >= 0 for v in value)
         elif key in ("last_epoch", "_step_count", "cooldown_counter", "num_bad_epochs"):
-            ok = _is_int(value) and 0 <= value <= epochs + 1
+            ok = is_int(value) and 0 <= value <= epochs + 1
         elif key == "best":
-            ok = _is_number(value)
+            ok = is_number(value)
         elif key in _SCHEDULER_PROGRESS or isinstance(want, bool):
             ok = isinstance(value, type(want))
         else:
