@@ -358,12 +358,17 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def n_boot_allowed(n: int) -> bool:
+    """Whether ``n`` resamples may be asked for: 0 (no intervals) or :data:`MIN_BOOT` to :data:`MAX_BOOT`."""
+    return n == 0 or MIN_BOOT <= n <= MAX_BOOT
+
+
 def check_n_boot(n_boot) -> None:
-    """Raise :class:`InputError` unless ``n_boot`` is ``None`` (the default), 0 or a whole number of
-    resamples from :data:`MIN_BOOT` to :data:`MAX_BOOT`, as ``evaluate --bootstrap`` takes."""
+    """Raise :class:`InputError` unless ``n_boot`` is ``None`` (the default) or a whole number of resamples
+    that :func:`n_boot_allowed`, as ``evaluate --bootstrap`` takes."""
     if n_boot is None:
         return
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or not (n_boot == 0 or MIN_BOOT <= n_boot <= MAX_BOOT):
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or not n_boot_allowed(n_boot):
         raise InputError(f"n_boot {n_boot!r}: give 0 (no intervals) or a whole number from {MIN_BOOT} to {MAX_BOOT:,}")
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 
 from peakcnn.cli.prepare import number_argument
-from peakcnn.runconfig import MAX_BOOT, MIN_BOOT, N_BOOT, N_BOOT_MAX_TASKS, add_device_option, add_shifts_option
+from peakcnn.runconfig import (
+    MAX_BOOT,
+    MIN_BOOT,
+    N_BOOT,
+    N_BOOT_MAX_TASKS,
+    add_device_option,
+    add_shifts_option,
+    n_boot_allowed,
+)
 
 HELP = "score a trained run on a split, next to GC and k-mer baselines"
 
@@ -37,7 +45,7 @@ def register(subparsers) -> None:
         type=number_argument(
             int,
             "whole number",
-            lambda v: v == 0 or MIN_BOOT <= v <= MAX_BOOT,
+            n_boot_allowed,
             f"must be 0 (no intervals) or lie between {MIN_BOOT} and {MAX_BOOT:,}",
         ),
         metavar="N",
