@@ -83,8 +83,9 @@ def check_options(out, device: str = "auto") -> Path:
     out = check_output_folder(out)
     for sub in ("dataset", "run"):
         check_output_folder(out / sub)
-    _check_dataset_is_the_demos(out)
-    _check_run_is_the_demos(out)
+    manifest = _demo_manifest(out)
+    _check_dataset_is_the_demos(out, manifest)
+    _check_run_is_the_demos(out, manifest)
     resolve_device(device)
     return out
 
@@ -100,7 +101,7 @@ def _demo_manifest(out: Path) -> dict:
     return manifest if isinstance(manifest, dict) else {}
 
 
-def _check_dataset_is_the_demos(out: Path) -> None:
+def _check_dataset_is_the_demos(out: Path, manifest: dict) -> None:
     """Refuse a folder ``out/dataset`` that holds anything but a data set of the demo's task and window: the
     demo rebuilds its own data set there (a newer peakcnn makes another), never one of the user's."""
     from peakcnn.errors import InputError
@@ -108,7 +109,6 @@ def _check_dataset_is_the_demos(out: Path) -> None:
     folder = out / "dataset"
     if not folder.is_dir() or not any(folder.iterdir()):
         return
-    manifest = _demo_manifest(out)
     if manifest.get("tasks") != [TASK] or manifest.get("params", {}).get("window") != WINDOW:
         raise InputError(
             f"{folder}: holds a data set or files the demo did not prepare; the demo replaces only its own: "
@@ -116,9 +116,9 @@ def _check_dataset_is_the_demos(out: Path) -> None:
         )
 
 
-def _check_run_is_the_demos(out: Path) -> None:
-    """Refuse a run in ``out/run`` that was not trained on the demo's data set: the demo trains over its own
-    run from an earlier demo, never over one of the user's."""
+def _check_run_is_the_demos(out: Path, manifest: dict) -> None:
+    """Refuse a run in ``out/run`` that was not trained on the demo's data set (``manifest`` is that of
+    ``out/dataset``): the demo trains over its own run from an earlier demo, never over one of the user's."""
     import json
 
     from peakcnn.data.store import DATASET_FILE
@@ -136,7 +136,7 @@ def _check_run_is_the_demos(out: Path) -> None:
     trained_on, trained_sha = (v if isinstance(v, str) else None for v in map(recorded.get, ("path", "sha256")))
     same_path = trained_on is not None and Path(trained_on) == (out / "dataset" / DATASET_FILE).resolve()
     # a demo folder moved or copied elsewhere: its run still records the content of its data set
-    same_content = trained_sha is not None and trained_sha == _demo_manifest(out).get("dataset_sha256")
+    same_content = trained_sha is not None and trained_sha == manifest.get("dataset_sha256")
     if not (same_path or same_content):
         raise InputError(
             f"{run}: holds a run the demo did not train (trained on {trained_on or 'an unknown data set'}); the "
