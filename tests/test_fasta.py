@@ -382,7 +382,7 @@ def test_a_bgzip_genome_cut_at_a_block_boundary_is_refused(tmp_path, records):
 
 
 @pytest.mark.parametrize("kind", ["plain", "gzip", "bgzip", "irregular"])
-@pytest.mark.parametrize("bad", ["1", "!", "\x07"])
+@pytest.mark.parametrize("bad", ["1", "!", "\x07", ">"])
 def test_a_character_no_sequence_holds_is_one_line_naming_record_and_base(tmp_path, records, kind, bad):
     """Digits (a GenBank listing), punctuation and control characters were read as N."""
     records = {**records, "s0": records["s0"][:64] + bad + records["s0"][65:]}
@@ -411,6 +411,27 @@ def test_a_character_no_sequence_holds_is_one_line_naming_record_and_base(tmp_pa
         f"{path}: {where} holds {bad!r}, which is not a nucleotide letter; a genome's sequence lines hold only "
         "letters (IUPAC codes; others read as N) and gaps (- . *): is this a FASTA genome?"
     )
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 17, 34, 67, 68, 69])
+def test_streamed_headers_only_at_line_starts_whatever_the_chunk_size(tmp_path, monkeypatch, chunk):
+    """A streamed (gzip) genome read in chunks that cut lines anywhere: a '>' that starts a line is a header
+    and one inside a sequence line is an error, also when a chunk begins with it."""
+    import gzip
+
+    from peakcnn.io import fasta
+
+    monkeypatch.setattr(fasta, "_CHUNK", chunk)
+    records = {"a": "ACGT" * 40 + "A", "b": "GGCCA" * 13, "c": "T"}
+    path = write_fasta(tmp_path / "g.fa.gz", records, gz=True)
+    g = Genome(path)
+    assert {n: codes_to_str(g.codes(n)) for n in g.names} == records
+    text = gzip.decompress(path.read_bytes())
+    assert text.startswith(b">a\n" + b"ACGT" * 15 + b"\n")
+    at = 3 + 61 + 4  # base 65 of 'a', the fifth of its second sequence line: byte 68, where chunks of 68 or
+    path.write_bytes(gzip.compress(text[:at] + b">" + text[at + 1 :]))  # 34, 17, 4, 2, 1 begin
+    with pytest.raises(InputError, match=r"record 'a' at base 65 holds '>', which is not a nucleotide letter"):
+        Genome(path).codes("a")
 
 
 def test_gaps_and_letters_outside_iupac_read_as_n(tmp_path):

@@ -86,15 +86,23 @@ def _stream_records(path: Path, compression: str):
             base = sum(len(p) for p in parts) + e.at + 1
             raise _not_sequence(path, f"record {header.split()[0]!r} at base {base:,}", e.char) from None
 
+    def header_at(data: bytes, pos: int, line_start: bool) -> int:
+        """The next '>' that starts a line (``line_start``: ``data`` begins a line); one inside a sequence
+        line is left to :func:`strip`, which names it."""
+        h = data.find(b">", pos)
+        while h >= 0 and not (data[h - 1] == 0x0A if h else line_start):
+            h = data.find(b">", h + 1)
+        return h
+
     opener = gzip.open if compression != "plain" else open
     with opener(path, "rb") as fh:
-        carry = b""
+        carry, line_start = b"", True
         while True:
             chunk = fh.read(_CHUNK)
             eof = not chunk
             data, carry, pos = carry + chunk, b"", 0
             while True:
-                h = data.find(b">", pos)
+                h = header_at(data, pos, line_start)
                 if h < 0:
                     parts.append(strip(data[pos:]))
                     break
@@ -109,6 +117,7 @@ def _stream_records(path: Path, compression: str):
                     raise InputError(f"{path}: sequence before the first '>' header; is this a FASTA file?")
                 header = data[h + 1 : nl if nl >= 0 else len(data)].decode("utf-8", "replace").strip()
                 parts, pos = [], (nl + 1 if nl >= 0 else len(data))
+            line_start = bool(carry) or data.endswith(b"\n")
             if eof:
                 break
     if header is not None:
