@@ -255,6 +255,25 @@ def test_one_holdout_list_gets_the_other_split_chosen_among_the_rest(inputs, tmp
         prepare_dataset(inputs["genome"], inputs["a"], tmp_path / "ds2", valid_chroms=["1", "2", "3"], progress=False)
 
 
+def test_block_size_means_a_region_split(inputs, tmp_path, capsys):
+    """--block-size under auto splits by regions, even on the four chromosomes that auto alone holds out
+    whole; with --split chrom or held-out chromosome lists it is an error, not an option left unused."""
+    m = prepare_dataset(inputs["genome"], inputs["a"], tmp_path / "ds", block_size=20_000, progress=False)
+    assert m["report"]["split_layout"]["mode"] == "region"
+    assert m["report"]["split_layout"]["block_size"] == 20_000
+    auto = prepare_dataset(inputs["genome"], inputs["a"], tmp_path / "auto", progress=False)
+    assert auto["report"]["split_layout"]["mode"] == "chrom"
+    argv = ["prepare", "--genome", str(inputs["genome"]), "--peaks", str(inputs["a"]), "--block-size", "20000"]
+    for extra, message in (
+        (["--split", "chrom"], "--block-size needs --split region (or auto); --split chrom holds out whole"),
+        (["--valid-chroms", "2"], "--valid-chroms/--test-chroms hold out whole chromosomes: pass one or the other"),
+    ):
+        assert main([*argv, *extra, "--out", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+        assert not (tmp_path / "bad").exists()
+
+
 def _bad_case(tmp_path, inputs, case):
     genome, peaks = str(inputs["genome"]), tmp_path / "p.bed"
     texts = {

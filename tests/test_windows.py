@@ -123,6 +123,7 @@ def test_cross_split_overlap_detector_finds_planted_overlap():
 def test_default_holdout_and_mode():
     assert sp.choose_mode("auto", 1, False) == "region" and sp.choose_mode("auto", 3, False) == "chrom"
     assert sp.choose_mode("auto", 1, True) == "chrom" and sp.choose_mode("region", 5, False) == "region"
+    assert sp.choose_mode("auto", 3, False, True) == "region" and sp.choose_mode("chrom", 1, False, True) == "chrom"
     valid, test = sp.default_holdout(np.array([500, 300, 100, 90, 10]))
     assert {valid, test} == {2, 3}
 

@@ -92,8 +92,15 @@ def _past_end_message(table, rows: np.ndarray, lengths: np.ndarray) -> str:
 
 def make_layout(pooled: Pooled, window_counts: np.ndarray, genome, p: dict) -> sp.SplitLayout:
     """Split layout from the parameters (``split``, ``valid_chroms``, ``test_chroms``, ``block_size``)."""
-    lists = bool(p["valid_chroms"] or p["test_chroms"])
-    mode = sp.choose_mode(p["split"], int((window_counts > 0).sum()), lists)
+    lists, blocks = bool(p["valid_chroms"] or p["test_chroms"]), p["block_size"] is not None
+    if lists and blocks:
+        raise InputError(
+            "--block-size splits chromosomes into blocks, --valid-chroms/--test-chroms hold out whole "
+            "chromosomes: pass one or the other"
+        )
+    mode = sp.choose_mode(p["split"], int((window_counts > 0).sum()), lists, blocks)
+    if mode == "chrom" and blocks:
+        raise InputError("--block-size needs --split region (or auto); --split chrom holds out whole chromosomes")
     if mode == "region":
         if lists:
             raise InputError("--valid-chroms/--test-chroms need --split chrom (or auto)")

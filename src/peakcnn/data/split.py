@@ -32,11 +32,14 @@ class SplitLayout:
     details: dict = field(default_factory=dict)
 
 
-def choose_mode(mode: str, n_chroms: int, has_chrom_lists: bool) -> str:
-    """Resolve ``auto``: whole chromosomes when >= 3 hold peaks (or lists were given), else regions."""
+def choose_mode(mode: str, n_chroms: int, has_chrom_lists: bool, has_block_size: bool = False) -> str:
+    """Resolve ``auto``: whole chromosomes when lists of them were given, regions when a block size was,
+    else whole chromosomes when >= 3 hold peaks and regions otherwise."""
     if mode != "auto":
         return mode
-    return "chrom" if has_chrom_lists or n_chroms >= 3 else "region"
+    if has_chrom_lists or has_block_size:
+        return "chrom" if has_chrom_lists else "region"
+    return "chrom" if n_chroms >= 3 else "region"
 
 
 def default_holdout(peak_counts: np.ndarray, target: float = 0.1) -> tuple[int, int]:
