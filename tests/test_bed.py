@@ -35,6 +35,16 @@ def test_narrowpeak_summits(tmp_path, gz, crlf):
     assert list(p.name) == ["p1", "p2"] and list(p.score) == [50.0, 60.0] and list(p.line) == [5, 6]
 
 
+def test_narrowpeak_with_extra_columns_keeps_its_summits(tmp_path):
+    """IDR output: narrowPeak's ten columns and ten more; named .narrowPeak, column 10 is still the summit."""
+    idr = "\t1.5\t1.2\t-1\t-1\t0.8\t0.9\t100\t400\t3.4\t120"
+    text = f"1\t100\t400\tp1\t50\t.\t3.4\t7.0\t5.0\t120{idr}\n2\t1000\t1200\tp2\t60\t.\t3.4\t7.0\t5.0\t-1{idr}\n"
+    p = read_peaks(_write(tmp_path / "idr.narrowPeak.gz", text, True, False))
+    assert p.format == "narrowPeak" and list(p.summit) == [220, -1]
+    # without the name, twenty columns are read as BED (midpoints): column 10 of BED12 is blockCount
+    assert read_peaks(_write(tmp_path / "idr.txt", text, False, False)).format == "bed20"
+
+
 def test_bed3_bed6_broadpeak_and_spaces(tmp_path):
     p3 = read_peaks(_write(tmp_path / "a.bed", "chr1 10 20\nchr1 30 40\n"))
     assert p3.format == "bed3" and list(p3.summit) == [-1, -1] and list(p3.name) == [".", "."]

@@ -49,13 +49,22 @@ class Pooled:
 def pool_peaks(genome, tables, tasks: list[str], center: str, warn) -> Pooled:
     """Match chromosome names, clip to chromosome ends and pool every task's peaks."""
     per_task, used = [], set()
-    report = {"peaks_read": {}, "peaks_dropped": {}, "peaks_clipped_at_chromosome_end": {}, "chrom_map": {}}
+    report = {
+        "peaks_read": {},
+        "peaks_format": {},
+        "peaks_centred_on_summit": {},
+        "peaks_dropped": {},
+        "peaks_clipped_at_chromosome_end": {},
+        "chrom_map": {},
+    }
     for t, table in enumerate(tables):
         mapping, unmatched = resolve_chroms(table.chrom.tolist(), genome, str(table.path), warn)
         gname = np.array([mapping.get(c) for c in table.chrom.tolist()], dtype=object)
         used.update(mapping.values())
         per_task.append(gname)
         report["peaks_read"][tasks[t]] = len(table)
+        report["peaks_format"][tasks[t]] = table.format
+        report["peaks_centred_on_summit"][tasks[t]] = int((table.summit >= 0).sum()) if center == "summit" else 0
         report["chrom_map"][tasks[t]] = dict(sorted(mapping.items()))
         report["peaks_dropped"][tasks[t]] = {"chromosome not in genome": dict(unmatched.most_common())}
     chroms = [n for n in genome.names if n in used]

@@ -90,6 +90,13 @@ def _fmt(x, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
+def _centring(report: dict, task: str) -> str:
+    """`` (narrowPeak, 95 centred on summits)``: the format read and how many windows sit on a summit."""
+    if task not in report.get("peaks_format", {}):
+        return ""
+    return f" ({report['peaks_format'][task]}, {report['peaks_centred_on_summit'][task]} centred on summits)"
+
+
 def format_diagnostics(manifest: dict) -> str:
     """Human-readable summary of a prepare manifest: balance, GC and N per class and split, drops."""
     st, rep = manifest["stats"], manifest["report"]
@@ -127,7 +134,8 @@ def format_diagnostics(manifest: dict) -> str:
     for task, reasons in rep["peaks_dropped"].items():
         off = sum(reasons["chromosome not in genome"].values())
         lines.append(
-            f"  peaks {task}: {rep['peaks_read'][task]} read, {off} on chromosomes not in the genome, "
+            f"  peaks {task}: {rep['peaks_read'][task]} read{_centring(rep, task)}, {off} on chromosomes not in "
+            "the genome, "
             f"{reasons['start at or past chromosome end']} past a chromosome end, "
             f"{rep['peaks_clipped_at_chromosome_end'][task]} clipped at a chromosome end"
         )

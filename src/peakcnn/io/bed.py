@@ -90,11 +90,14 @@ def _not_bed(path: Path, lineno: int, line: str, option: str) -> None:
 
 
 def detect_format(path: Path, fields: list[str]) -> str:
-    """Format name from the column count of the first data line (and the file name for broadPeak)."""
+    """Format name from the column count of the first data line and the file name.
+
+    Ten columns with an integer tenth are narrowPeak; so is a file named ``.narrowPeak`` with more columns
+    (IDR output adds ten to narrowPeak's), whose column 10 is then the summit offset."""
     n, lower = len(fields), path.name.lower()
     if n == 3:
         return "bed3"
-    if n == 10 and (".narrowpeak" in lower or _is_int(fields[9])):
+    if (n == 10 and (".narrowpeak" in lower or _is_int(fields[9]))) or (n > 10 and ".narrowpeak" in lower):
         return "narrowPeak"
     if n == 9 and ".broadpeak" in lower:
         return "broadPeak"
