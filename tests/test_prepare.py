@@ -198,6 +198,35 @@ def test_same_seed_same_data_and_reuse(built, inputs, tmp_path):
     assert Dataset(tmp_path / "again").sha256 == Dataset(tmp_path / "other").sha256
 
 
+@pytest.mark.parametrize("damage", ["truncated", "windows.bed", "dataset.h5", "replaced"])
+def test_damaged_data_set_is_rebuilt_not_reused(built, inputs, tmp_path, caplog, damage):
+    """Same inputs and parameters, but a file of the data set is damaged or gone: prepare rebuilds it, so
+    that the advice 'run peakcnn prepare again' of the commands that read it works."""
+    out = tmp_path / "ds"
+    shutil.copytree(built, out)
+    if damage == "truncated":
+        data = (out / "dataset.h5").read_bytes()
+        (out / "dataset.h5").write_bytes(data[: len(data) // 2])
+    elif damage == "replaced":  # a readable data set, but not the one the manifest records
+        prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "other", seed=3, progress=False)
+        shutil.copy(tmp_path / "other" / "dataset.h5", out / "dataset.h5")
+    else:
+        (out / damage).unlink()
+    argv = ["prepare", "--genome", str(inputs["genome"]), "--peaks", str(inputs["a"]), str(inputs["b"])]
+    with caplog.at_level("WARNING"):
+        assert main(argv + ["--seed", "3", "--out", str(out)]) == 0
+    reason = {"truncated": "dataset.h5 is damaged", "replaced": "dataset.h5 is not the one its manifest records"}
+    assert f"{out}: {reason.get(damage, damage + ' missing')}; rebuilding it" in caplog.text
+    assert Dataset(out / "dataset.h5").sha256 == Dataset(built).sha256
+    assert (out / "windows.bed").read_text() == (built / "windows.bed").read_text()
+    # a file that is not the data set's own is not deleted by the rebuild
+    (out / "windows.bed").unlink()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"incomplete \(windows.bed missing\) and rebuilding it replaces only"):
+        prepare_dataset(inputs["genome"], [inputs["a"], inputs["b"]], out, seed=3, progress=False)
+    assert (out / "notes.txt").read_text() == "mine"
+
+
 @pytest.mark.parametrize("negatives", ["shuffled", "random", "none"])
 def test_library_negative_kinds_and_region_split(inputs, tmp_path, negatives):
     m = prepare_dataset(

@@ -210,8 +210,11 @@ def _check_inputs_outside(out: Path, paths) -> None:
                 )
 
 
-def _existing(out: Path, fingerprint: str, force: bool) -> dict | None:
-    """The manifest of a reusable data set in ``out``, ``None`` to (re)build; raises when ``out`` is taken."""
+def _existing(out: Path, fingerprint: str, force: bool, announce: bool = True) -> dict | None:
+    """The manifest of a reusable data set in ``out``, ``None`` to (re)build; raises when ``out`` is taken.
+
+    A data set of the same inputs and parameters is reused only when its three files are there and
+    ``dataset.h5`` still holds the content the manifest records; otherwise it is rebuilt."""
     if not out.exists():
         return None
     if not out.is_dir():
@@ -225,20 +228,47 @@ def _existing(out: Path, fingerprint: str, force: bool) -> dict | None:
     if not isinstance(old, dict) or old.get("format") != MANIFEST_FORMAT:
         raise InputError(f"{out}: folder exists and is not a peakcnn data set; choose another --out")
     if force:
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in DATASET_FILES)
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-            raise InputError(
-                f"{out}: holds files that are not part of a data set ({shown}); --force replaces only a data "
-                "set's own files: move them out or choose another --out"
-            )
+        _refuse_foreign(out, "--force replaces")
         return None
-    if old.get("fingerprint") == fingerprint and (out / DATASET_FILE).exists():
-        return old
+    if old.get("fingerprint") == fingerprint:
+        damage = _damage(out, old)
+        if damage is None:
+            return old
+        _refuse_foreign(out, f"the data set there is incomplete ({damage}) and rebuilding it replaces")
+        if announce:
+            log.warning("warning: %s: %s; rebuilding it", out, damage)
+        return None
     raise InputError(
         f"{out}: holds a different data set (other inputs or parameters); pass --force to replace it "
         "or choose another --out"
     )
+
+
+def _refuse_foreign(out: Path, action: str) -> None:
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in DATASET_FILES)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise InputError(
+            f"{out}: holds files that are not part of a data set ({shown}); {action} only a data set's own "
+            "files: move them out or choose another --out"
+        )
+
+
+def _damage(out: Path, manifest: dict) -> str | None:
+    """What is wrong with the data set files in ``out`` (``None``: complete, and ``dataset.h5`` is intact)."""
+    from peakcnn.data.store import Dataset
+
+    missing = [name for name in (DATASET_FILE, WINDOWS_BED) if not (out / name).is_file()]
+    if missing:
+        return f"{' and '.join(missing)} missing"
+    try:
+        with Dataset(out / DATASET_FILE) as ds:
+            sha256 = ds.sha256
+    except InputError:
+        return f"{DATASET_FILE} is damaged"
+    if sha256 != manifest.get("dataset_sha256"):
+        return f"{DATASET_FILE} is not the one its manifest records"
+    return None
 
 
 def _write_windows_bed(path: Path, table, lengths: dict, window: int) -> None:
@@ -469,7 +499,7 @@ def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int, for
         _write_windows_bed(tmp / WINDOWS_BED, table, lengths, window)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         try:
-            _existing(out, manifest["fingerprint"], force)
+            _existing(out, manifest["fingerprint"], force, announce=False)
         except InputError as e:
             raise InputError(f"{e} (it was written there by another command while this one ran)") from None
         replace_folder(tmp, out)
