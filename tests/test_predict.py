@@ -295,6 +295,11 @@ def test_gz_output_is_gzip_and_bed_gz_is_bed(tmp_path):
     plain = (tmp_path / "p.bed").read_text()
     assert plain.startswith("#chrom\tstart\tend\tname\tscore\tstrand\ta\tb\n")
     assert gzip.decompress((tmp_path / "p.bed.gz").read_bytes()).decode() == plain
+    # no file name in the gzip header (it would be the temporary one) and no time: same rows, same bytes
+    packed = (tmp_path / "p.bed.gz").read_bytes()
+    assert packed[3] & 0x08 == 0 and packed[4:8] == bytes(4)
+    assert main(argv + [str(tmp_path / "q.bed.gz")]) == 0
+    assert (tmp_path / "q.bed.gz").read_bytes() == packed
 
 
 def _shifted_codes(codes: np.ndarray, shift: int) -> np.ndarray:

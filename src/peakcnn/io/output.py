@@ -290,11 +290,20 @@ def write_table(path: str | Path, header: list[str], rows, comment_header: bool 
     return n
 
 
-def _text_out(path, gz: bool):
-    if gz:
-        raw = gzip.GzipFile(path, "wb", mtime=0)  # no timestamp: the same rows give the same bytes
-        return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
-    return open(path, "w", encoding="utf-8", newline="\n")
+@contextlib.contextmanager
+def _text_out(path, gz: bool) -> Iterator[io.TextIOBase]:
+    if not gz:
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            yield fh
+        return
+    # Neither a timestamp nor a file name in the gzip header (the name would be the temporary one): the
+    # same rows give the same bytes, and ``gunzip -N`` restores the name the file is given.
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as packed,
+        io.TextIOWrapper(packed, encoding="utf-8", newline="\n") as fh,
+    ):
+        yield fh
 
 
 def format_float(x: float) -> str:
