@@ -45,6 +45,12 @@ def test_narrowpeak_with_extra_columns_keeps_its_summits(tmp_path):
     assert read_peaks(_write(tmp_path / "idr.txt", text, False, False)).format == "bed20"
 
 
+def test_only_track_and_browser_lines_are_skipped_not_chromosomes_named_so(tmp_path):
+    text = "track name=x\nbrowser position chr1:1-100\ntrack\ntrackA\t10\t20\nbrowser2\t5\t9\nchr1\t1\t4\n"
+    p = read_peaks(_write(tmp_path / "t.bed", text))
+    assert list(p.chrom) == ["trackA", "browser2", "chr1"] and list(p.line) == [4, 5, 6]
+
+
 def test_bed3_bed6_broadpeak_and_spaces(tmp_path):
     p3 = read_peaks(_write(tmp_path / "a.bed", "chr1 10 20\nchr1 30 40\n"))
     assert p3.format == "bed3" and list(p3.summit) == [-1, -1] and list(p3.name) == [".", "."]

@@ -20,7 +20,12 @@ from peakcnn.errors import InputError
 from peakcnn.io.compressed import read_input
 from peakcnn.io.output import atomic_output, check_input_file
 
-_SKIP_PREFIXES = ("#", "track", "browser")
+#: First words of UCSC header lines, skipped like ``#`` comments (``trackA`` is a chromosome name).
+_HEADER_WORDS = ("track", "browser")
+
+
+def _is_header(line: str) -> bool:
+    return line.startswith("#") or line.split(None, 1)[0] in _HEADER_WORDS
 
 
 @dataclass
@@ -165,7 +170,7 @@ def read_peaks(path: str | Path, option: str = "--peaks") -> PeakTable:
         if not line.strip():
             continue
         _not_bed(path, lineno, line, option)
-        if line.startswith(_SKIP_PREFIXES):
+        if _is_header(line):
             continue
         fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
         if fmt is None:
