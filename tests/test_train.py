@@ -477,6 +477,48 @@ def test_non_finite_validation_output_stops_with_the_epoch_named(tmp_path, datas
     assert len(read_history(tmp_path / "run" / "history.csv")) == 1
 
 
+def test_huge_finite_validation_logits_give_a_finite_loss_the_history_reader_accepts(tmp_path, dataset, monkeypatch):
+    """Logits near float32's largest value, each on the wrong side: the mean of their float32 losses
+    overflows to inf, which the history reader (rightly) refuses; the loss is summed in float64."""
+    from peakcnn.data.store import Dataset
+
+    with Dataset(dataset) as ds:
+        labels = ds.load_split("valid")[1]
+    wrong = np.where(labels == 1, -3e38, 3e38).astype(np.float32)
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.mean(np.abs(wrong), dtype=np.float32))  # what a float32 mean makes of them
+    monkeypatch.setattr(peakcnn.trainer, "predict_logits", lambda *args, **kw: wrong.copy())
+    train(dataset, tmp_path / "run", {**SMALL, "epochs": 1}, progress=False)
+    (row,) = read_history(tmp_path / "run" / "history.csv")
+    assert 2.9e38 < row["valid_loss"] < 3.1e38 and row["valid_acc"] == 0
+
+
+def test_non_finite_weights_stop_before_they_are_saved(tmp_path, dataset, monkeypatch):
+    """An infinite batch-norm variance leaves the outputs finite (its channel is scaled to 0), so the
+    validation check cannot see it; the weights are checked before they are saved."""
+    real = peakcnn.trainer._train_step
+    per_epoch, calls = _n_batches(dataset, 16), {"n": 0}
+
+    def step(trainer, x, y):
+        out = real(trainer, x, y)
+        calls["n"] += 1
+        if calls["n"] == 2 * per_epoch:  # the last step of epoch 2
+            name, var = next((n, b) for n, b in trainer.model.named_buffers() if n.endswith("running_var"))
+            var[0] = math.inf
+            step.name = name
+        return out
+
+    monkeypatch.setattr(peakcnn.trainer, "_train_step", step)
+    with pytest.raises(NonFiniteLoss) as err:
+        train(dataset, tmp_path / "run", {**SMALL, "epochs": 3}, progress=False)
+    assert str(err.value).startswith(
+        f"epoch 2, end of the epoch: the model's weights hold NaN or infinite values ({step.name}); training "
+        f"stopped ({tmp_path / 'run'}/last.* still holds epoch 1, the last good one)"
+    )
+    assert json.loads((tmp_path / "run" / "last.json").read_text())["train_state"]["epoch"] == 1
+    assert len(read_history(tmp_path / "run" / "history.csv")) == 1
+
+
 def test_history_scores_training_predictions_and_weights_both_losses_alike(tmp_path, monkeypatch):
     """train_auroc/train_auprc are the scores of the epoch's own training predictions; with --class-weights
     the validation loss is the same positive-weighted cross-entropy as the training loss."""

@@ -397,17 +397,28 @@ class Trainer:
             "train_auprc": scores["auprc"],
         }
 
-    def _raise_non_finite(self, epoch: int, batch: int | None, value) -> None:
+    def _raise_non_finite(self, epoch: int, batch: int | None, value, stage: str = "validation") -> None:
         kept = (
             f"{self.run}/{LAST_NAME}.* still holds epoch {self.epoch}, the last good one"
             if self.epoch
             else "no epoch had completed, so no checkpoint was written"
         )
-        what = f"batch {batch}: the training loss is {value}" if batch else f"validation: {value}"
+        what = f"batch {batch}: the training loss is {value}" if batch else f"{stage}: {value}"
         raise NonFiniteLoss(
             f"epoch {epoch}, {what}; training stopped ({kept}); "
             f"try a lower --lr (now {self.cfg.lr}) or check the data set"
         )
+
+    def _check_weights(self, epoch: int) -> None:
+        """Stop before saving weights or batch-norm statistics that hold NaN or infinite values (finite
+        outputs can hide them: an infinite running variance scales its channel to 0)."""
+        models = [("weights", self.model)] + ([("weight average", self.ema.model)] if self.ema is not None else [])
+        for what, model in models:
+            for name, tensor in model.state_dict().items():
+                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                    self._raise_non_finite(
+                        epoch, None, f"the model's {what} hold NaN or infinite values ({name})", "end of the epoch"
+                    )
 
     def _validate(self, epoch: int) -> dict:
         """Validation loss (weighted as the training loss is), accuracy, auROC and auPRC of the model
@@ -425,10 +436,20 @@ class Trainer:
             self._raise_non_finite(epoch, None, f"the model's output is NaN or infinite for {bad:,} of "
                                    f"{len(logits):,} windows")  # fmt: skip
         labels = self.valid_labels.astype(np.float32)
-        loss = self.loss_fn(torch.from_numpy(logits).to(self.device), torch.from_numpy(labels).to(self.device))
+        # in float64: the mean of float32 losses of huge (finite) logits can overflow to inf
+        weight = self.loss_fn.pos_weight
+        loss = float(
+            nn.functional.binary_cross_entropy_with_logits(
+                torch.from_numpy(logits).double(),
+                torch.from_numpy(labels).double(),
+                pos_weight=None if weight is None else weight.detach().cpu().double(),
+            )
+        )
+        if not math.isfinite(loss):
+            self._raise_non_finite(epoch, None, f"the loss is {loss}")
         scores = quick_scores(labels, sigmoid(logits))
         return {
-            "valid_loss": float(loss),
+            "valid_loss": loss,
             "valid_acc": scores["accuracy"],
             "valid_auroc": scores["auroc"],
             "valid_auprc": scores["auprc"],
@@ -444,6 +465,7 @@ class Trainer:
             t0 = time.perf_counter()
             lr = self.optimizer.param_groups[0]["lr"]
             row = {"epoch": epoch, **self._train_epoch(epoch), **self._validate(epoch), "lr": lr}
+            self._check_weights(epoch)
             row["seconds"] = time.perf_counter() - t0
             self._end_epoch(row)
             log.info(_epoch_line(row, cfg.epochs))
