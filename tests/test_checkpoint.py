@@ -234,6 +234,10 @@ def _edit_state(key, value, *path):
         (_edit_state("param_groups", None, "optimizer"), "optimizer lacks its parameter groups"),
         (_edit_state("lr", "abc", "optimizer", "param_groups", 0), "optimizer lr 'abc' is not a non-negative number"),
         (_edit_state("momentum", -1, "optimizer", "param_groups", 0), "optimizer momentum -1 is not"),
+        (_edit_state("state", "x", "optimizer"), "optimizer lacks its per-tensor state"),
+        (_edit_state("state", {"0": 1}, "optimizer"), "optimizer lacks its per-tensor state"),
+        (_edit_state("ema_updates", "x"), "ema_updates 'x' is not a whole number >= 0"),
+        (_edit_state("ema_updates", -5), "ema_updates -5 is not a whole number >= 0"),
     ],
 )
 def test_a_training_state_of_wrong_types_stops_resume_with_one_line(tmp_path, capsys, edit, message):

@@ -93,6 +93,12 @@ def _state_fault(state: dict, epochs: int) -> str | None:
     groups = state["optimizer"].get("param_groups") if isinstance(state["optimizer"], dict) else None
     if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
         return "optimizer lacks its parameter groups"
+    per_tensor = state["optimizer"].get("state")
+    if not isinstance(per_tensor, dict) or not all(isinstance(v, dict) for v in per_tensor.values()):
+        return "optimizer lacks its per-tensor state"
+    updates = state.get("ema_updates")
+    if updates is not None and not (is_int(updates) and updates >= 0):
+        return f"ema_updates {updates!r} is not a whole number >= 0"
     for g in groups:
         for key in ("lr", "momentum", "weight_decay"):
             if key in g and not (is_number(g[key]) and math.isfinite(g[key]) and g[key] >= 0):
