@@ -309,6 +309,15 @@ def test_resume_with_different_config_names_keys(tmp_path, dataset):
     train(dataset, tmp_path / "run", {**SMALL, "epochs": 1}, progress=False)
     with pytest.raises(InputError, match=r"different configuration: batch_size .*lr "):
         train(dataset, tmp_path / "run", {"batch_size": 8, "lr": 0.1, "arch": "small"}, resume=True)
+    # a config.json written before --ema and --note existed: the run used their defaults, so a resume that
+    # asks for other values is refused too, not run with the defaults in silence
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    for key in ("ema", "note"):
+        del config["training"][key]
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match=r"different configuration: ema \(0.0 by default, 0.5 given\), note "):
+        train(dataset, tmp_path / "run", {"ema": 0.5, "note": "hello", "epochs": 1}, resume=True)
+    assert train(dataset, tmp_path / "run", {"ema": 0.0, "epochs": 1}, resume=True, progress=False)["epochs_done"] == 1
 
 
 def test_resume_needs_a_checkpoint_and_the_same_dataset(tmp_path, dataset):

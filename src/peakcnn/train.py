@@ -86,9 +86,16 @@ def _resume_config(run: Path, ds: Dataset, options: dict) -> TrainConfig:
                 f"{run}/{CONFIG_FILE}: lacks its '{key}' section; the run folder is damaged, train into a "
                 "new --out folder"
             )
-    differ = differing_keys(saved["training"], options)
+    # an option added since the run was trained is absent from its config.json: the run used its default
+    defaults = TrainConfig().to_dict()
+    resolved = {**defaults, **saved["training"]}
+    differ = differing_keys(resolved, options)
     if differ:
-        detail = ", ".join(f"{k} ({saved['training'][k]!r} in config.json, {options[k]!r} given)" for k in differ)
+        detail = ", ".join(
+            f"{k} ({resolved[k]!r} {'in config.json' if k in saved['training'] else 'by default'}, "
+            f"{options[k]!r} given)"
+            for k in differ
+        )
         raise InputError(
             f"{run}: cannot resume with a different configuration: {detail}; drop these options "
             "or train into a new --out folder"
