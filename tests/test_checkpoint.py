@@ -66,6 +66,78 @@ def test_damaged_or_missing_checkpoint(tmp_path):
         load_model(tmp_path)
 
 
+def _rewrite_tensors(run, edit) -> None:
+    """Edit a run's model tensors and record the new file's checksum, as another tool would."""
+    from safetensors.torch import save
+
+    tensors = load_file(str(run / "model.safetensors"))
+    edit(tensors)
+    data = save(tensors)
+    meta = json.loads((run / "model.json").read_text())
+    meta["tensors_sha256"] = hashlib.sha256(data).hexdigest()
+    (run / "model.safetensors").write_bytes(data)
+    (run / "model.json").write_text(json.dumps(meta))
+
+
+@pytest.fixture
+def small_run(tmp_path):
+    make_dataset(tmp_path / "ds", n=80, window=100, n_tasks=1)
+    train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, progress=False)
+    return tmp_path / "run"
+
+
+def _nan_at(key):
+    def edit(tensors):
+        tensors[key].view(-1)[0] = float("nan")
+
+    return edit
+
+
+def _negative_variance(t):
+    key = next(k for k in t if k.endswith("running_var"))
+    t[key][0] = -1.0
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_nan_at("trunk.0.weight"), "tensor trunk.0.weight holds NaN or infinite values"),
+        (lambda t: t["head.2.bias"].fill_(float("inf")), "tensor head.2.bias holds NaN or infinite values"),
+        (_negative_variance, "running_var holds a negative variance"),
+    ],
+)
+def test_weights_that_make_nan_outputs_are_refused_on_loading(small_run, capsys, edit, message):
+    """Training stops before it saves such tensors; a checkpoint holding them was edited, and every command
+    refuses it with one line instead of writing NaN scores or failing inside the metrics."""
+    _rewrite_tensors(small_run, edit)
+    with pytest.raises(InputError, match=re.escape(message)):
+        load_model(small_run)
+    assert main(["evaluate", str(small_run), "--no-baselines", "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "the checkpoint is damaged, train the run again" in err[0], err
+    assert not (small_run / "eval_test").exists()
+
+
+def test_finite_weights_whose_output_is_nan_stop_evaluate_with_one_line(small_run, capsys):
+    """Huge finite weights: the first convolution's outputs overflow and later layers add +inf and -inf."""
+    _rewrite_tensors(small_run, lambda t: t["trunk.0.weight"].fill_(3e38))
+    model, _ = load_model(small_run)
+    assert torch.isnan(model(torch.eye(4)[torch.randint(0, 4, (2, 100))].transpose(1, 2))).all()
+    assert main(["evaluate", str(small_run), "--no-baselines", "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(r"the model's output is NaN for \d+ of \d+ test windows", err[0]), err
+    assert not (small_run / "eval_test").exists()
+
+
+def test_a_model_json_without_its_training_recipe_is_evaluated(small_run):
+    meta = json.loads((small_run / "model.json").read_text())
+    meta["training"] = None  # "not recorded", which load_model accepts
+    (small_run / "model.json").write_text(json.dumps(meta))
+    assert main(["evaluate", str(small_run), "--no-baselines", "--bootstrap", "0"]) == 0
+    assert json.loads((small_run / "eval_test" / "metrics.json").read_text())["model"]["training"] == {}
+    assert (small_run / "eval_test" / "report.html").exists()
+
+
 def test_pair_left_inconsistent_by_a_killed_writer(tmp_path, capsys):
     """Tensors that are not the ones their JSON was written with (a process killed between the two renames
     leaves one epoch's tensors under another epoch's JSON) are refused, by load_model and by train --resume."""

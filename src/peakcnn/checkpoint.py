@@ -143,6 +143,16 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str)
             if s
         )
         raise InputError(f"{where}: tensors do not fit the model config ({detail}); the checkpoint is damaged")
+    for key, tensor in tensors.items():
+        fault = (
+            "NaN or infinite values"
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+            else "a negative variance"
+            if key.endswith("running_var") and bool((tensor < 0).any())
+            else None
+        )
+        if fault:  # training never saves such weights (it stops first); they would give NaN outputs
+            raise InputError(f"{where}: tensor {key} holds {fault}; the checkpoint is damaged, train the run again")
     model.load_state_dict(tensors)
     model.eval()
     return model
@@ -344,7 +354,7 @@ def transfer_weights(model: nn.Module, source: str | Path) -> dict:
     ours = model.state_dict()
     copied = [k for k, v in ours.items() if k in theirs and theirs[k].shape == v.shape]
     if not any(k.startswith("trunk.") and k.endswith("weight") for k in copied):
-        arch = meta.get("training", {}).get("arch")
+        arch = (meta.get("training") or {}).get("arch")
         raise InputError(
             f"{source}: its convolutions do not fit this model (its architecture: {arch!r}); "
             "--init needs a run trained with the same --arch (or, for --arch dilated, a founding one)"

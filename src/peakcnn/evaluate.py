@@ -208,7 +208,7 @@ def _selection_doc(meta: dict) -> dict:
 
 
 def _model_doc(meta: dict) -> dict:
-    doc = {**_selection_doc(meta), "training": meta.get("training", {}), "model_config": meta.get("model_config")}
+    doc = {**_selection_doc(meta), "training": meta.get("training") or {}, "model_config": meta.get("model_config")}
     if is_ensemble(meta):
         doc["combine"] = meta["ensemble"].get("combine")
         doc["members"] = [
@@ -258,6 +258,12 @@ def score(
             log.warning(f"warning: {ds.path}: the train split has no windows to fit the baselines on; none are scored")
             baselines = False
         probs = {"CNN": sigmoid(predict_logits(model, codes, device=best_device(device), rc=rc, shifts=shifts))}
+        bad = int((~np.isfinite(probs["CNN"])).any(axis=1).sum())
+        if bad:
+            raise InputError(
+                f"{run}: the model's output is NaN for {bad:,} of {len(codes):,} {split} windows; its weights are "
+                "damaged, train the run again"
+            )
         model_doc = {**_model_doc(meta), "strands": scoring_text(rc, shifts), "shifts": list(shifts)}
         doc = {
             "run": str(run.resolve()),
