@@ -194,6 +194,8 @@ def test_same_seed_same_data_and_reuse(built, inputs, tmp_path):
     before = (tmp_path / "again" / "dataset.h5").stat().st_mtime_ns
     assert main(argv + ["--out", str(tmp_path / "again")]) == 0  # same inputs + params: reused
     assert (tmp_path / "again" / "dataset.h5").stat().st_mtime_ns == before
+    assert main(argv + ["--out", str(tmp_path / "again"), "--force"]) == 0  # replaces only a different one
+    assert (tmp_path / "again" / "dataset.h5").stat().st_mtime_ns == before
     assert main(argv[:-1] + ["4", "--out", str(tmp_path / "again"), "--force"]) == 0
     assert Dataset(tmp_path / "again").sha256 == Dataset(tmp_path / "other").sha256
 

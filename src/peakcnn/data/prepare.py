@@ -213,8 +213,9 @@ def _check_inputs_outside(out: Path, paths) -> None:
 def _existing(out: Path, fingerprint: str, force: bool, announce: bool = True) -> dict | None:
     """The manifest of a reusable data set in ``out``, ``None`` to (re)build; raises when ``out`` is taken.
 
-    A data set of the same inputs and parameters is reused only when its three files are there and
-    ``dataset.h5`` still holds the content the manifest records; otherwise it is rebuilt."""
+    A data set of the same inputs and parameters is reused (also with ``force``, which replaces only a
+    different one) when its three files are there and ``dataset.h5`` still holds the content the manifest
+    records; otherwise it is rebuilt."""
     if not out.exists():
         return None
     if not out.is_dir():
@@ -227,16 +228,16 @@ def _existing(out: Path, fingerprint: str, force: bool, announce: bool = True) -
         old = None
     if not isinstance(old, dict) or old.get("format") != MANIFEST_FORMAT:
         raise InputError(f"{out}: folder exists and is not a peakcnn data set; choose another --out")
-    if force:
-        _refuse_foreign(out, "--force replaces")
-        return None
-    if old.get("fingerprint") == fingerprint:
+    if old.get("fingerprint") == fingerprint:  # the same data set, with or without --force
         damage = _damage(out, old)
         if damage is None:
             return old
         _refuse_foreign(out, f"the data set there is incomplete ({damage}) and rebuilding it replaces")
         if announce:
             log.warning("warning: %s: %s; rebuilding it", out, damage)
+        return None
+    if force:
+        _refuse_foreign(out, "--force replaces")
         return None
     raise InputError(
         f"{out}: holds a different data set (other inputs or parameters); pass --force to replace it "
