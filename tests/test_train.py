@@ -611,3 +611,68 @@ def test_choosing_epochs_on_a_validation_split_of_one_class_is_refused(tmp_path,
     assert len(err.splitlines()) == 1 and "in the validation split every task has one class only" in err
     assert not (tmp_path / "run").exists()
     assert main(["-q", *argv, "--lr-schedule", "plateau"]) == 0  # the plateau schedule falls back on the loss
+
+
+def test_init_from_a_run_trained_on_held_out_windows_is_caveated(tmp_path, caplog, capsys):
+    """A run started (--init) from a model trained on another split of the same genome: the held-out windows
+    that overlap the starting run's train or valid windows are counted (checked here against windows.bed),
+    warned about, recorded and named in evaluate's caveat; from a run of the same data set, nothing is."""
+    from _prepare_helpers import read_windows_bed, tiny_dataset_inputs
+
+    from peakcnn.data.prepare import prepare_dataset
+    from peakcnn.evaluate import score
+
+    inputs = tiny_dataset_inputs(tmp_path)
+    peaks = [inputs["a"], inputs["b"]]
+    prepare_dataset(inputs["genome"], peaks, tmp_path / "chrom", window=200, split="chrom", progress=False)
+    prepare_dataset(inputs["genome"], peaks, tmp_path / "region", window=200, split="region", progress=False)
+    opts = {**SMALL, "epochs": 1}
+    train(tmp_path / "region", tmp_path / "source", opts, progress=False)
+    with caplog.at_level("WARNING"):
+        train(tmp_path / "chrom", tmp_path / "run", {**opts, "init": str(tmp_path / "source")}, progress=False)
+
+    def windows(name):
+        header, rows = read_windows_bed(tmp_path / name / "windows.bed")
+        return [(r[0], int(r[1]), int(r[2]), r[header.index("split")]) for r in rows]
+
+    used = [w for w in windows("region") if w[3] != "test"]
+    expected = {
+        split: sum(
+            any(c == u[0] and s < u[2] and u[1] < e for u in used) for c, s, e, k in windows("chrom") if k == split
+        )
+        for split in ("train", "valid", "test")
+    }
+    assert expected["test"] > 0 and expected["valid"] > 0  # the two layouts differ
+    overlap = json.loads((tmp_path / "run" / "model.json").read_text())["init_overlap"]
+    assert overlap["checked"] and overlap["windows"] == expected
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["init"]["overlap"] == overlap
+    assert f"{expected['valid']} valid and {expected['test']} test windows of" in caplog.text
+    doc, _ = score(tmp_path / "run", baselines=False, n_boot=0)
+    n_test = overlap["of"]["test"]
+    assert doc["caveat"] == (
+        f"{expected['test']} of the {n_test} test windows overlap windows that {tmp_path / 'source'} (--init) "
+        "was trained or selected on, so their scores are optimistic"
+    )
+    # started from a run of the same data set: its train and valid windows never overlap the test split
+    train(tmp_path / "chrom", tmp_path / "same", opts, progress=False)
+    train(tmp_path / "chrom", tmp_path / "run2", {**opts, "init": str(tmp_path / "same")}, progress=False)
+    assert json.loads((tmp_path / "run2" / "model.json").read_text())["init_overlap"]["windows"]["test"] == 0
+    assert score(tmp_path / "run2", baselines=False, n_boot=0)[0]["caveat"] is None
+    # a starting run whose data set is gone, or a run trained before overlaps were recorded: said, not hidden
+    import shutil
+
+    shutil.rmtree(tmp_path / "region")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        train(tmp_path / "chrom", tmp_path / "run3", {**opts, "init": str(tmp_path / "source")}, progress=False)
+    gone = f"{tmp_path / 'region' / 'dataset.h5'}, the data set of {tmp_path / 'source'}, is not there any more"
+    assert gone in caplog.text
+    assert score(tmp_path / "run3", baselines=False, n_boot=0)[0]["caveat"] == (
+        f"the windows of {tmp_path / 'source'} (--init) could not be checked against this split: {gone}"
+    )
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())
+    del meta["init_overlap"]
+    (tmp_path / "run" / "model.json").write_text(json.dumps(meta))
+    assert score(tmp_path / "run", baselines=False, n_boot=0)[0]["caveat"] == (
+        f"the windows of {tmp_path / 'source'} (--init) were not checked against this split"
+    )

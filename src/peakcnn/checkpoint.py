@@ -344,8 +344,8 @@ def transfer_weights(model: nn.Module, source: str | Path) -> dict:
     Returns
     -------
     dict
-        ``{"run", "tasks", "copied", "kept"}``: the source, its task names, and the names of the
-        tensors copied and of those left as initialised.
+        ``{"run", "tasks", "copied", "kept", "dataset_sha256", "dataset_path"}``: the source, its task names,
+        the names of the tensors copied and of those left as initialised, and the data set it was trained on.
     """
     source_model, meta = load_model(source)
     if is_ensemble(meta):
@@ -367,4 +367,6 @@ def transfer_weights(model: nn.Module, source: str | Path) -> dict:
         "tasks": list(meta.get("tasks", [])),
         "copied": copied,
         "kept": [k for k in ours if k not in copied],
+        "dataset_sha256": meta.get("dataset_sha256"),
+        "dataset_path": meta.get("dataset_path"),
     }

@@ -83,7 +83,7 @@ def ensemble_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: s
 def _member_doc(run: Path, meta: dict) -> dict:
     keep = (
         "model_config", "tasks", "training", "dataset_sha256", "dataset_path", "epoch", "selected_by", "center",
-        "genome_chroms", "genome_chrom_descriptions",
+        "genome_chroms", "genome_chrom_descriptions", "init_overlap",
     )  # fmt: skip
     return {"run": str(run.resolve()), **{k: meta[k] for k in keep if k in meta}}
 

@@ -83,6 +83,35 @@ def split_caveat(split: str, meta: dict, baselines: bool, sha256: str) -> str | 
     return f"this split {listed}, so its scores are optimistic (use --split test)"
 
 
+def init_caveat(split: str, meta: dict, sha256: str) -> str | None:
+    """Why scores on ``split`` of the data set with checksum ``sha256`` are not those of unseen regions
+    because a run (or ensemble member) started (``--init``) from a model that was trained or selected on
+    windows overlapping them; ``None`` when nothing did, or the split is the train split."""
+    if split == "train":
+        return None
+    members = (meta.get("ensemble") or {}).get("members") or [meta]
+    notes = []
+    for m in members:
+        init = (m.get("training") or {}).get("init")
+        if not init or m.get("dataset_sha256") != sha256:
+            continue
+        overlap = m.get("init_overlap")
+        if not isinstance(overlap, dict):
+            notes.append(f"the windows of {init} (--init) were not checked against this split")
+        elif not overlap.get("checked"):
+            notes.append(
+                f"the windows of {init} (--init) could not be checked against this split: {overlap.get('reason')}"
+            )
+        else:
+            n, of = (overlap.get(k, {}).get(split) for k in ("windows", "of"))
+            if n:
+                notes.append(
+                    f"{n:,} of the {of:,} {split} windows overlap windows that {init} (--init) was trained or "
+                    "selected on, so their scores are optimistic"
+                )
+    return "; ".join(dict.fromkeys(notes)) or None
+
+
 #: Data set attributes that are bookkeeping, not a description of the data, and are left out of reports.
 _HIDDEN_ATTRS = {
     "format", "format_version", "tasks", "chroms", "chrom_descriptions", "content_sha256", "encoding", "window",
@@ -268,7 +297,10 @@ def score(
         doc = {
             "run": str(run.resolve()),
             "split": split,
-            "caveat": split_caveat(split, meta, baselines, ds.sha256),
+            "caveat": "; ".join(
+                c for c in (split_caveat(split, meta, baselines, ds.sha256), init_caveat(split, meta, ds.sha256)) if c
+            )
+            or None,
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": _dataset_doc(ds, matches),
             "model": model_doc,

@@ -215,7 +215,13 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
         _check_trainable(ds, cfg)
         trainer = Trainer(ds, run, cfg, dev, progress)
         init = transfer_weights(trainer.model, cfg.init) if cfg.init and not resume else None
+        if init is not None:
+            init["overlap"] = trainer.init_overlap = init_overlap(init, ds)
+            _warn_overlap(init, ds)
         if resume:
+            saved_init = read_run_config(run).get("init")
+            if isinstance(saved_init, dict) and isinstance(saved_init.get("overlap"), dict):
+                trainer.init_overlap = saved_init["overlap"]
             trainer.restore()
             missing = [f"{MODEL_NAME}.{x}" for x in ("json", "safetensors") if not (run / f"{MODEL_NAME}.{x}").exists()]
             if trainer.epoch and missing:
@@ -240,6 +246,61 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
             if isinstance(e, KeyboardInterrupt):
                 raise Interrupted(_interrupt_message(trainer, dataset, run)) from None
             raise
+
+
+def init_overlap(init: dict, ds: Dataset) -> dict:
+    """Windows of ``ds``, per split, that overlap a window the ``--init`` run was trained or selected on
+    (the train and valid splits of its data set): scores on such windows are not those of unseen regions.
+
+    ``{"checked": True, "windows": {split: count}, "of": {split: windows}}``, or ``{"checked": False,
+    "reason": ...}`` when the starting run's data set cannot be read."""
+    from peakcnn.data.split import SPLIT_NAMES, overlapping
+
+    path, sha256 = init.get("dataset_path"), init.get("dataset_sha256")
+    if not isinstance(path, str) or not isinstance(sha256, str):
+        return {"checked": False, "reason": f"{init['run']} does not record its data set"}
+    if sha256 == ds.sha256:
+        source = ds
+    elif not Path(path).is_file():
+        return {"checked": False, "reason": f"{path}, the data set of {init['run']}, is not there any more"}
+    else:
+        try:
+            source = Dataset(path)
+        except InputError as e:
+            return {"checked": False, "reason": f"{path} cannot be read ({e})"}
+        if source.sha256 != sha256:
+            source.close()
+            return {"checked": False, "reason": f"{path} is no longer the data set {init['run']} was trained on"}
+    try:
+        used = source.read("split") != SPLIT_NAMES.index("test")
+        other = (source.chroms, source.read("chrom")[used], source.read("start")[used], source.window)
+        split = ds.read("split")
+        hit = overlapping(ds.chroms, ds.read("chrom"), ds.read("start"), ds.window, other)
+    finally:
+        if source is not ds:
+            source.close()
+    return {
+        "checked": True,
+        "windows": {name: int(hit[split == k].sum()) for k, name in enumerate(SPLIT_NAMES)},
+        "of": {name: int((split == k).sum()) for k, name in enumerate(SPLIT_NAMES)},
+    }
+
+
+def _warn_overlap(init: dict, ds: Dataset) -> None:
+    overlap = init["overlap"]
+    if not overlap["checked"]:
+        log.warning(
+            f"warning: --init {init['run']}: its windows cannot be checked against {ds.path}: {overlap['reason']}"
+        )
+        return
+    held_out = {k: overlap["windows"][k] for k in ("valid", "test") if overlap["windows"][k]}
+    if held_out:
+        counts = " and ".join(f"{n:,} {k}" for k, n in held_out.items())
+        log.warning(
+            f"warning: {counts} windows of {ds.path} overlap windows that --init {init['run']} was trained or "
+            "selected on, so their scores will be optimistic; prepare both data sets with the same held-out "
+            "regions (--split, --valid-chroms/--test-chroms, --block-size)"
+        )
 
 
 def _remove_run_files(run: Path, created: list[Path]) -> None:

@@ -193,6 +193,8 @@ class Trainer:
         self.bad_epochs = 0
         self.stopped_early = False
         self.ema: WeightAverage | None = None  # started in fit(), after --init has set the weights
+        #: With --init: windows of this data set that overlap the starting run's (see train.init_overlap)
+        self.init_overlap: dict | None = None
         self._build_optimizer()
 
     @property
@@ -243,6 +245,7 @@ class Trainer:
             "center": _dataset_center(self.ds),
             "genome_chroms": list(self.ds.chroms),
             "genome_chrom_descriptions": dict(self.ds.chrom_descriptions),
+            **({"init_overlap": self.init_overlap} if self.init_overlap is not None else {}),
         }
 
     def _save_last(self) -> None:

@@ -123,3 +123,27 @@ def cross_split_overlaps(chrom: np.ndarray, start: np.ndarray, end: np.ndarray, 
             before = np.r_[np.iinfo(np.int64).min, np.maximum.accumulate(ends)[:-1]]
             bad[rows] |= (sp[rows] != k) & (before > s[rows])
     return int(bad.sum())
+
+
+def overlapping(
+    names: list[str],
+    chrom: np.ndarray,
+    start: np.ndarray,
+    window: int,
+    other: tuple[list[str], np.ndarray, np.ndarray, int],
+) -> np.ndarray:
+    """Which windows (chromosome ids into ``names``, ``start``, ``window`` long) overlap a window of
+    ``other`` (``names``, chromosome ids, starts, window of another data set), matching chromosomes by name."""
+    o_names, o_chrom, o_start, o_window = other
+    out = np.zeros(len(start), dtype=bool)
+    o_id = {n: i for i, n in enumerate(o_names)}
+    for cid in np.unique(chrom):
+        j = o_id.get(names[int(cid)])
+        if j is None:
+            continue
+        rows = np.flatnonzero(chrom == cid)
+        theirs = np.sort(o_start[o_chrom == j])
+        s = start[rows]
+        # another window [t, t + o_window) overlaps [s, s + window) when s - o_window < t < s + window
+        out[rows] = np.searchsorted(theirs, s + window, "left") > np.searchsorted(theirs, s - o_window, "right")
+    return out
