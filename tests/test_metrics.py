@@ -195,17 +195,24 @@ def test_baselines_see_what_they_should():
     assert features(Baseline("k4", "k4", k=4), test[0]).sum(axis=1) == pytest.approx(1.0)
 
 
+def _baselines_with_one_class(caplog, split: str):
+    """Baselines of two tasks, ``root`` and ``leaf``, whose ``leaf`` labels in ``split`` are all 0."""
+    from peakcnn.baselines import run_baselines
+
+    parts = dict(zip(("train", "valid", "test"), _split(synthetic_table(n=300, window=100, n_tasks=2, seed=3))))
+    parts[split] = (parts[split][0], parts[split][1].copy())
+    parts[split][1][:, 1] = 0
+    with caplog.at_level("WARNING"):
+        fitted = run_baselines(*parts.values(), tasks=["root", "leaf"])
+    return *parts.values(), fitted
+
+
 def test_a_c_that_cannot_be_chosen_on_valid_is_said_to_be_the_default(caplog):
     """With one class in a task's valid labels the 6-mer baseline cannot choose its L2 strength there: it
     uses C = 1, warns naming the task, and its label says so."""
     from peakcnn.baselines import run_baselines
 
-    table = synthetic_table(n=300, window=100, n_tasks=2, seed=3)
-    train, valid, test = _split(table)
-    valid = (valid[0], valid[1].copy())
-    valid[1][:, 1] = 0
-    with caplog.at_level("WARNING"):
-        fitted = run_baselines(train, valid, test, tasks=["root", "leaf"])
+    train, valid, test, fitted = _baselines_with_one_class(caplog, "valid")
     assert fitted["kmer6"]["chosen_c"][1] == 1.0
     assert fitted["kmer6"]["label"].endswith("(L2 chosen on valid; C = 1 for leaf: one class in valid)")
     assert "task leaf has one class in the valid split" in caplog.text and "task root" not in caplog.text
@@ -216,6 +223,19 @@ def test_a_c_that_cannot_be_chosen_on_valid_is_said_to_be_the_default(caplog):
         fitted = run_baselines(train, empty, test, tasks=["root", "leaf"])
     assert fitted["kmer6"]["label"].endswith("(L2 chosen on valid; C = 1 for root, leaf: no valid windows)")
     assert "the valid split is empty" in caplog.text and "one class" not in caplog.text
+
+
+def test_a_baseline_not_fitted_for_a_task_says_so_in_its_label(caplog):
+    """One class in a task's training labels: the baseline predicts a constant for it (auROC 0.5), and its
+    label, which the report and the printout show beside the scores, says so."""
+    *_, fitted = _baselines_with_one_class(caplog, "train")
+    assert (
+        fitted["gc"]["label"] == "GC-content logistic regression (not fitted for leaf: one class in train, a constant)"
+    )
+    assert fitted["kmer6"]["label"].endswith(
+        "(L2 chosen on valid; not fitted for leaf: one class in train, a constant)"
+    )
+    assert fitted["kmer6"]["chosen_c"][1] is None and np.ptp(fitted["kmer6"]["probs"][:, 1]) == 0
 
 
 @pytest.mark.parametrize("plot", ["plot_roc", "plot_pr"])

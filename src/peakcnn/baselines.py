@@ -33,6 +33,7 @@ class Baseline:
     tune_c: bool = False
     chosen_c: list = field(default_factory=list)
     untuned: list = field(default_factory=list)  # tasks whose C could not be chosen on valid
+    unfitted: list = field(default_factory=list)  # tasks with one class in train: a constant prediction
 
 
 def default_baselines() -> list[Baseline]:
@@ -133,7 +134,7 @@ def fit_predict(baseline: Baseline, train, valid, test, tasks: list[str] | None 
     n_tasks = train[1].shape[1]
     names = tasks or [str(t) for t in range(n_tasks)]
     probs = np.zeros((len(xt), n_tasks))
-    baseline.chosen_c, baseline.untuned = [], []
+    baseline.chosen_c, baseline.untuned, baseline.unfitted = [], [], []
     for t in range(n_tasks):
         probs[:, t] = _task_probs(baseline, names[t], x, xv, xt, train[1][:, t], valid[1][:, t])
         if step is not None:
@@ -146,6 +147,7 @@ def _task_probs(baseline: Baseline, name: str, x, xv, xt, y, yv) -> np.ndarray:
     if y.min() == y.max():
         log.warning(f"warning: baseline {baseline.name}: task {name} has one class in the training split")
         baseline.chosen_c.append(None)
+        baseline.unfitted.append(name)
         return np.full(len(xt), float(y.mean()) if len(y) else math.nan)
     c = _choose_c(x, y, xv, yv) if baseline.tune_c else 1.0
     if c is None:
@@ -173,9 +175,13 @@ def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, t
     for b in baselines:
         probs = fit_predict(b, train, valid, test, tasks, step=bar.update)
         label = b.label
+        notes = []
+        if b.unfitted:
+            notes.append(f"not fitted for {', '.join(b.unfitted)}: one class in train, a constant")
         if b.untuned:
             why = "no valid windows" if len(valid[1]) == 0 else "one class in valid"
-            note = f"C = 1 for {', '.join(b.untuned)}: {why}"
+            notes.append(f"C = 1 for {', '.join(b.untuned)}: {why}")
+        for note in notes:
             label = f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
         out[b.name] = {"label": label, "probs": probs, "chosen_c": b.chosen_c}
     bar.close()
