@@ -541,3 +541,48 @@ def test_a_damaged_history_is_one_line_naming_the_file(trained, tmp_path, capsys
     history.write_bytes(b"\xff\xfe\x00")
     assert main(["-q", "evaluate", str(run), "--no-baselines", "--out", str(tmp_path / "ev")]) == 2
     assert "history.csv: cannot be read as a history table" in _error(capsys)
+
+
+@pytest.mark.parametrize("negatives", ["gc-matched", "none"])
+def test_multi_task_negatives_that_are_other_tasks_peaks_are_counted_beside_the_scores(
+    tmp_path, capsys, monkeypatch, negatives
+):
+    """In Basset's multi-task layout a window is a negative of every task it holds no peak of, so a task's
+    negatives include the other tasks' peak windows; the printout and the report say how many, per task."""
+    from _prepare_helpers import read_windows_bed, tiny_dataset_inputs
+
+    inputs = tiny_dataset_inputs(tmp_path)
+    ds, run = tmp_path / "ds", tmp_path / "run"
+    argv = ["-q", "prepare", "--genome", str(inputs["genome"]), "--peaks", str(inputs["a"]), str(inputs["b"])]
+    assert main([*argv, "--window", "200", "--negatives", negatives, "--out", str(ds)]) == 0
+    assert main(["-q", "train", str(ds), "--out", str(run), "--arch", "small", "--epochs", "1"]) == 0
+    header, rows = read_windows_bed(ds / "windows.bed")
+    expected = {}
+    for task in ("a", "b"):
+        negs = [r for r in rows if r[header.index("split")] == "test" and r[header.index(task)] == "0"]
+        peaks = sum(r[header.index("name")].startswith("peak") for r in negs)
+        expected[task] = {"generated": len(negs) - peaks, "peaks_of_other_tasks": peaks}
+    assert expected["b"]["peaks_of_other_tasks"] > 0 and expected["a"]["peaks_of_other_tasks"] == 0
+    capsys.readouterr()
+    (run / "history.csv").unlink()  # a run folder holding only its model: what it does not know is not said
+    monkeypatch.setattr("peakcnn.report.MAX_PANELS", 1)
+    monkeypatch.setattr("peakcnn.plots.MAX_PANELS", 1)
+    assert main(["-q", "evaluate", str(run), "--no-baselines", "--bootstrap", "100"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads((run / "eval_test" / "metrics.json").read_text())
+    assert doc["dataset"]["negatives_by_task"] == expected
+    b = expected["b"]
+    shared = f"b {b['peaks_of_other_tasks']} of {sum(b.values())} negatives"
+    said = f"{negatives}, and the peak windows of other tasks ({shared})"
+    assert f"negatives: {said}, CNN scored" in out
+    html = (run / "eval_test" / "report.html").read_text()
+    assert f"Negatives: <b>{said}</b>" in html
+    # the report's headings and captions say what is there: no baselines, the tasks drawn, the task calibrated
+    assert "<h2>CNN (macro over tasks)</h2>" in html and "No baselines were fitted for this evaluation" in html
+    assert "CNN and baselines" not in html and "Baselines are fitted" not in html
+    assert "ROC curves (the first 1 of 2 tasks)" in html and "<h2>Calibration of the CNN (task a)</h2>" in html
+    assert "Model: epoch 1, selected by" in html
+    # a macro over two tasks has no interval; over the one task left with both classes (task a has no
+    # negatives under --negatives none) it has that task's, and the printout says what the brackets are
+    bracketed = re.search(r"\| CNN \(small\) \| .* \| [\d.]+ \([\d.]+-[\d.]+\) \|", out) is not None
+    assert bracketed == (negatives == "none") and ("In brackets: 95% intervals" in out) == bracketed

@@ -179,7 +179,21 @@ def _check_compatible(ds: Dataset, meta: dict, run: Path, explicit: bool) -> boo
     return False
 
 
-def _dataset_doc(ds: Dataset, matches: bool) -> dict:
+def _negatives_by_task(ds: Dataset, split: str) -> dict[str, dict[str, int]]:
+    """Per task, its negative windows in ``split``: generated background, and peak windows of other tasks
+    (Basset's multi-task layout: a window is a negative of every task it holds no peak of)."""
+    rows = ds.split_slice(split)
+    labels, generated = ds.read("labels", rows), ds.read("source", rows) == 1
+    return {
+        task: {
+            "generated": int((generated & (labels[:, t] == 0)).sum()),
+            "peaks_of_other_tasks": int((~generated & (labels[:, t] == 0)).sum()),
+        }
+        for t, task in enumerate(ds.tasks)
+    }
+
+
+def _dataset_doc(ds: Dataset, matches: bool, split: str) -> dict:
     attrs = {k: v for k, v in ds.attrs.items() if k not in _HIDDEN_ATTRS}
     attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items()}
     return {
@@ -187,6 +201,7 @@ def _dataset_doc(ds: Dataset, matches: bool) -> dict:
         "sha256": ds.sha256,
         "matches_training": matches,
         "negatives": ds.attrs.get("negatives", "not recorded"),
+        "negatives_by_task": _negatives_by_task(ds, split),
         "split_mode": ds.attrs.get("split_mode", "not recorded"),
         "tasks": ds.tasks,
         "window": ds.window,
@@ -302,7 +317,7 @@ def score(
             )
             or None,
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "dataset": _dataset_doc(ds, matches),
+            "dataset": _dataset_doc(ds, matches, split),
             "model": model_doc,
             "models": {"CNN": {"label": f"CNN ({model_doc['arch']})", "metrics": None}},
         }

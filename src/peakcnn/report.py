@@ -12,6 +12,8 @@ import json
 import math
 from pathlib import Path
 
+from peakcnn.plots import MAX_PANELS
+
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}
 table{border-collapse:collapse;margin:0.6em 0 1.2em}
@@ -58,6 +60,18 @@ def interval_note(doc: dict) -> str:
         "resamples: how far a figure could move on as many other windows of the same kind; the spread between "
         "training seeds is not in them."
     )
+
+
+def negatives_text(ds: dict) -> str:
+    """The kind of negatives, and how many of each task's negatives are other tasks' peak windows."""
+    shared = {t: d for t, d in ds.get("negatives_by_task", {}).items() if d["peaks_of_other_tasks"]}
+    if not shared:
+        return ds["negatives"]
+    counts = ", ".join(
+        f"{t} {d['peaks_of_other_tasks']:,} of {d['peaks_of_other_tasks'] + d['generated']:,}"
+        for t, d in shared.items()
+    )
+    return f"{ds['negatives']}, and the peak windows of other tasks ({counts} negatives)"
 
 
 def _esc(value) -> str:
@@ -155,7 +169,7 @@ def _summary(doc: dict) -> str:
     parts = [
         f"<p>Split <b>{_esc(split)}</b> of <code>{_esc(ds['path'])}</code>: <b>{_esc(window_counts(cnn))}</b>"
         f"{'' if len(ds['tasks']) > 1 else ' windows'}, {len(ds['tasks'])} task(s), {ds['window']} bp.</p>",
-        f"<p>Negatives: <b>{_esc(ds['negatives'])}</b>. Split mode: <b>{_esc(ds['split_mode'])}</b> "
+        f"<p>Negatives: <b>{_esc(negatives_text(ds))}</b>. Split mode: <b>{_esc(ds['split_mode'])}</b> "
         f"(windows per split: {', '.join(f'{k} {v:,}' for k, v in ds['counts'].items())}). "
         f"The CNN is scored on the <b>{_esc(doc['model']['strands'])}</b>.</p>",
     ]
@@ -185,23 +199,36 @@ def render(doc: dict, images: dict[str, Path], history: list[dict]) -> str:
         f"<h1>peakcnn evaluation: {_esc(Path(doc['run']).name)}</h1>",
         f"<p class='small'>run <code>{_esc(doc['run'])}</code>, evaluated {_esc(doc['created'])}</p>",
         _summary(doc),
-        "<h2>CNN and baselines (macro over tasks)</h2>",
-        comparison_table(doc),
-        "<p class='small'>Baselines are fitted on the training split of the same data set, one logistic "
-        "regression per task; k-mers are counted on both strands. auPRC's chance level is the positive "
-        "rate. ECE: expected calibration error over 10 equal-width bins. "
-        f"{_esc(interval_note(doc))}</p>",
     ]
-    if len(doc["dataset"]["tasks"]) > 1:
+    tasks = doc["dataset"]["tasks"]
+    if len(doc["models"]) > 1:
+        sections += [
+            "<h2>CNN and baselines (macro over tasks)</h2>",
+            comparison_table(doc),
+            "<p class='small'>Baselines are fitted on the training split of the same data set, one logistic "
+            "regression per task; k-mers are counted on both strands. auPRC's chance level is the positive "
+            "rate. ECE: expected calibration error over 10 equal-width bins. "
+            f"{_esc(interval_note(doc))}</p>",
+        ]
+    else:  # evaluate --no-baselines, or a data set without training windows to fit them on
+        sections += [
+            "<h2>CNN (macro over tasks)</h2>",
+            comparison_table(doc),
+            "<p class='small'>No baselines were fitted for this evaluation. auPRC's chance level is the positive "
+            f"rate. ECE: expected calibration error over 10 equal-width bins. {_esc(interval_note(doc))}</p>",
+        ]
+    if len(tasks) > 1:
         sections += ["<h2>Per task</h2>", per_task_table(doc)]
+    shown = f" (the first {MAX_PANELS} of {len(tasks)} tasks)" if len(tasks) > MAX_PANELS else ""
     figures = (
-        ("roc", "ROC curves"),
-        ("pr", "precision-recall curves"),
-        ("calibration", "reliability diagram"),
+        ("roc", f"ROC curves{shown}"),
+        ("pr", f"precision-recall curves{shown}"),
+        ("calibration", f"reliability diagram{shown}"),
     )
     sections.append("<h2>Curves</h2>")
     sections += [_image(images[k], alt) for k, alt in figures if k in images]
-    sections += ["<h2>Calibration of the CNN (first task)</h2>", reliability_table(doc)]
+    sections += [f"<h2>Calibration of the CNN ({'task ' if len(tasks) > 1 else ''}{_esc(tasks[0])})</h2>"]
+    sections.append(reliability_table(doc))
     sections.append("<h2>Training</h2>")
     if model.get("members"):
         sections += [
@@ -212,8 +239,9 @@ def render(doc: dict, images: dict[str, Path], history: list[dict]) -> str:
     else:
         ema = (model.get("training") or {}).get("ema")
         averaged = f" (the moving average of the weights, decay {ema})" if ema else ""
+        trained = f" of {len(history)} trained" if history else ""  # no history.csv: not known here
         sections.append(
-            f"<p>Model: epoch {fmt(model['epoch'])}{averaged} of {len(history)} trained, selected by "
+            f"<p>Model: epoch {fmt(model['epoch'])}{averaged}{trained}, selected by "
             f"<b>{_esc(model['selected_by'])}</b>.</p>"
         )
     if "training" in images:

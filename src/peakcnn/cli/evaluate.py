@@ -81,23 +81,23 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_table(doc: dict) -> str:
     """A markdown table of the macro metrics of every model, with window counts."""
-    from peakcnn.report import fmt, fmt_interval, interval_note, window_counts
+    from peakcnn.report import fmt, fmt_interval, interval_note, negatives_text, window_counts
 
     ds = doc["dataset"]
     lines = [
-        f"split {doc['split']} ({ds['split_mode']} split), negatives: {ds['negatives']}, "
+        f"split {doc['split']} ({ds['split_mode']} split), negatives: {negatives_text(ds)}, "
         f"CNN scored on the {doc['model']['strands']}",
         *([f"caveat: {doc['caveat']}"] if doc.get("caveat") else []),
         "",
         "| model | windows (pos/neg) | auROC | auPRC | accuracy |",
         "|---|---|---|---|---|",
     ]
+    bracketed = False
     for model in doc["models"].values():
         m = model["metrics"]["macro"]
-        lines.append(
-            f"| {model['label']} | {window_counts(m)} | {fmt_interval(m, 'auroc')} | {fmt_interval(m, 'auprc')} "
-            f"| {fmt(m['accuracy'])} |"
-        )
-    if doc.get("intervals") and len(ds["tasks"]) == 1:
+        roc, prc = fmt_interval(m, "auroc"), fmt_interval(m, "auprc")
+        bracketed = bracketed or roc != fmt(m["auroc"]) or prc != fmt(m["auprc"])  # an interval is shown
+        lines.append(f"| {model['label']} | {window_counts(m)} | {roc} | {prc} | {fmt(m['accuracy'])} |")
+    if bracketed:
         lines += ["", interval_note(doc)]
     return "\n".join(lines)
