@@ -257,6 +257,8 @@ def test_curve_panels_label_each_model_and_say_when_a_task_has_one_class(plot, t
     )
     assert a.get_legend() is not None and b.get_legend() is None
     assert [t.get_text() for t in b.texts] == ["one class only: no curve"]
+    # precision-recall as steps, the curve whose area is average precision (the auPRC in the legend)
+    assert a.get_lines()[0].get_drawstyle() == ("default" if plot == "plot_roc" else "steps-post")
 
 
 def test_names_with_dollar_signs_are_drawn_as_written(tmp_path):

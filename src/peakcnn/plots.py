@@ -53,7 +53,7 @@ def _legend(ax, **kwargs) -> None:
         ax.text(0.5, 0.5, "one class only: no curve", ha="center", va="center", transform=ax.transAxes)
 
 
-def _curves(labels, models, tasks, curve, score, legend_title, **legend) -> tuple:
+def _curves(labels, models, tasks, curve, score, legend_title, drawstyle="default", **legend) -> tuple:
     """One panel per task with ``curve(y, p) -> (x, y)`` of every model, labelled with ``score(y, p)``;
     returns ``(fig, axes)`` for the caller to finish the panels."""
     fig, axes = _panels(len(tasks))
@@ -61,7 +61,8 @@ def _curves(labels, models, tasks, curve, score, legend_title, **legend) -> tupl
         y = labels[:, t]
         if len(np.unique(y)) == 2:
             for name, probs in models.items():
-                ax.plot(*curve(y, probs[:, t]), label=f"{name} ({score(y, probs[:, t]):.3f})")
+                x_, y_ = curve(y, probs[:, t])
+                ax.plot(x_, y_, drawstyle=drawstyle, label=f"{name} ({score(y, probs[:, t]):.3f})")
         _legend(ax, fontsize=7, title=legend_title, title_fontsize=7, **legend)
     return fig, axes
 
@@ -90,7 +91,10 @@ def plot_pr(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str],
         precision, recall, _ = precision_recall_curve(y, p)
         return recall, precision
 
-    fig, axes = _curves(labels, models, tasks, curve, average_precision_score, "auPRC", loc="lower left")
+    # steps, as average precision (the auPRC in the legend) sums them; straight lines would draw above it
+    fig, axes = _curves(
+        labels, models, tasks, curve, average_precision_score, "auPRC", drawstyle="steps-post", loc="lower left"
+    )
     for t, ax in enumerate(axes):
         y = labels[:, t]
         ax.axhline(y.mean() if len(y) else 0, color="grey", lw=0.8, ls="--")
