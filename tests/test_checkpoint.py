@@ -376,3 +376,16 @@ def test_damaged_run_files_on_resume_give_one_line(tmp_path, capsys):
     (tmp_path / "afile").write_text("x\n")
     assert main(["train", str(tmp_path / "ds"), "--out", str(tmp_path / "afile"), "--arch", "small"]) == 2
     assert "afile: is a file" in capsys.readouterr().err
+
+
+def test_each_epoch_has_its_own_order_and_seed_fixed_by_seed_and_epoch():
+    """Resume relies on the order and augmentation seed of an epoch depending on (seed, epoch) alone; each
+    epoch needs its own, or every epoch would see the batches in the same order."""
+    orders = [trainstate.epoch_order(3, e, 500) for e in (1, 2, 3)]
+    assert all(sorted(o) == list(range(500)) for o in orders)
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
+    assert np.array_equal(trainstate.epoch_order(3, 2, 500), orders[1])
+    assert not np.array_equal(trainstate.epoch_order(4, 2, 500), orders[1])
+    seeds = {trainstate.epoch_seed(3, e) for e in range(1, 50)}
+    assert len(seeds) == 49 and trainstate.epoch_seed(3, 7) == trainstate.epoch_seed(3, 7)
+    assert trainstate.epoch_seed(4, 7) != trainstate.epoch_seed(3, 7) and all(0 <= s < 2**63 for s in seeds)

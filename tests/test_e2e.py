@@ -159,6 +159,7 @@ def test_prepare_train_evaluate_report(tmp_path, capsys):
     tests = [(names[chrom[i]], max(int(start[i]), 0) + 1, int(start[i]) + width) for i in np.flatnonzero(split == 2)]
     assert spans and all(any(c == sc and a <= lo and hi <= b for sc, a, b in spans) for c, lo, hi in tests)
     assert all(any(c == sc and a == lo for c, lo, _ in tests) for sc, a, _ in spans)
+    assert all(any(c == sc and b == hi for c, _, hi in tests) for sc, _, b in spans)  # ends on a window's last base
 
 
 @pytest.fixture(scope="module")

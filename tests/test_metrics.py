@@ -115,6 +115,13 @@ def test_bootstrap_interval_width_matches_the_hanley_mcneil_error_and_keeps_the_
     assert low < a < high and 0.75 < (high - low) / (2 * 1.96 * se) < 1.33
     assert ci["auprc"][0] < m["auprc"] < ci["auprc"][1] <= 1
     assert bootstrap_interval(y, p, n_boot=400, seed=0) == ci  # seeded
+    # a 95% interval: the 2.5th and 97.5th percentiles of the resamples' scores (checked against sklearn above)
+    draws = bootstrap_scores(y, p, n_boot=400, seed=0)
+    for key in ("auroc", "auprc"):
+        assert ci[key] == pytest.approx(np.percentile(draws[key], [2.5, 97.5]), abs=1e-12)
+    assert bootstrap_interval(y, p, n_boot=400, seed=0, level=0.8)["auroc"] == pytest.approx(
+        np.percentile(draws["auroc"], [10, 90]), abs=1e-12
+    )
     assert bootstrap_interval(y, p, n_boot=400, seed=1)["auroc"] != ci["auroc"]
     # Positives and negatives are resampled to their own counts: a constant score has auPRC equal to the
     # positive rate in every resample, so the interval has no width.
@@ -191,7 +198,25 @@ def test_baselines_see_what_they_should():
     assert auroc(test[1][:, 0], kmer[:, 0]) > auroc(test[1][:, 0], gc_on_motif[:, 0]) + 0.1
     tuned = Baseline("kmer6", "6-mer", k=6, tune_c=True)
     fit_predict(tuned, train, valid, test)
-    assert tuned.chosen_c[0] in (1e-3, 1e-2, 1e-1, 1.0) and tuned.untuned == []
+    assert tuned.untuned == []
+    # the C of the grid with the best validation auPRC, fitted here with scikit-learn directly
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import average_precision_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, xv = (features(tuned, part[0]) for part in (train, valid))
+    valid_auprc = {
+        c: average_precision_score(
+            valid[1][:, 0],
+            make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+            .fit(x, train[1][:, 0])
+            .predict_proba(xv)[:, 1],
+        )
+        for c in (1e-3, 1e-2, 1e-1, 1.0)
+    }
+    assert len(set(valid_auprc.values())) > 1  # the choice matters on these windows
+    assert tuned.chosen_c[0] == max(valid_auprc, key=lambda c: (valid_auprc[c], -c))
     assert features(Baseline("k4", "k4", k=4), test[0]).sum(axis=1) == pytest.approx(1.0)
 
 

@@ -138,6 +138,79 @@ def test_classes_balanced_and_alike_in_n_and_gc(built):
     assert gc[pos].mean() > 0.5  # peaks sit in GC-rich segments, so matching was needed
 
 
+def test_negatives_match_the_gc_of_their_own_split(tmp_path):
+    """Peaks of the held-out test chromosome sit in AT-rich segments, the others in GC-rich ones: each
+    split's negatives follow the GC of that split's positives, not of all positives."""
+    from _prepare_helpers import mosaic_seq
+
+    rng = np.random.default_rng(7)
+    records, lines = {}, []
+    for name in ("chr1", "chr2", "chr3", "chr4"):
+        seq, gcs = mosaic_seq(rng, 160_000)
+        records[name] = seq
+        wanted = np.flatnonzero(gcs < 0.4) if name == "chr4" else np.flatnonzero(gcs > 0.55)
+        for seg in wanted[1:-1][:20]:
+            start = int(seg) * 2000 + 850
+            lines.append(f"{name}\t{start}\t{start + 300}")
+    genome = write_fasta(tmp_path / "g.fa", records)
+    (tmp_path / "p.bed").write_text("\n".join(lines) + "\n")
+    prepare_dataset(
+        genome, tmp_path / "p.bed", tmp_path / "ds", window=200, valid_chroms=["chr3"], test_chroms=["chr4"],
+        progress=False,
+    )  # fmt: skip
+    arrays, _ = _load(tmp_path / "ds")
+    gc = window_stats(arrays["seqs"])[0]
+    pos = arrays["source"] == 0
+    means = {}
+    for k in range(3):
+        in_k = arrays["split"] == k
+        means[k] = gc[pos & in_k].mean(), gc[~pos & in_k].mean()
+        assert abs(means[k][0] - means[k][1]) < 0.03, means
+    assert means[2][0] < 0.42 < 0.53 < means[0][0]  # the splits' positives differ as planted
+
+
+def test_the_leak_guard_stops_prepare_before_anything_is_written(inputs, tmp_path, monkeypatch, capsys):
+    """The layouts keep splits apart (checked on real outputs above); should a window of one split still
+    overlap one of another, prepare stops with an internal error and writes nothing."""
+    from peakcnn.data import split
+
+    counted = []
+    real = split.cross_split_overlaps
+
+    def planted(chrom, start, end, which):
+        counted.append(real(chrom, start, end, which))
+        return counted[-1] + 2
+
+    monkeypatch.setattr(split, "cross_split_overlaps", planted)
+    argv = ["prepare", "--genome", str(inputs["genome"]), "--peaks", str(inputs["a"]), "--out", str(tmp_path / "o")]
+    assert main(argv) != 0
+    assert counted == [0] and "internal error: 2 windows overlap a window of another split" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o*"))
+
+
+def test_genomic_negatives_overlap_no_peak_and_no_peak_window(built, inputs):
+    """A negative window shares no base with a peak of any task or with a positive window (counted here
+    from the peak files and the data set's coordinates, not by the code that drew them)."""
+    import gzip
+
+    arrays, ds = _load(built)
+    window, names = ds.window, ds.chroms
+    busy = {c: [] for c in names}
+    for path in (inputs["a"], inputs["b"]):
+        text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+        for line in text.splitlines():
+            f = line.split("\t")
+            if len(f) >= 3 and f"chr{f[0]}" in busy:
+                busy[f"chr{f[0]}"].append((int(f[1]), int(f[2])))
+    for i in np.flatnonzero(arrays["source"] == 0):
+        busy[names[arrays["chrom"][i]]].append((int(arrays["start"][i]), int(arrays["start"][i]) + window))
+    negatives = np.flatnonzero(arrays["source"] == 1)
+    assert len(negatives) > 50
+    for i in negatives:
+        lo, hi = int(arrays["start"][i]), int(arrays["start"][i]) + window
+        assert not any(a < hi and lo < b for a, b in busy[names[arrays["chrom"][i]]]), (names[arrays["chrom"][i]], lo)
+
+
 def test_dropped_peaks_counted_and_warned(built):
     manifest = json.loads((built / "manifest.json").read_text())
     rep = manifest["report"]

@@ -269,6 +269,35 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best(tmp_path, datase
     assert not torch.equal(model.state_dict()["trunk.0.weight"], last.state_dict()["trunk.0.weight"])
 
 
+def test_resume_keeps_early_stopping_patience(tmp_path, dataset, monkeypatch):
+    """Interrupted after one epoch without improvement, a resumed run counts that epoch towards the patience:
+    it stops where the uninterrupted run stops, with the same history and model."""
+    scripted = {1: 0.8, 2: 0.7, 3: 0.75, 4: 0.9, 5: 0.95, 6: 0.97}  # by epoch: the same in every run
+    real = peakcnn.trainer.Trainer._validate
+
+    def script(mp):
+        mp.setattr(peakcnn.trainer.Trainer, "_validate", lambda self, e: {**real(self, e), "valid_auprc": scripted[e]})
+
+    options = {**SMALL, "epochs": 6, "early_stop": 2}
+    script(monkeypatch)
+    full = train(dataset, tmp_path / "full", options, progress=False)
+    assert full["stopped_early"] and full["epochs_done"] == 3 and full["best_epoch"] == 1
+    _interrupt_in_epoch(monkeypatch, 3, _n_batches(dataset, 16), KeyboardInterrupt)
+    with pytest.raises(Interrupted):
+        train(dataset, tmp_path / "cut", options, progress=False)
+    assert json.loads((tmp_path / "cut" / "last.json").read_text())["train_state"]["bad_epochs"] == 1
+    monkeypatch.undo()
+    script(monkeypatch)
+    cut = train(dataset, tmp_path / "cut", {}, resume=True, progress=False)
+    assert (cut["epochs_done"], cut["stopped_early"], cut["best_epoch"]) == (3, True, 1)
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in read_history(tmp_path / "full" / "history.csv")]
+    assert [
+        {k: v for k, v in r.items() if k != "seconds"} for r in read_history(tmp_path / "cut" / "history.csv")
+    ] == strip
+    a, b = (load_file(str(tmp_path / run / "model.safetensors")) for run in ("full", "cut"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_learns_a_planted_motif(tmp_path):
     make_dataset(tmp_path / "ds", n=400, window=100, n_tasks=1, seed=3)
     opts = {"arch": "small", "epochs": 10, "optimizer": "adamw", "lr": 0.003, "batch_size": 32}

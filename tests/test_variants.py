@@ -89,6 +89,8 @@ def test_vcf_cli_snv_deletion_mismatch_and_skips(tmp_path, genome, caplog, monke
         "chr1\t30\tnoalt\tA\t.\n"  # reference-only record
         "chr7\t20\tunk\tA\tC\n"
         "chr1\t5000\tpast\tA\tC\n"
+        "chr1\t1000\tlast\tA\tC\n"  # the chromosome's last base: scored
+        "chr1\t1001\tpast1\tA\tC\n"  # one past it: skipped
     )
     out = tmp_path / "s.tsv"
     with caplog.at_level("WARNING"):
@@ -122,16 +124,22 @@ def test_vcf_cli_snv_deletion_mismatch_and_skips(tmp_path, genome, caplog, monke
         "m_log_odds",
     ]
     rows = {(r[2], r[4]): r for r in (ln.split("\t") for ln in lines[1:])}
-    assert set(rows) == {("snv", "C"), ("snv", "T"), ("del", "G"), ("kill", "A"), ("bad", "G")}
+    assert set(rows) == {("snv", "C"), ("snv", "T"), ("del", "G"), ("kill", "A"), ("bad", "G"), ("last", "C")}
+    assert rows["last", "C"][1] == "1000" and rows["last", "C"][5] == "1"
     assert float(rows["snv", "C"][9]) == pytest.approx(10, abs=1e-3)
     assert float(rows["snv", "T"][8]) == pytest.approx(0, abs=1e-6)
     assert float(rows["del", "G"][9]) == pytest.approx(10, abs=1e-3)
     assert float(rows["kill", "A"][9]) == pytest.approx(-10, abs=1e-3)
     assert rows["bad", "G"][5] == "0" and rows["snv", "C"][5] == "1"
     assert "1 record(s) with no ALT allele ('.') skipped" in caplog.text
-    for text in ("1 symbolic", "chr7 (1)", "past their chromosome's end", "1 variant(s) whose REF differs"):
+    for text in (
+        "1 symbolic",
+        "chr7 (1)",
+        "2 variant(s) past their chromosome's end",
+        "1 variant(s) whose REF differs",
+    ):
         assert text in caplog.text
-    assert sizes == ([2, 2, 1] if chunk else [5])
+    assert sizes == ([2, 2, 2] if chunk else [6])
 
 
 def test_vcf_cli_nothing_to_score(tmp_path, genome, capsys):
