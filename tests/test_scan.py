@@ -340,3 +340,28 @@ def test_sigterm_during_a_scan_leaves_no_track(tmp_path, capsys, monkeypatch, re
     assert list(out.iterdir()) == []
     assert len(sent) == (3 if repeat else 1)
     assert signal.getsignal(signal.SIGTERM) is before  # the command's handler is gone once it returns
+
+
+def test_a_bigwig_cut_short_by_a_full_disk_is_an_error_not_an_empty_track(tmp_path):
+    """pyBigWig only prints when the last writes of a bigWig fail (here: a 40 KB file size limit, as on a
+    nearly full disk) and leaves a file without data; scan reads each track back before putting it in place."""
+    import resource
+    import subprocess
+    import sys
+
+    run = make_run(tmp_path, tiny_model(1), ["a"])
+    random_genome(tmp_path / "g.fa", {"chr1": 300_000, "chr2": 300_000})
+    argv = [sys.executable, "-m", "peakcnn", "-q", "scan", str(run), "--genome", str(tmp_path / "g.fa")]
+    argv += ["--stride", "64", "--out"]
+    assert subprocess.run([*argv, str(tmp_path / "full.bw")], capture_output=True).returncode == 0
+    assert (tmp_path / "full.bw").stat().st_size > 50_000  # the complete track does not fit the limit
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40 << 10, 40 << 10))
+
+    done = subprocess.run([*argv, str(tmp_path / "cut.bw")], capture_output=True, text=True, preexec_fn=limit)
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    message = "the bigWig could not be written completely; free space or choose another --out"
+    assert last == f"peakcnn: error: {tmp_path / 'cut.bw'}: {message}"
+    assert sorted(p.name for p in tmp_path.iterdir() if "cut" in p.name) == []

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from peakcnn.errors import InputError
+from peakcnn.errors import InputError, OutputError
 from peakcnn.io.output import check_output
 
 BIGWIG_EXT = (".bw", ".bigwig")
@@ -72,6 +72,7 @@ class TrackWriter:
 
             self._fh = pyBigWig.open(str(self.tmp), "w")
             self._fh.addHeader([(c, int(n)) for c, n in chroms], maxZooms=10)
+            self._last: dict[str, tuple[int, int]] = {}  # each chromosome's last interval, read back at the end
         else:
             self._fh = open(self.tmp, "w", encoding="utf-8", newline="\n")
 
@@ -80,12 +81,16 @@ class TrackWriter:
         if len(starts) == 0:
             return
         if self.format == "bigwig":
-            self._fh.addEntries(
-                [chrom] * len(starts),
-                np.asarray(starts, dtype=np.int64).tolist(),
-                ends=np.asarray(ends, dtype=np.int64).tolist(),
-                values=np.asarray(values, dtype=np.float64).tolist(),
-            )
+            try:
+                self._fh.addEntries(
+                    [chrom] * len(starts),
+                    np.asarray(starts, dtype=np.int64).tolist(),
+                    ends=np.asarray(ends, dtype=np.int64).tolist(),
+                    values=np.asarray(values, dtype=np.float64).tolist(),
+                )
+            except SystemError:  # how pyBigWig reports a failed write (a full disk)
+                raise self._failed() from None
+            self._last[chrom] = (int(starts[-1]), int(ends[-1]))
         else:
             lines = (
                 f"{chrom}\t{s}\t{e}\t{v:.6g}\n"
@@ -93,12 +98,36 @@ class TrackWriter:
             )
             self._fh.writelines(lines)
 
-    def finish(self) -> None:
+    def finish(self, check: bool = True) -> None:
         """Complete the temporary file (a bigWig writes its zoom levels and index here); nothing is in place
-        until :meth:`commit`."""
+        until :meth:`commit`. A bigWig is read back (``check``): pyBigWig only prints when its last writes
+        fail, and leaves a file without data."""
         if self._fh is not None:
             fh, self._fh = self._fh, None
             fh.close()
+            if check and self.format == "bigwig":
+                self._check_bigwig()
+
+    def _failed(self) -> OutputError:
+        return OutputError(
+            f"{self.path}: the bigWig could not be written completely; free space or choose another --out"
+        )
+
+    def _check_bigwig(self) -> None:
+        import pyBigWig
+
+        try:
+            bw = pyBigWig.open(str(self.tmp))
+        except RuntimeError:
+            bw = None
+        if bw is None:
+            raise self._failed()
+        try:
+            for chrom, (start, end) in self._last.items():
+                if not bw.intervals(chrom, start, end):
+                    raise self._failed()
+        finally:
+            bw.close()
 
     def commit(self) -> Path:
         """Move the finished file into place."""
@@ -109,6 +138,6 @@ class TrackWriter:
     def abort(self) -> None:
         """Close and delete the temporary file (deleted even when closing it fails)."""
         try:
-            self.finish()
+            self.finish(check=False)
         finally:
             self.tmp.unlink(missing_ok=True)
