@@ -67,6 +67,7 @@ class TrackWriter:
         self.path = check_output(path, "track")
         self.format = track_format(path)
         self.tmp = self.path.with_name(f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix}")
+        self._aborted = False
         if self.format == "bigwig":
             import pyBigWig
 
@@ -98,14 +99,14 @@ class TrackWriter:
             )
             self._fh.writelines(lines)
 
-    def finish(self, check: bool = True) -> None:
+    def finish(self) -> None:
         """Complete the temporary file (a bigWig writes its zoom levels and index here); nothing is in place
-        until :meth:`commit`. A bigWig is read back (``check``): pyBigWig only prints when its last writes
-        fail, and leaves a file without data."""
+        until :meth:`commit`. A bigWig is read back (unless aborted): pyBigWig only prints when its last
+        writes fail, and leaves a file without data."""
         if self._fh is not None:
             fh, self._fh = self._fh, None
             fh.close()
-            if check and self.format == "bigwig":
+            if self.format == "bigwig" and not self._aborted:
                 self._check_bigwig()
 
     def _failed(self) -> OutputError:
@@ -137,7 +138,8 @@ class TrackWriter:
 
     def abort(self) -> None:
         """Close and delete the temporary file (deleted even when closing it fails)."""
+        self._aborted = True
         try:
-            self.finish(check=False)
+            self.finish()
         finally:
             self.tmp.unlink(missing_ok=True)
