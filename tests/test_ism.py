@@ -156,6 +156,28 @@ def test_ism_cli_writes_the_effects_of_the_motif_detector(tmp_path):
     np.testing.assert_allclose([float(v) for v in rows[11][3:]], expect[:, 11], atol=1e-3)
 
 
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
+def test_ism_replaces_its_three_files_together_or_not_at_all(tmp_path, monkeypatch, failure):
+    """Interrupted or failing while drawing the figure of a new region, ism leaves the previous region's
+    .npy, .tsv and .png as they were (they are renamed into place together), and no temporary file."""
+    import peakcnn.interpret.plot_ism
+
+    run = make_run(tmp_path, tiny_model(1), ["a"])
+    random_genome(tmp_path / "g.fa", {"chr1": 2000})
+    argv = ["-q", "ism", str(run), "--genome", str(tmp_path / "g.fa"), "--out", str(tmp_path / "r"), "--region"]
+    assert main([*argv, "chr1:401-430"]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("r.*")}
+    assert sorted(before) == ["r.npy", "r.png", "r.tsv"]
+
+    def broken(*args, **kwargs):
+        raise failure(28, "No space left on device") if failure is OSError else failure
+
+    monkeypatch.setattr(peakcnn.interpret.plot_ism, "plot_ism", broken)
+    assert main([*argv, "chr1:901-960"]) == (130 if failure is KeyboardInterrupt else 1)
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("r.*")} == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
 def test_ism_of_an_all_n_sequence_plots_a_flat_logo_without_warnings(tmp_path, capsys):
     import warnings
 

@@ -168,22 +168,29 @@ def run_ism(args) -> int:
 
 
 def _write(prefix: str, delta, x, tasks: list[str], first: int, title: str, plot: bool) -> None:
-    """Write ``prefix.npy``, ``prefix.tsv`` and (optionally) ``prefix.png`` atomically."""
+    """Write ``prefix.npy``, ``prefix.tsv`` and (optionally) ``prefix.png`` as a set: each is written
+    under a temporary name, and they are renamed into place together once all are complete, so a failure
+    or an interruption leaves the previous set as it was."""
+    import contextlib
+
     import numpy as np
 
     from peakcnn.interpret.plot_ism import plot_ism
     from peakcnn.io.output import atomic_output, format_float, write_table
     from peakcnn.sequence import codes_to_str, onehot_to_codes
 
-    with atomic_output(prefix + ".npy") as tmp:
-        np.save(tmp, delta.astype(np.float32))
     ref = codes_to_str(onehot_to_codes(x))
     rows = (
         [first + j, ref[j], t] + [format_float(v) for v in delta[k, :, j]]
         for k, t in enumerate(tasks)
         for j in range(delta.shape[-1])
     )
-    write_table(prefix + ".tsv", ["position", "ref", "task", "A", "C", "G", "T"], rows)
-    if plot:
-        with atomic_output(prefix + ".png") as tmp:
-            plot_ism(delta, x, tasks, tmp, title=title, first_pos=first)
+    with contextlib.ExitStack() as renames:  # each block renames its file when the stack closes
+        np.save(renames.enter_context(atomic_output(prefix + ".npy")), delta.astype(np.float32))
+        write_table(
+            renames.enter_context(atomic_output(prefix + ".tsv")), ["position", "ref", "task", "A", "C", "G", "T"], rows
+        )
+        if plot:
+            plot_ism(
+                delta, x, tasks, renames.enter_context(atomic_output(prefix + ".png")), title=title, first_pos=first
+            )
