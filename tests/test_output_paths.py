@@ -298,6 +298,18 @@ def test_demo_replaces_only_its_own_data_set_and_knows_its_run_when_moved(tmp_pa
     assert "holds a run the demo did not train" in _one_error(capsys)
 
 
+def test_demo_refuses_an_evaluation_folder_it_could_not_replace_before_training(tmp_path, capsys, monkeypatch):
+    """OUT/run/eval_test holding a file an evaluation does not write: the demo's evaluate step would refuse
+    it after training (minutes; hours with --full), so the demo refuses it before any work."""
+    _no_work(monkeypatch)
+    folder = tmp_path / "results" / "run" / "eval_test"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    assert main(["demo", "--out", str(tmp_path / "results")]) == 2
+    assert f"{folder}: holds files an evaluation did not write (notes.txt)" in _one_error(capsys)
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_demo_checks_the_device_before_any_work(tmp_path, capsys, monkeypatch):
     _no_work(monkeypatch)

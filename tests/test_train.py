@@ -380,7 +380,7 @@ def test_resume_of_a_finished_run_rebuilds_its_history_and_needs_its_model(tmp_p
         train(dataset, run, {}, resume=True, progress=False)
 
 
-def test_existing_run_needs_force(tmp_path, dataset):
+def test_existing_run_needs_force(tmp_path, dataset, caplog):
     train(dataset, tmp_path / "run", {**SMALL, "epochs": 1}, progress=False)
     with pytest.raises(InputError, match="already holds a run"):
         train(dataset, tmp_path / "run", {**SMALL, "epochs": 1})
@@ -391,9 +391,11 @@ def test_existing_run_needs_force(tmp_path, dataset):
     (run / "eval_mine").mkdir()
     (run / "eval_mine" / "metrics.json").write_text("{}")
     (run / "eval_mine" / "notes.txt").write_text("a folder evaluate did not write alone")
-    train(dataset, run, {**SMALL, "epochs": 1, "seed": 4}, force=True, progress=False)
+    with caplog.at_level("WARNING"):
+        train(dataset, run, {**SMALL, "epochs": 1, "seed": 4}, force=True, progress=False)
     assert not (run / "eval_valid").exists()  # it scored the model --force replaced
     assert sorted(p.name for p in (run / "eval_mine").iterdir()) == ["metrics.json", "notes.txt"]
+    assert f"{run / 'eval_mine'}: kept, as it holds files an evaluation did not write (notes.txt)" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,9 @@ def check_options(out, device: str = "auto") -> Path:
     manifest = _demo_manifest(out)
     _check_dataset_is_the_demos(out, manifest)
     _check_run_is_the_demos(out, manifest)
+    from peakcnn.evaluate import check_evaluation_folder
+
+    check_evaluation_folder(out / "run" / "eval_test")  # refused now, not after training
     resolve_device(device)
     return out
 

@@ -369,7 +369,7 @@ def _foreign_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name not in OUTPUT_FILES)
 
 
-def _check_out(folder: Path) -> None:
+def check_evaluation_folder(folder: Path) -> None:
     """Refuse an output folder that is a file, or a folder holding anything an evaluation did not write
     (it is replaced as a whole)."""
     check_output_folder(folder)
@@ -388,9 +388,16 @@ def remove_evaluations(run: Path) -> list[Path]:
     gone = []
     for folder in sorted(Path(run).glob("eval_*")):
         if folder.is_dir() and not folder.is_symlink() and (folder / METRICS_FILE).is_file():
-            if not _foreign_files(folder):
+            foreign = _foreign_files(folder)
+            if not foreign:
                 shutil.rmtree(folder)
                 gone.append(folder)
+            else:
+                log.warning(
+                    f"warning: {folder}: kept, as it holds files an evaluation did not write "
+                    f"({', '.join(foreign[:3])}); its report describes the model being replaced, and "
+                    "'peakcnn evaluate' will not write over it: move those files out"
+                )
     return gone
 
 
@@ -437,7 +444,7 @@ def evaluate(
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     folder = Path(out) if out else Path(run) / f"eval_{split}"
-    _check_out(folder)
+    check_evaluation_folder(folder)
     folder = folder_destination(folder)
     doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts, shifts_name)
     tmp = temporary_folder(folder)  # this process's own: no one else's file or evaluation is touched
