@@ -308,3 +308,28 @@ def test_ensemble_keeps_the_members_centring_or_warns(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         meta = build_ensemble([runs["one", "summit"], runs["two", "midpoint"]], tmp_path / "mixed")
     assert "center" not in meta and "centred peak windows differently (midpoint, summit)" in caplog.text
+
+
+@pytest.mark.parametrize("failure", ["disk", KeyboardInterrupt])
+def test_an_ensemble_whose_write_fails_leaves_nothing(tmp_path, capsys, monkeypatch, failure):
+    """The weights written, then the disk full (or Ctrl-C) before the JSON: neither file, nor the folders
+    the command made for them, is left."""
+    import errno
+
+    import peakcnn.checkpoint as checkpoint
+
+    *_, r1, r2 = _members(tmp_path)
+    real = checkpoint.atomic_write_bytes
+
+    def then_fail(path, data):
+        if str(path).endswith(".json"):
+            if failure == "disk":
+                raise OSError(errno.ENOSPC, "No space left on device")
+            raise KeyboardInterrupt
+        real(path, data)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", then_fail)
+    out = tmp_path / "new" / "ens"
+    assert main(["ensemble", str(r1), str(r2), "--out", str(out)]) == (1 if failure == "disk" else 130)
+    assert capsys.readouterr().err.strip().startswith("peakcnn: ")
+    assert not (tmp_path / "new").exists()

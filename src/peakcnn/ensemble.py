@@ -11,6 +11,7 @@ is self-contained: the member runs may be deleted afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -204,8 +205,17 @@ def build_ensemble(
             ", ".join(centres),
         )
     meta = {k: v for k, v in meta.items() if v is not None}
+    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
     out.mkdir(parents=True, exist_ok=True)
-    save_tensors(out / MODEL_NAME, tensors, meta)
+    try:
+        save_tensors(out / MODEL_NAME, tensors, meta)
+    except BaseException:  # a full disk or an interruption: no half of a checkpoint, no folder made for it
+        for ext in ("safetensors", "json"):
+            (out / f"{MODEL_NAME}.{ext}").unlink(missing_ok=True)
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     if replacing:  # the evaluations there scored the ensemble just replaced
         from peakcnn.evaluate import remove_evaluations
 
