@@ -491,3 +491,32 @@ def test_an_empty_input_name_is_refused(tmp_path, files, capsys):
     ):
         assert main(argv) == 2
         assert f"{what} '': an empty name" in _one_error(capsys)
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
+def test_replace_folder_puts_the_previous_folder_back_when_the_second_rename_does_not_happen(
+    tmp_path, monkeypatch, failure
+):
+    """Between moving the previous folder aside and moving the new one in, a failure or a signal (Ctrl-C):
+    the previous folder is restored, not deleted with the aside copy."""
+    from peakcnn.io import output
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "f.txt").write_text("previous")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "f.txt").write_text("new")
+    real, calls = os.replace, []
+
+    def second_fails(src, dst):
+        calls.append(os.path.basename(src))
+        if len(calls) == 2:
+            raise failure
+        real(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", second_fails)
+    with pytest.raises(failure):
+        output.replace_folder(tmp_path / "new", tmp_path / "out")
+    monkeypatch.undo()
+    assert calls[:2] == ["out", "new"]
+    assert (tmp_path / "out" / "f.txt").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "out"]  # no aside copy left

@@ -224,20 +224,19 @@ def temporary_folder(folder: Path) -> Path:
 
 
 def replace_folder(tmp: Path, folder: Path) -> None:
-    """Move the finished folder ``tmp`` to ``folder``, replacing what is there; if that last rename fails,
-    the previous ``folder`` is put back."""
+    """Move the finished folder ``tmp`` to ``folder``, replacing what is there; if that last rename fails or
+    a signal arrives between the two renames, the previous ``folder`` is put back."""
     import shutil
 
     old = folder.parent / f".{folder.name}.old-{os.getpid()}"
     try:
         if folder.exists():
             os.replace(folder, old)
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            if old.exists():
-                os.replace(old, folder)
-            raise
+        os.replace(tmp, folder)
+    except BaseException:  # a failed rename, or a signal between the two: the previous folder goes back
+        if old.exists() and not folder.exists():
+            os.replace(old, folder)
+        raise
     finally:
         shutil.rmtree(old, ignore_errors=True)
 
