@@ -222,3 +222,36 @@ def test_options_of_the_wrong_type_are_refused_as_train_refuses_them(tmp_path, m
     with pytest.raises(InputError, match="out None: give the output folder as a path"):
         prepare_dataset(inputs["genome"], [inputs["a"], inputs["b"]], None, window=200)
     assert not (tmp_path / "ev").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-6), (torch.bfloat16, 2e-2)])
+def test_predict_and_ism_take_a_model_of_another_dtype(dtype, tol):
+    """'Any model': the one-hot input is given in the model's own dtype (it was always float32, and a
+    float64 or bfloat16 model failed inside torch)."""
+    import copy
+
+    model = tiny_model(2).eval()
+    other = copy.deepcopy(model).to(dtype)
+    codes = np.random.default_rng(1).integers(0, 4, (3, 200)).astype(np.uint8)
+    want = predict(model, codes)
+    got = predict(other, codes)
+    assert got.dtype == np.float32 and np.abs(got - want).max() < tol
+    x = codes_to_onehot(codes[:1])
+    assert np.abs(ism(other, x, 90, 110) - ism(model, x, 90, 110)).max() < tol * 10
+    assert next(other.parameters()).dtype == dtype  # the caller's model is left as it was
+
+
+def test_force_and_resume_take_true_or_false_only(tmp_path):
+    """force="no" replaced a data set and resume="yes" resumed: any non-empty string reads as True."""
+    from peakcnn.data.prepare import prepare_dataset
+    from peakcnn.train import train
+
+    inputs = tiny_dataset_inputs(tmp_path)
+    with pytest.raises(InputError, match=r"force 'no' \(str\): give True or False"):
+        prepare_dataset(inputs["genome"], inputs["a"], tmp_path / "ds", force="no", progress=False)
+    assert not (tmp_path / "ds").exists()
+    make_dataset(tmp_path / "syn", n=60, window=100)
+    for key in ("resume", "force"):
+        with pytest.raises(InputError, match=rf"{key} 'yes' \(str\): give True or False"):
+            train(tmp_path / "syn", tmp_path / "run", {"arch": "small", "epochs": 1}, progress=False, **{key: "yes"})
+    assert not (tmp_path / "run").exists()

@@ -220,6 +220,7 @@ def _predict_batches(model, batches, device, rc, fold, shifts) -> Iterator[np.nd
     from peakcnn.sequence import codes_to_onehot_torch
 
     net = fold_model(model) if fold else model
+    dtype = input_dtype(net)
     with placed(net, device):
         for batch in batches:
             check_shifts(shifts, batch.shape[-1])
@@ -232,8 +233,14 @@ def _predict_batches(model, batches, device, rc, fold, shifts) -> Iterator[np.nd
                 x = x.to(device, non_blocking=True)
                 if x.dim() == 2:
                     x = codes_to_onehot_torch(x)
-                out = strand_logits(net, x.float(), rc, shifts).cpu().numpy()
+                out = strand_logits(net, x.to(dtype), rc, shifts).cpu().numpy()
             yield out
+
+
+def input_dtype(model: nn.Module) -> torch.dtype:
+    """The floating dtype of ``model``'s parameters (float32 for a model without any): one-hot input is
+    given to the model in it, so that a float64 or bfloat16 model takes the same sequences."""
+    return next((t.dtype for t in model.parameters() if t.is_floating_point()), torch.float32)
 
 
 def model_window(model: nn.Module) -> int | None:

@@ -26,6 +26,7 @@ from peakcnn.runconfig import (
     HISTORY_FILE,
     TrainConfig,
     amp_dtype,
+    check_flag,
     differing_keys,
     read_run_config,
     resolve_device,
@@ -179,6 +180,8 @@ def train(
     Python's as they were saved); the caller's states are given back on return.
     """
     device = str(device) if isinstance(device, torch.device) else device
+    check_flag(resume, "resume")
+    check_flag(force, "force")
     with _callers_random_state():
         return _train(dataset, out, options, resume, force, device, progress)
 

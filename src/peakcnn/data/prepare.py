@@ -34,6 +34,7 @@ from peakcnn.errors import InputError, OutputError
 from peakcnn.io.bed import read_peaks, task_name, task_name_problem, write_bed
 from peakcnn.io.output import check_output_folder, folder_destination, replace_folder, temporary_folder
 from peakcnn.modelconfig import shortest_window
+from peakcnn.runconfig import check_flag
 
 log = logging.getLogger(__name__)
 
@@ -378,6 +379,7 @@ def prepare_dataset(
             seed=seed,
         )
     )
+    check_flag(force, "force")
     peak_paths = _paths(peaks)
     if not peak_paths:
         raise InputError("no peak files given; pass at least one --peaks file")

@@ -21,6 +21,7 @@ from peakcnn.inference import (
     default_batch,
     fold_model,
     inference_mode,
+    input_dtype,
     n_outputs,
 )
 
@@ -86,7 +87,8 @@ def ism(
     net = fold_model(model)
     with inference_mode(net, dev) as net:
         batch_size = batch_size or default_batch(dev)
-        return np.stack([_ism_one(net, x.to(dev), start, end, batch_size, progress) for x in X])
+        dtype = input_dtype(net)
+        return np.stack([_ism_one(net, x.to(dev, dtype), start, end, batch_size, progress) for x in X])
 
 
 def n_mutants(X: np.ndarray | torch.Tensor, start: int = 0, end: int | None = None) -> int:
