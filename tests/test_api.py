@@ -4,6 +4,7 @@ session as it was (random states, matplotlib backend, grad mode, open files)."""
 from __future__ import annotations
 
 import random
+import re
 
 import h5py
 import numpy as np
@@ -52,9 +53,14 @@ def test_predict_takes_codes_and_one_hot_alike_and_checks_batch_size(model):
     codes = random_codes(5)
     assert np.allclose(predict(model, codes, device="cpu"), predict(model, codes_to_onehot(codes), device="cpu"))
     assert predict(model, codes[:0], device="cpu").shape == (0, 2)
-    for bad in (0, -1, 2.5):
-        with pytest.raises(InputError, match=f"batch_size {bad!r}"):
+    for bad in (0, -1, 2.5, True, np.int64(0)):
+        with pytest.raises(InputError, match=re.escape(f"batch_size {bad!r}")):
             predict(model, codes, batch_size=bad, device="cpu")
+    # a numpy integer (a shape, a value read from an array) is a whole number like any other
+    by_two = predict(model, codes, batch_size=np.int64(2), device="cpu")
+    assert np.allclose(by_two, predict(model, codes, device="cpu"), rtol=0, atol=1e-6)  # other batches: rounding
+    x = codes_to_onehot(codes[:1])
+    assert np.allclose(ism(model, x, 10, 20, batch_size=np.int32(7)), ism(model, x, 10, 20), rtol=0, atol=1e-6)
 
 
 def test_predict_batches_leaves_the_callers_loop_outside_inference_mode(model):

@@ -283,10 +283,14 @@ def check_input(model: nn.Module, X, one_hot_only: bool = False) -> None:
         )
 
 
-def check_batch_size(batch_size, what: str = "windows") -> None:
-    """Raise :class:`InputError` unless ``batch_size`` is ``None`` (the default) or a whole number >= 1."""
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+def check_batch_size(batch_size, what: str = "windows") -> int | None:
+    """``batch_size`` as an int (a numpy integer too), or ``None`` (the default); :class:`InputError` unless
+    it is a whole number >= 1."""
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise InputError(f"batch_size {batch_size!r}: give a whole number of {what}, at least 1")
+    return int(batch_size)
 
 
 def predict(
@@ -309,7 +313,7 @@ def predict(
 
     check_flag(rc, "rc")
     check_input(model, X)
-    check_batch_size(batch_size)
+    batch_size = check_batch_size(batch_size)
     n = len(X)
     device = best_device(device)
     batch_size = batch_size or default_batch(device)

@@ -79,7 +79,7 @@ def ism(
     if not (whole and 0 <= start < end <= length):
         raise InputError(f"start {start!r}, end {end!r}: give whole numbers with 0 <= start < end <= {length}")
     start, end = int(start), int(end)
-    check_batch_size(batch_size, "mutants")
+    batch_size = check_batch_size(batch_size, "mutants")
     X = torch.as_tensor(np.ascontiguousarray(X) if not torch.is_tensor(X) else X, dtype=torch.float32)
     if len(X) == 0:
         return np.zeros((0, n_outputs(model), 4, end - start), dtype=np.float32)
