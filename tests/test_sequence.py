@@ -89,3 +89,20 @@ def test_n_content_difference_between_classes_warns():
     table.seqs[table.source == 0, :20] = s.N_CODE  # peak windows padded with N, negatives not
     (warning,) = n_warnings(table_stats(table))
     assert warning.startswith("N content differs between classes (peak windows vs negatives: mean N fraction")
+
+
+def test_codes_outside_0_to_4_and_one_hot_of_another_layout_are_refused():
+    """Read as indices, -2 encoded T and 257 decoded as C; an (N, L, 4) array argmaxed over L."""
+    from peakcnn.errors import InputError
+
+    for bad, shown in ((np.array([0, -2]), "values -2..0"), (np.array([257, 1]), "values 1..257")):
+        for f in (s.codes_to_onehot, s.codes_to_str):
+            with pytest.raises(InputError, match=rf"sequence codes hold {shown}; codes are integers A=0"):
+                f(bad)
+    with pytest.raises(InputError, match="sequence codes hold float64"):
+        s.codes_to_onehot(np.array([0.0, 1.0]))
+    onehot = s.codes_to_onehot(s.str_to_codes("ACGTN" * 2))
+    assert s.codes_to_str(s.onehot_to_codes(onehot)) == "ACGTN" * 2
+    with pytest.raises(InputError, match=r"one-hot of shape \(1, 10, 4\): give shape \(\.\.\., 4, L\)"):
+        s.onehot_to_codes(np.moveaxis(onehot, -1, -2)[None])
+    assert s.codes_to_str(np.array([4, 3], dtype=np.int64)) == "NT" and s.codes_to_str(np.zeros(0, np.uint8)) == ""

@@ -46,9 +46,21 @@ def str_to_codes(seq: str) -> np.ndarray:
     return bytes_to_codes(seq.encode("ascii", errors="replace"))
 
 
+def _checked_codes(codes) -> np.ndarray:
+    """``codes`` as an integer array of values 0-4; :class:`~peakcnn.errors.InputError` otherwise (a value
+    such as -2 or 257 would index another letter)."""
+    from peakcnn.errors import InputError
+
+    codes = np.asarray(codes)
+    if codes.dtype.kind not in "ui" or (codes.size and (codes.min() < 0 or codes.max() > N_CODE)):
+        shown = f"values {codes.min()}..{codes.max()}" if codes.dtype.kind in "ui" else f"{codes.dtype} values"
+        raise InputError(f"sequence codes hold {shown}; codes are integers A=0 C=1 G=2 T=3 N=4")
+    return codes
+
+
 def codes_to_str(codes: np.ndarray) -> str:
     """Convert codes of shape ``(L,)`` back to an uppercase string."""
-    return _DECODE[np.asarray(codes, dtype=np.uint8)].tobytes().decode("ascii")
+    return _DECODE[_checked_codes(codes)].tobytes().decode("ascii")
 
 
 def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
@@ -60,7 +72,7 @@ def codes_to_onehot(codes: np.ndarray, dtype=np.float32) -> np.ndarray:
     """One-hot encode codes of shape ``(..., L)`` into ``(..., 4, L)``; ``N`` becomes all zeros."""
     eye = np.zeros((N_CODE + 1, 4), dtype=dtype)
     eye[np.arange(4), np.arange(4)] = 1
-    return np.moveaxis(eye[codes], -1, -2)
+    return np.moveaxis(eye[_checked_codes(codes)], -1, -2)
 
 
 def codes_to_onehot_torch(codes, dtype=None):
@@ -79,6 +91,10 @@ def codes_to_onehot_torch(codes, dtype=None):
 def onehot_to_codes(onehot: np.ndarray) -> np.ndarray:
     """Inverse of :func:`codes_to_onehot`: columns with no 1 become ``N``."""
     onehot = np.asarray(onehot)
+    if onehot.ndim < 2 or onehot.shape[-2] != 4:
+        from peakcnn.errors import InputError
+
+        raise InputError(f"one-hot of shape {onehot.shape}: give shape (..., 4, L), the bases A, C, G, T on axis -2")
     codes = onehot.argmax(axis=-2).astype(np.uint8)
     codes[onehot.sum(axis=-2) == 0] = N_CODE
     return codes
