@@ -106,8 +106,8 @@ def init_caveat(split: str, meta: dict, sha256: str) -> str | None:
             n, of = (overlap.get(k, {}).get(split) for k in ("windows", "of"))
             if n:
                 notes.append(
-                    f"{n:,} of the {of:,} {split} windows overlap windows that {init} (--init) was trained or "
-                    "selected on, so their scores are optimistic"
+                    f"{n:,} of the {of:,} {split} windows overlap windows that {init} (--init) was "
+                    f"{'trained or selected' if split == 'test' else 'trained'} on, so their scores are optimistic"
                 )
     return "; ".join(dict.fromkeys(notes)) or None
 

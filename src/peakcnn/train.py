@@ -218,9 +218,6 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
         _check_trainable(ds, cfg)
         trainer = Trainer(ds, run, cfg, dev, progress)
         init = transfer_weights(trainer.model, cfg.init) if cfg.init and not resume else None
-        if init is not None:
-            init["overlap"] = trainer.init_overlap = init_overlap(init, ds)
-            _warn_overlap(init, ds)
         if resume:
             saved_init = read_run_config(run).get("init")
             if isinstance(saved_init, dict) and isinstance(saved_init.get("overlap"), dict):
@@ -238,6 +235,9 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
             except KeyboardInterrupt:
                 raise Interrupted(_interrupt_message(trainer, dataset, run)) from None
         _check_fresh(run, force)
+        if init is not None:
+            init["overlap"] = trainer.init_overlap = init_overlap(init, ds)
+            _warn_overlap(init, ds)
         created = [p for p in (run, *run.parents) if not p.exists()]  # deepest first
         run.mkdir(parents=True, exist_ok=True)
         try:
@@ -252,8 +252,10 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
 
 
 def init_overlap(init: dict, ds: Dataset) -> dict:
-    """Windows of ``ds``, per split, that overlap a window the ``--init`` run was trained or selected on
-    (the train and valid splits of its data set): scores on such windows are not those of unseen regions.
+    """Windows of ``ds``, per split, that overlap a window the ``--init`` run was trained on (its data set's
+    train split) or, for the test split, also selected on (its valid split): scores on such windows are not
+    those of unseen regions. A valid split shared with the starting run is not counted: this run's own
+    selection on it is what :func:`peakcnn.evaluate.split_caveat` already states.
 
     ``{"checked": True, "windows": {split: count}, "of": {split: windows}}``, or ``{"checked": False,
     "reason": ...}`` when the starting run's data set cannot be read."""
@@ -275,16 +277,20 @@ def init_overlap(init: dict, ds: Dataset) -> dict:
             source.close()
             return {"checked": False, "reason": f"{path} is no longer the data set {init['run']} was trained on"}
     try:
-        used = source.read("split") != SPLIT_NAMES.index("test")
-        other = (source.chroms, source.read("chrom")[used], source.read("start")[used], source.window)
-        split = ds.read("split")
-        hit = overlapping(ds.chroms, ds.read("chrom"), ds.read("start"), ds.window, other)
+        theirs = source.read("split")
+        chrom, start, split = ds.read("chrom"), ds.read("start"), ds.read("split")
+        hits = {}
+        for k, name in enumerate(SPLIT_NAMES):
+            used = theirs != SPLIT_NAMES.index("test") if name == "test" else theirs == SPLIT_NAMES.index("train")
+            other = (source.chroms, source.read("chrom")[used], source.read("start")[used], source.window)
+            mine = split == k
+            hits[name] = int(overlapping(ds.chroms, chrom[mine], start[mine], ds.window, other).sum())
     finally:
         if source is not ds:
             source.close()
     return {
         "checked": True,
-        "windows": {name: int(hit[split == k].sum()) for k, name in enumerate(SPLIT_NAMES)},
+        "windows": hits,
         "of": {name: int((split == k).sum()) for k, name in enumerate(SPLIT_NAMES)},
     }
 
