@@ -333,3 +333,31 @@ def test_an_ensemble_whose_write_fails_leaves_nothing(tmp_path, capsys, monkeypa
     assert main(["ensemble", str(r1), str(r2), "--out", str(out)]) == (1 if failure == "disk" else 130)
     assert capsys.readouterr().err.strip().startswith("peakcnn: ")
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("fail_at", ["safetensors", "json"])
+def test_a_failed_ensemble_force_keeps_the_previous_ensemble_when_it_is_still_whole(
+    tmp_path, capsys, monkeypatch, fail_at
+):
+    """Replacing an ensemble (--force): a failure before the new weights are in place leaves the previous
+    ensemble as it was; a failure after (new weights under the old JSON) leaves no inconsistent pair."""
+    import errno
+
+    import peakcnn.checkpoint as checkpoint
+
+    *_, r1, r2 = _members(tmp_path)
+    out = tmp_path / "ens"
+    assert main(["ensemble", str(r1), str(r2), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = checkpoint.atomic_write_bytes
+
+    def fail(path, data):
+        if str(path).endswith(fail_at):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", fail)
+    assert main(["ensemble", str(r2), str(r1), "--out", str(out), "--force"]) == 1
+    capsys.readouterr()
+    after = {p.name: p.read_bytes() for p in out.iterdir()} if out.exists() else {}
+    assert after == (before if fail_at == "safetensors" else {})

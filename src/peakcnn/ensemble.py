@@ -81,6 +81,17 @@ def ensemble_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: s
     return EnsembleModel(models).eval()
 
 
+def _whole_pair(stem: Path) -> bool:
+    """Whether ``stem.json`` and ``stem.safetensors`` are one checkpoint (the JSON's checksum fits)."""
+    from peakcnn.checkpoint import load_tensors
+
+    try:
+        load_tensors(stem)
+    except InputError:
+        return False
+    return True
+
+
 def _member_doc(run: Path, meta: dict) -> dict:
     keep = (
         "model_config", "tasks", "training", "dataset_sha256", "dataset_path", "epoch", "selected_by", "center",
@@ -210,8 +221,9 @@ def build_ensemble(
     try:
         save_tensors(out / MODEL_NAME, tensors, meta)
     except BaseException:  # a full disk or an interruption: no half of a checkpoint, no folder made for it
-        for ext in ("safetensors", "json"):
-            (out / f"{MODEL_NAME}.{ext}").unlink(missing_ok=True)
+        if not replacing or not _whole_pair(out / MODEL_NAME):  # an ensemble being replaced may still be whole
+            for ext in ("safetensors", "json"):
+                (out / f"{MODEL_NAME}.{ext}").unlink(missing_ok=True)
         for folder in created:
             with contextlib.suppress(OSError):
                 folder.rmdir()
