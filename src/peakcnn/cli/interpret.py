@@ -169,8 +169,8 @@ def run_ism(args) -> int:
 
 def _write(prefix: str, delta, x, tasks: list[str], first: int, title: str, plot: bool) -> None:
     """Write ``prefix.npy``, ``prefix.tsv`` and (optionally) ``prefix.png`` as a set: each is written
-    under a temporary name, and they are renamed into place together once all are complete, so a failure
-    or an interruption leaves the previous set as it was."""
+    under a temporary name, and the three are renamed into place one after the other only once all are
+    complete, so a failure or an interruption while they are written leaves the previous set as it was."""
     import contextlib
 
     import numpy as np

@@ -4,7 +4,9 @@ Output is written into a temporary folder next to ``DIR`` and renamed into place
 run leaves nothing behind. An existing ``DIR``:
 
 * holding the same data set (same input files by sha256, same parameters, same peakcnn version) is reused
-  as it is, without recomputation (``force=True`` rebuilds it);
+  as it is, without recomputation, also with ``force=True``, once its three files are there and
+  ``dataset.h5`` holds the content the manifest records; otherwise it is rebuilt (deleting ``dataset.h5``
+  forces that);
 * holding a different peakcnn data set is refused unless ``force=True``, which replaces it, and only when
   the folder holds nothing but a data set's own files;
 * holding anything else (a non-empty folder without a peakcnn manifest) is always refused.
@@ -352,7 +354,7 @@ def prepare_dataset(
         peaks of other replicates or conditions (so that a region accessible there is not a negative here),
         a blacklist.
     force
-        Replace an existing, different data set in ``out`` (or rebuild an identical one).
+        Replace an existing, different data set in ``out`` (an identical one is reused).
     progress
         Show a progress bar and log warnings as they happen.
 
