@@ -117,6 +117,17 @@ def save_model(run: Path, model: DNASeqClassifier, tasks: list[str], name: str =
     save_tensors(Path(run) / name, model.state_dict(), model_meta(model, tasks, **extra))
 
 
+def tensor_fault(tensors: dict[str, torch.Tensor]) -> tuple[str, str] | None:
+    """The first tensor that would make a model's outputs NaN, and why (``NaN or infinite values``, ``a
+    negative variance`` in a batch-norm ``running_var``); ``None`` when there is none."""
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return key, "NaN or infinite values"
+        if key.endswith("running_var") and bool((tensor < 0).any()):
+            return key, "a negative variance"
+    return None
+
+
 def model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str) -> DNASeqClassifier:
     """Build the network described by ``meta`` and load ``tensors`` into it, checking that they fit."""
     try:
@@ -143,16 +154,9 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str)
             if s
         )
         raise InputError(f"{where}: tensors do not fit the model config ({detail}); the checkpoint is damaged")
-    for key, tensor in tensors.items():
-        fault = (
-            "NaN or infinite values"
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
-            else "a negative variance"
-            if key.endswith("running_var") and bool((tensor < 0).any())
-            else None
-        )
-        if fault:  # training never saves such weights (it stops first); they would give NaN outputs
-            raise InputError(f"{where}: tensor {key} holds {fault}; the checkpoint is damaged, train the run again")
+    bad = tensor_fault(tensors)
+    if bad:  # training never saves such weights (it stops first); they would give NaN outputs
+        raise InputError(f"{where}: tensor {bad[0]} holds {bad[1]}; the checkpoint is damaged, train the run again")
     model.load_state_dict(tensors)
     model.eval()
     return model

@@ -36,6 +36,7 @@ from peakcnn.checkpoint import (
     model_meta,
     save_model,
     save_tensors,
+    tensor_fault,
 )
 from peakcnn.data.store import Dataset
 from peakcnn.ema import WeightAverage
@@ -419,15 +420,14 @@ class Trainer:
         )
 
     def _check_weights(self, epoch: int) -> None:
-        """Stop before saving weights or batch-norm statistics that hold NaN or infinite values (finite
-        outputs can hide them: an infinite running variance scales its channel to 0)."""
+        """Stop before saving weights or batch-norm statistics that a checkpoint may not hold
+        (:func:`~peakcnn.checkpoint.tensor_fault`); finite outputs can hide them: an infinite running
+        variance scales its channel to 0."""
         models = [("weights", self.model)] + ([("weight average", self.ema.model)] if self.ema is not None else [])
         for what, model in models:
-            for name, tensor in model.state_dict().items():
-                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                    self._raise_non_finite(
-                        epoch, None, f"the model's {what} hold NaN or infinite values ({name})", "end of the epoch"
-                    )
+            bad = tensor_fault(model.state_dict())
+            if bad:
+                self._raise_non_finite(epoch, None, f"the model's {what} hold {bad[1]} ({bad[0]})", "end of the epoch")
 
     def _validate(self, epoch: int) -> dict:
         """Validation loss (weighted as the training loss is), accuracy, auROC and auPRC of the model
