@@ -277,12 +277,12 @@ def init_overlap(init: dict, ds: Dataset) -> dict:
             source.close()
             return {"checked": False, "reason": f"{path} is no longer the data set {init['run']} was trained on"}
     try:
-        theirs = source.read("split")
+        theirs, their_chrom, their_start = (source.read(k) for k in ("split", "chrom", "start"))
         chrom, start, split = ds.read("chrom"), ds.read("start"), ds.read("split")
         hits = {}
         for k, name in enumerate(SPLIT_NAMES):
             used = theirs != SPLIT_NAMES.index("test") if name == "test" else theirs == SPLIT_NAMES.index("train")
-            other = (source.chroms, source.read("chrom")[used], source.read("start")[used], source.window)
+            other = (source.chroms, their_chrom[used], their_start[used], source.window)
             mine = split == k
             hits[name] = int(overlapping(ds.chroms, chrom[mine], start[mine], ds.window, other).sum())
     finally:
