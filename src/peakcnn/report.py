@@ -42,11 +42,17 @@ def fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def has_interval(m: dict, key: str) -> bool:
+    """Whether ``m[key + "_interval"]`` is an interval to show (two numbers, neither NaN)."""
+    ci = m.get(f"{key}_interval")
+    return bool(ci) and not any(v is None or math.isnan(v) for v in ci)
+
+
 def fmt_interval(m: dict, key: str, digits: int = 3) -> str:
     """``m[key]`` with its interval ``m[key + "_interval"]`` in brackets when there is one."""
-    ci = m.get(f"{key}_interval")
-    if not ci or any(v is None or math.isnan(v) for v in ci):
+    if not has_interval(m, key):
         return fmt(m[key], digits)
+    ci = m[f"{key}_interval"]
     return f"{fmt(m[key], digits)} ({ci[0]:.{digits}f}-{ci[1]:.{digits}f})"
 
 
@@ -201,22 +207,20 @@ def render(doc: dict, images: dict[str, Path], history: list[dict]) -> str:
         _summary(doc),
     ]
     tasks = doc["dataset"]["tasks"]
-    if len(doc["models"]) > 1:
-        sections += [
-            "<h2>CNN and baselines (macro over tasks)</h2>",
-            comparison_table(doc),
-            "<p class='small'>Baselines are fitted on the training split of the same data set, one logistic "
-            "regression per task; k-mers are counted on both strands. auPRC's chance level is the positive "
-            "rate. ECE: expected calibration error over 10 equal-width bins. "
-            f"{_esc(interval_note(doc))}</p>",
-        ]
-    else:  # evaluate --no-baselines, or a data set without training windows to fit them on
-        sections += [
-            "<h2>CNN (macro over tasks)</h2>",
-            comparison_table(doc),
-            "<p class='small'>No baselines were fitted for this evaluation. auPRC's chance level is the positive "
-            f"rate. ECE: expected calibration error over 10 equal-width bins. {_esc(interval_note(doc))}</p>",
-        ]
+    baselines = len(doc["models"]) > 1  # none with evaluate --no-baselines, or without training windows
+    sections += [
+        f"<h2>{'CNN and baselines' if baselines else 'CNN'} (macro over tasks)</h2>",
+        comparison_table(doc),
+        "<p class='small'>"
+        + (
+            "Baselines are fitted on the training split of the same data set, one logistic regression per task; "
+            "k-mers are counted on both strands. "
+            if baselines
+            else "No baselines were fitted for this evaluation. "
+        )
+        + "auPRC's chance level is the positive rate. ECE: expected calibration error over 10 equal-width bins. "
+        f"{_esc(interval_note(doc))}</p>",
+    ]
     if len(tasks) > 1:
         sections += ["<h2>Per task</h2>", per_task_table(doc)]
     shown = f" (the first {MAX_PANELS} of {len(tasks)} tasks)" if len(tasks) > MAX_PANELS else ""

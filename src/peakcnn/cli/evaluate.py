@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_table(doc: dict) -> str:
     """A markdown table of the macro metrics of every model, with window counts."""
-    from peakcnn.report import fmt, fmt_interval, interval_note, negatives_text, window_counts
+    from peakcnn.report import fmt, fmt_interval, has_interval, interval_note, negatives_text, window_counts
 
     ds = doc["dataset"]
     lines = [
@@ -92,12 +92,12 @@ def summary_table(doc: dict) -> str:
         "| model | windows (pos/neg) | auROC | auPRC | accuracy |",
         "|---|---|---|---|---|",
     ]
-    bracketed = False
-    for model in doc["models"].values():
-        m = model["metrics"]["macro"]
-        roc, prc = fmt_interval(m, "auroc"), fmt_interval(m, "auprc")
-        bracketed = bracketed or roc != fmt(m["auroc"]) or prc != fmt(m["auprc"])  # an interval is shown
-        lines.append(f"| {model['label']} | {window_counts(m)} | {roc} | {prc} | {fmt(m['accuracy'])} |")
-    if bracketed:
+    macros = [model["metrics"]["macro"] for model in doc["models"].values()]
+    for model, m in zip(doc["models"].values(), macros, strict=True):
+        lines.append(
+            f"| {model['label']} | {window_counts(m)} | {fmt_interval(m, 'auroc')} | {fmt_interval(m, 'auprc')} "
+            f"| {fmt(m['accuracy'])} |"
+        )
+    if any(has_interval(m, key) for m in macros for key in ("auroc", "auprc")):  # brackets were shown
         lines += ["", interval_note(doc)]
     return "\n".join(lines)
