@@ -11,7 +11,6 @@ is self-contained: the member runs may be deleted afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import torch
 from torch import nn
 
 from peakcnn.errors import InputError
-from peakcnn.io.output import check_output_folder
+from peakcnn.io.output import check_output_folder, make_folder, remove_made_folders
 
 log = logging.getLogger(__name__)
 
@@ -216,17 +215,14 @@ def build_ensemble(
             ", ".join(centres),
         )
     meta = {k: v for k, v in meta.items() if v is not None}
-    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
-    out.mkdir(parents=True, exist_ok=True)
+    created = make_folder(out)
     try:
         save_tensors(out / MODEL_NAME, tensors, meta)
     except BaseException:  # a full disk or an interruption: no half of a checkpoint, no folder made for it
         if not replacing or not _whole_pair(out / MODEL_NAME):  # an ensemble being replaced may still be whole
             for ext in ("safetensors", "json"):
                 (out / f"{MODEL_NAME}.{ext}").unlink(missing_ok=True)
-        for folder in created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_made_folders(created)
         raise
     if replacing:  # the evaluations there scored the ensemble just replaced
         from peakcnn.evaluate import remove_evaluations

@@ -19,7 +19,7 @@ from peakcnn import __version__
 from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, transfer_weights
 from peakcnn.data.store import Dataset
 from peakcnn.errors import InputError
-from peakcnn.io.output import check_output_folder
+from peakcnn.io.output import check_output_folder, make_folder, remove_made_folders
 from peakcnn.model import preset_config
 from peakcnn.runconfig import (
     CONFIG_FILE,
@@ -238,8 +238,7 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
         if init is not None:
             init["overlap"] = trainer.init_overlap = init_overlap(init, ds)
             _warn_overlap(init, ds)
-        created = [p for p in (run, *run.parents) if not p.exists()]  # deepest first
-        run.mkdir(parents=True, exist_ok=True)
+        created = make_folder(run)
         try:
             write_json(run / CONFIG_FILE, {**_run_config(ds, cfg, dev), "init": init})
             return trainer.fit()
@@ -318,9 +317,7 @@ def _remove_run_files(run: Path, created: list[Path]) -> None:
     for name in (CONFIG_FILE, *_RUN_FILES):
         with contextlib.suppress(OSError):
             (run / name).unlink(missing_ok=True)
-    for folder in created:
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+    remove_made_folders(created)
 
 
 def _check_trainable(ds: Dataset, cfg: TrainConfig) -> None:

@@ -218,6 +218,21 @@ def folder_destination(path: Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
+def make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those made, deepest first, for
+    :func:`remove_made_folders` to take back when the command fails before its output is complete."""
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def remove_made_folders(made: list[Path]) -> None:
+    """Remove the folders :func:`make_folder` made, as far as they are empty."""
+    for folder in made:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 def temporary_folder(folder: Path) -> Path:
     """The hidden name beside ``folder`` that this process builds it under (``.DIR.tmp-PID``)."""
     return folder.parent / f".{folder.name}.tmp-{os.getpid()}"
