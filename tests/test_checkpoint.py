@@ -68,15 +68,11 @@ def test_damaged_or_missing_checkpoint(tmp_path):
 
 def _rewrite_tensors(run, edit) -> None:
     """Edit a run's model tensors and record the new file's checksum, as another tool would."""
-    from safetensors.torch import save
+    from _apply_helpers import write_tensors
 
     tensors = load_file(str(run / "model.safetensors"))
     edit(tensors)
-    data = save(tensors)
-    meta = json.loads((run / "model.json").read_text())
-    meta["tensors_sha256"] = hashlib.sha256(data).hexdigest()
-    (run / "model.safetensors").write_bytes(data)
-    (run / "model.json").write_text(json.dumps(meta))
+    write_tensors(run, tensors)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -11,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _apply_helpers import make_run, random_codes, random_genome, tiny_model
+from _apply_helpers import make_run, random_codes, random_genome, tiny_model, write_tensors
 from _train_helpers import make_dataset
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from peakcnn.checkpoint import load_model
 from peakcnn.cli import main
@@ -109,23 +108,15 @@ def test_ensemble_rejects_mismatched_or_unsafe_inputs(tmp_path):
         assert not (p / "model.json").exists()
 
 
-def _write_tensors(run, tensors):
-    """Replace a run's tensors by hand, recording their checksum as save_tensors does."""
-    save_file(tensors, str(run / "model.safetensors"))
-    meta = json.loads((run / "model.json").read_text())
-    meta["tensors_sha256"] = hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
-    (run / "model.json").write_text(json.dumps(meta))
-
-
 def test_damaged_ensemble_checkpoint(tmp_path):
     _, _, r1, r2 = _members(tmp_path)
     ens = tmp_path / "ens"
     build_ensemble([r1, r2], ens)
     tensors = load_file(str(ens / "model.safetensors"))
-    _write_tensors(ens, {**tensors, "extra.weight": torch.zeros(1)})
+    write_tensors(ens, {**tensors, "extra.weight": torch.zeros(1)})
     with pytest.raises(InputError, match="belong to no member"):
         load_model(ens)
-    _write_tensors(ens, {k: v for k, v in tensors.items() if not k.startswith("members.1.head")})
+    write_tensors(ens, {k: v for k, v in tensors.items() if not k.startswith("members.1.head")})
     with pytest.raises(InputError, match=r"\(member 2\): tensors do not fit"):
         load_model(ens)
     meta = json.loads((ens / "model.json").read_text())
