@@ -77,7 +77,8 @@ _FIRST_OPTIONS = (
 )  # fmt: skip
 
 
-def _resume_config(run: Path, ds: Dataset, options: dict) -> TrainConfig:
+def _resume_config(run: Path, ds: Dataset, options: dict) -> tuple[TrainConfig, dict]:
+    """The configuration to resume ``run`` with, and the run's ``config.json`` it was read from."""
     if not (run / f"{LAST_NAME}.json").exists():
         raise InputError(f"{run}: no checkpoint to resume ({LAST_NAME}.json missing); train without --resume")
     saved = read_run_config(run)
@@ -113,7 +114,7 @@ def _resume_config(run: Path, ds: Dataset, options: dict) -> TrainConfig:
             "train into a new --out folder"
         )
     try:
-        return TrainConfig.from_dict(saved["training"])
+        return TrainConfig.from_dict(saved["training"]), saved
     except InputError as e:  # the values were read from the run, not given on this command line
         raise InputError(
             f"{run}/{CONFIG_FILE}: its training section does not load ({e}); the run folder is damaged, train "
@@ -209,17 +210,17 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
     check_output_folder(out)
     with Dataset(dataset) as ds:
         run = Path(out)
-        cfg = (
+        cfg, saved = (
             _resume_config(run, ds, options)
             if resume
-            else TrainConfig.from_dict({**TrainConfig().to_dict(), **options})
+            else (TrainConfig.from_dict({**TrainConfig().to_dict(), **options}), None)
         )
         dev = resolve_device(device)
         _check_trainable(ds, cfg)
         trainer = Trainer(ds, run, cfg, dev, progress)
         init = transfer_weights(trainer.model, cfg.init) if cfg.init and not resume else None
         if resume:
-            saved_init = read_run_config(run).get("init")
+            saved_init = saved.get("init")  # the --init overlap recorded when the run started
             if isinstance(saved_init, dict) and isinstance(saved_init.get("overlap"), dict):
                 trainer.init_overlap = saved_init["overlap"]
             trainer.restore()
