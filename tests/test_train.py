@@ -714,3 +714,16 @@ def test_init_from_a_run_trained_on_held_out_windows_is_caveated(tmp_path, caplo
     assert score(tmp_path / "run", baselines=False, n_boot=0)[0]["caveat"] == (
         f"the windows of {tmp_path / 'source'} (--init) were not checked against this split"
     )
+
+
+def test_a_resumed_init_run_keeps_its_recorded_overlap(tmp_path, dataset, monkeypatch):
+    train(dataset, tmp_path / "source", {**SMALL, "epochs": 1}, progress=False)
+    options = {**SMALL, "epochs": 2, "init": str(tmp_path / "source")}
+    _interrupt_in_epoch(monkeypatch, 2, _n_batches(dataset, 16), KeyboardInterrupt)
+    with pytest.raises(Interrupted):
+        train(dataset, tmp_path / "run", options, progress=False)
+    monkeypatch.undo()
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["init"]["overlap"]
+    assert recorded["checked"] and sum(recorded["of"].values()) == 160
+    train(dataset, tmp_path / "run", {}, resume=True, progress=False)
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["init_overlap"] == recorded
