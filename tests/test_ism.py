@@ -178,6 +178,18 @@ def test_ism_replaces_its_three_files_together_or_not_at_all(tmp_path, monkeypat
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_ism_without_plot_removes_the_figure_of_an_earlier_region(tmp_path):
+    """A --no-plot run over another region leaves no PREFIX.png that shows the earlier region's effects."""
+    run = make_run(tmp_path, tiny_model(1), ["a"])
+    random_genome(tmp_path / "g.fa", {"chr1": 2000})
+    argv = ["-q", "ism", str(run), "--genome", str(tmp_path / "g.fa"), "--out", str(tmp_path / "r"), "--region"]
+    assert main([*argv, "chr1:401-430"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("r.*")) == ["r.npy", "r.png", "r.tsv"]
+    assert main([*argv, "chr1:901-960", "--no-plot"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("r.*")) == ["r.npy", "r.tsv"]
+    assert np.load(tmp_path / "r.npy").shape[-1] == 60
+
+
 def test_ism_of_an_all_n_sequence_plots_a_flat_logo_without_warnings(tmp_path, capsys):
     import warnings
 

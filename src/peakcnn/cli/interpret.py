@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--genome", metavar="FASTA", help="genome FASTA for --region")
     p.add_argument("--chrom-alias", metavar="TSV", help="chromAlias TSV of equivalent chromosome names")
     p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix (PREFIX.npy/.tsv/.png)")
-    p.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG (an older PREFIX.png is removed)")
     add_device_option(p)
     p.set_defaults(func=run_ism)
 
@@ -194,3 +194,24 @@ def _write(prefix: str, delta, x, tasks: list[str], first: int, title: str, plot
             plot_ism(
                 delta, x, tasks, renames.enter_context(atomic_output(prefix + ".png")), title=title, first_pos=first
             )
+    if not plot:
+        _remove_older_figure(prefix + ".png")
+
+
+def _remove_older_figure(path: str) -> None:
+    """Remove a figure an earlier run wrote under the same prefix, which would not show the new effects."""
+    from pathlib import Path
+
+    from peakcnn.errors import InputError
+
+    figure = Path(path)
+    if not (figure.is_file() or figure.is_symlink()):
+        return
+    try:
+        figure.unlink()
+    except OSError as e:
+        raise InputError(
+            f"{path}: an older figure that does not show these effects cannot be removed: "
+            f"{e.strerror}; remove it, or run without --no-plot"
+        ) from None
+    log.info("ism: removed %s, an older figure that does not show these effects", path)
