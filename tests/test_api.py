@@ -49,6 +49,18 @@ def test_predict_refuses_what_the_model_cannot_take(model, make, message):
         predict(model, make(codes), device="cpu")
 
 
+def test_predict_and_ism_refuse_a_run_folder_given_as_the_model(tmp_path):
+    """A run's path in place of a loaded model is one InputError that says how to load it (it was an
+    AttributeError from deep inside)."""
+    x = codes_to_onehot(random_codes(1))
+    for model in (str(tmp_path), tmp_path):
+        for call in (predict, ism, lambda m, x: list(predict_batches(m, [x]))):
+            with pytest.raises(InputError, match=r"model is a \w+; give a torch.nn.Module; load a run with"):
+                call(model, x)
+    with pytest.raises(InputError, match=r"model is a dict; give a torch.nn.Module$"):
+        predict({}, x)
+
+
 def test_predict_takes_codes_and_one_hot_alike_and_checks_batch_size(model):
     codes = random_codes(5)
     assert np.allclose(predict(model, codes, device="cpu"), predict(model, codes_to_onehot(codes), device="cpu"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 from collections.abc import Callable, Iterable, Iterator
 from functools import reduce
 
@@ -202,10 +203,11 @@ def predict_batches(
     Raises
     ------
     InputError
-        At the call for ``shifts`` that are not distinct whole numbers; at a batch the model cannot take
-        (see :func:`check_input`: shape, window length, codes outside 0-4) or whose windows are no longer
-        than the largest shift.
+        At the call for a ``model`` that is not a torch module or ``shifts`` that are not distinct whole
+        numbers; at a batch the model cannot take (see :func:`check_input`: shape, window length, codes
+        outside 0-4) or whose windows are no longer than the largest shift.
     """
+    check_model(model)
     shifts = check_shifts(shifts)
 
     def checked():
@@ -249,9 +251,19 @@ def model_window(model: nn.Module) -> int | None:
     return int(window) if window else None
 
 
+def check_model(model) -> None:
+    """Raise :class:`InputError` unless ``model`` is a torch module (a run's path is not: load it first)."""
+    if not isinstance(model, nn.Module):
+        hint = (
+            "; load a run with peakcnn.checkpoint.load_model(RUN)[0]" if isinstance(model, (str, os.PathLike)) else ""
+        )
+        raise InputError(f"model is a {type(model).__name__}; give a torch.nn.Module{hint}")
+
+
 def check_input(model: nn.Module, X, one_hot_only: bool = False) -> None:
     """Raise :class:`InputError` unless ``X`` is a batch ``model`` takes: one-hot ``(N, 4, L)`` (or, unless
     ``one_hot_only``, integer codes ``(N, L)`` in 0-4), with ``L`` the model's window when it has one."""
+    check_model(model)
     forms = "one-hot (N, 4, L)" + ("" if one_hot_only else " or uint8 codes (N, L)")
     if not (isinstance(X, np.ndarray) or torch.is_tensor(X)):
         raise InputError(
