@@ -114,6 +114,10 @@ def test_prepare_train_evaluate_report(tmp_path, capsys):
     lo, hi = doc["models"]["CNN"]["metrics"]["macro"]["auroc_interval"]
     cell = f"{doc['models']['CNN']['metrics']['macro']['auroc']:.3f} ({lo:.3f}-{hi:.3f})"
     assert cell in out and cell in (folder / "report.html").read_text()
+    macro = doc["models"]["CNN"]["metrics"]["macro"]
+    lo, hi = macro["auprc_interval"]
+    pr_cell = f"{macro['auprc']:.3f} ({lo:.3f}-{hi:.3f}) | {macro['positive_rate']:.3f} |"
+    assert "| auPRC | auPRC chance |" in out and pr_cell in out  # the printed table shows auPRC's chance level
     assert set(doc["models"]) == {"CNN", "gc", "kmer4", "kmer6"}
     cnn = doc["models"]["CNN"]["metrics"]["macro"]
     assert cnn["n"] == doc["dataset"]["counts"]["test"] > 0 and 0 <= cnn["auroc"] <= 1

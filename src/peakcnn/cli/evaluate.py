@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary_table(doc: dict) -> str:
-    """A markdown table of the macro metrics of every model, with window counts."""
+    """A markdown table of the macro metrics of every model, with window counts and auPRC's chance level
+    (the positive rate)."""
     from peakcnn.report import fmt, fmt_interval, has_interval, interval_note, negatives_text, window_counts
 
     ds = doc["dataset"]
@@ -89,14 +90,14 @@ def summary_table(doc: dict) -> str:
         f"CNN scored on the {doc['model']['strands']}",
         *([f"caveat: {doc['caveat']}"] if doc.get("caveat") else []),
         "",
-        "| model | windows (pos/neg) | auROC | auPRC | accuracy |",
-        "|---|---|---|---|---|",
+        "| model | windows (pos/neg) | auROC | auPRC | auPRC chance | accuracy |",
+        "|---|---|---|---|---|---|",
     ]
     macros = [model["metrics"]["macro"] for model in doc["models"].values()]
     for model, m in zip(doc["models"].values(), macros, strict=True):
         lines.append(
             f"| {model['label']} | {window_counts(m)} | {fmt_interval(m, 'auroc')} | {fmt_interval(m, 'auprc')} "
-            f"| {fmt(m['accuracy'])} |"
+            f"| {fmt(m['positive_rate'])} | {fmt(m['accuracy'])} |"
         )
     if any(has_interval(m, key) for m in macros for key in ("auroc", "auprc")):  # brackets were shown
         lines += ["", interval_note(doc)]
