@@ -213,6 +213,17 @@ def test_an_out_ending_in_a_separator_or_dash_is_refused(tmp_path, files, capsys
     assert not any((tmp_path / name).exists() for name in ("newdir", "-", "tr.bw", "pk", "t.a.bw"))
 
 
+def test_an_out_in_a_missing_folder_or_under_a_file_says_which(tmp_path, files, capsys, monkeypatch):
+    """A missing folder can be created; a file where a folder should be cannot, and the line says so."""
+    monkeypatch.chdir(tmp_path)
+    assert _predict(files, "nodir/p.tsv") == 2
+    assert "nodir/p.tsv: folder nodir does not exist; create it or choose another" in _one_error(capsys)
+    for out in ("reg.bed/p.tsv", "reg.bed/sub/p.tsv"):
+        assert _predict(files, out) == 2
+        assert f"{out}: reg.bed is a file, not a folder; choose another --out table path" in _one_error(capsys)
+    assert (tmp_path / "reg.bed").read_text() == REGIONS and not (tmp_path / "nodir").exists()
+
+
 @pytest.mark.parametrize("prefix", ["ism/", "ism"])
 def test_ism_prefix_that_is_a_folder_is_refused(tmp_path, files, capsys, monkeypatch, prefix):
     monkeypatch.chdir(tmp_path)

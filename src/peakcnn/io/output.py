@@ -128,6 +128,9 @@ def check_output(path: str | Path, what: str = "output") -> Path:
     target = destination(path, what)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
+        existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise InputError(f"{path}: {existing} is a file, not a folder; choose another {what} path")
         raise InputError(f"{path}: folder {parent} does not exist; create it or choose another {what} path")
     _probe(parent, _temporary(target).name, path, what)
     return target
