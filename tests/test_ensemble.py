@@ -81,6 +81,15 @@ def test_ensemble_rejects_mismatched_or_unsafe_inputs(tmp_path):
     assert meta["tasks"] == ["x", "y"] and [m["tasks"] for m in meta["ensemble"]["members"]] == [TASKS, ["a", "c"]]
     with pytest.raises(InputError, match="2 tasks .* but 1 task names were given"):
         build_ensemble([r1, other_tasks], tmp_path / "e5", tasks=["x"])
+    # ...but a task at another position in another member, or in --tasks, would be averaged with or named as
+    # a different task.
+    swapped = make_run(tmp_path, tiny_model(n_tasks=2, seed=3), ["b", "a"], "swapped")
+    with pytest.raises(InputError, match=r"swapped: task 'b' is output 1 here but output 2 of .*one; outputs are"):
+        build_ensemble([r1, other_tasks, swapped], tmp_path / "e6", tasks=["x", "y"])
+    with pytest.raises(InputError, match=r"one: task 'a' is output 1 here but output 2 of --tasks; outputs are"):
+        build_ensemble([r1, r2], tmp_path / "e7", tasks=["b", "a"])
+    build_ensemble([r1, r2], tmp_path / "e8", tasks=["a", "x"])  # a name kept in place is fine
+    assert not any((tmp_path / e).exists() for e in ("e6", "e7"))
     with pytest.raises(InputError, match="window 240 does not match window 200 of"):
         build_ensemble([r1, other_window], tmp_path / "e3")
     with pytest.raises(InputError, match="is also one of the member runs"):

@@ -138,7 +138,8 @@ def build_ensemble(
         Names of the ensemble's outputs, under the rules of ``peakcnn prepare --names`` (non-empty, no
         whitespace, distinct). When given, members whose task names differ are accepted as long as they have
         this many tasks; output ``i`` is then the mean of every member's output ``i`` (each
-        member's own names are kept in the metadata).
+        member's own names are kept in the metadata). A name found at two positions (in two members, or in
+        a member and ``tasks``) is refused: it would mix tasks.
     """
     from peakcnn import __version__
     from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, load_model, save_tensors
@@ -166,6 +167,9 @@ def build_ensemble(
     if replacing and not force:
         raise InputError(f"{out}: already holds a model; add --force to replace it, or choose another --out folder")
     tensors, members, first, weights = {}, [], None, {}
+    # A task name at two output positions (a member trained with --names b a beside one with a b, or --tasks
+    # naming the members' outputs in another order) would average or label different tasks as one.
+    positions = {name: (i, "--tasks") for i, name in enumerate(tasks or [])}
     for i, run in enumerate(runs):
         model, meta = load_model(run)
         if is_ensemble(meta):
@@ -182,6 +186,13 @@ def build_ensemble(
                 raise InputError(
                     f"{run}: {key} {meta.get(key)} does not match {key} {first[1].get(key)} of {first[0]}; "
                     "the members of an ensemble must share tasks (or be named with --tasks), window and encoding"
+                )
+        for j, name in enumerate(meta["tasks"] if tasks is not None else []):
+            k, where = positions.setdefault(name, (j, str(run)))
+            if k != j:
+                raise InputError(
+                    f"{run}: task '{name}' is output {j + 1} here but output {k + 1} of {where}; outputs are "
+                    "matched by position, so this would mix tasks; give members (and --tasks) one task order"
                 )
         digest = _weights_digest(model)  # the network's own tensors: last.* also holds optimizer state
         if digest in weights:
