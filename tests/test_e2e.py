@@ -351,6 +351,24 @@ def test_evaluate_shifts_average_moved_windows_and_the_report_says_so(trained, c
     assert one["model"]["strands"] == "forward strand, each window moved by +4 bp (N moved in)"
 
 
+def test_the_interval_note_comes_only_with_brackets_shown():
+    """Intervals computed but undefined everywhere (every task of one class in the split) are not explained;
+    a per-task interval beside a macro without one is explained in the report, not in the macro printout."""
+    from peakcnn.report import interval_note
+
+    nan = float("nan")
+
+    def doc(macro_ci, task_ci):
+        metrics = {"macro": {"auroc_interval": macro_ci}, "tasks": {"a": {"auprc_interval": task_ci}}}
+        return {"intervals": {"level": 0.95, "method": "m", "resamples": 10}, "models": {"CNN": {"metrics": metrics}}}
+
+    assert interval_note(doc([nan, nan], [nan, nan])) == "" and interval_note(doc(None, None)) == ""
+    assert interval_note(doc(None, [0.1, 0.2])).startswith("In brackets: 95% intervals")
+    assert interval_note(doc(None, [0.1, 0.2]), macro_only=True) == ""
+    assert interval_note(doc([0.1, 0.2], None), macro_only=True).startswith("In brackets")
+    assert interval_note({**doc([0.1, 0.2], None), "intervals": None}) == ""
+
+
 def test_split_caveat_names_what_used_the_split():
     from peakcnn.evaluate import split_caveat
 

@@ -56,10 +56,14 @@ def fmt_interval(m: dict, key: str, digits: int = 3) -> str:
     return f"{fmt(m[key], digits)} ({ci[0]:.{digits}f}-{ci[1]:.{digits}f})"
 
 
-def interval_note(doc: dict) -> str:
-    """What the bracketed intervals are, or nothing when the evaluation computed none."""
+def interval_note(doc: dict, macro_only: bool = False) -> str:
+    """What the bracketed intervals are, or nothing when no table shows one: the evaluation computed none,
+    or every auROC and auPRC is undefined (one class). ``macro_only``: only the macro rows are shown."""
     ci = doc.get("intervals")
-    if not ci:
+    shown = [model["metrics"]["macro"] for model in doc["models"].values()]
+    if not macro_only:
+        shown += [m for model in doc["models"].values() for m in model["metrics"]["tasks"].values()]
+    if not ci or not any(has_interval(m, key) for m in shown for key in ("auroc", "auprc")):
         return ""
     return (
         f"In brackets: {ci['level']:.0%} intervals of auROC and auPRC, {ci['method']}, {ci['resamples']:,} "

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 def summary_table(doc: dict) -> str:
     """A markdown table of the macro metrics of every model, with window counts and auPRC's chance level
     (the positive rate)."""
-    from peakcnn.report import fmt, fmt_interval, has_interval, interval_note, negatives_text, window_counts
+    from peakcnn.report import fmt, fmt_interval, interval_note, negatives_text, window_counts
 
     ds = doc["dataset"]
     lines = [
@@ -93,12 +93,13 @@ def summary_table(doc: dict) -> str:
         "| model | windows (pos/neg) | auROC | auPRC | auPRC chance | accuracy |",
         "|---|---|---|---|---|---|",
     ]
-    macros = [model["metrics"]["macro"] for model in doc["models"].values()]
-    for model, m in zip(doc["models"].values(), macros, strict=True):
+    for model in doc["models"].values():
+        m = model["metrics"]["macro"]
         lines.append(
             f"| {model['label']} | {window_counts(m)} | {fmt_interval(m, 'auroc')} | {fmt_interval(m, 'auprc')} "
             f"| {fmt(m['positive_rate'])} | {fmt(m['accuracy'])} |"
         )
-    if any(has_interval(m, key) for m in macros for key in ("auroc", "auprc")):  # brackets were shown
-        lines += ["", interval_note(doc)]
+    note = interval_note(doc, macro_only=True)
+    if note:  # brackets were shown
+        lines += ["", note]
     return "\n".join(lines)
