@@ -351,6 +351,31 @@ def test_evaluate_shifts_average_moved_windows_and_the_report_says_so(trained, c
     assert one["model"]["strands"] == "forward strand, each window moved by +4 bp (N moved in)"
 
 
+def test_the_valid_split_caveat_names_the_6mer_choice_only_when_valid_made_it(trained, caplog):
+    """On another data set's valid split the run chose nothing; the 6-mer baseline chose its L2 strength there
+    unless every task had one class in it, and only then does the caveat say so."""
+    import dataclasses
+
+    from _train_helpers import synthetic_table
+
+    from peakcnn.data.store import write_dataset
+
+    table = synthetic_table(n=120, window=100, n_tasks=1, seed=5)
+    valid = table.split == 1
+    one_class = dataclasses.replace(table, labels=np.where(valid[:, None], 0, table.labels).astype(np.uint8))
+    one_class = dataclasses.replace(one_class, source=(one_class.labels.max(axis=1) == 0).astype(np.uint8))
+    caveats = {}
+    for name, t in (("both", table), ("one", one_class)):
+        (trained / f"valid_{name}").mkdir()
+        write_dataset(t, trained / f"valid_{name}" / "dataset.h5")
+        out = trained / f"valid_{name}_eval"
+        argv = ["-q", "evaluate", str(trained / "run"), "--dataset", str(trained / f"valid_{name}"), "--split", "valid"]
+        assert main([*argv, "--out", str(out)]) == 0
+        caveats[name] = json.loads((out / "metrics.json").read_text())["caveat"]
+    assert caveats == {"both": "this split chose the 6-mer baseline's L2 strength, so its scores are optimistic "
+                       "(use --split test)", "one": None}  # fmt: skip
+
+
 def test_the_interval_note_comes_only_with_brackets_shown():
     """Intervals computed but undefined everywhere (every task of one class in the split) are not explained;
     a per-task interval beside a macro without one is explained in the report, not in the macro printout."""

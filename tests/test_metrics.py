@@ -242,12 +242,14 @@ def test_a_c_that_cannot_be_chosen_on_valid_is_said_to_be_the_default(caplog):
     assert fitted["kmer6"]["label"].endswith("(L2 chosen on valid; C = 1 for leaf: one class in valid)")
     assert "task leaf has one class in the valid split" in caplog.text and "task root" not in caplog.text
     assert fitted["kmer4"]["label"] == "4-mer logistic regression"
+    assert fitted["kmer6"]["tuned"] and not fitted["kmer4"]["tuned"]  # root's C was chosen on valid
     caplog.clear()
     empty = (valid[0][:0], valid[1][:0])  # no validation windows at all: said as such, not "one class"
     with caplog.at_level("WARNING"):
         fitted = run_baselines(train, empty, test, tasks=["root", "leaf"])
     assert fitted["kmer6"]["label"].endswith("(L2 chosen on valid; C = 1 for root, leaf: no valid windows)")
     assert "the valid split is empty" in caplog.text and "one class" not in caplog.text
+    assert not fitted["kmer6"]["tuned"] and fitted["kmer6"]["fitted"]  # valid chose nothing: evaluate's caveat
 
 
 def test_a_baseline_not_fitted_for_a_task_says_so_in_its_label(caplog):

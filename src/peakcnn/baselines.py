@@ -160,8 +160,9 @@ def _task_probs(baseline: Baseline, name: str, x, xv, xt, y, yv) -> np.ndarray:
 
 
 def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, tasks: list[str] | None = None):
-    """Fit every baseline; returns ``{name: {"label", "probs", "chosen_c"}}``. The label of a baseline
-    whose C could not be chosen on ``valid`` for some task says so."""
+    """Fit every baseline; returns ``{name: {"label", "probs", "chosen_c", "fitted", "tuned"}}``: ``fitted``
+    and ``tuned`` say whether ``train`` fitted, and ``valid`` chose the C of, at least one task. The label of a
+    baseline whose C could not be chosen on ``valid`` for some task says so."""
     from tqdm import tqdm
 
     out = {}
@@ -183,6 +184,12 @@ def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, t
             notes.append(f"C = 1 for {', '.join(b.untuned)}: {why}")
         for note in notes:
             label = f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
-        out[b.name] = {"label": label, "probs": probs, "chosen_c": b.chosen_c}
+        out[b.name] = {
+            "label": label,
+            "probs": probs,
+            "chosen_c": b.chosen_c,
+            "fitted": len(b.unfitted) < n_tasks,  # on the train split, for some task
+            "tuned": b.tune_c and len(b.unfitted) + len(b.untuned) < n_tasks,  # C chosen on valid for some task
+        }
     bar.close()
     return out

@@ -54,7 +54,8 @@ OUTPUT_FILES = frozenset({METRICS_FILE, REPORT_FILE, "roc.png", "pr.png", "calib
 def split_caveat(split: str, meta: dict, baselines: bool, sha256: str) -> str | None:
     """Why scores on the train or valid split of the data set with checksum ``sha256`` overstate accuracy on
     new regions (``caveat`` in metrics.json), from what the run (or the ensemble members trained on that data
-    set) and the baselines actually did with it; ``None`` when nothing did."""
+    set) and the baselines actually did with it; ``None`` when nothing did. ``baselines``: whether the
+    baselines used the split (were fitted on it as train, or chose the 6-mer's L2 strength on it as valid)."""
     if split == "test":
         return None
     members = (meta.get("ensemble") or {}).get("members") or [meta]
@@ -312,20 +313,21 @@ def score(
         doc = {
             "run": str(run.resolve()),
             "split": split,
-            "caveat": "; ".join(
-                c for c in (split_caveat(split, meta, baselines, ds.sha256), init_caveat(split, meta, ds.sha256)) if c
-            )
-            or None,
+            "caveat": None,
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": _dataset_doc(ds, matches, split),
             "model": model_doc,
             "models": {"CNN": {"label": f"CNN ({model_doc['arch']})", "metrics": None}},
         }
+        fitted = {}
         if baselines:
             fitted = run_baselines(ds.load_split("train"), ds.load_split("valid"), (codes, labels), tasks=ds.tasks)
             for name, b in fitted.items():
                 probs[name] = b["probs"]
                 doc["models"][name] = {"label": b["label"], "chosen_c": b["chosen_c"]}
+        used = any(b["fitted" if split == "train" else "tuned"] for b in fitted.values())  # this split, by baselines
+        caveats = (split_caveat(split, meta, used, ds.sha256), init_caveat(split, meta, ds.sha256))
+        doc["caveat"] = "; ".join(c for c in caveats if c) or None
     tasks = doc["dataset"]["tasks"]
     if n_boot is None:
         n_boot = N_BOOT if len(tasks) <= N_BOOT_MAX_TASKS else 0
