@@ -353,7 +353,8 @@ def test_evaluate_shifts_average_moved_windows_and_the_report_says_so(trained, c
 
 def test_the_valid_split_caveat_names_the_6mer_choice_only_when_valid_made_it(trained, caplog):
     """On another data set's valid split the run chose nothing; the 6-mer baseline chose its L2 strength there
-    unless every task had one class in it, and only then does the caveat say so."""
+    unless every task had one class in it, and only then does the caveat say so. A split of one class only
+    is warned about."""
     import dataclasses
 
     from _train_helpers import synthetic_table
@@ -372,6 +373,7 @@ def test_the_valid_split_caveat_names_the_6mer_choice_only_when_valid_made_it(tr
         argv = ["-q", "evaluate", str(trained / "run"), "--dataset", str(trained / f"valid_{name}"), "--split", "valid"]
         assert main([*argv, "--out", str(out)]) == 0
         caveats[name] = json.loads((out / "metrics.json").read_text())["caveat"]
+        assert ("one class only for every task: no auROC or auPRC" in caplog.text) == (name == "one")
     assert caveats == {"both": "this split chose the 6-mer baseline's L2 strength, so its scores are optimistic "
                        "(use --split test)", "one": None}  # fmt: skip
 

@@ -337,8 +337,14 @@ def score(
         doc["models"][name]["metrics"] = multitask_metrics(labels, p, tasks)
         if n_boot:
             add_intervals(doc["models"][name]["metrics"], labels, p, tasks, n_boot)
-    left_out = doc["models"]["CNN"]["metrics"]["macro"]["tasks_left_out"]
-    if left_out:
+    cnn = doc["models"]["CNN"]["metrics"]
+    left_out = cnn["macro"]["tasks_left_out"]
+    if not any(m["n_pos"] and m["n_neg"] for m in cnn["tasks"].values()):
+        log.warning(
+            f"warning: the {split} split has one class only for every task: no auROC or auPRC, and the macro "
+            "accuracy, loss and calibration are those of one class; evaluate on a split with peaks and negatives"
+        )
+    elif left_out:
         log.warning(
             f"warning: the {split} split has one class only for task(s) {', '.join(left_out)}: no auROC or "
             "auPRC there, and the macro figures average the other tasks"
