@@ -284,6 +284,13 @@ def test_evaluate_damaged_checkpoint(trained, tmp_path, capsys):
     assert "do not fit the model config" in _error(capsys)
 
 
+def test_evaluate_of_a_model_file_or_missing_run_names_the_run_not_the_output(trained, tmp_path, capsys):
+    for run in (trained / "run" / "model.safetensors", tmp_path / "missing"):
+        assert main(["evaluate", str(run), "--no-baselines"]) == 2
+        assert f"{run}: no run folder here; give the --out folder of 'peakcnn train'" in _error(capsys)
+    assert not (tmp_path / "missing").exists()
+
+
 def test_evaluate_rc_scores_the_mean_of_both_strands(trained, capsys):
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset

@@ -51,6 +51,14 @@ REPORT_FILE = "report.html"
 OUTPUT_FILES = frozenset({METRICS_FILE, REPORT_FILE, "roc.png", "pr.png", "calibration.png", "training.png"})
 
 
+def _run_folder(run) -> Path:
+    """``run`` as a path, or :class:`InputError` when it is not a folder (a model file, a missing path)."""
+    run = Path(run)
+    if not run.is_dir():
+        raise InputError(f"{run}: no run folder here; give the --out folder of 'peakcnn train'")
+    return run
+
+
 def split_caveat(split: str, meta: dict, baselines: bool, sha256: str) -> str | None:
     """Why scores on the train or valid split of the data set with checksum ``sha256`` overstate accuracy on
     new regions (``caveat`` in metrics.json), from what the run (or the ensemble members trained on that data
@@ -289,9 +297,7 @@ def score(
     check_flag(baselines, "baselines")
     check_flag(rc, "rc")
     check_n_boot(n_boot)
-    run = Path(run)
-    if not run.is_dir():
-        raise InputError(f"{run}: no run folder here; give the --out folder of 'peakcnn train'")
+    run = _run_folder(run)
     model, meta = load_model(run)
     shifts = check_shifts(shifts, int(meta["window"]), shifts_name)
     with Dataset(_dataset_path(run, meta, dataset)) as ds:
@@ -451,7 +457,7 @@ def evaluate(
     """
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
-    folder = Path(out) if out else Path(run) / f"eval_{split}"
+    folder = Path(out) if out else _run_folder(run) / f"eval_{split}"
     check_evaluation_folder(folder)
     folder = folder_destination(folder)
     doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts, shifts_name)
