@@ -61,6 +61,8 @@ def test_gzip_and_bgzip_like_multi_member(tmp_path):
         (HEADER, "\t5\t.\tA\tC\n", "v.vcf:3: empty CHROM"),
         (HEADER, "chr1\t5\t.\tAZ\tC\n", "v.vcf:3: REF 'AZ'"),
         (HEADER, "chr1\t5\t.\tA\tC-\n", "v.vcf:3: ALT allele 'C-'"),
+        (HEADER, "chr1\t5\t.\tA\tC\n# note\n", "v.vcf:4: header line after the records; a VCF's header comes"),
+        (HEADER, "chr1\t5\t.\tA\tC\n" + HEADER, "v.vcf:4: header line after the records"),  # files joined by cat
         ("", "\x89HDF\r\n\x1a\n\x00\x00\x00\x00\x00\x08\x08\x00", "v.vcf: binary data, not a VCF"),  # an HDF5 file
     ],
 )

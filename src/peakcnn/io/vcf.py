@@ -101,17 +101,25 @@ def read_vcf(path: str | Path) -> tuple[list[Variant], VcfReport]:
     Raises
     ------
     InputError
-        Missing file, no ``#CHROM`` header line before the first record, malformed record.
+        Missing file, no ``#CHROM`` header line before the first record, a header line after the records,
+        malformed record.
     """
     path = Path(path)
     check_input_file(path, "VCF file", "--vcf")
     variants: list[Variant] = []
     report = VcfReport()
-    header = False
+    header = records = False
     try:
         with open_text(path, "VCF") as fh:
             for lineno, line in enumerate(fh, start=1):
-                if line.startswith("##") or not line.strip():
+                if not line.strip():
+                    continue
+                if line.startswith("#") and records:
+                    raise InputError(
+                        f"{path}:{lineno}: header line after the records; a VCF's header comes before them "
+                        "(join VCF files with bcftools concat, not cat)"
+                    )
+                if line.startswith("##"):
                     continue
                 if line.startswith("#"):
                     header = line.upper().startswith("#CHROM")
@@ -123,6 +131,7 @@ def read_vcf(path: str | Path) -> tuple[list[Variant], VcfReport]:
                         f"{path}:{lineno}: record before the '#CHROM POS ID REF ALT ...' header line; "
                         "is this a VCF? add the header"
                     )
+                records = True
                 variants.extend(_parse_record(path, lineno, line, report))
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read ({e}); check the file is intact") from None
