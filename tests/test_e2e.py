@@ -5,6 +5,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -551,6 +552,21 @@ def test_command_line_mistakes_are_one_line(argv, message, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1, err
     assert err[0].startswith("peakcnn: error: ") and message in err[0], err
+
+
+def test_ctrl_c_while_the_command_line_is_read_is_one_line_exit_130(monkeypatch, capsys):
+    """Before main's handlers are in place (sub-commands importing, arguments parsed) Ctrl-C is still the
+    one line 'peakcnn: interrupted' and exit 130, as later."""
+    import peakcnn.cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(peakcnn.cli, "build_parser", interrupted)
+    monkeypatch.setattr(sys, "argv", ["peakcnn", "evaluate", "RUN"])
+    with pytest.raises(SystemExit) as e:
+        peakcnn.cli.entry()
+    assert e.value.code == 130 and capsys.readouterr().err == "peakcnn: interrupted\n"
 
 
 def test_running_out_of_memory_is_one_line_exit_1(monkeypatch, capsys):

@@ -108,4 +108,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        status = main()
+    except KeyboardInterrupt:  # Ctrl-C before main's own handler is in place (sub-commands still importing)
+        print("peakcnn: interrupted", file=sys.stderr)
+        status = 130
+    sys.exit(status)
