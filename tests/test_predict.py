@@ -138,6 +138,28 @@ def test_predict_fasta_pads_and_crops(tmp_path, caplog):
     np.testing.assert_allclose([float(r[2]) for r in rows], sigmoid(predict(model, np.stack(fitted)))[:, 0], atol=1e-5)
 
 
+def test_predict_and_ism_say_that_fasta_records_are_scored_rather_than_the_genome(tmp_path, caplog):
+    run = make_run(tmp_path, tiny_model(n_tasks=1), ["t"])
+    random_genome(tmp_path / "g.fa", {"chr1": 400})
+    write_fasta(tmp_path / "q.fa", {"s": "ACGT" * 50})
+    (tmp_path / "alias.tsv").write_text("chr1\t1\n")
+    fasta = ["--fasta", str(tmp_path / "q.fa")]
+    for argv, unused in (
+        (["predict", *fasta, "--out", str(tmp_path / "p.tsv")], None),
+        (["predict", *fasta, "--genome", str(tmp_path / "g.fa"), "--out", str(tmp_path / "p.tsv")], "--genome"),
+        (
+            ["ism", *fasta, "--genome", str(tmp_path / "g.fa"), "--chrom-alias", str(tmp_path / "alias.tsv"),
+             "--out", str(tmp_path / "i"), "--no-plot"],
+            "--genome and --chrom-alias",
+        ),
+    ):  # fmt: skip
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assert main([argv[0], str(run), *argv[1:]]) == 0
+        said = "not used with --fasta: its records are the sequences scored" in caplog.text
+        assert said == (unused is not None) and (unused is None or f"warning: {unused} not used" in caplog.text)
+
+
 @pytest.mark.parametrize("window", [200, 201])
 def test_the_sequence_of_a_bed_region_is_placed_as_the_region(tmp_path, window):
     """predict --fasta puts the bases of a BED region where predict --bed puts the region (midpoint

@@ -115,6 +115,13 @@ def _genome(args, meta):
     return genome
 
 
+def warn_unused_genome(args) -> None:
+    """Warn that --genome and --chrom-alias are not read with --fasta (its records are the sequences)."""
+    unused = [f"--{k.replace('_', '-')}" for k in ("genome", "chrom_alias") if getattr(args, k, None)]
+    if unused:
+        log.warning("warning: %s not used with --fasta: its records are the sequences scored", " and ".join(unused))
+
+
 def input_files(args) -> list[tuple[str, object]]:
     """``(option, path)`` of every input file of a command (the model files of RUN included), which its
     outputs must not overwrite."""
@@ -163,6 +170,7 @@ def run_predict(args) -> int:
         extra = ("0", ".") if bed else ()
         keys = [(*k, *extra) for k in zip(regions.label, regions.start, regions.end, regions.name, strict=False)]
     else:
+        warn_unused_genome(args)
         names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
     with progress_bar(show_progress(args), len(codes), "window", "predict") as bar:
