@@ -302,6 +302,33 @@ def test_damaged_data_set_is_rebuilt_not_reused(built, inputs, tmp_path, caplog,
     assert (out / "notes.txt").read_text() == "mine"
 
 
+def test_gc_matched_negatives_that_cannot_match_are_warned_about(built, tmp_path):
+    """Peaks that are the GC-rich islands of a GC-poor genome leave no window of their GC outside them: the
+    negatives' GC then separates the classes, which the statistics show and a warning says. On the mosaic genome the
+    negatives match (GC alone is close to chance) and nothing is said."""
+    rng = np.random.default_rng(0)
+    records, peaks = {}, []
+    for name in ("chr1", "chr2", "chr3"):
+        parts = []
+        for i in range(8):
+            parts += [random_seq(rng, 3_850, gc=0.35), random_seq(rng, 300, gc=0.8), random_seq(rng, 3_850, gc=0.35)]
+            peaks.append(f"{name}\t{8_000 * i + 3_850}\t{8_000 * i + 4_150}")
+        records[name] = "".join(parts)
+    write_fasta(tmp_path / "g.fa", records)
+    (tmp_path / "p.bed").write_text("\n".join(peaks) + "\n")
+    m = prepare_dataset(tmp_path / "g.fa", [tmp_path / "p.bed"], tmp_path / "ds", window=300, split="region",
+                        block_size=8_000, progress=False)  # fmt: skip
+    said = [w for w in m["warnings"] if w.startswith("GC-matched negatives do not match the peak windows' GC")]
+    assert len(said) == 1 and said[0].endswith("consider --negatives shuffled")
+    assert all(m["stats"]["gc_auroc"][name] > 0.9 for name in ("train", "valid", "test"))
+    # train's 20 + 20 windows are told apart beyond chance; valid's 2 + 2 could be by chance, so it is not named
+    assert m["stats"]["windows"]["valid"] == 4 and "with auROC: train 1.000, mean GC" in said[0]
+    assert "valid" not in said[0]
+    matched = json.loads((built / "manifest.json").read_text())
+    assert all(abs(v - 0.5) < 0.1 for v in matched["stats"]["gc_auroc"].values())
+    assert not any("GC-matched negatives do not match" in w for w in matched["warnings"])
+
+
 @pytest.mark.parametrize("negatives", ["shuffled", "random", "none"])
 def test_library_negative_kinds_and_region_split(inputs, tmp_path, negatives):
     m = prepare_dataset(

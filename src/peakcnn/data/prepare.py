@@ -31,7 +31,7 @@ from peakcnn import __version__
 from peakcnn.data.build import build_windows
 from peakcnn.data.split import SPLIT_NAMES
 from peakcnn.data.store import DATASET_FILE, write_dataset
-from peakcnn.data.summary import n_warnings, table_stats
+from peakcnn.data.summary import gc_warnings, n_warnings, table_stats
 from peakcnn.errors import InputError, OutputError
 from peakcnn.io.bed import read_peaks, task_name, task_name_problem, write_bed
 from peakcnn.io.output import check_output_folder, folder_destination, replace_folder, temporary_folder
@@ -444,7 +444,7 @@ def _prepare(
                 f"{p['window']:,}), so no window fits; choose a smaller --window"
             )
         raise InputError(f"no peak window is left ({_drop_summary(report)}); are the peak files for this genome?")
-    for msg in n_warnings(stats):
+    for msg in n_warnings(stats) + gc_warnings(stats, p["negatives"]):
         warn(msg)
     for task, counts in stats["tasks"].items():
         if not any(counts[name]["negative"] for name in SPLIT_NAMES):

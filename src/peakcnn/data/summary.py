@@ -7,6 +7,8 @@ assembly gaps) than the other, a model can separate the classes by ``N`` alone.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from peakcnn.data.split import SPLIT_NAMES
@@ -16,6 +18,9 @@ from peakcnn.data.windows import window_stats
 #: Largest tolerated difference between classes in mean N fraction and in the share of windows with any N.
 N_MEAN_TOLERANCE = 0.002
 N_ANY_TOLERANCE = 0.02
+#: GC-matched negatives whose GC separates them from the peak windows of a split with an auROC further
+#: than this from 0.5 (either way) are warned about: the genome outside the peaks lacked windows of their GC.
+GC_AUROC_TOLERANCE = 0.1
 
 
 def _group(gc: np.ndarray, nf: np.ndarray, mask: np.ndarray) -> dict:
@@ -50,7 +55,42 @@ def table_stats(table: WindowTable) -> dict:
         }
         out["tasks"][task]["n_fraction"] = {"positive": _group(gc, nf, lab), "negative": _group(gc, nf, ~lab)}
     out["windows"] = {name: int((table.split == k).sum()) for k, name in enumerate(SPLIT_NAMES)}
+    out["gc_auroc"] = {name: _gc_auroc(gc, table.source, table.split == k) for k, name in enumerate(SPLIT_NAMES)}
     return out
+
+
+def _gc_auroc(gc: np.ndarray, source: np.ndarray, in_split: np.ndarray) -> float | None:
+    """How well GC content alone tells the split's peak windows (``source == 0``) from its negatives:
+    auROC with GC as the score (0.5: not at all), ``None`` without both classes."""
+    from peakcnn.metrics import auroc
+
+    value = auroc(source[in_split] == 0, gc[in_split])
+    return None if np.isnan(value) else round(value, 4)
+
+
+def gc_warnings(stats: dict, negatives: str) -> list[str]:
+    """A warning when GC-matched negatives do not match the peak windows' GC in some split: GC alone separates
+    the classes with an auROC further from 0.5 than :data:`GC_AUROC_TOLERANCE` and than three standard
+    errors of an auROC of no difference (small splits)."""
+    if negatives != "gc-matched":
+        return []
+    off = []
+    for name in SPLIT_NAMES:
+        value = stats["gc_auroc"][name]
+        if value is None:
+            continue
+        pos, neg = (stats["classes"][cls][name] for cls in ("positive", "negative"))
+        n1, n2 = pos["windows"], neg["windows"]
+        noise = 3 * math.sqrt((n1 + n2 + 1) / (12 * n1 * n2))  # Hanley-McNeil standard error at auROC 0.5
+        if abs(value - 0.5) > max(GC_AUROC_TOLERANCE, noise):
+            off.append(f"{name} {value:.3f}, mean GC {pos['gc_mean']:.3f} vs {neg['gc_mean']:.3f}")
+    if not off:
+        return []
+    return [
+        f"GC-matched negatives do not match the peak windows' GC (GC alone separates the classes with auROC: "
+        f"{'; '.join(off)}): the genome outside the peaks holds too few windows of the peaks' GC, so a model can "
+        "tell the classes apart by GC alone - consider --negatives shuffled"
+    ]
 
 
 def n_warnings(stats: dict) -> list[str]:
@@ -115,6 +155,10 @@ def format_diagnostics(manifest: dict) -> str:
         row = st["classes"][cls]
         lines.append(
             f"  {'GC mean ' + cls:<{w}}" + "".join(f"{_fmt(row[s]['gc_mean'], '.3f'):>10}" for s in SPLIT_NAMES)
+        )
+    if "gc_auroc" in st:  # manifests of older versions lack it
+        lines.append(
+            f"  {'GC alone, auROC':<{w}}" + "".join(f"{_fmt(st['gc_auroc'][s], '.3f'):>10}" for s in SPLIT_NAMES)
         )
     for cls in ("positive", "negative"):
         row = st["classes"][cls]
