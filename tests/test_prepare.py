@@ -222,15 +222,16 @@ def test_dropped_peaks_counted_and_warned(built):
     past = [w for w in manifest["warnings"] if "past the end of their chromosome" in w]
     assert len(past) == 1 and "a.narrowPeak" in past[0]
     assert ": 1, dropped (first: 4 100,500 on a chromosome of 100,000 bp)" in past[0]
-    # the format read and the windows centred on a summit, per task (a: narrowPeak, b: BED3, no summits)
+    # the format read and the kept peaks centred on a summit, per task (a: narrowPeak, b: BED3, no summits);
+    # a's two peaks on chrUn and the one past the end of 4 are not kept
     n_a = sum(1 for line in Path(manifest["inputs"]["peaks"][0]["path"]).read_text().splitlines()[1:])
     assert rep["peaks_format"] == {"a": "narrowPeak", "b": "bed3"}
-    assert rep["peaks_centred_on_summit"] == {"a": n_a, "b": 0}
+    assert rep["peaks_centred_on_summit"] == {"a": n_a - 3, "b": 0}
     from peakcnn.data.summary import format_diagnostics
 
     shown = format_diagnostics(manifest)
-    assert f"peaks a: {n_a} read (narrowPeak, {n_a} centred on summits), 2 on chromosomes not in" in shown
-    assert "(bed3, 0 centred on summits)" in shown
+    said = f"peaks a: {n_a} read (narrowPeak, {n_a - 3} kept peaks centred on their summit), 2 on chromosomes not in"
+    assert said in shown and "(bed3, 0 kept peaks centred on their summit)" in shown
 
 
 def test_summary_shows_long_task_names_whole_and_aligned(built):

@@ -64,7 +64,6 @@ def pool_peaks(genome, tables, tasks: list[str], center: str, warn) -> Pooled:
         per_task.append(gname)
         report["peaks_read"][tasks[t]] = len(table)
         report["peaks_format"][tasks[t]] = table.format
-        report["peaks_centred_on_summit"][tasks[t]] = int((table.summit >= 0).sum()) if center == "summit" else 0
         report["chrom_map"][tasks[t]] = dict(sorted(mapping.items()))
         report["peaks_dropped"][tasks[t]] = {"chromosome not in genome": dict(unmatched.most_common())}
     chroms = [n for n in genome.names if n in used]
@@ -83,6 +82,8 @@ def pool_peaks(genome, tables, tasks: list[str], center: str, warn) -> Pooled:
         if not keep.all():
             warn(_past_end_message(table, np.flatnonzero(ok)[~keep], lengths[chrom[~keep]]))
         report["peaks_clipped_at_chromosome_end"][tasks[t]] = int(clipped.sum())
+        on_summit = (table.summit[ok][keep] >= 0).sum() if center == "summit" else 0
+        report["peaks_centred_on_summit"][tasks[t]] = int(on_summit)  # of the peaks kept, before merging
         for k, v in zip(cols, (chrom, start, end, centre, np.full(len(chrom), t)), strict=True):
             cols[k].append(v[keep])
     cat = {k: np.concatenate(v).astype(np.int64) for k, v in cols.items()}

@@ -131,10 +131,13 @@ def _fmt(x, spec: str) -> str:
 
 
 def _centring(report: dict, task: str) -> str:
-    """`` (narrowPeak, 95 centred on summits)``: the format read and how many windows sit on a summit."""
+    """`` (narrowPeak, 95 kept peaks centred on their summit)``: the format read and how many of the peaks kept
+    (on the genome's chromosomes, starting before their ends) are centred on a summit rather than a midpoint;
+    peaks merged into one window share the middle of their centres."""
     if task not in report.get("peaks_format", {}):
         return ""
-    return f" ({report['peaks_format'][task]}, {report['peaks_centred_on_summit'][task]} centred on summits)"
+    n = report["peaks_centred_on_summit"][task]
+    return f" ({report['peaks_format'][task]}, {n} kept peaks centred on their summit)"
 
 
 def format_diagnostics(manifest: dict) -> str:
