@@ -358,6 +358,28 @@ def test_resume_needs_a_checkpoint_and_the_same_dataset(tmp_path, dataset):
         train(tmp_path / "other", tmp_path / "run", {}, resume=True)
 
 
+def test_resume_refuses_a_checkpoint_copied_from_another_run(tmp_path, dataset):
+    """last.* of another run (another network, or another data set and tasks) is refused in one line before
+    the run's history is rewritten from it."""
+    import shutil
+
+    make_dataset(tmp_path / "one_task", n=80, window=100, n_tasks=1, seed=4)
+    runs = {
+        "small": (dataset, {**SMALL, "epochs": 1}),
+        "small64": (dataset, {**SMALL, "arch": "small64", "epochs": 1}),
+        "one_task": (tmp_path / "one_task", {**SMALL, "epochs": 1}),
+    }
+    for name, (ds, options) in runs.items():
+        train(ds, tmp_path / name, options, progress=False)
+    history = (tmp_path / "small64" / "history.csv").read_text()
+    for source, message in (("small", "its network differ"), ("one_task", "its network, tasks, data set differ")):
+        for ext in ("json", "safetensors"):
+            shutil.copy(tmp_path / source / f"last.{ext}", tmp_path / "small64" / f"last.{ext}")
+        with pytest.raises(InputError, match=f"last.json: {message} from this run's .*another run's, train into"):
+            train(dataset, tmp_path / "small64", {}, resume=True, progress=False)
+        assert (tmp_path / "small64" / "history.csv").read_text() == history
+
+
 def test_resume_and_force_together_are_refused(tmp_path, dataset, capsys):
     assert main(["train", str(dataset), "--out", str(tmp_path / "run"), "--resume", "--force"]) == 2
     assert capsys.readouterr().err.strip() == (

@@ -290,6 +290,7 @@ class Trainer:
             )
         weights = {k: v for k, v in tensors.items() if not k.startswith(TRAIN_STATE_PREFIX)}
         model = model_from_tensors(weights, meta, str(self.run / f"{LAST_NAME}.safetensors"))
+        self._check_own_checkpoint(model, meta)
         self.model = model.to(self.device)
         self._build_optimizer()
         try:
@@ -315,6 +316,24 @@ class Trainer:
             self.ema.load(averaged, state["ema_updates"])
         self.epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
         self.bad_epochs, self.stopped_early = state["bad_epochs"], state["stopped_early"]
+
+    def _check_own_checkpoint(self, model: nn.Module, meta: dict) -> None:
+        """Refuse a ``last.*`` that is not this run's (copied from another run): its network, tasks or data
+        set differ from those the run's configuration and data set give."""
+        differ = [
+            what
+            for what, same in (
+                ("network", model.config == self.model.config),
+                ("tasks", meta.get("tasks") == list(self.ds.tasks)),
+                ("data set", meta.get("dataset_sha256") == self.ds.sha256),
+            )
+            if not same
+        ]
+        if differ:
+            raise InputError(
+                f"{self.run}/{LAST_NAME}.json: its {', '.join(differ)} differ from this run's (config.json, "
+                f"{self.ds.path}); the checkpoint is another run's, train into a new --out folder"
+            )
 
     def _end_epoch(self, row: dict) -> None:
         """Record an epoch: history, model selection, early stopping, scheduler, checkpoint files."""
