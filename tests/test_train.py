@@ -29,6 +29,44 @@ def dataset(tmp_path_factory):
     return folder
 
 
+@pytest.mark.parametrize("at", ["scheduler", "history"])
+def test_ctrl_c_at_the_end_of_an_epoch_is_reported_as_what_is_on_disk(tmp_path, dataset, monkeypatch, capsys, at):
+    """A real SIGINT while an epoch is recorded (the schedule stepped, the files written) is held back until
+    the epoch's checkpoint is complete: after epoch 1 of 2 the run resumes from epoch 1; after the last epoch
+    the run is said to be finished, not to be continued."""
+    real_history = peakcnn.trainer.write_history
+    calls = {"n": 0}
+
+    def kill_then(real):
+        def call(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 2:  # epoch 1's schedule step (the first is the scheduler's own), epoch 2's history
+                os.kill(os.getpid(), signal.SIGINT)
+            return real(*args, **kwargs)
+
+        return call
+
+    if at == "scheduler":
+        real_step = torch.optim.lr_scheduler.CosineAnnealingLR.step
+        monkeypatch.setattr(torch.optim.lr_scheduler.CosineAnnealingLR, "step", kill_then(real_step))
+    else:
+        monkeypatch.setattr(peakcnn.trainer, "write_history", kill_then(real_history))
+    run = tmp_path / "run"
+    argv = ["train", str(dataset), "--out", str(run), "--arch", "small", "--epochs", "2", "--batch-size", "16"]
+    assert main([*argv, "--lr-schedule", "cosine"]) == 130
+    err = capsys.readouterr().err.strip()
+    done = json.loads((run / "last.json").read_text())["train_state"]["epoch"]
+    if at == "scheduler":
+        assert done == 1 and err.endswith(f"{run}/last.* holds epoch 1; continue with: peakcnn train {dataset} "
+                                          f"--out {run} --resume")  # fmt: skip
+    else:
+        assert done == 2 and err == (
+            f"peakcnn: interrupted once training had ended: {run} holds the finished run (2 epochs); evaluate it "
+            f"with: peakcnn evaluate {run}"
+        )
+    assert [r["epoch"] for r in read_history(run / "history.csv")] == list(range(1, done + 1))
+
+
 def _interrupt_in_epoch(monkeypatch, epoch_calls, batches_per_epoch, exc):
     """Make ``_train_step`` raise ``exc`` in the middle of epoch ``epoch_calls`` (1-based)."""
     real = peakcnn.trainer._train_step

@@ -358,6 +358,11 @@ def _check_trainable(ds: Dataset, cfg: TrainConfig) -> None:
 def _interrupt_message(trainer: Trainer, dataset, run: Path) -> str:
     if not trainer.epoch:
         return "interrupted during epoch 1; no epoch had completed, so nothing was kept; train again"
+    if trainer.epoch >= trainer.cfg.epochs or trainer.stopped_early:
+        return (
+            f"interrupted once training had ended: {run} holds the finished run ({trainer.epoch} epochs); "
+            f"evaluate it with: peakcnn evaluate {run}"
+        )
     return (
         f"interrupted during epoch {trainer.epoch + 1}; {run}/{LAST_NAME}.* holds epoch {trainer.epoch}; "
         f"continue with: peakcnn train {dataset} --out {run} --resume"

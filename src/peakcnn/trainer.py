@@ -336,26 +336,27 @@ class Trainer:
             )
 
     def _end_epoch(self, row: dict) -> None:
-        """Record an epoch: history, model selection, early stopping, scheduler, checkpoint files."""
-        self.history.append(row)
-        self.epoch = row["epoch"]
-        score = row["valid_auprc"]
-        best = self.best["valid_auprc"]
-        improved = self.best["epoch"] == 0 or (
-            not math.isnan(score) and (best is None or math.isnan(best) or score > best)
-        )
-        if improved:
-            self.best = {"epoch": self.epoch, "valid_auprc": score}
-            self.bad_epochs = 0
-        else:
-            self.bad_epochs += 1
-        if self.cfg.early_stop and self.bad_epochs >= self.cfg.early_stop:
-            self.stopped_early = True
-        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(score if not math.isnan(score) else -row["valid_loss"])
-        elif self.scheduler is not None:
-            self.scheduler.step()
+        """Record an epoch: history, model selection, early stopping, scheduler, checkpoint files. Ctrl-C and
+        SIGTERM are held back until all of it is done, so the run's state and its files agree on the epoch."""
         with _defer_interrupt():
+            self.history.append(row)
+            self.epoch = row["epoch"]
+            score = row["valid_auprc"]
+            best = self.best["valid_auprc"]
+            improved = self.best["epoch"] == 0 or (
+                not math.isnan(score) and (best is None or math.isnan(best) or score > best)
+            )
+            if improved:
+                self.best = {"epoch": self.epoch, "valid_auprc": score}
+                self.bad_epochs = 0
+            else:
+                self.bad_epochs += 1
+            if self.cfg.early_stop and self.bad_epochs >= self.cfg.early_stop:
+                self.stopped_early = True
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(score if not math.isnan(score) else -row["valid_loss"])
+            elif self.scheduler is not None:
+                self.scheduler.step()
             if improved or not self.cfg.selects_best:
                 selected = "valid_auprc" if self.cfg.selects_best else "last"
                 save_model(
