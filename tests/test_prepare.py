@@ -379,6 +379,8 @@ def test_explicit_holdout_chromosomes(inputs, tmp_path):
     chroms_of = [{ds.chroms[c] for c in arrays["chrom"][arrays["split"] == k]} for k in range(3)]
     assert chroms_of[1] == {"chr2"} and chroms_of[2] == {"chr3"}
     assert chroms_of[0] == {"chr1", "chr4"}  # train: everything else, neither held-out chromosome
+    with pytest.raises(InputError, match=r"held-out chromosome 'chr9' is not a chromosome of genome genome.fa; choose"):
+        prepare_dataset(inputs["genome"], inputs["a"], tmp_path / "ds2", test_chroms=["chr9"], progress=False)
 
 
 @pytest.mark.parametrize("given", ["valid", "test"])

@@ -123,8 +123,9 @@ def make_layout(pooled: Pooled, window_counts: np.ndarray, genome, p: dict) -> s
         for n in names or []:
             g = genome.resolve(n)
             if g not in ids:
+                why = "holds no peaks in" if g is not None else "is not a chromosome of"
                 raise InputError(
-                    f"held-out chromosome {n!r} holds no peaks in genome {genome.path.name}; "
+                    f"held-out chromosome {n!r} {why} genome {genome.path.name}; "
                     f"choose among {format_names(pooled.chroms)}"
                 )
             out.append(ids[g])
