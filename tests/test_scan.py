@@ -213,6 +213,17 @@ def test_scan_cli_bedgraph_matches_predict_at_midpoints(tmp_path):
     assert gzip.decompress((tmp_path / "pk.bed.gz").read_bytes()).decode().splitlines() == peaks
 
 
+def test_scan_keeps_the_genome_order_whatever_the_order_of_chrom(tmp_path):
+    """Tracks and called peaks come sorted by coordinate (the genome's order), also for --chrom chr3 chr1."""
+    run = make_run(tmp_path, tiny_model(n_tasks=1), ["a"])
+    random_genome(tmp_path / "g.fa", {"chr1": 600, "chr2": 500, "chr3": 700})
+    out = ["--out", str(tmp_path / "t.bedGraph"), "--peaks-out", str(tmp_path / "p.bed"), "--threshold", "0"]
+    assert main(["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--chrom", "3", "chr1", *out]) == 0
+    track = [line.split("\t")[0] for line in (tmp_path / "t.bedGraph").read_text().splitlines() if line[0] != "t"]
+    peaks = [line.split("\t")[0] for line in (tmp_path / "p.bed").read_text().splitlines() if line[0] != "#"]
+    assert list(dict.fromkeys(track)) == ["chr1", "chr3"] and list(dict.fromkeys(peaks)) == ["chr1", "chr3"]
+
+
 def test_scan_cli_bigwig_and_bad_inputs(tmp_path, capsys):
     import pyBigWig
 
