@@ -144,11 +144,12 @@ def test_atomic_write_bytes_follows_a_link_and_refuses_a_fifo(tmp_path):
 # -- outputs that are inputs --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which", ["bed", "genome", "bed via a link", "bed via a hard link", "model"])
+@pytest.mark.parametrize("which", ["bed", "genome", "genome index", "bed via a link", "bed via a hard link", "model"])
 def test_predict_out_naming_an_input_is_refused(tmp_path, files, capsys, which):
     target = {
         "bed": files["bed"],
         "genome": files["g"],
+        "genome index": files["g"] + ".fai",  # read with the genome, though never named
         "model": str(tmp_path / "run" / "model.json"),
     }.get(which)
     if which == "bed via a link":
@@ -160,7 +161,7 @@ def test_predict_out_naming_an_input_is_refused(tmp_path, files, capsys, which):
     before = _snapshot(tmp_path)
     assert _predict(files, target) == 2
     err = _one_error(capsys)
-    option = {"genome": "--genome", "model": "RUN"}.get(which, "--bed")
+    option = {"genome": "--genome", "genome index": "--genome's index", "model": "RUN"}.get(which, "--bed")
     assert f"--out is the same file as {option}" in err
     assert _snapshot(tmp_path) == before
 

@@ -123,15 +123,17 @@ def warn_unused_genome(args) -> None:
 
 
 def input_files(args) -> list[tuple[str, object]]:
-    """``(option, path)`` of every input file of a command (the model files of RUN included), which its
-    outputs must not overwrite."""
+    """``(option, path)`` of every input file of a command (the genome's index and the model files of RUN
+    included), which its outputs must not overwrite."""
     from peakcnn.checkpoint import model_stem
 
     stem = model_stem(args.run)
     given = [
         (f"--{k.replace('_', '-')}", getattr(args, k, None)) for k in ("genome", "chrom_alias", "bed", "fasta", "vcf")
     ]
-    return given + [("RUN", stem.with_suffix(".json")), ("RUN", stem.with_suffix(".safetensors"))]
+    genome = getattr(args, "genome", None)
+    index = [("--genome's index", f"{genome}{ext}") for ext in (".fai", ".gzi")] if genome else []
+    return given + index + [("RUN", stem.with_suffix(".json")), ("RUN", stem.with_suffix(".safetensors"))]
 
 
 def show_progress(args) -> bool:
