@@ -125,6 +125,15 @@ def test_a_name_ending_in_a_non_ascii_digit_matches_nothing():
     assert aliases.resolve("chr\u00b2") is None and aliases.resolve("chr\u0661") is None
 
 
+def test_an_exact_name_wins_over_names_that_differ_only_in_case():
+    """A genome holding both chr1 and Chr1: each name is its own record; a third spelling is ambiguous."""
+    from peakcnn.io.chromnames import AliasMap
+
+    aliases = AliasMap(["chr1", "Chr1", "chr2"], {})
+    assert aliases.resolve("chr1") == "chr1" and aliases.resolve("Chr1") == "Chr1"
+    assert aliases.resolve("CHR1") is None and aliases.resolve("1") is None and aliases.resolve("CHR2") == "chr2"
+
+
 def test_aliases_from_names_descriptions_and_file(tmp_path):
     recs = {
         "NC_003070.9": "ACGT" * 10,

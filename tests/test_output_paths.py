@@ -456,6 +456,59 @@ def test_a_bigwig_out_in_a_folder_no_one_can_write_does_not_crash(tmp_path, file
     ]
 
 
+def test_a_write_that_fails_halfway_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    """Checkpoints and configs, tables and data sets are written under a temporary name and renamed: a disk
+    that fills halfway through leaves the previous file as it was, and no temporary file."""
+    from _train_helpers import synthetic_table
+
+    import peakcnn.data.store
+    import peakcnn.io.output
+    from peakcnn.data.store import write_dataset
+    from peakcnn.io.output import atomic_write_bytes, write_table
+
+    class HalfWrite:
+        """A file whose first write stores half its bytes, then finds the disk full."""
+
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            self.f.write(data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    def half_open(path, mode="r", *args, **kwargs):
+        return HalfWrite(open(path, mode, *args, **kwargs))
+
+    def rows():
+        yield ["1"]
+        raise OSError(28, "No space left on device")
+
+    make_dataset(tmp_path / "ds", n=40, window=100)
+    (tmp_path / "c.json").write_bytes(b'{"old": 1}')
+    (tmp_path / "t.tsv").write_text("old\n")
+    before = _snapshot(tmp_path / "ds") | _snapshot(tmp_path)
+    assert {"dataset.h5", "c.json", "t.tsv"} <= set(before)
+    monkeypatch.setattr(peakcnn.io.output, "open", half_open, raising=False)
+    monkeypatch.setattr(peakcnn.data.store, "open", half_open, raising=False)
+    for write in (
+        lambda: atomic_write_bytes(tmp_path / "c.json", b'{"new": 2}'),
+        lambda: write_table(tmp_path / "t.tsv", ["a"], rows()),
+        lambda: write_dataset(synthetic_table(n=40, window=100, seed=1), tmp_path / "ds" / "dataset.h5"),
+    ):
+        with pytest.raises(OSError, match="No space left"):
+            write()
+    assert _snapshot(tmp_path / "ds") | _snapshot(tmp_path) == before
+
+
 def test_a_failed_write_names_the_users_file_not_the_temporary_one():
     import errno
 

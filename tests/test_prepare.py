@@ -211,6 +211,24 @@ def test_genomic_negatives_overlap_no_peak_and_no_peak_window(built, inputs):
         assert not any(a < hi and lo < b for a, b in busy[names[arrays["chrom"][i]]]), (names[arrays["chrom"][i]], lo)
 
 
+def test_genomic_negatives_avoid_the_whole_of_peaks_longer_than_the_window(tmp_path):
+    """A broad peak (4 kb) reaches far past its 200 bp window: negatives keep off all of it, not only off
+    the window."""
+    rng = np.random.default_rng(1)
+    records = {name: random_seq(rng, 64_000) for name in ("chr1", "chr2", "chr3")}
+    peaks = [(name, 8_000 * i + 2_000, 8_000 * i + 6_000) for name in records for i in range(8)]
+    write_fasta(tmp_path / "g.fa", records)
+    (tmp_path / "broad.bed").write_text("".join(f"{c}\t{a}\t{b}\n" for c, a, b in peaks))
+    prepare_dataset(tmp_path / "g.fa", [tmp_path / "broad.bed"], tmp_path / "ds", window=200, neg_ratio=3.0,
+                    negatives="random", split="region", block_size=8_000, progress=False)  # fmt: skip
+    arrays, ds = _load(tmp_path / "ds")
+    negatives = np.flatnonzero(arrays["source"] == 1)
+    assert len(negatives) == 3 * (arrays["source"] == 0).sum() > 50
+    for i in negatives:
+        chrom, lo = ds.chroms[arrays["chrom"][i]], int(arrays["start"][i])
+        assert not any(c == chrom and a < lo + 200 and lo < b for c, a, b in peaks), (chrom, lo)
+
+
 def test_dropped_peaks_counted_and_warned(built):
     manifest = json.loads((built / "manifest.json").read_text())
     rep = manifest["report"]

@@ -33,6 +33,13 @@ def test_centres_and_clipping():
     )
     assert list(keep) == [True, True, False] and list(e) == [20, 100, 150]
     assert list(c) == [15, 99, 149] and list(clipped) == [False, True, False]
+    # a peak starting exactly at the end of its chromosome (0-based, half-open: no base on it) is dropped; one
+    # ending exactly there is whole
+    keep, e, c, clipped = clip_to_chromosomes(
+        np.array([0, 0, 0]), np.array([100, 99, 90]), np.array([120, 100, 100]), np.array([110, 99, 95]),
+        np.array([100]),
+    )  # fmt: skip
+    assert list(keep) == [False, True, True] and list(e[1:]) == [100, 100] and not clipped[1:].any()
 
 
 def test_clipped_centres_use_the_part_on_the_chromosome():
