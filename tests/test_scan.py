@@ -213,6 +213,29 @@ def test_scan_cli_bedgraph_matches_predict_at_midpoints(tmp_path):
     assert gzip.decompress((tmp_path / "pk.bed.gz").read_bytes()).decode().splitlines() == peaks
 
 
+def test_scan_warns_of_a_slow_stride_only_when_a_faster_one_exists(tmp_path, caplog):
+    """--stride 10 on pools 2/2/2 (product 8): a warning naming a faster stride. An ensemble of pools 2/2/2
+    and 3/3/3 (product 216, longer than its 200 bp window) has no such stride: its default scan says why it
+    shares less of the trunk, without a warning the user cannot act on."""
+    from peakcnn.ensemble import build_ensemble
+
+    one = make_run(tmp_path, tiny_model(n_tasks=1, seed=1), ["a"], "one")
+    two = make_run(tmp_path, tiny_model(n_tasks=1, seed=2, pool_widths=[3, 3, 3]), ["a"], "two")
+    build_ensemble([one, two], tmp_path / "ens")
+    random_genome(tmp_path / "g.fa", {"chr1": 600})
+    argv = ["scan", "--genome", str(tmp_path / "g.fa"), "--out", str(tmp_path / "t.bedGraph")]
+    with caplog.at_level("INFO"):
+        assert main([argv[0], str(one), *argv[1:], "--stride", "10"]) == 0
+    assert "warning: stride 10 is not a multiple of the model's pooling product 8" in caplog.text
+    assert "--stride 8 is much faster" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert main([argv[0], str(tmp_path / "ens"), *argv[1:]]) == 0
+    assert "warning" not in caplog.text
+    assert "stride 50 is not a multiple of the model's pooling product 216" in caplog.text
+    assert "(no multiple of 216 fits the 200 bp window)" in caplog.text
+
+
 def test_scan_keeps_the_genome_order_whatever_the_order_of_chrom(tmp_path):
     """Tracks and called peaks come sorted by coordinate (the genome's order), also for --chrom chr3 chr1."""
     run = make_run(tmp_path, tiny_model(n_tasks=1), ["a"])

@@ -18,16 +18,16 @@ log = logging.getLogger(__name__)
 
 
 def _explain_stride(model: nn.Module, stride: int) -> None:
+    """Warn when a multiple of the pooling product would scan much faster than ``stride``; say only why the
+    scan shares less of the trunk when no such stride fits the window (an ensemble of mixed pools)."""
     p = pool_product(model)
     if stride % p:
         faster = default_stride(model, stride)
-        log.warning(
-            "warning: stride %d is not a multiple of the model's pooling product %d, so windows share less "
-            "of the convolution trunk and the scan is slower%s",
-            stride,
-            p,
-            f"; --stride {faster} is much faster" if faster % p == 0 else "",
-        )
+        why = f"stride {stride} is not a multiple of the model's pooling product {p}, so windows share less of the "
+        if faster % p == 0:
+            log.warning("warning: %sconvolution trunk and the scan is slower; --stride %d is much faster", why, faster)
+        else:
+            log.info("scan: %strunk (no multiple of %d fits the %d bp window)", why, p, model.config.window)
 
 
 def scan_genome(
