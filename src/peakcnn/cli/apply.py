@@ -115,11 +115,14 @@ def _genome(args, meta):
     return genome
 
 
-def warn_unused_genome(args) -> None:
-    """Warn that --genome and --chrom-alias are not read with --fasta (its records are the sequences)."""
+def note_unused_genome(args) -> None:
+    """Say that --genome and --chrom-alias are not read with --fasta (its records are the sequences). An
+    information line, not a warning: the command line's stable form of predict passes --genome either way."""
     unused = [f"--{k.replace('_', '-')}" for k in ("genome", "chrom_alias") if getattr(args, k, None)]
     if unused:
-        log.warning("warning: %s not used with --fasta: its records are the sequences scored", " and ".join(unused))
+        log.info(
+            "%s: %s not read with --fasta: its records are the sequences scored", args.command, " and ".join(unused)
+        )
 
 
 def input_files(args) -> list[tuple[str, object]]:
@@ -172,7 +175,7 @@ def run_predict(args) -> int:
         extra = ("0", ".") if bed else ()
         keys = [(*k, *extra) for k in zip(regions.label, regions.start, regions.end, regions.name, strict=False)]
     else:
-        warn_unused_genome(args)
+        note_unused_genome(args)
         names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
     with progress_bar(show_progress(args), len(codes), "window", "predict") as bar:

@@ -89,10 +89,10 @@ def _fasta_inputs(args, window: int):
     import numpy as np
 
     from peakcnn.apply import warn_fitted
-    from peakcnn.cli.apply import warn_unused_genome
+    from peakcnn.cli.apply import note_unused_genome
     from peakcnn.io.seqs import fit_to_window, read_sequences
 
-    warn_unused_genome(args)
+    note_unused_genome(args)
     out, lengths = [], []
     for name, codes in read_sequences(args.fasta):
         fitted, offset = fit_to_window(codes, window)
