@@ -16,8 +16,9 @@ PREDICT_DESCRIPTION = """Score regions of a genome (--genome G --bed REGIONS) or
 as the training data set was ('prepare --center'): on its summit (narrowPeak column 10) or else its
 midpoint, or always on its midpoint. FASTA sequences shorter than the window are N-padded on both sides,
 longer ones centre-cropped (a warning counts them). OUT gets one row per region/sequence with the
-probability of each task in a column named after it, and a header line; for regions, '.bed' gives BED6
-(score 0, strand '.') followed by the task columns (header starts with '#'), anything else TSV."""
+probability of each task in a column named after it, and a header line; for regions, '.bed' (or '.bed.gz')
+gives BED6 (score 0, strand '.') followed by the task columns (header starts with '#'), anything else TSV; a
+name ending in '.gz' is written gzip-compressed."""
 
 SCAN_DESCRIPTION = """Genome-wide prediction track. Interval i of a chromosome is [i*S, i*S+S) and holds
 the probability of the window centred on the interval midpoint i*S + S//2 (window start = midpoint -
@@ -69,7 +70,7 @@ def register(sub) -> None:
     src.add_argument("--fasta", metavar="SEQS", help="FASTA of sequences to score")
     p.add_argument("--rc", action="store_true", help="average with the reverse-complement strand")
     add_shifts_option(p)
-    p.add_argument("--out", required=True, metavar="FILE", help="output table (.bed or .tsv)")
+    p.add_argument("--out", required=True, metavar="FILE", help="output table (.bed or .tsv; .gz compresses)")
     p.set_defaults(func=run_predict)
 
     s = sub.add_parser("scan", help="genome-wide prediction track (bigWig/bedGraph)", description=SCAN_DESCRIPTION)
