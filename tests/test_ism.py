@@ -188,6 +188,11 @@ def test_ism_without_plot_removes_the_figure_of_an_earlier_region(tmp_path):
     assert main([*argv, "chr1:901-960", "--no-plot"]) == 0
     assert sorted(p.name for p in tmp_path.glob("r.*")) == ["r.npy", "r.tsv"]
     assert np.load(tmp_path / "r.npy").shape[-1] == 60
+    # an input that would be removed as PREFIX.png is refused, as any output naming an input is
+    write_fasta(tmp_path / "seqs.png", {"s": "ACGT" * 50})
+    fasta = ["-q", "ism", str(run), "--fasta", str(tmp_path / "seqs.png"), "--no-plot"]
+    assert main([*fasta, "--out", str(tmp_path / "seqs")]) == 2
+    assert (tmp_path / "seqs.png").read_text().startswith(">s") and not (tmp_path / "seqs.npy").exists()
 
 
 def test_ism_of_an_all_n_sequence_plots_a_flat_logo_without_warnings(tmp_path, capsys):
