@@ -244,12 +244,19 @@ def test_dropped_peaks_counted_and_warned(built):
     # a's two peaks on chrUn and the one past the end of 4 are not kept
     n_a = sum(1 for line in Path(manifest["inputs"]["peaks"][0]["path"]).read_text().splitlines()[1:])
     assert rep["peaks_format"] == {"a": "narrowPeak", "b": "bed3"}
-    assert rep["peaks_centred_on_summit"] == {"a": n_a - 3, "b": 0}
+    assert rep["peaks_kept_centred_on_summit"] == {"a": n_a - 3, "b": 0}
     from peakcnn.data.summary import format_diagnostics
 
     shown = format_diagnostics(manifest)
     said = f"peaks a: {n_a} read (narrowPeak, {n_a - 3} kept peaks centred on their summit), 2 on chromosomes not in"
     assert said in shown and "(bed3, 0 kept peaks centred on their summit)" in shown
+    # the manifest of a data set written by an earlier version, which prepare reuses: its own count is named
+    # for what it counted, and the GC row it lacks is left out
+    old = json.loads(json.dumps(manifest))
+    old["report"]["peaks_centred_on_summit"] = {"a": n_a, "b": 0}
+    del old["report"]["peaks_kept_centred_on_summit"], old["stats"]["gc_auroc"]
+    shown = format_diagnostics(old)
+    assert f"peaks a: {n_a} read (narrowPeak, {n_a} read with a summit)" in shown and "GC alone" not in shown
 
 
 def test_summary_shows_long_task_names_whole_and_aligned(built):

@@ -52,7 +52,7 @@ def pool_peaks(genome, tables, tasks: list[str], center: str, warn) -> Pooled:
     report = {
         "peaks_read": {},
         "peaks_format": {},
-        "peaks_centred_on_summit": {},
+        "peaks_kept_centred_on_summit": {},
         "peaks_dropped": {},
         "peaks_clipped_at_chromosome_end": {},
         "chrom_map": {},
@@ -83,7 +83,7 @@ def pool_peaks(genome, tables, tasks: list[str], center: str, warn) -> Pooled:
             warn(_past_end_message(table, np.flatnonzero(ok)[~keep], lengths[chrom[~keep]]))
         report["peaks_clipped_at_chromosome_end"][tasks[t]] = int(clipped.sum())
         on_summit = (table.summit[ok][keep] >= 0).sum() if center == "summit" else 0
-        report["peaks_centred_on_summit"][tasks[t]] = int(on_summit)  # of the peaks kept, before merging
+        report["peaks_kept_centred_on_summit"][tasks[t]] = int(on_summit)  # before merging
         for k, v in zip(cols, (chrom, start, end, centre, np.full(len(chrom), t)), strict=True):
             cols[k].append(v[keep])
     cat = {k: np.concatenate(v).astype(np.int64) for k, v in cols.items()}
