@@ -43,7 +43,8 @@ def scan_genome(
     device=None,
     progress: bool = True,
 ) -> list[Path]:
-    """Scan ``chroms`` of ``genome``; write one track per task and optionally a peak file.
+    """Scan ``chroms`` of ``genome``; write one track per task and optionally a peak file. Chromosomes are
+    scanned and written in the genome's order, so tracks and peaks are sorted by coordinate.
 
     Parameters
     ----------
@@ -72,6 +73,8 @@ def scan_genome(
         )
     stride = stride or default_stride(model)
     _explain_stride(model, stride)
+    chosen = set(chroms)
+    chroms = [c for c in genome.names if c in chosen]
     sizes = [(c, genome.lengths[c]) for c in chroms]
     rank = {c: i for i, c in enumerate(chroms)}  # genome order of the called peaks
     writers = []

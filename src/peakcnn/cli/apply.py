@@ -224,8 +224,7 @@ def run_scan(args) -> int:
 
 
 def _chroms(args, genome) -> list[str]:
-    """Genome names of the chromosomes to scan (all by default), in the genome's order, so that tracks and
-    called peaks are sorted by coordinate whatever the order of --chrom."""
+    """Genome names of the chromosomes to scan (all by default)."""
     from peakcnn.errors import InputError
     from peakcnn.io.fasta import ambiguity_note, describe_genome_names
 
@@ -240,8 +239,7 @@ def _chroms(args, genome) -> list[str]:
                 f"{ambiguity_note([c], genome)}"
             )
         out.append(name)
-    chosen = set(out)
-    return [name for name in genome.names if name in chosen]
+    return list(dict.fromkeys(out))
 
 
 def run_variants(args) -> int:
