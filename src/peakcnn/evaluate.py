@@ -30,7 +30,7 @@ from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
 from peakcnn.inference import best_device, check_shifts
 from peakcnn.io.output import check_output_folder, folder_destination, replace_folder, temporary_folder
-from peakcnn.metrics import INTERVAL_METHOD, add_intervals, json_safe, multitask_metrics, sigmoid
+from peakcnn.metrics import INTERVAL_METHOD, add_intervals, json_safe, multitask_metrics, sigmoid, two_class_tasks
 from peakcnn.runconfig import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -345,7 +345,7 @@ def score(
             add_intervals(doc["models"][name]["metrics"], labels, p, tasks, n_boot)
     cnn = doc["models"]["CNN"]["metrics"]
     left_out = cnn["macro"]["tasks_left_out"]
-    if not any(m["n_pos"] and m["n_neg"] for m in cnn["tasks"].values()):
+    if not two_class_tasks(cnn["tasks"]):
         log.warning(
             f"warning: the {split} split has one class only for every task: no auROC or auPRC, and the macro "
             "accuracy, loss and calibration are those of one class; evaluate on a split with peaks and negatives"

@@ -211,11 +211,14 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict:
 MACRO_KEYS = ("positive_rate", "loss", "accuracy", "auroc", "auprc", "brier", "ece")
 
 
+def two_class_tasks(per_task: dict[str, dict]) -> list[str]:
+    """The tasks with both classes in the split, where auROC and auPRC exist."""
+    return [t for t, m in per_task.items() if m["n_pos"] and m["n_neg"]]
+
+
 def scored_tasks(per_task: dict[str, dict]) -> list[str]:
-    """The tasks a macro average is taken over: those with both classes (where auROC and auPRC exist), or
-    every task when none has both."""
-    both = [t for t, m in per_task.items() if m["n_pos"] and m["n_neg"]]
-    return both or list(per_task)
+    """The tasks a macro average is taken over: :func:`two_class_tasks`, or every task when none has both."""
+    return two_class_tasks(per_task) or list(per_task)
 
 
 def macro_average(per_task: dict[str, dict]) -> dict:
