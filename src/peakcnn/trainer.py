@@ -331,8 +331,9 @@ class Trainer:
         ]
         if differ:
             raise InputError(
-                f"{self.run}/{LAST_NAME}.json: its {', '.join(differ)} differ from this run's (config.json, "
-                f"{self.ds.path}); the checkpoint is another run's, train into a new --out folder"
+                f"{self.run}/{LAST_NAME}.json: not this run's checkpoint (its {', '.join(differ)} "
+                f"{'differs' if len(differ) == 1 else 'differ'} from config.json and {self.ds.path}); a checkpoint "
+                "of another run cannot be resumed here, train into a new --out folder"
             )
 
     def _end_epoch(self, row: dict) -> None:
