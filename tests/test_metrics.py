@@ -288,6 +288,42 @@ def test_curve_panels_label_each_model_and_say_when_a_task_has_one_class(plot, t
     assert a.get_lines()[0].get_drawstyle() == ("default" if plot == "plot_roc" else "steps-post")
 
 
+def test_panels_put_two_class_tasks_first_and_wrap_long_names(tmp_path, monkeypatch):
+    """With more tasks than panels, tasks with both classes are drawn first; a one-class task's reliability
+    panel says so rather than drawing a flat curve; long names wrap within the panel; epochs tick as whole
+    numbers."""
+    from peakcnn import plots
+
+    kept = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: kept.append(fig) or path)
+    monkeypatch.setattr(plots, "MAX_PANELS", 2)
+    long = "Root_tip_ATAC_seq_replicate_one_of_three_chr1only"
+    labels = np.array([[0, 1, 1], [0, 0, 1], [0, 1, 0], [0, 0, 0]])  # task "one" has negatives only
+    probs = np.array([[0.9, 0.1, 0.8], [0.2, 0.3, 0.6], [0.4, 0.2, 0.3], [0.6, 0.4, 0.1]])
+    tasks = ["one", long, "c"]
+    assert plots.panel_tasks(labels) == [1, 2]
+    plots.plot_roc(labels, {"CNN": probs}, tasks, tmp_path / "roc.png")
+    titles = [ax.get_title() for ax in kept[-1].axes if ax.get_visible()]
+    assert titles[0].splitlines()[-1] == "(n=4, 2 pos)" and titles[1].startswith("c\n")
+    assert "".join(titles[0].splitlines()[:-1]) == long and max(map(len, titles[0].splitlines())) <= 34
+    bins = [
+        [
+            {"mean_predicted": 0.3, "fraction_positive": f, "n": 2},
+            {"mean_predicted": 0.7, "fraction_positive": 0.5, "n": 2},
+        ]
+        for f in (0.0, 0.5, 0.5)
+    ]
+    monkeypatch.setattr(plots, "MAX_PANELS", 3)
+    plots.plot_calibration({"CNN": bins}, tasks, tmp_path / "cal.png", labels=labels)
+    one = [ax for ax in kept[-1].axes if ax.get_title().startswith("one")][0]
+    assert [t.get_text() for t in one.texts] == ["one class only: no curve"] and len(one.get_lines()) == 1  # diagonal
+    rows = [{"epoch": e, "train_loss": 0.6, "valid_loss": 0.7, "valid_auroc": 0.6} for e in (1, 2, 3)]
+    plots.plot_history(rows, tmp_path / "h.png")
+    kept[-1].canvas.draw()
+    ticks = [t for t in kept[-1].axes[0].get_xticks() if 1 <= t <= 3]
+    assert ticks == [1, 2, 3]
+
+
 def test_names_with_dollar_signs_are_drawn_as_written(tmp_path):
     """Task names are shown literally: a pair of $ in one ('root$_$') was read as mathtext and failed."""
     from peakcnn import plots

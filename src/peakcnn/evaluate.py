@@ -371,6 +371,7 @@ def _write_outputs(folder: Path, doc: dict, arrays: dict, history: list[dict]) -
             {n: [m["metrics"]["tasks"][t]["reliability"] for t in tasks] for n, m in doc["models"].items()},
             tasks,
             folder / "calibration.png",
+            labels=arrays["labels"],
         ),
         "training": plots.plot_history(history, folder / "training.png"),
     }

@@ -1,12 +1,13 @@
 """Figures of an evaluation: ROC, precision-recall, calibration and training curves (matplotlib, Agg).
 
 Each function takes plain arrays, writes one PNG and returns its path. Multi-task data sets get one panel
-per task (the first :data:`MAX_PANELS` tasks).
+per task, for at most :data:`MAX_PANELS` tasks: those with both classes in the split first (:func:`panel_tasks`).
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,20 @@ def literal(text: str) -> str:
     """``text`` (a task or sequence name) as matplotlib shows it, not read as mathtext between ``$`` signs
     (``root$_$`` failed to draw)."""
     return text.replace("$", r"\$")
+
+
+def panel_tasks(labels: np.ndarray) -> list[int]:
+    """The tasks (columns of ``labels (n, T)``) drawn as panels, at most :data:`MAX_PANELS`: those with both
+    classes first, in their order, then those with one class only (a panel that says so)."""
+    labels = np.asarray(labels).reshape(len(labels), -1)
+    both = [t for t in range(labels.shape[1]) if len(np.unique(labels[:, t])) == 2]
+    return (both + [t for t in range(labels.shape[1]) if t not in both])[:MAX_PANELS]
+
+
+def _title(name: str, detail: str = "") -> str:
+    """A panel title: a long task name wrapped to the panel's width, then ``detail`` on a line of its own."""
+    lines = textwrap.wrap(literal(name), 34, break_long_words=True, break_on_hyphens=False) or [""]
+    return "\n".join(lines + ([detail] if detail else []))
 
 
 def _panels(n_tasks: int, size: float = 3.6):
@@ -54,17 +69,18 @@ def _legend(ax, **kwargs) -> None:
 
 
 def _curves(labels, models, tasks, curve, score, legend_title, drawstyle="default", **legend) -> tuple:
-    """One panel per task with ``curve(y, p) -> (x, y)`` of every model, labelled with ``score(y, p)``;
-    returns ``(fig, axes)`` for the caller to finish the panels."""
-    fig, axes = _panels(len(tasks))
-    for t, ax in enumerate(axes):
+    """One panel per task of :func:`panel_tasks` with ``curve(y, p) -> (x, y)`` of every model, labelled
+    with ``score(y, p)``; returns ``(fig, [(task index, axes), ...])`` for the caller to finish the panels."""
+    order = panel_tasks(labels)
+    fig, axes = _panels(len(order))
+    for t, ax in zip(order, axes, strict=True):
         y = labels[:, t]
         if len(np.unique(y)) == 2:
             for name, probs in models.items():
                 x_, y_ = curve(y, probs[:, t])
                 ax.plot(x_, y_, drawstyle=drawstyle, label=f"{name} ({score(y, probs[:, t]):.3f})")
         _legend(ax, fontsize=7, title=legend_title, title_fontsize=7, **legend)
-    return fig, axes
+    return fig, list(zip(order, axes, strict=True))
 
 
 def plot_roc(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str], path: Path) -> Path:
@@ -74,11 +90,14 @@ def plot_roc(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str]
     def curve(y, p):
         return roc_curve(y, p)[:2]
 
-    fig, axes = _curves(labels, models, tasks, curve, roc_auc_score, "auROC", loc="lower right")
-    for t, ax in enumerate(axes):
+    fig, panels = _curves(labels, models, tasks, curve, roc_auc_score, "auROC", loc="lower right")
+    for t, ax in panels:
+        y = labels[:, t]
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
         ax.set(
-            title=f"{literal(tasks[t])} (n={len(labels)})", xlabel="false positive rate", ylabel="true positive rate"
+            title=_title(tasks[t], f"(n={len(y)}, {int(y.sum())} pos)"),
+            xlabel="false positive rate",
+            ylabel="true positive rate",
         )
     return _save(fig, path)
 
@@ -92,39 +111,46 @@ def plot_pr(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str],
         return recall, precision
 
     # steps, as average precision (the auPRC in the legend) sums them; straight lines would draw above it
-    fig, axes = _curves(
-        labels, models, tasks, curve, average_precision_score, "auPRC", drawstyle="steps-post", loc="lower left"
+    fig, panels = _curves(
+        labels, models, tasks, curve, average_precision_score, "auPRC", drawstyle="steps-post", loc="best"
     )
-    for t, ax in enumerate(axes):
+    for t, ax in panels:
         y = labels[:, t]
         ax.axhline(y.mean() if len(y) else 0, color="grey", lw=0.8, ls="--")
-        ax.set(title=f"{literal(tasks[t])} (n={len(y)}, {int(y.sum())} pos)", xlabel="recall", ylabel="precision")
+        ax.set(title=_title(tasks[t], f"(n={len(y)}, {int(y.sum())} pos)"), xlabel="recall", ylabel="precision")
         ax.set_ylim(0, 1.02)
     return _save(fig, path)
 
 
-def plot_calibration(reliability: dict[str, list[list[dict]]], tasks: list[str], path: Path) -> Path:
-    """Reliability diagrams: ``{name: [bins of task 0, bins of task 1, ...]}`` from :mod:`peakcnn.metrics`."""
-    fig, axes = _panels(len(tasks))
-    for t, ax in enumerate(axes):
+def plot_calibration(reliability: dict[str, list[list[dict]]], tasks: list[str], path: Path, labels=None) -> Path:
+    """Reliability diagrams: ``{name: [bins of task 0, bins of task 1, ...]}`` from :mod:`peakcnn.metrics`;
+    with ``labels (n, T)``, for the tasks of :func:`panel_tasks` (one class only: a note, not a curve)."""
+    order = panel_tasks(labels) if labels is not None else list(range(min(len(tasks), MAX_PANELS)))
+    fig, axes = _panels(len(order))
+    for t, ax in zip(order, axes, strict=True):
+        one_class = labels is not None and len(np.unique(np.asarray(labels).reshape(len(labels), -1)[:, t])) < 2
         for name, per_task in reliability.items():
-            bins = [b for b in per_task[t] if b["n"]]
-            ax.plot(
-                [b["mean_predicted"] for b in bins],
-                [b["fraction_positive"] for b in bins],
-                marker="o",
-                label=name,
-            )
+            bins = [b for b in per_task[t] if b["n"]] if not one_class else []
+            if bins:
+                ax.plot(
+                    [b["mean_predicted"] for b in bins],
+                    [b["fraction_positive"] for b in bins],
+                    marker="o",
+                    label=name,
+                )
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-        ax.set(title=literal(tasks[t]), xlabel="mean predicted probability", ylabel="fraction positive")
+        n = sum(b["n"] for b in next(iter(reliability.values()))[t]) if reliability else 0
+        ax.set(title=_title(tasks[t], f"(n={n})"), xlabel="mean predicted probability", ylabel="fraction positive")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.legend(fontsize=7, loc="upper left")
+        _legend(ax, fontsize=7, loc="best")
     return _save(fig, path)
 
 
 def plot_history(rows: list[dict], path: Path, title: str = "") -> Path | None:
     """Training curves from ``history.csv`` rows: losses, then validation auROC/auPRC and accuracies."""
+    from matplotlib.ticker import MaxNLocator
+
     if not rows:
         return None
     fig = _figure(figsize=(9, 3.6))
@@ -133,7 +159,7 @@ def plot_history(rows: list[dict], path: Path, title: str = "") -> Path | None:
     ax1.plot(epochs, [r["train_loss"] for r in rows], marker=".", label="train loss")
     ax1.plot(epochs, [r["valid_loss"] for r in rows], marker=".", label="valid loss")
     ax1.set(xlabel="epoch", ylabel="binary cross-entropy", title=literal(title) or "loss")
-    ax1.legend(fontsize=8)
+    ax1.legend(fontsize=8, loc="best")
     for key, label in (
         ("valid_auroc", "valid auROC"),
         ("valid_auprc", "valid auPRC"),
@@ -145,5 +171,7 @@ def plot_history(rows: list[dict], path: Path, title: str = "") -> Path | None:
         if not all(math.isnan(v) for v in values):
             ax2.plot(epochs, values, marker=".", linestyle="--" if key.startswith("train") else "-", label=label)
     ax2.set(xlabel="epoch", ylabel="score", title="scores by epoch")
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=8, loc="best")
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     return _save(fig, path)

@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+from peakcnn.metrics import two_class_tasks
 from peakcnn.plots import MAX_PANELS
 
 _CSS = """
@@ -133,9 +134,14 @@ def per_task_table(doc: dict) -> str:
     return _table(header, rows)
 
 
+def calibrated_task(doc: dict) -> str:
+    """The task whose reliability bins the report tabulates: the first with both classes in the split."""
+    return (two_class_tasks(doc["models"]["CNN"]["metrics"]["tasks"]) or doc["dataset"]["tasks"])[0]
+
+
 def reliability_table(doc: dict) -> str:
-    """Reliability bins of the CNN for the first task."""
-    task = doc["dataset"]["tasks"][0]
+    """Reliability bins of the CNN for :func:`calibrated_task`."""
+    task = calibrated_task(doc)
     bins = doc["models"]["CNN"]["metrics"]["tasks"][task]["reliability"]
     rows = [
         [f"{b['lo']:.1f}-{b['hi']:.1f}", fmt(b["n"]), fmt(b["mean_predicted"]), fmt(b["fraction_positive"])]
@@ -227,7 +233,11 @@ def render(doc: dict, images: dict[str, Path], history: list[dict]) -> str:
     ]
     if len(tasks) > 1:
         sections += ["<h2>Per task</h2>", per_task_table(doc)]
-    shown = f" (the first {MAX_PANELS} of {len(tasks)} tasks)" if len(tasks) > MAX_PANELS else ""
+    shown = (
+        f" ({MAX_PANELS} of {len(tasks)} tasks, those with both classes in the split first)"
+        if len(tasks) > MAX_PANELS
+        else ""
+    )
     figures = (
         ("roc", f"ROC curves{shown}"),
         ("pr", f"precision-recall curves{shown}"),
@@ -235,7 +245,8 @@ def render(doc: dict, images: dict[str, Path], history: list[dict]) -> str:
     )
     sections.append("<h2>Curves</h2>")
     sections += [_image(images[k], alt) for k, alt in figures if k in images]
-    sections += [f"<h2>Calibration of the CNN ({'task ' if len(tasks) > 1 else ''}{_esc(tasks[0])})</h2>"]
+    task = calibrated_task(doc)
+    sections += [f"<h2>Calibration of the CNN ({'task ' if len(tasks) > 1 else ''}{_esc(task)})</h2>"]
     sections.append(reliability_table(doc))
     sections.append("<h2>Training</h2>")
     if model.get("members"):
