@@ -539,12 +539,31 @@ def test_init_transfers_every_layer_that_fits(tmp_path, dataset):
         expected = before[k] if k in out_layer else source.state_dict()[k]
         assert torch.equal(v, expected), k
     assert any(not torch.equal(before[k], source.state_dict()[k]) for k in info["copied"])
+    # two tasks, as the source has, but in the other order: output 0 is another task there, so the output
+    # layer starts at random; in the same order it is copied
+    for tasks, copies_output in ((["task1", "task0"], False), (["task0", "task1"], True)):
+        torch.manual_seed(1)
+        target = DNASeqClassifier(preset_config("small", 100, 2))
+        kept = transfer_weights(target, tmp_path / "source", tasks)["kept"]
+        assert kept == ([] if copies_output else out_layer)
 
     make_dataset(tmp_path / "one", n=80, window=100, n_tasks=1, seed=3)
     args = ["-q", "train", str(tmp_path / "one"), "--out", str(tmp_path / "run"), "--arch", "small"]
     assert main(args + ["--epochs", "1", "--batch-size", "16", "--init", str(tmp_path / "source")]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["init"]["copied"] == info["copied"] and config["training"]["init"] == str(tmp_path / "source")
+
+
+def test_init_is_recorded_as_one_path_however_it_is_spelt(tmp_path, dataset, monkeypatch):
+    """--init runA in one folder and --init /abs/runA on resume name the same run: resume accepts it."""
+    train(dataset, tmp_path / "source", {**SMALL, "epochs": 1}, progress=False)
+    monkeypatch.chdir(tmp_path)
+    train(dataset, tmp_path / "run", {**SMALL, "epochs": 1, "init": "source"}, progress=False)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["training"]["init"] == str(tmp_path / "source")
+    done = train(dataset, tmp_path / "run", {"init": str(tmp_path / "source")}, resume=True, progress=False)
+    assert done["epochs_done"] == 1
+    assert train(dataset, "run", {"init": "./source"}, resume=True, progress=False)["epochs_done"] == 1
 
 
 @pytest.mark.parametrize("what, message", [("missing", "not a run folder"), ("arch", "same --arch")])

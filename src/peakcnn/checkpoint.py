@@ -338,12 +338,18 @@ def load_model(run: str | Path, name: str = MODEL_NAME) -> tuple[nn.Module, dict
     return model_from_tensors(tensors, meta, str(stem) + ".safetensors"), meta
 
 
-def transfer_weights(model: nn.Module, source: str | Path) -> dict:
+def _output_layer(model: nn.Module) -> str:
+    """The name of ``model``'s last linear layer, whose rows are the tasks."""
+    return [name for name, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+
+
+def transfer_weights(model: nn.Module, source: str | Path, tasks: list[str] | None = None) -> dict:
     """Copy into ``model`` every tensor of the trained run ``source`` with the same name and shape.
 
     Used to start training from another run (transfer learning): the convolutions carry over whenever the
     architecture matches, the dense layers when the window matches too, and the output layer when the
-    number of tasks matches as well; everything else keeps its fresh initialisation.
+    tasks match as well (``tasks``, the names of ``model``'s outputs, equal to the source's in the same
+    order; without ``tasks``, when their number matches); everything else keeps its fresh initialisation.
 
     Returns
     -------
@@ -357,6 +363,9 @@ def transfer_weights(model: nn.Module, source: str | Path) -> dict:
     theirs = source_model.state_dict()
     ours = model.state_dict()
     copied = [k for k, v in ours.items() if k in theirs and theirs[k].shape == v.shape]
+    if tasks is not None and list(tasks) != list(meta.get("tasks", [])):  # output i is another task there
+        output = _output_layer(model)
+        copied = [k for k in copied if not k.startswith(f"{output}.")]
     if not any(k.startswith("trunk.") and k.endswith("weight") for k in copied):
         arch = (meta.get("training") or {}).get("arch")
         raise InputError(

@@ -205,6 +205,8 @@ def _callers_random_state():
 def _train(dataset, out, options, resume, force, device, progress) -> dict:
     """:func:`train` without the care for the caller's random states."""
     options = dict(options or {})
+    if isinstance(options.get("init"), str) and options["init"]:  # recorded as one path however it was spelt
+        options["init"] = str(Path(options["init"]).resolve())
     if resume and force:
         raise InputError("--resume continues the run in --out and --force starts it over; give one of them")
     check_output_folder(out)
@@ -218,7 +220,12 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
         dev = resolve_device(device)
         _check_trainable(ds, cfg)
         trainer = Trainer(ds, run, cfg, dev, progress)
-        init = transfer_weights(trainer.model, cfg.init) if cfg.init and not resume else None
+        init = transfer_weights(trainer.model, cfg.init, ds.tasks) if cfg.init and not resume else None
+        if init is not None:
+            log.info(
+                "init: %d tensors copied from %s; %s", len(init["copied"]), init["run"],
+                f"left at random: {', '.join(init['kept'])}" if init["kept"] else "none left at random",
+            )  # fmt: skip
         if resume:
             saved_init = saved.get("init")  # the --init overlap recorded when the run started
             if isinstance(saved_init, dict) and isinstance(saved_init.get("overlap"), dict):
