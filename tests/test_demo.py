@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+import peakcnn.data.prepare
 import peakcnn.demo
 from peakcnn.cli import main
+from peakcnn.errors import InputError
 
 
 def test_demo_prepares_trains_evaluates_and_reports(tmp_path, monkeypatch, capsys):
@@ -49,3 +53,22 @@ def test_tss_sites_from_gff3_coordinates_and_strands(tmp_path):
         "##gff-version 3\n" + "".join(f"{c}\tx\t{t}\t{s}\t{e}\t.\t{st}\t.\t{a}\n" for c, t, s, e, st, a in rows)
     )
     assert [site[:3] for site in tss_sites(gff)] == [("chr1", 100, "+"), ("chr1", 399, "-")]
+
+
+def test_the_demo_writes_its_promoter_bed_over_its_own_only(tmp_path, monkeypatch):
+    """OUT/tss_promoter_proxy.bed holding a user's file is refused and left as it was; the demo's own BED
+    (the same sites) is written again."""
+    monkeypatch.setattr(peakcnn.data.prepare, "prepare_dataset", lambda *args, **kwargs: None)
+    gff = tmp_path / "a.gff3"
+    gff.write_text("##gff-version 3\nchr1\tx\tmRNA\t101\t200\t.\t+\t.\tID=a\n")
+    bed = tmp_path / "tss_promoter_proxy.bed"
+    bed.write_text("my notes\n")
+    with pytest.raises(InputError, match="tss_promoter_proxy.bed: holds a file the demo did not write"):
+        peakcnn.demo.prepare_promoters(bed, tmp_path / "dataset", gff=gff)
+    assert bed.read_text() == "my notes\n" and sorted(p.name for p in tmp_path.iterdir()) == ["a.gff3", bed.name]
+    bed.unlink()
+    peakcnn.demo.prepare_promoters(bed, tmp_path / "dataset", gff=gff)
+    first = bed.read_text()
+    assert first.splitlines()[-1].split("\t")[:3] == ["chr1", "100", "101"]
+    peakcnn.demo.prepare_promoters(bed, tmp_path / "dataset", gff=gff)
+    assert bed.read_text() == first and sorted(p.name for p in tmp_path.iterdir()) == ["a.gff3", bed.name]
