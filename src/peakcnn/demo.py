@@ -11,7 +11,6 @@ By default a reduced recipe (:data:`QUICK_RECIPE`) keeps the run well under ten 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -62,24 +61,18 @@ def prepare_promoters(
     the positives of task :data:`TASK`, :data:`WINDOW` bp windows of ``fasta``, GC-matched genomic negatives
     1:1, held-out regions. ``fasta`` and ``gff`` default to TAIR10 chromosome 1 and its annotation; ``force``
     replaces another data set in ``folder`` (the demo's own, checked beforehand)."""
-    import contextlib
-
     from peakcnn.data import default
     from peakcnn.data.prepare import prepare_dataset
     from peakcnn.errors import InputError
+    from peakcnn.io.output import atomic_output
 
-    fresh = bed.with_name(f".{bed.name}.new")  # compared with a BED already there before it replaces it
-    try:
+    with atomic_output(bed) as fresh:  # compared with a BED already there before it replaces it
         n = default.write_tss_bed(fresh, gff)
-        if bed.exists() and (not bed.is_file() or bed.read_bytes() != fresh.read_bytes()):
+        if bed.exists() and bed.read_bytes() != fresh.read_bytes():
             raise InputError(
                 f"{bed}: holds a file the demo did not write (the demo writes its promoter BED there); move it, "
                 "or choose another --out folder"
             )
-        os.replace(fresh, bed)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            fresh.unlink()
     log.info(f"{n} TSS-centred promoter-proxy windows written to {bed}")
     prepare_dataset(
         fasta or default.tair10_chr1_fasta(), [bed], folder, names=[TASK], window=WINDOW,
