@@ -29,11 +29,15 @@ def literal(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+def _both_classes(y: np.ndarray) -> bool:
+    return len(np.unique(y)) == 2
+
+
 def panel_tasks(labels: np.ndarray) -> list[int]:
     """The tasks (columns of ``labels (n, T)``) drawn as panels, at most :data:`MAX_PANELS`: those with both
     classes first, in their order, then those with one class only (a panel that says so)."""
     labels = np.asarray(labels).reshape(len(labels), -1)
-    both = [t for t in range(labels.shape[1]) if len(np.unique(labels[:, t])) == 2]
+    both = [t for t in range(labels.shape[1]) if _both_classes(labels[:, t])]
     return (both + [t for t in range(labels.shape[1]) if t not in both])[:MAX_PANELS]
 
 
@@ -75,7 +79,7 @@ def _curves(labels, models, tasks, curve, score, legend_title, drawstyle="defaul
     fig, axes = _panels(len(order))
     for t, ax in zip(order, axes, strict=True):
         y = labels[:, t]
-        if len(np.unique(y)) == 2:
+        if _both_classes(y):
             for name, probs in models.items():
                 x_, y_ = curve(y, probs[:, t])
                 ax.plot(x_, y_, drawstyle=drawstyle, label=f"{name} ({score(y, probs[:, t]):.3f})")
@@ -125,10 +129,12 @@ def plot_pr(labels: np.ndarray, models: dict[str, np.ndarray], tasks: list[str],
 def plot_calibration(reliability: dict[str, list[list[dict]]], tasks: list[str], path: Path, labels=None) -> Path:
     """Reliability diagrams: ``{name: [bins of task 0, bins of task 1, ...]}`` from :mod:`peakcnn.metrics`;
     with ``labels (n, T)``, for the tasks of :func:`panel_tasks` (one class only: a note, not a curve)."""
+    if labels is not None:
+        labels = np.asarray(labels).reshape(len(labels), -1)
     order = panel_tasks(labels) if labels is not None else list(range(min(len(tasks), MAX_PANELS)))
     fig, axes = _panels(len(order))
     for t, ax in zip(order, axes, strict=True):
-        one_class = labels is not None and len(np.unique(np.asarray(labels).reshape(len(labels), -1)[:, t])) < 2
+        one_class = labels is not None and not _both_classes(labels[:, t])
         for name, per_task in reliability.items():
             bins = [b for b in per_task[t] if b["n"]] if not one_class else []
             if bins:
