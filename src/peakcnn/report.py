@@ -139,9 +139,8 @@ def calibrated_task(doc: dict) -> str:
     return (two_class_tasks(doc["models"]["CNN"]["metrics"]["tasks"]) or doc["dataset"]["tasks"])[0]
 
 
-def reliability_table(doc: dict) -> str:
-    """Reliability bins of the CNN for :func:`calibrated_task`."""
-    task = calibrated_task(doc)
+def reliability_table(doc: dict, task: str) -> str:
+    """Reliability bins of the CNN for ``task`` (the report's :func:`calibrated_task`)."""
     bins = doc["models"]["CNN"]["metrics"]["tasks"][task]["reliability"]
     rows = [
         [f"{b['lo']:.1f}-{b['hi']:.1f}", fmt(b["n"]), fmt(b["mean_predicted"]), fmt(b["fraction_positive"])]
@@ -247,7 +246,7 @@ def render(doc: dict, images: dict[str, Path], history: list[dict]) -> str:
     sections += [_image(images[k], alt) for k, alt in figures if k in images]
     task = calibrated_task(doc)
     sections += [f"<h2>Calibration of the CNN ({'task ' if len(tasks) > 1 else ''}{_esc(task)})</h2>"]
-    sections.append(reliability_table(doc))
+    sections.append(reliability_table(doc, task))
     sections.append("<h2>Training</h2>")
     if model.get("members"):
         sections += [
