@@ -566,11 +566,24 @@ def test_init_is_recorded_as_one_path_however_it_is_spelt(tmp_path, dataset, mon
     assert train(dataset, "run", {"init": "./source"}, resume=True, progress=False)["epochs_done"] == 1
 
 
-@pytest.mark.parametrize("what, message", [("missing", "not a run folder"), ("arch", "same --arch")])
+@pytest.mark.parametrize(
+    "what, message",
+    [
+        ("missing", "not a run folder"),
+        ("arch", "same --arch"),
+        ("damaged", "model.safetensors: does not match model.json"),
+    ],
+)
 def test_init_from_an_unusable_run_writes_nothing(tmp_path, dataset, capsys, what, message):
     source = tmp_path / "source"
     if what == "arch":
         train(dataset, source, {"arch": "basset", "batch_size": 16, "epochs": 1}, progress=False)
+    if what == "damaged":  # the advice names the starting run, not the new --out folder
+        train(dataset, source, {**SMALL, "epochs": 1}, progress=False)
+        with open(source / "model.safetensors", "ab") as f:
+            f.write(b"x")
+        message += " (sha256 differs; the process writing them was probably killed); the checkpoint is damaged; "
+        message += "restore it or train the run again"
     out = tmp_path / "run"
     assert main(["train", str(dataset), "--out", str(out), "--arch", "small", "--init", str(source)]) == 2
     err = capsys.readouterr().err.strip()

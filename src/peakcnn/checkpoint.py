@@ -92,7 +92,7 @@ def load_tensors(stem: Path) -> tuple[dict[str, torch.Tensor], dict]:
         if hashlib.sha256(data).hexdigest() != recorded:
             raise InputError(
                 f"{tpath}: does not match {jpath.name} (sha256 differs; the process writing them was probably "
-                "killed); the checkpoint is damaged, train into a new --out folder"
+                f"killed); {_DAMAGED}"
             )
         tensors = load(data)
     except (SafetensorError, OSError, ValueError) as e:
