@@ -825,6 +825,17 @@ def test_genomic_negatives_that_come_to_none_say_what_to_change(inputs, tmp_path
         "task a has no negative windows: no gc-matched negative was found; raise --neg-ratio (1e-09) or leave "
         "more of the genome outside --exclude"
     ) in m["warnings"]
+    # a genome with no room left for negatives: more of them would not fit either, so no --neg-ratio advice
+    everything = tmp_path / "all.bed"
+    everything.write_text("".join(f"{c}\t0\t300000\n" for c in ("1", "2", "3", "4")))
+    m = prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "ds2", exclude=[everything], progress=False)
+    assert (
+        "task a has no negative windows: the genome has no room for a gc-matched negative outside the peaks, "
+        "the data set's windows and --exclude; use --negatives shuffled, a smaller --window or fewer --exclude "
+        "regions"
+    ) in m["warnings"], m["warnings"]
+    positives = m["stats"]["classes"]["positive"]
+    assert m["report"]["negatives_not_found"] == sum(positives[k]["windows"] for k in ("train", "valid", "test"))
 
 
 def test_a_different_data_set_written_meanwhile_is_not_replaced_without_force(inputs, tmp_path, monkeypatch):

@@ -450,6 +450,12 @@ def _prepare(
         if not any(counts[name]["negative"] for name in SPLIT_NAMES):
             if p["negatives"] == "none":
                 warn(f"task {task} has no negative windows; choose --negatives gc-matched, shuffled or random")
+            elif report["negatives_not_found"]:  # more negatives would not fit either
+                warn(
+                    f"task {task} has no negative windows: the genome has no room for a {p['negatives']} negative "
+                    "outside the peaks, the data set's windows and --exclude; use --negatives shuffled, a smaller "
+                    "--window or fewer --exclude regions"
+                )
             else:
                 warn(
                     f"task {task} has no negative windows: no {p['negatives']} negative was found; raise "
