@@ -11,6 +11,7 @@ import pytest
 from peakcnn.errors import InputError
 from peakcnn.io.bed import read_peaks
 from peakcnn.io.chromnames import read_alias_file
+from peakcnn.io.fasta import Genome
 from peakcnn.io.seqs import read_sequences
 from peakcnn.io.vcf import read_vcf
 
@@ -68,6 +69,24 @@ def test_query_fasta_keeps_utf8_names_and_drops_a_byte_order_mark(tmp_path):
     path = tmp_path / "q.fa"
     path.write_bytes("\ufeff>gène_α first\nACGTAC\n>b\nACGTTT\n".encode())
     assert [name for name, _ in read_sequences(path)] == ["gène_α", "b"]
+
+
+@pytest.mark.parametrize("kind", ["bed", "vcf", "fasta", "alias", "genome"])
+def test_utf16_text_is_named_as_such_and_binary_data_as_binary(tmp_path, kind):
+    """A Windows "Unicode" export (UTF-16, with or without a byte-order mark) is told apart from binary
+    data, with the conversion that fixes it; a file of mostly NUL bytes stays binary data."""
+    texts = _texts() | {"genome": (_texts()["fasta"][0], Genome)}
+    text, read = texts[kind]
+    for encoding in ("utf-16", "utf-16-be", "utf-16-le"):
+        path = tmp_path / f"{kind}.{encoding}"
+        path.write_bytes(text.encode(encoding))
+        with pytest.raises(InputError) as err:
+            read(path)
+        assert str(err.value) == f"{path}: UTF-16 text, not UTF-8; convert it (iconv -f UTF-16 -t UTF-8) and pass that"
+    path = tmp_path / f"{kind}.bin"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(4000) + b"\x01\x02")  # zeros in every byte, not every other
+    with pytest.raises(InputError, match=f"{kind}.bin: binary data, not a "):
+        read(path)
 
 
 def test_query_fasta_that_is_binary_says_so(tmp_path):

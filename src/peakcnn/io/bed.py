@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError
-from peakcnn.io.compressed import read_input
+from peakcnn.io.compressed import read_input, refuse_binary
 from peakcnn.io.output import atomic_output, check_input_file
 
 #: First words of UCSC header lines, skipped like ``#`` comments (``trackA`` is a chromosome name).
@@ -73,8 +73,7 @@ def _read_text(path: Path, option: str) -> str:
         raw = read_input(path)
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read the peak file ({e}); check it is intact") from None
-    if b"\x00" in raw[:65536]:
-        raise InputError(f"{path}: binary data, not a BED peak file; pass a text BED/narrowPeak file")
+    refuse_binary(path, raw[:65536], "BED peak file", "pass a text BED/narrowPeak file")
     try:
         return raw.decode("utf-8-sig")  # a byte-order mark from Windows editors is not part of line 1
     except UnicodeDecodeError as e:

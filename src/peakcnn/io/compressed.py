@@ -67,12 +67,32 @@ def read_input(path: Path) -> bytes:
     return raw
 
 
+def refuse_binary(path: Path, head: bytes, what: str, fix: str) -> None:
+    """Refuse ``path`` when ``head``, its first decompressed bytes, holds a NUL byte: UTF-16 text (a Windows
+    "Unicode" export) is named as such with the conversion that fixes it, anything else is binary data, not
+    ``what``; ``fix`` says what to pass instead."""
+    if b"\x00" not in head:
+        return
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or _ascii_as_utf16(head[:4096]):
+        raise InputError(f"{path}: UTF-16 text, not UTF-8; convert it (iconv -f UTF-16 -t UTF-8) and pass that")
+    raise InputError(f"{path}: binary data, not a {what}; {fix}")
+
+
+def _ascii_as_utf16(sample: bytes) -> bool:
+    """Whether ``sample`` looks like ASCII text written as UTF-16: a NUL in nearly every even byte and in
+    almost no odd one (big-endian), or the other way round (little-endian)."""
+    pairs = len(sample) // 2
+    if pairs < 4:
+        return False
+    even, odd = sample[0 : 2 * pairs : 2].count(0) / pairs, sample[1 : 2 * pairs : 2].count(0) / pairs
+    return (even > 0.9 and odd < 0.1) or (odd > 0.9 and even < 0.1)
+
+
 def open_text(path: Path, what: str):
     """A plain, gzip or bgzip text file opened for reading: UTF-8 (a byte-order mark dropped), any line
     ending; binary data is refused naming ``what`` the file should be."""
     with open_input(path) as fh:
-        if b"\x00" in fh.read(65536):
-            raise InputError(f"{path}: binary data, not a {what}; pass a text {what} (plain, gzip or bgzip)")
+        refuse_binary(path, fh.read(65536), what, f"pass a text {what} (plain, gzip or bgzip)")
     return open_input(path, "rt", encoding="utf-8-sig", errors="replace", newline=None)
 
 

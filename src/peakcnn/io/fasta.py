@@ -30,7 +30,7 @@ import numpy as np
 
 from peakcnn.errors import InputError
 from peakcnn.io.chromnames import AliasMap, format_names
-from peakcnn.io.compressed import check_complete, sniff_compression
+from peakcnn.io.compressed import check_complete, refuse_binary, sniff_compression
 from peakcnn.io.output import check_input_file
 from peakcnn.sequence import N_CODE, bytes_to_codes
 
@@ -131,8 +131,7 @@ def _first_line(path: Path, compression: str) -> bytes:
             head = fh.read(1 << 16)
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read the genome ({e}); check the file is intact") from None
-    if b"\x00" in head:
-        raise InputError(f"{path}: binary data, not a FASTA genome; pass a FASTA file (plain, gzip or bgzip)")
+    refuse_binary(path, head, "FASTA genome", "pass a FASTA file (plain, gzip or bgzip)")
     if not head.strip():
         raise InputError(f"{path}: the genome FASTA is empty; pass the genome sequence in FASTA format")
     if head.startswith(b"\xef\xbb\xbf"):
