@@ -98,10 +98,13 @@ def test_ensemble_rejects_mismatched_or_unsafe_inputs(tmp_path):
     with pytest.raises(InputError, match="afile: is a file; give --out a folder name"):
         build_ensemble([r1, r2], tmp_path / "afile")
     assert (tmp_path / "afile").read_text() == "x\n"
-    (tmp_path / "training").mkdir()
-    (tmp_path / "training" / "last.json").write_text("{}")
-    with pytest.raises(InputError, match="holds a training run"):
-        build_ensemble([r1, r2], tmp_path / "training")
+    for name in ("last.json", "config.json", "history.csv"):  # a finished run whose last.* was deleted too
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.json").write_text("{}")
+        (tmp_path / name / name).write_text("{}")
+        with pytest.raises(InputError, match=f"holds a training run \\({name}\\)"):
+            build_ensemble([r1, r2], tmp_path / name, force=True)
+        assert (tmp_path / name / "model.json").read_text() == "{}"
     build_ensemble([r1, r2], tmp_path / "ens")
     with pytest.raises(InputError, match="add --force"):
         build_ensemble([r1, r2], tmp_path / "ens")
@@ -361,3 +364,19 @@ def test_a_failed_ensemble_force_keeps_the_previous_ensemble_when_it_is_still_wh
     capsys.readouterr()
     after = {p.name: p.read_bytes() for p in out.iterdir()} if out.exists() else {}
     assert after == (before if fail_at == "safetensors" else {})
+
+
+def test_ensemble_api_refuses_members_that_do_not_fit_and_strings_for_lists(tmp_path):
+    """The Python API checks what the command line checks: members of other windows or output counts (one
+    was fed windows of the wrong length, the other failed inside torch.stack), and a string where a list
+    of runs or task names belongs (taken letter by letter)."""
+    a = tiny_model(n_tasks=2)
+    with pytest.raises(InputError, match="ensemble member 2: its window 201 is not member 1's 200"):
+        EnsembleModel([a, tiny_model(n_tasks=2, window=201)])
+    with pytest.raises(InputError, match="ensemble member 3: its n_tasks 1 is not member 1's 2"):
+        EnsembleModel([a, tiny_model(n_tasks=2, seed=1), tiny_model(n_tasks=1)])
+    with pytest.raises(InputError, match="runs 'r1': give a list, one item per run"):
+        build_ensemble("r1", tmp_path / "ens")
+    with pytest.raises(InputError, match="tasks 'xy': give a list, one item per task"):
+        build_ensemble(["r1", "r2"], tmp_path / "ens", tasks="xy")
+    assert not (tmp_path / "ens").exists()

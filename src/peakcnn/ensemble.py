@@ -45,8 +45,15 @@ class EnsembleModel(nn.Module):
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
-        self.members = nn.ModuleList(members)
         first = members[0].config
+        for i, member in enumerate(members[1:], start=2):
+            for field in ("window", "n_tasks"):
+                if getattr(member.config, field) != getattr(first, field):
+                    raise InputError(
+                        f"ensemble member {i}: its {field} {getattr(member.config, field)} is not member 1's "
+                        f"{getattr(first, field)}; members must share window and number of outputs"
+                    )
+        self.members = nn.ModuleList(members)
         self.config = EnsembleConfig(window=first.window, n_tasks=first.n_tasks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -144,8 +151,11 @@ def build_ensemble(
     from peakcnn import __version__
     from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, load_model, save_tensors
     from peakcnn.io.bed import task_name_problem
-    from peakcnn.runconfig import recorded_dataset
+    from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, recorded_dataset
 
+    for name, value in (("runs", runs), ("tasks", tasks)):
+        if isinstance(value, (str, bytes, Path)):  # one string would be taken letter by letter
+            raise InputError(f"{name} {value!r}: give a list, one item per {name[:-1]}")
     runs = [Path(r) for r in runs]
     if len(runs) < 2:
         raise InputError("an ensemble needs at least two runs; give two or more RUN folders")
@@ -161,8 +171,9 @@ def build_ensemble(
     out = check_output_folder(out)
     if (out / f"{MODEL_NAME}.json").resolve() in files:
         raise InputError(f"{out}: is also one of the member runs; choose another --out folder")
-    if (out / f"{LAST_NAME}.json").exists():
-        raise InputError(f"{out}: holds a training run; choose another --out folder for the ensemble")
+    trained = [name for name in (f"{LAST_NAME}.json", CONFIG_FILE, HISTORY_FILE) if (out / name).exists()]
+    if trained:  # last.* may have been deleted after training; config.json and history.csv still say it
+        raise InputError(f"{out}: holds a training run ({trained[0]}); choose another --out folder for the ensemble")
     replacing = (out / f"{MODEL_NAME}.json").exists()
     if replacing and not force:
         raise InputError(f"{out}: already holds a model; add --force to replace it, or choose another --out folder")
