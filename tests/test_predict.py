@@ -138,6 +138,35 @@ def test_predict_fasta_pads_and_crops(tmp_path, caplog):
     np.testing.assert_allclose([float(r[2]) for r in rows], sigmoid(predict(model, np.stack(fitted)))[:, 0], atol=1e-5)
 
 
+def test_predict_rc_scores_a_record_and_its_reverse_complement_the_same_whatever_its_length(tmp_path):
+    """An odd difference between a record's length and the window puts the extra N (or cropped base) on one
+    side, so the two strands of a record fit to windows that are not each other's reverse complement;
+    with --rc both strands are scored from the same pair of windows, with and without shifts."""
+    model = tiny_model(n_tasks=2)
+    run = make_run(tmp_path, model, ["a", "b"])
+    rng = np.random.default_rng(4)
+    seqs = {f"len{n}": codes_to_str(rng.integers(0, 4, n).astype(np.uint8)) for n in (1, 50, 199, 200, 201, 333)}
+    flip = str.maketrans("ACGT", "TGCA")
+    write_fasta(tmp_path / "f.fa", seqs)
+    write_fasta(tmp_path / "r.fa", {k: v.translate(flip)[::-1] for k, v in seqs.items()})
+    for extra in ([], ["--shifts", "0", "3"]):
+        tables = []
+        for strand in ("f", "r"):
+            out = tmp_path / f"{strand}.tsv"
+            argv = ["predict", str(run), "--fasta", str(tmp_path / f"{strand}.fa"), "--out", str(out), "--rc"]
+            assert main(argv + extra) == 0
+            tables.append(_table(out)[1])
+        assert [row[:2] for row in tables[0]] == [row[:2] for row in tables[1]]
+        scores = [np.array([[float(x) for x in row[2:]] for row in table]) for table in tables]
+        np.testing.assert_allclose(*scores, atol=2e-6)  # float32 noise only; the strands of 201 bp differed by 1e-3
+    # without --rc the odd-length records are scored as they are, on their own strand
+    argv = ["predict", str(run), "--fasta", str(tmp_path / "f.fa"), "--out", str(tmp_path / "plain.tsv")]
+    assert main(argv) == 0
+    fitted = np.stack([fit_to_window(str_to_codes(s), 200)[0] for s in seqs.values()])
+    got = np.array([[float(x) for x in row[2:]] for row in _table(tmp_path / "plain.tsv")[1]])
+    np.testing.assert_allclose(got, sigmoid(predict(model, fitted)), atol=1e-5)
+
+
 def test_predict_and_ism_say_that_fasta_records_are_scored_rather_than_the_genome(tmp_path, caplog):
     """An information line, not a warning: the command line's stable form of predict passes --genome always."""
     run = make_run(tmp_path, tiny_model(n_tasks=1), ["t"])
@@ -348,10 +377,13 @@ def test_shifts_average_the_probabilities_of_shifted_windows_and_both_strands():
         assert moved[row].tolist() == _shifted_codes(codes[row : row + 1], s)[0].tolist()
     shifts = (-7, 0, 3)
     probs = [sigmoid(predict(model, _shifted_codes(codes, s))) for s in shifts]
-    rc = [np.where(_shifted_codes(codes, s) == 4, 4, 3 - _shifted_codes(codes, s))[:, ::-1].copy() for s in shifts]
-    probs += [sigmoid(predict(model, c)) for c in rc]
+    other = np.where(codes == 4, 4, 3 - codes)[:, ::-1].copy()  # the other strand, moved by the same shifts
+    probs += [sigmoid(predict(model, _shifted_codes(other, s))) for s in shifts]
     np.testing.assert_allclose(sigmoid(predict(model, codes, shifts=shifts)), np.mean(probs[:3], 0), atol=1e-6)
     np.testing.assert_allclose(sigmoid(predict(model, codes, rc=True, shifts=shifts)), np.mean(probs, 0), atol=1e-6)
+    # so a sequence and its reverse complement score the same, even with shifts that are not symmetric
+    both = predict(model, codes, rc=True, shifts=shifts), predict(model, other, rc=True, shifts=shifts)
+    np.testing.assert_allclose(*both, atol=1e-6)
     assert np.array_equal(predict(model, codes, shifts=[0]), predict(model, codes))
 
 

@@ -157,14 +157,16 @@ def check_shifts(shifts, length: int | None = None, what: str = "shifts") -> tup
 
 def strand_logits(model: nn.Module, x: torch.Tensor, rc: bool, shifts: tuple[int, ...] = (0,)) -> torch.Tensor:
     """Logits ``(N, T)`` of the windows moved by each of ``shifts`` (:func:`shift_onehot`; ``(0,)``: as they
-    are) and, with ``rc``, of their reverse complements: the mean of their probabilities, returned as a logit.
+    are) and, with ``rc``, of their reverse complements moved by the same shifts (each strand moved along
+    itself, so a window and its reverse complement score the same whatever the shifts): the mean of their
+    probabilities, returned as a logit.
 
     The mean is taken in log space, ``logit(mean_i s(a_i)) = logsumexp_i log s(a_i) - logsumexp_i log
     s(-a_i)`` (summed pairwise with ``logaddexp``), so that it stays exact where the probabilities round to
     0 or 1.
     """
     views = [shift_onehot(x, s) for s in shifts]
-    views += [reverse_complement(v) for v in views] if rc else []
+    views += [shift_onehot(reverse_complement(x), s) for s in shifts] if rc else []
     logits = [model(v).float() for v in views]
     if len(logits) == 1:
         return logits[0]
