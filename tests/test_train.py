@@ -17,9 +17,10 @@ from peakcnn.checkpoint import load_model
 from peakcnn.cli import main
 from peakcnn.errors import InputError
 from peakcnn.runconfig import HISTORY_COLUMNS, TrainConfig, read_history
-from peakcnn.train import Interrupted, NonFiniteLoss, _run_config, train
+from peakcnn.train import Interrupted, NonFiniteLoss, _run_config, _RunLock, train
 
 SMALL = {"arch": "small", "batch_size": 16}
+SMALL_ARGS = ["--arch", "small", "--batch-size", "16"]
 
 
 @pytest.fixture(scope="module")
@@ -819,3 +820,35 @@ def test_a_resumed_init_run_keeps_its_recorded_overlap(tmp_path, dataset, monkey
     assert recorded["checked"] and sum(recorded["of"].values()) == 160
     train(dataset, tmp_path / "run", {}, resume=True, progress=False)
     assert json.loads((tmp_path / "run" / "model.json").read_text())["init_overlap"] == recorded
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock is a POSIX lock")
+def test_a_second_training_into_a_run_folder_in_use_stops_with_one_line(tmp_path, dataset, capsys):
+    """While one process trains into RUN (it holds a lock on the folder), a second --resume, --force or
+    fresh run into RUN stops before writing, instead of mixing its checkpoints with the first one's."""
+    import fcntl
+
+    run = tmp_path / "run"
+    train(dataset, run, {**SMALL, "epochs": 1}, progress=False)
+    (tmp_path / "new").mkdir()
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    for folder, extra in ((run, ["--resume"]), (run, ["--force"]), (tmp_path / "new", [])):
+        fd = os.open(folder, os.O_RDONLY)  # as the training process holds it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            argv = ["train", str(dataset), "--out", str(folder), *SMALL_ARGS, *extra]
+            assert main(argv) == 2
+        finally:
+            os.close(fd)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [
+            f"peakcnn: error: {folder}: another 'peakcnn train' is writing to this run folder; wait for it to "
+            "finish, or choose another --out folder"
+        ]
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert not any((tmp_path / "new").iterdir())
+    # the lock is released when training ends: the next command goes on
+    assert main(["train", str(dataset), "--out", str(tmp_path / "new"), *SMALL_ARGS, "--epochs", "1"]) == 0
+    with pytest.raises(InputError, match="another 'peakcnn train' is writing"), _RunLock(tmp_path / "new"):
+        train(dataset, tmp_path / "new", resume=True, progress=False)
+    assert train(dataset, tmp_path / "new", resume=True, progress=False)["epochs_done"] == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 from pathlib import Path
 
@@ -126,6 +127,48 @@ def _resume_config(run: Path, ds: Dataset, options: dict) -> tuple[TrainConfig, 
 _RUN_FILES = tuple(f"{n}.{ext}" for n in (LAST_NAME, MODEL_NAME) for ext in ("json", "safetensors")) + (HISTORY_FILE,)
 
 
+class _RunLock:
+    """An exclusive advisory lock (``flock``) on a run folder while training writes to it, so that a second
+    ``peakcnn train`` into the same folder (``--resume``, ``--force`` or a new run) stops with one line
+    instead of mixing its checkpoints with the first one's. Taken on entry when the folder exists, else by
+    :meth:`take` once it is made; released on exit, and by the system when the process dies. Where
+    ``flock`` is missing (Windows) or not supported by the file system, training goes on unlocked."""
+
+    def __init__(self, run: Path):
+        self.run, self.fd = run, None
+
+    def __enter__(self) -> _RunLock:
+        if self.run.is_dir():
+            self.take()
+        return self
+
+    def take(self) -> None:
+        try:
+            import fcntl
+        except ImportError:
+            return
+        if self.fd is not None:
+            return
+        fd = os.open(self.run, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InputError(
+                f"{self.run}: another 'peakcnn train' is writing to this run folder; wait for it to finish, or "
+                "choose another --out folder"
+            ) from None
+        except OSError:  # a file system without flock
+            os.close(fd)
+            return
+        self.fd = fd
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 def _check_fresh(run: Path, force: bool) -> None:
     """Refuse to train over an existing checkpoint unless ``force``; clear the old run's files if so."""
     if not run.exists():
@@ -210,8 +253,8 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
     if resume and force:
         raise InputError("--resume continues the run in --out and --force starts it over; give one of them")
     check_output_folder(out)
-    with Dataset(dataset) as ds:
-        run = Path(out)
+    run = Path(out)
+    with Dataset(dataset) as ds, _RunLock(run) as lock:
         cfg, saved = (
             _resume_config(run, ds, options)
             if resume
@@ -247,6 +290,7 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
             init["overlap"] = trainer.init_overlap = init_overlap(init, ds)
             _warn_overlap(init, ds)
         created = make_folder(run)
+        lock.take()  # the folder is new: taken here, before anything is written into it
         try:
             write_json(run / CONFIG_FILE, {**_run_config(ds, cfg, dev), "init": init})
             return trainer.fit()
