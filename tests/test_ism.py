@@ -209,9 +209,11 @@ def test_ism_of_an_all_n_sequence_plots_a_flat_logo_without_warnings(tmp_path, c
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_ism_figure_panels_and_labels_do_not_overlap(tmp_path, monkeypatch):
+@pytest.mark.parametrize("tasks", [["alpha", "beta"], ["MYB_tnt.AT1G01060_col_a_replicate_1", "AT5G65210_col_b_2"]])
+def test_ism_figure_panels_and_labels_do_not_overlap(tmp_path, monkeypatch, tasks):
     """Each panel with its tick labels and task name stays clear of the next and inside the figure (the
-    position numbers under a heat map were drawn over the next task's logo)."""
+    position numbers under a heat map were drawn over the next task's logo; a long task name, written up the
+    side of its logo, ran over the next task's), and each heat map's position axis is labelled."""
     from matplotlib.figure import Figure
 
     from peakcnn.interpret.plot_ism import plot_ism
@@ -222,12 +224,14 @@ def test_ism_figure_panels_and_labels_do_not_overlap(tmp_path, monkeypatch):
         out = real(fig, *a, **kw)
         renderer = fig._get_renderer()
         boxes.extend((ax.get_tightbbox(renderer), fig.bbox) for ax in fig.axes[:4])  # logo, heat map per task
+        labels.extend(ax.get_xlabel() for ax in fig.axes[1:4:2])
         return out
 
+    labels = []
     monkeypatch.setattr(Figure, "savefig", measure)
     x = np.eye(4, dtype=np.float32)[:, np.arange(10) % 4]
-    plot_ism(np.random.default_rng(0).normal(size=(2, 4, 10)), x, ["alpha", "beta"], tmp_path / "f.png")
-    assert len(boxes) == 4
+    plot_ism(np.random.default_rng(0).normal(size=(2, 4, 10)), x, tasks, tmp_path / "f.png")
+    assert len(boxes) == 4 and labels == ["position (1-based, as in the .tsv)"] * 2
     for (upper, _), (lower, _) in zip(boxes, boxes[1:]):
         assert upper.y0 >= lower.y1 - 0.5  # pixels; panels run from the top down
     assert all(figure.x0 <= box.x0 and box.x1 <= figure.x1 and box.y0 >= figure.y0 for box, figure in boxes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from peakcnn.sequence import ALPHABET
 
 #: Figure width is capped so very long sequences stay viewable.
 MAX_WIDTH_IN = 40.0
+#: Task names are wrapped to lines of this many characters beside their logo.
+LABEL_WIDTH = 12
 #: Tasks drawn at the most (logo and heatmap each); the .npy and .tsv outputs hold every task.
 MAX_TASKS = 12
 
@@ -59,12 +62,14 @@ def plot_ism(
         if not frame.to_numpy().any():
             logo_ax.set_ylim(-1, 1)
         logo_ax.set_xlim(-0.5, length - 0.5)
-        logo_ax.set_ylabel(f"{literal(tasks[t])}\nimportance")
+        name = textwrap.fill(tasks[t], LABEL_WIDTH)  # up the side of the logo: long names kept to its height
+        logo_ax.set_ylabel(f"{literal(name)}\nimportance")
         logo_ax.set_xticks([])
         im = heat_ax.imshow(delta[t], aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
         heat_ax.set_yticks(range(4), list(ALPHABET))
         ticks = np.linspace(0, length - 1, min(length, 9)).astype(int)
         heat_ax.set_xticks(ticks, [str(first_pos + int(i)) for i in ticks])
+        heat_ax.set_xlabel("position (1-based, as in the .tsv)")
         fig.colorbar(im, ax=[logo_ax, heat_ax], fraction=0.02, pad=0.01, label="delta logit")
     if title:
         fig.suptitle(literal(title))
