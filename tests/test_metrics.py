@@ -265,6 +265,31 @@ def test_a_baseline_not_fitted_for_a_task_says_so_in_its_label(caplog):
     assert fitted["kmer6"]["chosen_c"][1] is None and np.ptp(fitted["kmer6"]["probs"][:, 1]) == 0
 
 
+def test_the_per_task_table_gives_each_baseline_note_on_its_own_task_only(caplog):
+    """The report's per-task rows carry a baseline's note (not fitted, C not chosen) on the task it concerns,
+    not repeated on every task's rows; the comparison table keeps the full label."""
+    from peakcnn.report import comparison_table, per_task_table
+
+    *_, fitted = _baselines_with_one_class(caplog, "train")
+    assert fitted["kmer6"]["task_notes"] == {"leaf": "not fitted: one class in train, a constant"}
+    assert fitted["kmer6"]["plain_label"] == "6-mer logistic regression (L2 chosen on valid)"
+    scores = dict.fromkeys(("auroc", "auprc", "positive_rate", "accuracy", "loss", "brier", "ece"), 0.5)
+    one = {"n": 4, "n_pos": 2, "n_neg": 2, **scores}
+    metrics = {"macro": {**one, "n_tasks": 2}, "tasks": {"root": one, "leaf": one}}
+    doc = {
+        "dataset": {"tasks": ["root", "leaf"]},
+        "models": {name: {**b, "metrics": metrics} for name, b in fitted.items() if name in ("gc", "kmer6")},
+    }
+    rows = [row.split("</td><td>")[:2] for row in per_task_table(doc).split("<tr>")[2:]]
+    assert [(task[-4:], label) for task, label in rows] == [
+        ("root", "GC-content logistic regression"),
+        ("root", "6-mer logistic regression (L2 chosen on valid)"),
+        ("leaf", "GC-content logistic regression (not fitted: one class in train, a constant)"),
+        ("leaf", "6-mer logistic regression (L2 chosen on valid; not fitted: one class in train, a constant)"),
+    ]
+    assert "not fitted for leaf: one class in train, a constant" in comparison_table(doc)
+
+
 @pytest.mark.parametrize("plot", ["plot_roc", "plot_pr"])
 def test_curve_panels_label_each_model_and_say_when_a_task_has_one_class(plot, tmp_path, monkeypatch):
     import warnings

@@ -160,9 +160,11 @@ def _task_probs(baseline: Baseline, name: str, x, xv, xt, y, yv) -> np.ndarray:
 
 
 def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, tasks: list[str] | None = None):
-    """Fit every baseline; returns ``{name: {"label", "probs", "chosen_c", "fitted", "tuned"}}``: ``fitted``
-    and ``tuned`` say whether ``train`` fitted, and ``valid`` chose the C of, at least one task. The label of a
-    baseline whose C could not be chosen on ``valid`` for some task says so."""
+    """Fit every baseline; returns ``{name: {"label", "plain_label", "task_notes", "probs", "chosen_c",
+    "fitted", "tuned"}}``: ``fitted`` and ``tuned`` say whether ``train`` fitted, and ``valid`` chose the C
+    of, at least one task. The label of a baseline not fitted, or whose C could not be chosen on ``valid``,
+    for some task says so; ``plain_label`` is the label without those notes and ``task_notes`` holds them
+    task by task."""
     from tqdm import tqdm
 
     out = {}
@@ -176,16 +178,21 @@ def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, t
     for b in baselines:
         probs = fit_predict(b, train, valid, test, tasks, step=bar.update)
         label = b.label
-        notes = []
-        if b.unfitted:
-            notes.append(f"not fitted for {', '.join(b.unfitted)}: one class in train, a constant")
-        if b.untuned:
-            why = "no valid windows" if len(valid[1]) == 0 else "one class in valid"
-            notes.append(f"C = 1 for {', '.join(b.untuned)}: {why}")
+        notes, task_notes = [], {}
+        untuned = "no valid windows" if len(valid[1]) == 0 else "one class in valid"
+        reasons = ((b.unfitted, "not fitted: one class in train, a constant"), (b.untuned, f"C = 1: {untuned}"))
+        for tasks_of, why in reasons:
+            if tasks_of:
+                head, tail = why.split(":", 1)
+                notes.append(f"{head} for {', '.join(tasks_of)}:{tail}")
+            for task in tasks_of:
+                task_notes[task] = "; ".join(filter(None, (task_notes.get(task), why)))
         for note in notes:
             label = f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
         out[b.name] = {
             "label": label,
+            "plain_label": b.label,
+            "task_notes": task_notes,
             "probs": probs,
             "chosen_c": b.chosen_c,
             "fitted": len(b.unfitted) < n_tasks,  # on the train split, for some task

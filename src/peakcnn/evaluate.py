@@ -330,7 +330,7 @@ def score(
             fitted = run_baselines(ds.load_split("train"), ds.load_split("valid"), (codes, labels), tasks=ds.tasks)
             for name, b in fitted.items():
                 probs[name] = b["probs"]
-                doc["models"][name] = {"label": b["label"], "chosen_c": b["chosen_c"]}
+                doc["models"][name] = {k: b[k] for k in ("label", "plain_label", "task_notes", "chosen_c")}
         used = any(b["fitted" if split == "train" else "tuned"] for b in fitted.values())  # this split, by baselines
         caveats = (split_caveat(split, meta, used, ds.sha256), init_caveat(split, meta, ds.sha256))
         doc["caveat"] = "; ".join(c for c in caveats if c) or None

@@ -121,6 +121,15 @@ def comparison_table(doc: dict) -> str:
     return _table(header, rows, classes)
 
 
+def task_label(model: dict, task: str) -> str:
+    """A model's label on one task's row: a baseline's notes (not fitted, C not chosen) only where they
+    concern that task."""
+    label, note = model.get("plain_label", model["label"]), model.get("task_notes", {}).get(task)
+    if not note:
+        return label
+    return f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
+
+
 def per_task_table(doc: dict) -> str:
     header = ["task", "model", "windows", "auROC", "auPRC", "positive rate", "accuracy @0.5", "ECE"]
     rows = []
@@ -128,7 +137,7 @@ def per_task_table(doc: dict) -> str:
         for model in doc["models"].values():
             m = model["metrics"]["tasks"][task]
             rows.append(
-                [_esc(task), _esc(model["label"]), _esc(window_counts(m))]
+                [_esc(task), _esc(task_label(model, task)), _esc(window_counts(m))]
                 + [fmt_interval(m, k) for k in ("auroc", "auprc", "positive_rate", "accuracy", "ece")]
             )
     return _table(header, rows)
