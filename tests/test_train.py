@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 import signal
 
 import h5py
@@ -852,3 +853,47 @@ def test_a_second_training_into_a_run_folder_in_use_stops_with_one_line(tmp_path
     with pytest.raises(InputError, match="another 'peakcnn train' is writing"), _RunLock(tmp_path / "new"):
         train(dataset, tmp_path / "new", resume=True, progress=False)
     assert train(dataset, tmp_path / "new", resume=True, progress=False)["epochs_done"] == 1
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock is a POSIX lock")
+def test_force_into_a_folder_another_training_made_meanwhile_deletes_nothing(tmp_path, dataset, monkeypatch, capsys):
+    """The folder did not exist when `train --force` started; another training made it and holds it by the
+    time this one would clear an old run's files: it stops on the lock, before clearing anything."""
+    import fcntl
+
+    import peakcnn.train
+
+    finished = tmp_path / "finished"
+    train(dataset, finished, {**SMALL, "epochs": 1}, progress=False)
+    run, check, held = tmp_path / "run", peakcnn.train._check_trainable, []
+
+    def meanwhile(ds, cfg):  # the other training starts and takes the folder while this one sets up
+        shutil.copytree(finished, run)
+        held.append(os.open(run, os.O_RDONLY))
+        fcntl.flock(held[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return check(ds, cfg)
+
+    monkeypatch.setattr(peakcnn.train, "_check_trainable", meanwhile)
+    try:
+        assert main(["train", str(dataset), "--out", str(run), *SMALL_ARGS, "--force"]) == 2
+    finally:
+        os.close(held[0])
+    assert "another 'peakcnn train' is writing to this run folder" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in finished.iterdir())
+
+
+def test_a_folder_that_cannot_be_opened_for_its_lock_is_trained_into_unlocked(tmp_path, dataset, monkeypatch):
+    """A folder that can be written but not read (mode 0300) cannot be opened for the lock: training goes
+    on without it, as it did before the lock."""
+    import peakcnn.train
+
+    real = os.open
+
+    def refuse_folders(path, flags, *a, **kw):
+        if os.path.isdir(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, flags, *a, **kw)
+
+    (tmp_path / "run").mkdir()
+    monkeypatch.setattr(peakcnn.train.os, "open", refuse_folders)
+    assert train(dataset, tmp_path / "run", {**SMALL, "epochs": 1}, progress=False)["epochs_done"] == 1

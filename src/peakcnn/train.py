@@ -132,7 +132,8 @@ class _RunLock:
     ``peakcnn train`` into the same folder (``--resume``, ``--force`` or a new run) stops with one line
     instead of mixing its checkpoints with the first one's. Taken on entry when the folder exists, else by
     :meth:`take` once it is made; released on exit, and by the system when the process dies. Where
-    ``flock`` is missing (Windows) or not supported by the file system, training goes on unlocked."""
+    ``flock`` is missing (Windows) or not supported by the file system, or the folder cannot be opened for
+    reading, training goes on unlocked."""
 
     def __init__(self, run: Path):
         self.run, self.fd = run, None
@@ -149,7 +150,10 @@ class _RunLock:
             return
         if self.fd is not None:
             return
-        fd = os.open(self.run, os.O_RDONLY)
+        try:
+            fd = os.open(self.run, os.O_RDONLY)
+        except OSError:  # a folder that can be written but not read
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -285,12 +289,16 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
                 return trainer.fit()
             except KeyboardInterrupt:
                 raise Interrupted(_interrupt_message(trainer, dataset, run)) from None
-        _check_fresh(run, force)
-        if init is not None:
-            init["overlap"] = trainer.init_overlap = init_overlap(init, ds)
-            _warn_overlap(init, ds)
         created = make_folder(run)
-        lock.take()  # the folder is new: taken here, before anything is written into it
+        lock.take()  # held before _check_fresh clears an old run's files (a no-op when taken on entry)
+        try:
+            _check_fresh(run, force)
+            if init is not None:
+                init["overlap"] = trainer.init_overlap = init_overlap(init, ds)
+                _warn_overlap(init, ds)
+        except BaseException:
+            remove_made_folders(created)  # only folders this call made, and only while empty
+            raise
         try:
             write_json(run / CONFIG_FILE, {**_run_config(ds, cfg, dev), "init": init})
             return trainer.fit()
