@@ -138,33 +138,33 @@ def test_predict_fasta_pads_and_crops(tmp_path, caplog):
     np.testing.assert_allclose([float(r[2]) for r in rows], sigmoid(predict(model, np.stack(fitted)))[:, 0], atol=1e-5)
 
 
-def test_predict_rc_scores_a_record_and_its_reverse_complement_the_same_whatever_its_length(tmp_path):
-    """An odd difference between a record's length and the window puts the extra N (or cropped base) on one
-    side, so the two strands of a record fit to windows that are not each other's reverse complement;
-    with --rc both strands are scored from the same pair of windows, with and without shifts."""
+def test_predict_rc_scores_a_record_and_its_reverse_complement_the_same_with_any_shifts(tmp_path):
+    """With --rc a record whose length differs from the window by an even number scores as its reverse
+    complement does, with and without shifts (the shifts applied to each strand along itself), and the
+    bases of a region at least a window long score as the BED region, whatever the parity of its length."""
     model = tiny_model(n_tasks=2)
     run = make_run(tmp_path, model, ["a", "b"])
-    rng = np.random.default_rng(4)
-    seqs = {f"len{n}": codes_to_str(rng.integers(0, 4, n).astype(np.uint8)) for n in (1, 50, 199, 200, 201, 333)}
+    genome = tmp_path / "g.fa"
+    seq = random_genome(genome, {"chr1": 3000})["chr1"]
+    spans = {f"len{n}": (1000, 1000 + n) for n in (50, 200, 201, 333, 400)}
+    seqs = {k: seq[a:b] for k, (a, b) in spans.items()}
     flip = str.maketrans("ACGT", "TGCA")
     write_fasta(tmp_path / "f.fa", seqs)
     write_fasta(tmp_path / "r.fa", {k: v.translate(flip)[::-1] for k, v in seqs.items()})
+    (tmp_path / "r.bed").write_text("".join(f"chr1\t{a}\t{b}\t{k}\n" for k, (a, b) in spans.items()))
+    even = [k for k in seqs if (len(seqs[k]) - 200) % 2 == 0]
     for extra in ([], ["--shifts", "0", "3"]):
-        tables = []
-        for strand in ("f", "r"):
-            out = tmp_path / f"{strand}.tsv"
-            argv = ["predict", str(run), "--fasta", str(tmp_path / f"{strand}.fa"), "--out", str(out), "--rc"]
-            assert main(argv + extra) == 0
-            tables.append(_table(out)[1])
-        assert [row[:2] for row in tables[0]] == [row[:2] for row in tables[1]]
-        scores = [np.array([[float(x) for x in row[2:]] for row in table]) for table in tables]
-        np.testing.assert_allclose(*scores, atol=2e-6)  # float32 noise only; the strands of 201 bp differed by 1e-3
-    # without --rc the odd-length records are scored as they are, on their own strand
-    argv = ["predict", str(run), "--fasta", str(tmp_path / "f.fa"), "--out", str(tmp_path / "plain.tsv")]
-    assert main(argv) == 0
-    fitted = np.stack([fit_to_window(str_to_codes(s), 200)[0] for s in seqs.values()])
-    got = np.array([[float(x) for x in row[2:]] for row in _table(tmp_path / "plain.tsv")[1]])
-    np.testing.assert_allclose(got, sigmoid(predict(model, fitted)), atol=1e-5)
+        scores = {}
+        for what, src in (("f", "--fasta"), ("r", "--fasta"), ("bed", "--bed")):
+            out, inp = tmp_path / f"{what}.tsv", tmp_path / ("r.bed" if what == "bed" else f"{what}.fa")
+            argv = ["predict", str(run), "--genome", str(genome), src, str(inp), "--out", str(out), "--rc", *extra]
+            assert main(argv) == 0
+            header, rows = _table(out)
+            scores[what] = {row[header.index("name")]: [float(x) for x in row[-2:]] for row in rows}
+        for k in (k for k in seqs if len(seqs[k]) >= 200):  # a shorter region gets the genome around it
+            np.testing.assert_allclose(scores["f"][k], scores["bed"][k], atol=2e-6)
+        for k in even:
+            np.testing.assert_allclose(scores["f"][k], scores["r"][k], atol=2e-6)
 
 
 def test_predict_and_ism_say_that_fasta_records_are_scored_rather_than_the_genome(tmp_path, caplog):

@@ -109,25 +109,17 @@ def region_codes(regions: Regions, genome, window: int) -> np.ndarray:
     return out
 
 
-def fasta_codes(path: str | Path, window: int, both_strands: bool = False) -> tuple[list[str], np.ndarray, np.ndarray]:
+def fasta_codes(path: str | Path, window: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Query sequences fitted to ``window``: names, lengths ``(n,)`` and codes ``(n, window)``.
 
-    Shorter sequences are N-padded symmetrically, longer ones centre-cropped; a warning counts both. An odd
-    difference of lengths leaves one more N (or cropped base) on one side, so a sequence and its reverse
-    complement get windows that are not each other's reverse complement. With ``both_strands`` (for scores
-    averaged over both strands) such a sequence is fitted from whichever strand's codes sort first, so that
-    it and its reverse complement get the same pair of windows and the same score.
+    Shorter sequences are N-padded symmetrically, longer ones centre-cropped; a warning counts both.
     """
     from peakcnn.io.seqs import fit_to_window, read_sequences
-    from peakcnn.sequence import reverse_complement_codes
 
     names, lengths, rows = [], [], []
     for name, codes in read_sequences(path):
         names.append(name)
         lengths.append(len(codes))
-        if both_strands and (len(codes) - window) % 2:
-            other = reverse_complement_codes(codes)
-            codes = min(codes, other, key=lambda c: c.tobytes())
         rows.append(fit_to_window(codes, window)[0])
     lengths = np.array(lengths, dtype=np.int64)
     warn_fitted(path, lengths, window)

@@ -177,7 +177,7 @@ def run_predict(args) -> int:
         keys = [(*k, *extra) for k in zip(regions.label, regions.start, regions.end, regions.name, strict=False)]
     else:
         note_unused_genome(args)
-        names, lengths, codes = fasta_codes(args.fasta, window, both_strands=args.rc)
+        names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
     with progress_bar(show_progress(args), len(codes), "window", "predict") as bar:
         probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc, progress=bar.update, shifts=args.shifts))
