@@ -836,6 +836,35 @@ def test_genomic_negatives_that_come_to_none_say_what_to_change(inputs, tmp_path
     ) in m["warnings"], m["warnings"]
     positives = m["stats"]["classes"]["positive"]
     assert m["report"]["negatives_not_found"] == sum(positives[k]["windows"] for k in ("train", "valid", "test"))
+    assert m["report"]["negatives_refused_for_n"] == 0
+
+
+def test_negatives_refused_for_their_n_content_name_max_n_frac(tmp_path):
+    """A genome that is N outside its peaks has free windows, all refused by the N filter: the warning
+    names --max-n-frac, which finds them when raised, not a lack of room."""
+    rng = np.random.default_rng(1)
+    records, lines = {}, []
+    for c in ("chr1", "chr2", "chr3", "chr4"):
+        seq = np.array(list("N" * 40_000))
+        for k in range(8):
+            start = 2_000 + k * 4_500
+            seq[start : start + 200] = list(random_seq(rng, 200))  # the peak's window: every other window is N
+            lines.append(f"{c}\t{start + 50}\t{start + 150}\n")
+        records[c] = "".join(seq)
+    genome = write_fasta(tmp_path / "g.fa", records)
+    (tmp_path / "p.bed").write_text("".join(lines))
+    common = dict(window=200, split="region", progress=False)
+    m = prepare_dataset(genome, [tmp_path / "p.bed"], tmp_path / "ds", **common)
+    refused = m["report"]["negatives_refused_for_n"]
+    positives = sum(m["stats"]["classes"]["positive"][k]["windows"] for k in ("train", "valid", "test"))
+    assert refused > 0 and m["report"]["negatives_not_found"] == positives > 20
+    assert (
+        f"task p has no negative windows: the {refused:,} free windows found hold more N than --max-n-frac (0.1) "
+        "allows; raise --max-n-frac or use --negatives shuffled"
+    ) in m["warnings"], m["warnings"]
+    assert any("more refused for N above --max-n-frac 0.1" in w for w in m["warnings"])
+    m = prepare_dataset(genome, [tmp_path / "p.bed"], tmp_path / "ds1", max_n_frac=1.0, **common)
+    assert m["report"]["negatives_not_found"] == 0 and not any("no negative" in w for w in m["warnings"])
 
 
 def test_a_different_data_set_written_meanwhile_is_not_replaced_without_force(inputs, tmp_path, monkeypatch):

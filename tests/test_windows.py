@@ -159,11 +159,11 @@ def test_gc_matched_sampling_matches_target(tmp_path):
     g = Genome(write_fasta(tmp_path / "g.fa", {"c": seq}))
     sampler = neg.StartSampler(np.array([0]), np.array([0]), np.array([299_000]), *([np.zeros(0, np.int64)] * 3), 500)
     target = np.clip(rng.normal(0.58, 0.02, size=300), 0, 1)
-    c, s, short = neg.sample_genomic(rng, sampler, g, ["c"], 500, 300, 0.1, target)
+    c, s, short, _ = neg.sample_genomic(rng, sampler, g, ["c"], 500, 300, 0.1, target)
     assert short == 0 and len(s) == 300 and len(np.unique(s)) == 300
     gc, _ = window_stats(g.fetch_windows("c", s, 500))
     assert abs(gc.mean() - target.mean()) < 0.01
-    _, s_rand, _ = neg.sample_genomic(np.random.default_rng(5), sampler, g, ["c"], 500, 300, 0.1, None)
+    _, s_rand, *_ = neg.sample_genomic(np.random.default_rng(5), sampler, g, ["c"], 500, 300, 0.1, None)
     assert abs(window_stats(g.fetch_windows("c", s_rand, 500))[0].mean() - target.mean()) > 0.05
 
 
@@ -180,8 +180,8 @@ def test_asking_for_more_negatives_than_starts_draws_a_bounded_number(tmp_path, 
         return sample(self, r, n)
 
     monkeypatch.setattr(neg.StartSampler, "sample", bounded)
-    c, s, short = neg.sample_genomic(rng, sampler, g, ["c"], 200, 1_000_000, 0.1, None)
-    assert len(s) == len(np.unique(s)) == 4_800 and short == 1_000_000 - 4_800
+    c, s, short, refused = neg.sample_genomic(rng, sampler, g, ["c"], 200, 1_000_000, 0.1, None)
+    assert len(s) == len(np.unique(s)) == 4_800 and short == 1_000_000 - 4_800 and refused == 0
 
 
 def test_dinucleotide_shuffle_preserves_counts():

@@ -219,6 +219,7 @@ def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Gene
     report["exclude_intervals"] = {str(t.path): n for t, n in zip(exclude, used, strict=True)}
     negs = draw_negatives(genome, pooled, pos, (wc, ws), layout, p, rng, warn, avoid)
     report["negatives_not_found"] = negs.pop("not_found")
+    report["negatives_refused_for_n"] = negs.pop("refused_for_n")
     report["windows_padded"]["negative"] = int(padded(negs["chrom"], negs["start"], W, pooled.lengths).sum())
     step("deduplicate")
     table, n_dup = _combine(pos, negs, tasks, pooled.chroms)
@@ -253,14 +254,15 @@ def excluded_intervals(genome, pooled: Pooled, tables, warn) -> tuple[tuple[np.n
 
 def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: dict, rng, warn, avoid) -> dict:
     """Negative windows for every split, ``neg_ratio`` per positive window of that split, and under
-    ``not_found`` how many of them the genome had no room for.
+    ``not_found`` how many of them the genome had no room for and under ``refused_for_n`` how many windows
+    the N filter refused in the splits that fell short.
 
     Genomic negatives overlap no peak, no window of the data set and no ``avoid`` interval
     (``(chrom, start, end)`` arrays, see :func:`excluded_intervals`).
     """
     W, kind = p["window"], p["negatives"]
     out = {k: [] for k in ("chrom", "start", "split", "seqs")}
-    not_found = 0
+    not_found = refused_n = 0
     busy_c = np.r_[pooled.chrom, all_windows[0], avoid[0]]
     busy_lo = np.r_[pooled.start, all_windows[1], avoid[1]]
     busy_hi = np.r_[pooled.end, all_windows[1] + W, avoid[2]]
@@ -276,10 +278,14 @@ def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: di
         else:
             sampler = neg.StartSampler(*sp.start_intervals(layout, k, pooled.lengths, W), busy_c, busy_lo, busy_hi, W)
             target = window_stats(pos["seqs"][in_k])[0] if kind == "gc-matched" else None
-            c, s, short = neg.sample_genomic(rng, sampler, genome, pooled.chroms, W, n, p["max_n_frac"], target)
+            drawn = neg.sample_genomic(rng, sampler, genome, pooled.chroms, W, n, p["max_n_frac"], target)
+            c, s, short, refused = drawn
             not_found += short
+            refused_n += refused if short else 0
             if short:
-                warn(f"{name}: only {n - short} of {n} negative windows found outside peaks; class balance is off")
+                also = f" ({refused:,} more refused for N above --max-n-frac {p['max_n_frac']:g})" if refused else ""
+                found = f"only {n - short} of {n} negative windows found outside peaks{also}"
+                warn(f"{name}: {found}; class balance is off")
             seqs = fetch_sequences(genome, pooled.chroms, c, s, W)
         for key, v in zip(out, (c, s, np.full(len(c), k, dtype=np.uint8), seqs), strict=True):
             out[key].append(v)
@@ -290,8 +296,9 @@ def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: di
             "split": np.zeros(0, np.uint8),
             "seqs": np.zeros((0, W), np.uint8),
             "not_found": not_found,
+            "refused_for_n": refused_n,
         }
-    return {k: np.concatenate(v) for k, v in out.items()} | {"not_found": not_found}
+    return {k: np.concatenate(v) for k, v in out.items()} | {"not_found": not_found, "refused_for_n": refused_n}
 
 
 def _cyclic_choice(rng, n_items: int, n: int) -> np.ndarray:

@@ -122,14 +122,16 @@ def sample_genomic(
 
     Returns
     -------
-    chrom, start, shortfall
-        The windows (sorted) and how many of the ``n`` could not be found at all.
+    chrom, start, shortfall, refused
+        The windows (sorted), how many of the ``n`` could not be found at all, and how many distinct
+        candidate windows the N filter (``max_n_frac``) refused.
     """
     bins_want = np.array([n]) if target_gc is None else _allocate(np.bincount(_gc_bin(target_gc), minlength=GC_BINS), n)
     need = bins_want.copy()
     taken_keys = np.zeros(0, np.int64)
     spare_c, spare_s, spare_gc = [], [], []
     chosen_c, chosen_s = [], []
+    refused = np.zeros(0, np.int64)  # keys of the candidates the N filter refused (drawn again, counted once)
     for rnd in range(_ROUNDS):
         if need.sum() == 0 or len(taken_keys) >= sampler.total:  # done, or every start has been looked at
             break
@@ -141,6 +143,7 @@ def sample_genomic(
         c, s = c[idx][fresh], s[idx][fresh]
         gc, nf = genomic_stats(genome, chroms, c, s, window)
         ok = nf <= max_n_frac
+        refused = np.union1d(refused, key[fresh][~ok])
         c, s, gc = c[ok], s[ok], gc[ok]
         bins = np.zeros(len(c), np.int64) if target_gc is None else _gc_bin(gc)
         pick = _take_per_bin(rng, bins, need)
@@ -155,7 +158,7 @@ def sample_genomic(
     c = np.concatenate(chosen_c) if chosen_c else np.zeros(0, np.int64)
     s = np.concatenate(chosen_s) if chosen_s else np.zeros(0, np.int64)
     order = np.lexsort((s, c))
-    return c[order], s[order], int(n - len(c))
+    return c[order], s[order], int(n - len(c)), len(refused)
 
 
 def _nearest_gc(need: np.ndarray, c, s, gc) -> tuple[np.ndarray, np.ndarray]:

@@ -450,6 +450,12 @@ def _prepare(
         if not any(counts[name]["negative"] for name in SPLIT_NAMES):
             if p["negatives"] == "none":
                 warn(f"task {task} has no negative windows; choose --negatives gc-matched, shuffled or random")
+            elif report["negatives_not_found"] and report["negatives_refused_for_n"]:
+                warn(
+                    f"task {task} has no negative windows: the {report['negatives_refused_for_n']:,} free windows "
+                    f"found hold more N than --max-n-frac ({p['max_n_frac']:g}) allows; raise --max-n-frac or use "
+                    "--negatives shuffled"
+                )
             elif report["negatives_not_found"]:  # more negatives would not fit either
                 warn(
                     f"task {task} has no negative windows: the genome has no room for a {p['negatives']} negative "
