@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import struct
 
 import numpy as np
@@ -77,12 +78,18 @@ def test_utf16_text_is_named_as_such_and_binary_data_as_binary(tmp_path, kind):
     data, with the conversion that fixes it; a file of mostly NUL bytes stays binary data."""
     texts = _texts() | {"genome": (_texts()["fasta"][0], Genome)}
     text, read = texts[kind]
-    for encoding in ("utf-16", "utf-16-be", "utf-16-le"):
+    for encoding in ("utf-16", "utf-16-be", "utf-16-le", "utf-32"):
         path = tmp_path / f"{kind}.{encoding}"
         path.write_bytes(text.encode(encoding))
+        name = encoding[:6].upper()
         with pytest.raises(InputError) as err:
             read(path)
-        assert str(err.value) == f"{path}: UTF-16 text, not UTF-8; convert it (iconv -f UTF-16 -t UTF-8) and pass that"
+        assert str(err.value) == f"{path}: {name} text, not UTF-8; convert it (iconv -f {name} -t UTF-8)"
+    path = tmp_path / f"{kind}.gz"  # iconv cannot read the compressed file itself
+    path.write_bytes(gzip.compress(text.encode("utf-16")))
+    with pytest.raises(InputError) as err:
+        read(path)
+    assert str(err.value) == f"{path}: UTF-16 text, not UTF-8; convert it (zcat it, then iconv -f UTF-16 -t UTF-8)"
     path = tmp_path / f"{kind}.bin"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(4000) + b"\x01\x02")  # zeros in every byte, not every other
     with pytest.raises(InputError, match=f"{kind}.bin: binary data, not a "):

@@ -69,13 +69,21 @@ def read_input(path: Path) -> bytes:
 
 def refuse_binary(path: Path, head: bytes, what: str, fix: str) -> None:
     """Refuse ``path`` when ``head``, its first decompressed bytes, holds a NUL byte: UTF-16 text (a Windows
-    "Unicode" export) is named as such with the conversion that fixes it, anything else is binary data, not
-    ``what``; ``fix`` says what to pass instead."""
+    "Unicode" export) or UTF-32 text with a byte-order mark is named as such with the conversion that fixes
+    it (unzipping first for a gzip or bgzip file), anything else is binary data, not ``what``; ``fix`` says
+    what to pass instead."""
     if b"\x00" not in head:
         return
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or _ascii_as_utf16(head[:4096]):
-        raise InputError(f"{path}: UTF-16 text, not UTF-8; convert it (iconv -f UTF-16 -t UTF-8) and pass that")
-    raise InputError(f"{path}: binary data, not a {what}; {fix}")
+    encoding = None
+    if head[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        encoding = "UTF-32"
+    elif head[:2] in (b"\xff\xfe", b"\xfe\xff") or _ascii_as_utf16(head[:4096]):
+        encoding = "UTF-16"
+    if encoding is None:
+        raise InputError(f"{path}: binary data, not a {what}; {fix}")
+    with open(path, "rb") as fh:
+        unzip = "zcat it, then " if fh.read(2) == GZIP_MAGIC else ""
+    raise InputError(f"{path}: {encoding} text, not UTF-8; convert it ({unzip}iconv -f {encoding} -t UTF-8)")
 
 
 def _ascii_as_utf16(sample: bytes) -> bool:
