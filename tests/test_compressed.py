@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 
 import numpy as np
@@ -94,6 +95,27 @@ def test_utf16_text_is_named_as_such_and_binary_data_as_binary(tmp_path, kind):
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(4000) + b"\x01\x02")  # zeros in every byte, not every other
     with pytest.raises(InputError, match=f"{kind}.bin: binary data, not a "):
         read(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("compress", [False, True])
+def test_utf16_alias_file_through_a_pipe_is_named_without_reading_it_twice(tmp_path, compress):
+    """--chrom-alias reads pipes (process substitution); the advice comes from the bytes read once, so a
+    pipe whose writer is done neither hangs nor loses the gzip step of the advice."""
+    import subprocess
+    import sys
+    import threading
+
+    data = "chr1\t1\n".encode("utf-16")
+    data = gzip.compress(data) if compress else data
+    fifo = tmp_path / "alias"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data), daemon=True)
+    writer.start()
+    code = f"from peakcnn.io.chromnames import read_alias_file\nread_alias_file({str(fifo)!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    unzip = "zcat it, then " if compress else ""
+    assert f"InputError: {fifo}: UTF-16 text, not UTF-8; convert it ({unzip}iconv -f UTF-16 -t UTF-8)" in done.stderr
 
 
 def test_query_fasta_that_is_binary_says_so(tmp_path):

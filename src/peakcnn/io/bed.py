@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError
-from peakcnn.io.compressed import read_input, refuse_binary
+from peakcnn.io.compressed import read_input
 from peakcnn.io.output import atomic_output, check_input_file
 
 #: First words of UCSC header lines, skipped like ``#`` comments (``trackA`` is a chromosome name).
@@ -70,10 +70,9 @@ class PeakTable:
 def _read_text(path: Path, option: str) -> str:
     check_input_file(path, "BED/narrowPeak file", option)
     try:
-        raw = read_input(path)
+        raw = read_input(path, "BED peak file", "pass a text BED/narrowPeak file")
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read the peak file ({e}); check it is intact") from None
-    refuse_binary(path, raw[:65536], "BED peak file", "pass a text BED/narrowPeak file")
     try:
         return raw.decode("utf-8-sig")  # a byte-order mark from Windows editors is not part of line 1
     except UnicodeDecodeError as e:

@@ -20,7 +20,7 @@ import zlib
 from pathlib import Path
 
 from peakcnn.errors import InputError
-from peakcnn.io.compressed import read_input, refuse_binary
+from peakcnn.io.compressed import read_input
 
 _ORGANELLES = {
     "c": "pt",
@@ -82,8 +82,7 @@ def read_alias_file(path: str | Path) -> list[tuple[int, list[str]]]:
     """``(line number, names)`` of a chromAlias-style TSV (``#`` lines skipped); each row names one chromosome."""
     path = Path(path)
     try:
-        raw = read_input(path)
-        refuse_binary(path, raw[:65536], "chromosome alias file", "pass a text (TSV) file to --chrom-alias")
+        raw = read_input(path, "chromosome alias file", "pass a text (TSV) file to --chrom-alias")
         text = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: chromosome alias file not found; check --chrom-alias") from None

@@ -58,20 +58,23 @@ def check_complete_bytes(path: Path, raw: bytes) -> None:
         raise InputError(truncation_message(path))
 
 
-def read_input(path: Path) -> bytes:
-    """The whole content of a plain, gzip or bgzip file, decompressed, after :func:`check_complete`."""
+def read_input(path: Path, what: str, fix: str) -> bytes:
+    """The whole content of a plain, gzip or bgzip text file, decompressed, after :func:`check_complete`
+    and :func:`refuse_binary` (``what`` the file should be, ``fix`` what to pass instead)."""
     raw = Path(path).read_bytes()
-    if raw[:2] == GZIP_MAGIC:
+    compressed = raw[:2] == GZIP_MAGIC
+    if compressed:
         check_complete_bytes(path, raw)
         raw = gzip.decompress(raw)
+    refuse_binary(path, raw[:65536], what, fix, compressed)
     return raw
 
 
-def refuse_binary(path: Path, head: bytes, what: str, fix: str) -> None:
+def refuse_binary(path: Path, head: bytes, what: str, fix: str, compressed: bool) -> None:
     """Refuse ``path`` when ``head``, its first decompressed bytes, holds a NUL byte: UTF-16 text (a Windows
     "Unicode" export) or UTF-32 text with a byte-order mark is named as such with the conversion that fixes
-    it (unzipping first for a gzip or bgzip file), anything else is binary data, not ``what``; ``fix`` says
-    what to pass instead."""
+    it (unzipping first when the file is ``compressed``, gzip or bgzip), anything else is binary data, not
+    ``what``; ``fix`` says what to pass instead."""
     if b"\x00" not in head:
         return
     encoding = None
@@ -81,8 +84,7 @@ def refuse_binary(path: Path, head: bytes, what: str, fix: str) -> None:
         encoding = "UTF-16"
     if encoding is None:
         raise InputError(f"{path}: binary data, not a {what}; {fix}")
-    with open(path, "rb") as fh:
-        unzip = "zcat it, then " if fh.read(2) == GZIP_MAGIC else ""
+    unzip = "zcat it, then " if compressed else ""
     raise InputError(f"{path}: {encoding} text, not UTF-8; convert it ({unzip}iconv -f {encoding} -t UTF-8)")
 
 
@@ -99,8 +101,9 @@ def _ascii_as_utf16(sample: bytes) -> bool:
 def open_text(path: Path, what: str):
     """A plain, gzip or bgzip text file opened for reading: UTF-8 (a byte-order mark dropped), any line
     ending; binary data is refused naming ``what`` the file should be."""
+    compressed = sniff_compression(path) != "plain"
     with open_input(path) as fh:
-        refuse_binary(path, fh.read(65536), what, f"pass a text {what} (plain, gzip or bgzip)")
+        refuse_binary(path, fh.read(65536), what, f"pass a text {what} (plain, gzip or bgzip)", compressed)
     return open_input(path, "rt", encoding="utf-8-sig", errors="replace", newline=None)
 
 

@@ -131,7 +131,7 @@ def _first_line(path: Path, compression: str) -> bytes:
             head = fh.read(1 << 16)
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read the genome ({e}); check the file is intact") from None
-    refuse_binary(path, head, "FASTA genome", "pass a FASTA file (plain, gzip or bgzip)")
+    refuse_binary(path, head, "FASTA genome", "pass a FASTA file (plain, gzip or bgzip)", compression != "plain")
     if not head.strip():
         raise InputError(f"{path}: the genome FASTA is empty; pass the genome sequence in FASTA format")
     if head.startswith(b"\xef\xbb\xbf"):
