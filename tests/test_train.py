@@ -897,3 +897,31 @@ def test_a_folder_that_cannot_be_opened_for_its_lock_is_trained_into_unlocked(tm
     (tmp_path / "run").mkdir()
     monkeypatch.setattr(peakcnn.train.os, "open", refuse_folders)
     assert train(dataset, tmp_path / "run", {**SMALL, "epochs": 1}, progress=False)["epochs_done"] == 1
+
+
+def _strict_json(path):
+    """``path`` parsed as strict JSON: a bare NaN or Infinity is an error, as in jq or a browser."""
+    return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{path.name} holds a bare {c}"))
+
+
+@pytest.mark.parametrize("valid", ["none", "one class"])
+def test_scores_without_a_value_are_null_in_model_json(tmp_path, valid):
+    """Validation scores that are NaN (no validation windows, or one class in them) go into model.json as
+    null, which strict JSON parsers (jq, a browser) read; last.json, read back by --resume only, keeps
+    them and a plateau schedule's infinite bounds exactly."""
+    from _train_helpers import synthetic_table
+
+    from peakcnn.data.store import write_dataset
+
+    table = synthetic_table(n=120, window=100, n_tasks=1)
+    if valid == "none":
+        table.split[table.split == 1] = 0
+    else:
+        table.labels[table.split == 1] = 0
+    (tmp_path / "ds").mkdir()
+    write_dataset(table, tmp_path / "ds" / "dataset.h5")
+    train(tmp_path / "ds", tmp_path / "run", {**SMALL, "epochs": 2}, progress=False)
+    model = _strict_json(tmp_path / "run" / "model.json")
+    assert model["valid"]["valid_auprc"] is None and model["valid"]["train_loss"] > 0
+    assert math.isnan(json.loads((tmp_path / "run" / "last.json").read_text())["train_state"]["best"]["valid_auprc"])
+    assert load_model(tmp_path / "run")[1]["valid"]["valid_auprc"] is None

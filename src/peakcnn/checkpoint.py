@@ -23,6 +23,7 @@ from peakcnn.ensemble import ensemble_from_tensors, is_ensemble
 from peakcnn.errors import InputError
 from peakcnn.io.bed import task_name_problem
 from peakcnn.io.output import atomic_write_bytes
+from peakcnn.metrics import json_safe
 from peakcnn.model import DNASeqClassifier, ModelConfig
 from peakcnn.sequence import ENCODING_NAME
 
@@ -45,8 +46,11 @@ def _show(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def save_tensors(stem: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+def save_tensors(stem: Path, tensors: dict[str, torch.Tensor], meta: dict, strict_json: bool = True) -> None:
     """Write ``stem.safetensors`` and ``stem.json`` atomically (the JSON last, so it marks completeness).
+    With ``strict_json`` a NaN or infinite number in ``meta`` (a validation score without a value) is
+    written as null, which every JSON parser reads; without it Python's ``NaN`` and ``Infinity`` are kept,
+    for values read back exactly (a training state's schedule bounds are infinite).
 
     The JSON records the sha256 of the safetensors bytes, so that a pair left inconsistent by a process
     killed between the two renames is recognised when it is read.
@@ -58,7 +62,8 @@ def save_tensors(stem: Path, tensors: dict[str, torch.Tensor], meta: dict) -> No
     data = save(clean)
     meta = {**meta, TENSORS_SHA256: hashlib.sha256(data).hexdigest()}
     atomic_write_bytes(stem.with_suffix(".safetensors"), data)
-    atomic_write_bytes(stem.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True).encode())
+    text = json.dumps(json_safe(meta) if strict_json else meta, indent=2, sort_keys=True, allow_nan=not strict_json)
+    atomic_write_bytes(stem.with_suffix(".json"), text.encode())
 
 
 def load_tensors(stem: Path) -> tuple[dict[str, torch.Tensor], dict]:

@@ -268,7 +268,7 @@ class Trainer:
             "ema_updates": self.ema.updates if self.ema is not None else None,
         }
         meta = model_meta(self.model, self.ds.tasks, **self._extra_meta(), train_state=state)
-        save_tensors(self.run / LAST_NAME, tensors, meta)
+        save_tensors(self.run / LAST_NAME, tensors, meta, strict_json=False)  # read back by --resume only
 
     def restore(self) -> None:
         """Load model, optimizer, scheduler, scaler, RNG and bookkeeping from ``RUN/last.*``."""
