@@ -235,3 +235,57 @@ def test_ism_figure_panels_and_labels_do_not_overlap(tmp_path, monkeypatch, task
     for (upper, _), (lower, _) in zip(boxes, boxes[1:]):
         assert upper.y0 >= lower.y1 - 0.5  # pixels; panels run from the top down
     assert all(figure.x0 <= box.x0 and box.x1 <= figure.x1 and box.y0 >= figure.y0 for box, figure in boxes)
+
+
+def test_ism_rc_gives_the_log_odds_variants_gives_for_the_same_substitution(tmp_path, caplog):
+    """`variants` scores both strands; `ism --rc` does too, so a 1-bp region's effects are the variants'
+    log-odds of the same substitutions (the forward strand alone differs), and the log line says which."""
+    run = make_run(tmp_path, tiny_model(n_tasks=2), ["a", "b"])
+    seq = random_genome(tmp_path / "g.fa", {"chr1": 1000})["chr1"]
+    ref = seq[500]  # VCF POS 501, 1-based
+    alts = [b for b in "ACGT" if b != ref]
+    (tmp_path / "v.vcf").write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        + f"chr1\t501\t.\t{ref}\t{','.join(alts)}\t.\t.\t.\n"
+    )
+    common = ["--genome", str(tmp_path / "g.fa")]
+    assert (
+        main(["-q", "variants", str(run), *common, "--vcf", str(tmp_path / "v.vcf"), "--out", str(tmp_path / "v.tsv")])
+        == 0
+    )
+    lines = [ln.split("\t") for ln in (tmp_path / "v.tsv").read_text().splitlines()]
+    header, rows = lines[0], lines[1:]
+    log_odds = {r[header.index("alt")]: [float(r[header.index(f"{t}_log_odds")]) for t in "ab"] for r in rows}
+    effects = {}
+    for strands in ([], ["--rc"]):
+        out = tmp_path / f"ism{len(strands)}"
+        with caplog.at_level("INFO"):
+            assert main(["ism", str(run), *common, "--region", "chr1:501-501", "--out", str(out), *strands]) == 0
+        delta = np.load(f"{out}.npy")  # (tasks, 4, 1)
+        effects[bool(strands)] = {b: delta[:, "ACGT".index(b), 0] for b in alts}
+    assert "(forward strand)" in caplog.text and "(both strands averaged)" in caplog.text
+    for b in alts:
+        np.testing.assert_allclose(effects[True][b], log_odds[b], atol=2e-5, rtol=1e-4)
+    assert max(abs(effects[False][b] - np.array(log_odds[b])).max() for b in alts) > 1e-4  # beyond the tolerance above
+
+
+def test_ism_position_labels_do_not_run_together(tmp_path, monkeypatch):
+    """Six-digit genome coordinates under a 20 bp heat map: as many tick labels as fit, none overlapping
+    the next (nine of them ran together as 170001170003...)."""
+    from matplotlib.figure import Figure
+
+    from peakcnn.interpret.plot_ism import plot_ism
+
+    real, extents = Figure.savefig, []
+
+    def measure(fig, *a, **kw):
+        out = real(fig, *a, **kw)
+        renderer = fig._get_renderer()
+        extents.extend(t.get_window_extent(renderer) for t in fig.axes[1].get_xticklabels() if t.get_text())
+        return out
+
+    monkeypatch.setattr(Figure, "savefig", measure)
+    x = np.eye(4, dtype=np.float32)[:, np.arange(20) % 4]
+    plot_ism(np.random.default_rng(0).normal(size=(1, 4, 20)), x, ["a"], tmp_path / "f.png", first_pos=170001)
+    assert len(extents) >= 3
+    assert all(left.x1 + 2 <= right.x0 for left, right in zip(extents, extents[1:]))

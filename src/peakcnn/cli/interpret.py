@@ -17,7 +17,9 @@ does. For each sequence writes PREFIX.npy (float32, shape (tasks, 4, L): delta l
 reference base), PREFIX.tsv (one row per position and task) and PREFIX.png (logo of the reference bases'
 importance = minus the mean effect of their substitutions, over a heatmap of all effects). With several
 FASTA records the files are PREFIX.I_NAME.*, I being the record's number (1, 2, ...) and NAME its name
-with characters unsafe in file names replaced."""
+with characters unsafe in file names replaced. Effects are of the forward strand unless --rc, which scores
+every sequence as the mean probability of its two strands, as 'variants' does; the figure's title and the
+log line say which."""
 
 _REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
 
@@ -34,6 +36,9 @@ def register(sub) -> None:
     p.add_argument("--chrom-alias", metavar="TSV", help="chromAlias TSV of equivalent chromosome names")
     p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix (PREFIX.npy/.tsv/.png)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG (an older PREFIX.png is removed)")
+    p.add_argument(
+        "--rc", action="store_true", help="average both strands, as 'variants' does (default: the forward strand)"
+    )
     add_device_option(p)
     p.set_defaults(func=run_ism)
 
@@ -154,13 +159,16 @@ def run_ism(args) -> int:
     _check_outputs(args, prefixes)
     onehot = [codes_to_onehot(codes) for _, codes, *_ in items]
     total = sum(n_mutants(x, lo, hi) for x, (_, _, lo, hi, _) in zip(onehot, items, strict=True))
+    strands = "both strands averaged" if args.rc else "forward strand"
     with progress_bar(show_progress(args), total, "mutant", "ism") as bar:
         for prefix, x, (name, _, lo, hi, first) in zip(prefixes, onehot, items, strict=True):
-            delta = ism(model, x[None], lo, hi, device=args.device, progress=bar.update)[0]
-            _write(prefix, delta, x[:, lo:hi], tasks, first, args.region or name, not args.no_plot)
+            delta = ism(model, x[None], lo, hi, device=args.device, progress=bar.update, rc=args.rc)[0]
+            title = f"{args.region or name} ({strands})"
+            _write(prefix, delta, x[:, lo:hi], tasks, first, title, not args.no_plot)
             log.info(
-                "ism: %s: %d positions x %d tasks -> %s.npy/.tsv%s",
+                "ism: %s (%s): %d positions x %d tasks -> %s.npy/.tsv%s",
                 name or args.region,
+                strands,
                 hi - lo,
                 len(tasks),
                 prefix,

@@ -23,6 +23,7 @@ from peakcnn.inference import (
     inference_mode,
     input_dtype,
     n_outputs,
+    strand_logits,
 )
 
 
@@ -43,6 +44,7 @@ def ism(
     batch_size: int | None = None,
     device: str | torch.device | None = None,
     progress: Callable[[int], None] | None = None,
+    rc: bool = False,
 ) -> np.ndarray:
     """Delta logits of every single-base substitution.
 
@@ -60,6 +62,9 @@ def ism(
         ``None`` picks the best available device.
     progress
         Called with the number of mutants of each batch once scored (:func:`n_mutants` in all).
+    rc
+        Score each sequence and mutant as the mean probability of its two strands (as a logit), as
+        ``peakcnn variants`` does; by default the forward strand alone.
 
     Returns
     -------
@@ -72,6 +77,9 @@ def ism(
         ``X`` not a one-hot batch of the model's window, ``0 <= start < end <= L`` not met, or a
         ``batch_size`` below 1.
     """
+    from peakcnn.runconfig import check_flag
+
+    check_flag(rc, "rc")
     check_input(model, X, one_hot_only=True)
     length = X.shape[-1]
     end = length if end is None else end
@@ -88,7 +96,7 @@ def ism(
     with inference_mode(net, dev) as net:
         batch_size = batch_size or default_batch(dev)
         dtype = input_dtype(net)
-        return np.stack([_ism_one(net, x.to(dev, dtype), start, end, batch_size, progress) for x in X])
+        return np.stack([_ism_one(net, x.to(dev, dtype), start, end, batch_size, progress, rc) for x in X])
 
 
 def n_mutants(X: np.ndarray | torch.Tensor, start: int = 0, end: int | None = None) -> int:
@@ -96,15 +104,15 @@ def n_mutants(X: np.ndarray | torch.Tensor, start: int = 0, end: int | None = No
     return int((X[..., start:end] == 0).sum())
 
 
-def _ism_one(net: nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int, progress=None) -> np.ndarray:
+def _ism_one(net: nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int, progress=None, rc=False):
     """ISM of one sequence ``x`` ``(4, L)``; returns ``(T, 4, end - start)``."""
-    ref = net(x[None]).float()[0]
+    ref = strand_logits(net, x[None], rc)[0]
     todo = (x[:, start:end] == 0).nonzero()  # (M, 2): base, position offset
     base, pos = todo[:, 0], todo[:, 1] + start
     out = torch.zeros(ref.shape[0], 4, end - start, device=x.device)
     for i in range(0, len(pos), batch_size):
         b, p = base[i : i + batch_size], pos[i : i + batch_size]
-        delta = net(_mutants(x, p, b)).float() - ref  # (M, T)
+        delta = strand_logits(net, _mutants(x, p, b), rc) - ref  # (M, T)
         out[:, b, p - start] = delta.T
         if progress is not None:
             progress(len(p))

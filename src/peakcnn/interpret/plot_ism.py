@@ -67,7 +67,9 @@ def plot_ism(
         logo_ax.set_xticks([])
         im = heat_ax.imshow(delta[t], aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
         heat_ax.set_yticks(range(4), list(ALPHABET))
-        ticks = np.linspace(0, length - 1, min(length, 9)).astype(int)
+        digits = len(str(first_pos + length - 1))
+        fits = int((width - 1.5) / (0.1 * (digits + 2)))  # labels about 0.1 in per character, with a gap
+        ticks = np.unique(np.linspace(0, length - 1, max(2, min(length, 9, fits))).astype(int))
         heat_ax.set_xticks(ticks, [str(first_pos + int(i)) for i in ticks])
         heat_ax.set_xlabel("position (1-based, as in the .tsv)")
         fig.colorbar(im, ax=[logo_ax, heat_ax], fraction=0.02, pad=0.01, label="delta logit")
