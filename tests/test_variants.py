@@ -208,3 +208,15 @@ def test_gzip_vcf_in_and_gz_table_out_match_the_plain_files(tmp_path, genome):
     plain = (tmp_path / "s.tsv").read_text()
     assert len(plain.splitlines()) == 3
     assert gzip.decompress((tmp_path / "s.tsv.gz").read_bytes()).decode() == plain
+
+
+def test_variants_warns_of_alt_alleles_equal_to_their_ref(tmp_path, caplog):
+    run = make_run(tmp_path, motif_model(), ["motif"])
+    write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 250})
+    (tmp_path / "v.vcf").write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n" + "chr1\t501\t.\tA\tA,C\nchr1\t502\t.\tC\tc\n"
+    )
+    argv = ["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(tmp_path / "v.vcf")]
+    assert main([*argv, "--out", str(tmp_path / "o.tsv")]) == 0
+    assert [ln.split("\t")[3:5] for ln in (tmp_path / "o.tsv").read_text().splitlines()[1:]] == [["A", "C"]]
+    assert "2 ALT allele(s) equal to their REF skipped, no change to score (first: v.vcf:3 A>A)" in caplog.text

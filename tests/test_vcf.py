@@ -40,6 +40,14 @@ def test_multiallelic_split_and_symbolic_counted(tmp_path):
     assert report.records == 7 and report.symbolic == 5 and "<DEL>" in report.symbolic_examples[0]
 
 
+def test_an_alt_equal_to_its_ref_is_skipped_and_counted(tmp_path, caplog):
+    """An ALT allele equal to its REF (a genotyping tool's placeholder, against the VCF specification) holds
+    no change to score: it is skipped and counted, and `variants` warns naming the first one."""
+    variants, report = read_vcf(_write(tmp_path, "chr1\t10\t.\tt\tA,C,G,T\t.\t.\t.\nchr1\t20\t.\tAC\tac\t.\t.\t.\n"))
+    assert [v.alt for v in variants] == ["A", "C", "G"]
+    assert report.same_as_ref == 2 and report.same_as_ref_example == "v.vcf:3 t>T"
+
+
 def test_gzip_and_bgzip_like_multi_member(tmp_path):
     path = tmp_path / "v.vcf.gz"
     with open(path, "wb") as f:  # BGZF is a series of gzip members; write two

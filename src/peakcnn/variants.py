@@ -143,6 +143,13 @@ def score_vcf(
         raise InputError(f"{vcf}: no variant records after the header; nothing to score")
     if report.no_alt:
         log.warning("warning: %s: %d record(s) with no ALT allele ('.') skipped", vcf, report.no_alt)
+    if report.same_as_ref:
+        log.warning(
+            "warning: %s: %d ALT allele(s) equal to their REF skipped, no change to score (first: %s)",
+            vcf,
+            report.same_as_ref,
+            report.same_as_ref_example,
+        )
     if report.symbolic:
         log.warning(
             "warning: %s: %d symbolic/breakend allele(s) skipped, cannot be scored from sequence (%s)",

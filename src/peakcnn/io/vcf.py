@@ -40,13 +40,15 @@ class Variant:
 
 @dataclass
 class VcfReport:
-    """What the parser skipped: symbolic alleles (with an example), records without an ALT allele, and
-    records seen."""
+    """What the parser skipped: symbolic alleles (with an example), records without an ALT allele, ALT
+    alleles equal to their REF (no change to score; the first one's line), and records seen."""
 
     records: int = 0
     symbolic: int = 0
     symbolic_examples: list[str] = field(default_factory=list)
     no_alt: int = 0
+    same_as_ref: int = 0
+    same_as_ref_example: str = ""
 
 
 def _is_symbolic(alt: str) -> bool:
@@ -82,6 +84,10 @@ def _parse_record(path: Path, lineno: int, line: str, report: VcfReport) -> Iter
             continue
         if not _BASES.match(alt):
             raise InputError(f"{path}:{lineno}: ALT allele {alt!r} is not a sequence of A, C, G, T or N")
+        if alt.upper() == ref.upper():
+            report.same_as_ref += 1
+            report.same_as_ref_example = report.same_as_ref_example or f"{path.name}:{lineno} {ref}>{alt}"
+            continue
         yield Variant(chrom, int(pos), vid, ref.upper(), alt.upper(), lineno)
 
 
