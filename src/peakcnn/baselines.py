@@ -159,6 +159,11 @@ def _task_probs(baseline: Baseline, name: str, x, xv, xt, y, yv) -> np.ndarray:
     return _fit(x, y, c).predict_proba(xt)[:, 1] if len(xt) else np.zeros(0)
 
 
+def with_note(label: str, note: str) -> str:
+    """``label`` with ``note`` added inside its closing bracket, or in a bracket of its own."""
+    return f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
+
+
 def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, tasks: list[str] | None = None):
     """Fit every baseline; returns ``{name: {"label", "plain_label", "task_notes", "probs", "chosen_c",
     "fitted", "tuned"}}``: ``fitted`` and ``tuned`` say whether ``train`` fitted, and ``valid`` chose the C
@@ -178,17 +183,16 @@ def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, t
     for b in baselines:
         probs = fit_predict(b, train, valid, test, tasks, step=bar.update)
         label = b.label
-        notes, task_notes = [], {}
+        task_notes = {}
         untuned = "no valid windows" if len(valid[1]) == 0 else "one class in valid"
-        reasons = ((b.unfitted, "not fitted: one class in train, a constant"), (b.untuned, f"C = 1: {untuned}"))
-        for tasks_of, why in reasons:
+        for tasks_of, what, why in (
+            (b.unfitted, "not fitted", "one class in train, a constant"),
+            (b.untuned, "C = 1", untuned),
+        ):
             if tasks_of:
-                head, tail = why.split(":", 1)
-                notes.append(f"{head} for {', '.join(tasks_of)}:{tail}")
+                label = with_note(label, f"{what} for {', '.join(tasks_of)}: {why}")
             for task in tasks_of:
-                task_notes[task] = "; ".join(filter(None, (task_notes.get(task), why)))
-        for note in notes:
-            label = f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
+                task_notes[task] = "; ".join(filter(None, (task_notes.get(task), f"{what}: {why}")))
         out[b.name] = {
             "label": label,
             "plain_label": b.label,

@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+from peakcnn.baselines import with_note
 from peakcnn.metrics import two_class_tasks
 from peakcnn.plots import MAX_PANELS
 
@@ -125,9 +126,7 @@ def task_label(model: dict, task: str) -> str:
     """A model's label on one task's row: a baseline's notes (not fitted, C not chosen) only where they
     concern that task."""
     label, note = model.get("plain_label", model["label"]), model.get("task_notes", {}).get(task)
-    if not note:
-        return label
-    return f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
+    return with_note(label, note) if note else label
 
 
 def per_task_table(doc: dict) -> str:
