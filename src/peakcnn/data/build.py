@@ -217,9 +217,8 @@ def build_windows(genome, tables, tasks: list[str], p: dict, rng: np.random.Gene
     step("negatives")
     avoid, used = excluded_intervals(genome, pooled, exclude, warn)
     report["exclude_intervals"] = {str(t.path): n for t, n in zip(exclude, used, strict=True)}
-    negs = draw_negatives(genome, pooled, pos, (wc, ws), layout, p, rng, warn, avoid)
-    report["negatives_not_found"] = negs.pop("not_found")
-    report["negatives_refused_for_n"] = negs.pop("refused_for_n")
+    negs, shortfall = draw_negatives(genome, pooled, pos, (wc, ws), layout, p, rng, warn, avoid)
+    report.update(shortfall)
     report["windows_padded"]["negative"] = int(padded(negs["chrom"], negs["start"], W, pooled.lengths).sum())
     step("deduplicate")
     table, n_dup = _combine(pos, negs, tasks, pooled.chroms)
@@ -252,10 +251,12 @@ def excluded_intervals(genome, pooled: Pooled, tables, warn) -> tuple[tuple[np.n
     return tuple(np.concatenate([part[i] for part in parts]).astype(np.int64) for i in range(3)), used
 
 
-def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: dict, rng, warn, avoid) -> dict:
-    """Negative windows for every split, ``neg_ratio`` per positive window of that split, and under
-    ``not_found`` how many of them the genome had no room for and under ``refused_for_n`` how many windows
-    the N filter refused in the splits that fell short.
+def draw_negatives(
+    genome, pooled: Pooled, pos: dict, all_windows, layout, p: dict, rng, warn, avoid
+) -> tuple[dict, dict[str, int]]:
+    """Negative windows for every split, ``neg_ratio`` per positive window of that split, and the shortfall:
+    ``negatives_not_found``, how many of them the genome had no room for, and ``negatives_refused_for_n``,
+    how many windows the N filter refused in the splits that fell short.
 
     Genomic negatives overlap no peak, no window of the data set and no ``avoid`` interval
     (``(chrom, start, end)`` arrays, see :func:`excluded_intervals`).
@@ -278,8 +279,9 @@ def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: di
         else:
             sampler = neg.StartSampler(*sp.start_intervals(layout, k, pooled.lengths, W), busy_c, busy_lo, busy_hi, W)
             target = window_stats(pos["seqs"][in_k])[0] if kind == "gc-matched" else None
-            drawn = neg.sample_genomic(rng, sampler, genome, pooled.chroms, W, n, p["max_n_frac"], target)
-            c, s, short, refused = drawn
+            c, s, short, refused = neg.sample_genomic(
+                rng, sampler, genome, pooled.chroms, W, n, p["max_n_frac"], target
+            )
             not_found += short
             refused_n += refused if short else 0
             if short:
@@ -289,16 +291,16 @@ def draw_negatives(genome, pooled: Pooled, pos: dict, all_windows, layout, p: di
             seqs = fetch_sequences(genome, pooled.chroms, c, s, W)
         for key, v in zip(out, (c, s, np.full(len(c), k, dtype=np.uint8), seqs), strict=True):
             out[key].append(v)
+    shortfall = {"negatives_not_found": not_found, "negatives_refused_for_n": refused_n}
     if not out["chrom"]:
-        return {
+        empty = {
             "chrom": np.zeros(0, np.int64),
             "start": np.zeros(0, np.int64),
             "split": np.zeros(0, np.uint8),
             "seqs": np.zeros((0, W), np.uint8),
-            "not_found": not_found,
-            "refused_for_n": refused_n,
         }
-    return {k: np.concatenate(v) for k, v in out.items()} | {"not_found": not_found, "refused_for_n": refused_n}
+        return empty, shortfall
+    return {k: np.concatenate(v) for k, v in out.items()}, shortfall
 
 
 def _cyclic_choice(rng, n_items: int, n: int) -> np.ndarray:
