@@ -209,28 +209,34 @@ def test_ism_of_an_all_n_sequence_plots_a_flat_logo_without_warnings(tmp_path, c
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _saved_figures(monkeypatch) -> list:
+    """``(figure, renderer)`` of every figure saved while the test runs, drawn as saved, to measure text."""
+    from matplotlib.figure import Figure
+
+    real, drawn = Figure.savefig, []
+
+    def keep(fig, *a, **kw):
+        out = real(fig, *a, **kw)
+        drawn.append((fig, fig._get_renderer()))
+        return out
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return drawn
+
+
 @pytest.mark.parametrize("tasks", [["alpha", "beta"], ["MYB_tnt.AT1G01060_col_a_replicate_1", "AT5G65210_col_b_2"]])
 def test_ism_figure_panels_and_labels_do_not_overlap(tmp_path, monkeypatch, tasks):
     """Each panel with its tick labels and task name stays clear of the next and inside the figure (the
     position numbers under a heat map were drawn over the next task's logo; a long task name, written up the
     side of its logo, ran over the next task's), and each heat map's position axis is labelled."""
-    from matplotlib.figure import Figure
-
     from peakcnn.interpret.plot_ism import plot_ism
 
-    real, boxes = Figure.savefig, []
-
-    def measure(fig, *a, **kw):
-        out = real(fig, *a, **kw)
-        renderer = fig._get_renderer()
-        boxes.extend((ax.get_tightbbox(renderer), fig.bbox) for ax in fig.axes[:4])  # logo, heat map per task
-        labels.extend(ax.get_xlabel() for ax in fig.axes[1:4:2])
-        return out
-
-    labels = []
-    monkeypatch.setattr(Figure, "savefig", measure)
+    drawn = _saved_figures(monkeypatch)
     x = np.eye(4, dtype=np.float32)[:, np.arange(10) % 4]
     plot_ism(np.random.default_rng(0).normal(size=(2, 4, 10)), x, tasks, tmp_path / "f.png")
+    ((fig, renderer),) = drawn
+    boxes = [(ax.get_tightbbox(renderer), fig.bbox) for ax in fig.axes[:4]]  # logo, heat map per task
+    labels = [ax.get_xlabel() for ax in fig.axes[1:4:2]]
     assert len(boxes) == 4 and labels == ["position (1-based, as in the .tsv)"] * 2
     for (upper, _), (lower, _) in zip(boxes, boxes[1:]):
         assert upper.y0 >= lower.y1 - 0.5  # pixels; panels run from the top down
@@ -272,20 +278,12 @@ def test_ism_rc_gives_the_log_odds_variants_gives_for_the_same_substitution(tmp_
 def test_ism_position_labels_do_not_run_together(tmp_path, monkeypatch):
     """Six-digit genome coordinates under a 20 bp heat map: as many tick labels as fit, none overlapping
     the next (nine of them ran together as 170001170003...)."""
-    from matplotlib.figure import Figure
-
     from peakcnn.interpret.plot_ism import plot_ism
 
-    real, extents = Figure.savefig, []
-
-    def measure(fig, *a, **kw):
-        out = real(fig, *a, **kw)
-        renderer = fig._get_renderer()
-        extents.extend(t.get_window_extent(renderer) for t in fig.axes[1].get_xticklabels() if t.get_text())
-        return out
-
-    monkeypatch.setattr(Figure, "savefig", measure)
+    drawn = _saved_figures(monkeypatch)
     x = np.eye(4, dtype=np.float32)[:, np.arange(20) % 4]
     plot_ism(np.random.default_rng(0).normal(size=(1, 4, 20)), x, ["a"], tmp_path / "f.png", first_pos=170001)
+    ((fig, renderer),) = drawn
+    extents = [t.get_window_extent(renderer) for t in fig.axes[1].get_xticklabels() if t.get_text()]
     assert len(extents) >= 3
     assert all(left.x1 + 2 <= right.x0 for left, right in zip(extents, extents[1:]))

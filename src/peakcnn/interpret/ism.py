@@ -104,7 +104,9 @@ def n_mutants(X: np.ndarray | torch.Tensor, start: int = 0, end: int | None = No
     return int((X[..., start:end] == 0).sum())
 
 
-def _ism_one(net: nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int, progress=None, rc=False):
+def _ism_one(
+    net: nn.Module, x: torch.Tensor, start: int, end: int, batch_size: int, progress=None, rc: bool = False
+) -> np.ndarray:
     """ISM of one sequence ``x`` ``(4, L)``; returns ``(T, 4, end - start)``."""
     ref = strand_logits(net, x[None], rc)[0]
     todo = (x[:, start:end] == 0).nonzero()  # (M, 2): base, position offset
