@@ -436,3 +436,21 @@ def test_shifts_are_checked_when_predict_batches_is_called():
         predict_batches(tiny_model(), [], shifts=(1, 1))  # at the call, before any batch is drawn
     got = predict(tiny_model(), np.zeros((2, 200), dtype=np.uint8), shifts=np.array([-1, 0, 1]))
     assert np.allclose(got, predict(tiny_model(), np.zeros((2, 200), dtype=np.uint8), shifts=range(-1, 2)))
+
+
+def test_input_reaches_the_model_device_by_a_blocking_copy(monkeypatch):
+    """A non-blocking copy to MPS reads its source after the call returns, and a one-hot batch cast to float32
+    here is freed by then (pytorch/pytorch#189690): every copy of a batch to the model's device blocks."""
+    model = tiny_model()
+    calls = []
+    to = torch.Tensor.to
+
+    def recording_to(self, *args, **kwargs):
+        calls.append(kwargs.get("non_blocking", False) or any(a is True for a in args[1:]))
+        return to(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "to", recording_to)
+    codes = np.random.default_rng(0).integers(0, 4, (3, 200), dtype=np.uint8)
+    for batch in (codes, codes_to_onehot(codes).astype(np.float64)):
+        predict(model, batch, device="cpu")
+    assert calls and not any(calls)

@@ -234,7 +234,7 @@ def _predict_batches(model, batches, device, rc, fold, shifts) -> Iterator[np.nd
                 x = torch.as_tensor(batch)
                 if x.is_floating_point():  # one-hot input: float32 before the copy (MPS has no float64)
                     x = x.float()
-                x = x.to(device, non_blocking=True)
+                x = x.to(device)  # blocking: a non-blocking copy to MPS could read the float32 cast once freed
                 if x.dim() == 2:
                     x = codes_to_onehot_torch(x)
                 out = strand_logits(net, x.to(dtype), rc, shifts).cpu().numpy()
