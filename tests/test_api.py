@@ -151,6 +151,25 @@ def test_train_gives_the_caller_its_random_states_back(tmp_path):
         assert draw() == want
 
 
+def test_train_gives_the_caller_its_mps_random_state_back(tmp_path, monkeypatch):
+    """``torch.manual_seed`` reseeds the MPS generator too; on a Mac, training gives the caller's state back.
+    The MPS generator is stood in for by a CPU one, reseeded and read as torch does the real one."""
+    from peakcnn.train import train
+
+    folder = tmp_path / "ds"
+    make_dataset(folder, n=96, window=100)
+    mps = torch.Generator()
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "manual_seed", lambda seed: mps.manual_seed(int(seed)))
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda device="mps": mps.get_state())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state, device="mps": mps.set_state(state))
+    mps.manual_seed(7)
+    want = torch.rand(3, generator=mps)
+    mps.manual_seed(7)
+    train(folder, tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, device="cpu", progress=False)
+    assert torch.equal(torch.rand(3, generator=mps), want)
+
+
 def test_plots_leave_the_matplotlib_backend_alone(tmp_path):
     import matplotlib
 

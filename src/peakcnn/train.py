@@ -236,15 +236,19 @@ def train(
 
 @contextlib.contextmanager
 def _callers_random_state():
-    """Save the global random states of torch (CPU and CUDA), numpy and Python, and restore them on exit."""
+    """Save the global random states of torch (CPU, CUDA and MPS: ``torch.manual_seed`` reseeds them all),
+    numpy and Python, and restore them on exit."""
     cpu, np_state, py_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    mps = torch.mps.get_rng_state() if torch.backends.mps.is_available() else None
     try:
         yield
     finally:
         torch.set_rng_state(cpu)
         if cuda is not None:
             torch.cuda.set_rng_state_all(cuda)
+        if mps is not None:
+            torch.mps.set_rng_state(mps)
         np.random.set_state(np_state)
         random.setstate(py_state)
 
