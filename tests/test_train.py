@@ -389,6 +389,29 @@ def test_resume_with_different_config_names_keys(tmp_path, dataset):
     assert train(dataset, tmp_path / "run", {"ema": 0.0, "epochs": 1}, resume=True, progress=False)["epochs_done"] == 1
 
 
+def test_resume_on_another_device_or_precision_is_warned_and_recorded(tmp_path, dataset, monkeypatch, caplog):
+    run, batches = tmp_path / "run", _n_batches(dataset, 16)
+    _interrupt_in_epoch(monkeypatch, 2, batches, KeyboardInterrupt)
+    with pytest.raises(Interrupted):
+        train(dataset, run, {**SMALL, "epochs": 3}, progress=False)
+    config = json.loads((run / "config.json").read_text())
+    assert (config["device"], config["amp"]) == ("cpu", "off")
+    (run / "config.json").write_text(json.dumps({**config, "device": "cuda:0", "amp": "float16"}))  # begun on a GPU
+    monkeypatch.undo()
+    _interrupt_in_epoch(monkeypatch, 2, batches, KeyboardInterrupt)  # the second epoch of this part: epoch 3
+    with caplog.at_level("WARNING"), pytest.raises(Interrupted):
+        train(dataset, run, {}, resume=True, progress=False)
+    monkeypatch.undo()
+    said = "resumed at epoch 2 on cpu with amp off, where the epochs before ran on cuda:0 with amp float16"
+    assert said in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        train(dataset, run, {}, resume=True, progress=False)  # the part before ran on this CPU: nothing to say
+    assert "resumed at" not in caplog.text
+    resumed = json.loads((run / "config.json").read_text())["resumed"]
+    assert resumed == [{"epoch": 2, "device": "cpu", "amp": "off"}, {"epoch": 3, "device": "cpu", "amp": "off"}]
+
+
 def test_resume_needs_a_checkpoint_and_the_same_dataset(tmp_path, dataset):
     with pytest.raises(InputError, match="no checkpoint to resume"):
         train(dataset, tmp_path / "empty", {}, resume=True)

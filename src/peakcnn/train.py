@@ -282,6 +282,7 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
             if isinstance(saved_init, dict) and isinstance(saved_init.get("overlap"), dict):
                 trainer.init_overlap = saved_init["overlap"]
             trainer.restore()
+            _record_resume(run, saved, _run_config(ds, cfg, dev), trainer.epoch)
             missing = [f"{MODEL_NAME}.{x}" for x in ("json", "safetensors") if not (run / f"{MODEL_NAME}.{x}").exists()]
             if trainer.epoch and missing:
                 raise InputError(
@@ -312,6 +313,22 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
             if isinstance(e, KeyboardInterrupt):
                 raise Interrupted(_interrupt_message(trainer, dataset, run)) from None
             raise
+
+
+def _record_resume(run: Path, saved: dict, now: dict, epoch: int) -> None:
+    """Add this resumed part of ``run`` to its ``config.json`` (``resumed``: the first epoch it trains, its
+    device and precision), warning when these differ from the part before, as ``--amp auto`` on another
+    device does: the run is then not the one an uninterrupted run would have been."""
+    parts = saved.get("resumed") if isinstance(saved.get("resumed"), list) else []
+    before = parts[-1] if parts and isinstance(parts[-1], dict) else saved
+    here = {"epoch": epoch + 1, "device": now["device"], "amp": now["amp"]}
+    if (before.get("device"), before.get("amp")) != (here["device"], here["amp"]):
+        log.warning(
+            "%s: resumed at epoch %d on %s with amp %s, where the epochs before ran on %s with amp %s; "
+            "config.json records both", run, here["epoch"], here["device"], here["amp"], before.get("device"),
+            before.get("amp"),
+        )  # fmt: skip
+    write_json(run / CONFIG_FILE, {**saved, "resumed": [*parts, here]})
 
 
 def init_overlap(init: dict, ds: Dataset) -> dict:
