@@ -376,26 +376,56 @@ def test_sigterm_during_a_scan_leaves_no_track(tmp_path, capsys, monkeypatch, re
     assert signal.getsignal(signal.SIGTERM) is before  # the command's handler is gone once it returns
 
 
-def test_a_bigwig_cut_short_by_a_full_disk_is_an_error_not_an_empty_track(tmp_path):
-    """pyBigWig only prints when the last writes of a bigWig fail (here: a 40 KB file size limit, as on a
-    nearly full disk) and leaves a file without data; scan reads each track back before putting it in place."""
+def test_a_track_cut_short_by_a_full_disk_is_one_error_line_naming_it(tmp_path):
+    """A file size limit (as a full disk) stops the intervals spooled for a bigWig: one line names the track
+    and the cause, and nothing is left behind."""
     import resource
     import subprocess
     import sys
 
     run = make_run(tmp_path, tiny_model(1), ["a"])
-    random_genome(tmp_path / "g.fa", {"chr1": 300_000, "chr2": 300_000})
+    random_genome(tmp_path / "g.fa", {"chr1": 300_000})
     argv = [sys.executable, "-m", "peakcnn", "-q", "scan", str(run), "--genome", str(tmp_path / "g.fa")]
-    argv += ["--stride", "64", "--out"]
-    assert subprocess.run([*argv, str(tmp_path / "full.bw")], capture_output=True).returncode == 0
-    assert (tmp_path / "full.bw").stat().st_size > 50_000  # the complete track does not fit the limit
+    argv += ["--stride", "64", "--out", str(tmp_path / "cut.bw")]
 
-    def limit():
+    def cap():
         resource.setrlimit(resource.RLIMIT_FSIZE, (40 << 10, 40 << 10))
 
-    done = subprocess.run([*argv, str(tmp_path / "cut.bw")], capture_output=True, text=True, preexec_fn=limit)
+    done = subprocess.run(argv, capture_output=True, text=True, preexec_fn=cap)
     assert done.returncode == 1, done.stderr
-    last = done.stderr.strip().splitlines()[-1]
+    assert done.stderr == (
+        f"peakcnn: error: {tmp_path / 'cut.bw'}: File too large; choose a path on another file system, or raise "
+        "the file size limit (ulimit -f)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir() if "cut" in p.name) == []
+
+
+@pytest.mark.parametrize("limit", [0, 1 << 10, 12 << 10, 40 << 10, -(20 << 10), -100])
+def test_a_bigwig_cut_short_by_a_full_disk_is_an_error_not_a_truncated_track(tmp_path, monkeypatch, capfd, limit):
+    """pyBigWig does not report every failed write: when its header, zoom levels or index cannot be written
+    it prints a line and leaves a truncated file, or crashes. The process that writes the bigWig is given a
+    file size limit (as a full disk; negative: that many bytes below the complete track's size): every
+    failure is one error line, with nothing left behind."""
+    import resource
+    import subprocess
+
+    import peakcnn.io.tracks
+
+    run = make_run(tmp_path, tiny_model(1), ["a"])
+    random_genome(tmp_path / "g.fa", {"chr1": 300_000, "chr2": 300_000})
+    argv = ["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--stride", "64", "--out"]
+    assert main([*argv, str(tmp_path / "full.bw")]) == 0
+    size = (tmp_path / "full.bw").stat().st_size
+    assert size > 50_000  # the complete track does not fit the limit
+    limit = limit if limit >= 0 else size + limit
+    real = subprocess.run
+
+    def capped(*args, **kwargs):
+        return real(*args, **kwargs, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+
+    monkeypatch.setattr(peakcnn.io.tracks.subprocess, "run", capped)
+    capfd.readouterr()
+    assert main([*argv, str(tmp_path / "cut.bw")]) == 1
     message = "the bigWig could not be written completely; free space or choose another --out"
-    assert last == f"peakcnn: error: {tmp_path / 'cut.bw'}: {message}"
+    assert capfd.readouterr().err == f"peakcnn: error: {tmp_path / 'cut.bw'}: {message}\n"
     assert sorted(p.name for p in tmp_path.iterdir() if "cut" in p.name) == []

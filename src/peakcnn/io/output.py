@@ -88,6 +88,7 @@ def os_error_message(e: OSError) -> str:
         errno.ENAMETOOLONG: "choose a shorter name",
         errno.ENOSPC: "free space or choose another path",
         errno.EDQUOT: "free space or choose another path",
+        errno.EFBIG: "choose a path on another file system, or raise the file size limit (ulimit -f)",
         errno.ENOENT: "check the path",
     }.get(e.errno)
     return f"{where}{reason}" + (f"; {advice}" if advice else "")

@@ -1,19 +1,27 @@
 """Prediction tracks: bigWig (pyBigWig) or bedGraph, chosen by the file extension.
 
 A :class:`TrackWriter` receives one chromosome at a time, in the order declared up front, and renames its
-file into place only on :meth:`TrackWriter.close`; :meth:`TrackWriter.abort` removes it.
+file into place only on :meth:`TrackWriter.commit`; :meth:`TrackWriter.abort` removes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from peakcnn.errors import InputError, OutputError
+from peakcnn.io.bigwig import SPOOL_DTYPE
 from peakcnn.io.output import check_output
+
+log = logging.getLogger(__name__)
 
 BIGWIG_EXT = (".bw", ".bigwig")
 BEDGRAPH_EXT = (".bedgraph", ".bg", ".bdg")
@@ -68,12 +76,11 @@ class TrackWriter:
         self.format = track_format(path)
         self.tmp = self.path.with_name(f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix}")
         self._aborted = False
-        if self.format == "bigwig":
-            import pyBigWig
-
-            self._fh = pyBigWig.open(str(self.tmp), "w")
-            self._fh.addHeader([(c, int(n)) for c, n in chroms], maxZooms=10)
-            self._last: dict[str, tuple[int, int]] = {}  # each chromosome's last interval, read back at the end
+        if self.format == "bigwig":  # intervals spooled here, written by peakcnn.io.bigwig in its own process
+            self.spool = self.tmp.with_name(f"{self.tmp.name}.spool")
+            self._chroms = [(str(c), int(n)) for c, n in chroms]
+            self._parts: list[tuple[str, int]] = []
+            self._fh = open(self.spool, "wb")
         else:
             self._fh = open(self.tmp, "w", encoding="utf-8", newline="\n")
 
@@ -82,16 +89,11 @@ class TrackWriter:
         if len(starts) == 0:
             return
         if self.format == "bigwig":
-            try:
-                self._fh.addEntries(
-                    [chrom] * len(starts),
-                    np.asarray(starts, dtype=np.int64).tolist(),
-                    ends=np.asarray(ends, dtype=np.int64).tolist(),
-                    values=np.asarray(values, dtype=np.float64).tolist(),
-                )
-            except SystemError:  # how pyBigWig reports a failed write (a full disk)
-                raise self._failed() from None
-            self._last[chrom] = (int(starts[-1]), int(ends[-1]))
+            records = np.empty(len(starts), dtype=SPOOL_DTYPE)
+            records["start"], records["end"], records["value"] = starts, ends, values
+            with self._naming_the_track():
+                self._fh.write(records.tobytes())
+            self._parts.append((chrom, len(records)))
         else:
             lines = (
                 f"{chrom}\t{s}\t{e}\t{v:.6g}\n"
@@ -100,35 +102,41 @@ class TrackWriter:
             self._fh.writelines(lines)
 
     def finish(self) -> None:
-        """Complete the temporary file (a bigWig writes its zoom levels and index here); nothing is in place
-        until :meth:`commit`. A bigWig is read back (unless aborted): pyBigWig only prints when its last
-        writes fail, and leaves a file without data."""
-        if self._fh is not None:
-            fh, self._fh = self._fh, None
-            fh.close()
+        """Complete the temporary file; nothing is in place until :meth:`commit`. A bigWig is written here
+        from the spooled intervals, in a process of its own (see :mod:`peakcnn.io.bigwig`): pyBigWig does not
+        report every failed write, and can crash on one."""
+        if self._fh is None:
+            return
+        fh, self._fh = self._fh, None
+        try:
+            with self._naming_the_track():
+                fh.close()
             if self.format == "bigwig" and not self._aborted:
-                self._check_bigwig()
-
-    def _failed(self) -> OutputError:
-        return OutputError(
-            f"{self.path}: the bigWig could not be written completely; free space or choose another --out"
-        )
-
-    def _check_bigwig(self) -> None:
-        import pyBigWig
-
-        try:
-            bw = pyBigWig.open(str(self.tmp))
-        except RuntimeError:
-            bw = None
-        if bw is None:
-            raise self._failed()
-        try:
-            for chrom, (start, end) in self._last.items():
-                if not bw.intervals(chrom, start, end):
-                    raise self._failed()
+                self._write_bigwig()
         finally:
-            bw.close()
+            if self.format == "bigwig":
+                self.spool.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _naming_the_track(self):
+        """A failed write of the temporary file or spool (a full disk) names the track it is for."""
+        try:
+            yield
+        except OSError as e:
+            raise OSError(e.errno, e.strerror or str(e), str(self.path)) from None
+
+    def _write_bigwig(self) -> None:
+        job = {"spool": str(self.spool), "out": str(self.tmp), "chroms": self._chroms, "parts": self._parts}
+        package_root = str(Path(__file__).resolve().parents[2])  # importable however this process found it
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        done = subprocess.run(
+            [sys.executable, "-m", "peakcnn.io.bigwig"], input=json.dumps(job), capture_output=True, text=True, env=env
+        )
+        if done.returncode != 0:
+            log.debug("bigWig writer for %s: exit status %d: %s", self.path, done.returncode, done.stderr.strip())
+            raise OutputError(
+                f"{self.path}: the bigWig could not be written completely; free space or choose another --out"
+            )
 
     def commit(self) -> Path:
         """Move the finished file into place."""
@@ -137,9 +145,11 @@ class TrackWriter:
         return self.path
 
     def abort(self) -> None:
-        """Close and delete the temporary file (deleted even when closing it fails)."""
+        """Close and delete the temporary file and spool (deleted even when closing fails)."""
         self._aborted = True
         try:
             self.finish()
         finally:
             self.tmp.unlink(missing_ok=True)
+            if self.format == "bigwig":
+                self.spool.unlink(missing_ok=True)
