@@ -11,6 +11,7 @@ from _apply_helpers import make_run, motif_model, write_fasta
 from peakcnn.cli import main
 from peakcnn.io.fasta import Genome
 from peakcnn.io.vcf import Variant
+from peakcnn.sequence import str_to_codes
 from peakcnn.variants import score_windows, variant_windows
 
 P_ON, P_OFF = 1 / (1 + math.exp(-5)), 1 / (1 + math.exp(5))
@@ -220,3 +221,15 @@ def test_variants_warns_of_alt_alleles_equal_to_their_ref(tmp_path, caplog):
     assert main([*argv, "--out", str(tmp_path / "o.tsv")]) == 0
     assert [ln.split("\t")[3:5] for ln in (tmp_path / "o.tsv").read_text().splitlines()[1:]] == [["A", "C"]]
     assert "2 ALT allele(s) equal to their REF skipped, no change to score (first: v.vcf:3 A>A)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "genome_bases, ref, carried",
+    [("A", "A", True), ("A", "G", False), ("N", "A", False), ("ANG", "ACG", False), ("A", "N", True), ("N", "N", True)],
+)
+def test_an_n_in_the_genome_does_not_carry_a_ref_base(genome_bases, ref, carried):
+    """A REF in an assembly gap is not confirmed by the genome (ref_match=0), while a REF of N (a base the
+    VCF does not know) claims nothing and matches any genome base."""
+    from peakcnn.variants import _ref_matches
+
+    assert _ref_matches(str_to_codes(genome_bases), ref) is carried

@@ -29,9 +29,10 @@ VARIANT_CHUNK = 16_384
 
 
 def _ref_matches(genome_codes: np.ndarray, ref: str) -> bool:
-    """REF equals the genome, with ``N`` on either side matching anything."""
+    """The genome carries REF: every base equal, where an ``N`` in REF (a base the VCF does not know) matches
+    any genome base, and an ``N`` in the genome (an assembly gap) carries no base but N."""
     ref_codes = str_to_codes(ref)
-    ok = (genome_codes == ref_codes) | (genome_codes == N_CODE) | (ref_codes == N_CODE)
+    ok = (genome_codes == ref_codes) | (ref_codes == N_CODE)
     return bool(ok.all())
 
 
