@@ -3,7 +3,7 @@
 pyBigWig (libBigWig) does not report every failed write: when the header, the zoom levels or the index
 cannot be written (a full disk) it prints a line and goes on, leaves a truncated file, or corrupts its memory
 and crashes the process. :class:`peakcnn.io.tracks.TrackWriter` therefore spools the intervals to a file and
-runs ``python -m peakcnn.io.bigwig`` with a JSON job on standard input::
+runs :func:`main` in a new Python process with a JSON job on standard input::
 
     {"spool": PATH, "out": PATH, "chroms": [[name, length], ...], "parts": [[name, n_intervals], ...]}
 

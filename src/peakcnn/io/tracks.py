@@ -127,11 +127,10 @@ class TrackWriter:
 
     def _write_bigwig(self) -> None:
         job = {"spool": str(self.spool), "out": str(self.tmp), "chroms": self._chroms, "parts": self._parts}
-        package_root = str(Path(__file__).resolve().parents[2])  # importable however this process found it
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-        done = subprocess.run(
-            [sys.executable, "-m", "peakcnn.io.bigwig"], input=json.dumps(job), capture_output=True, text=True, env=env
-        )
+        # peakcnn as the child finds it, else where this process found it (appended: nothing is shadowed)
+        code = f"import sys; sys.path.append({str(Path(__file__).resolve().parents[2])!r}); "
+        code += "from peakcnn.io.bigwig import main; sys.exit(main())"
+        done = subprocess.run([sys.executable, "-c", code], input=json.dumps(job), capture_output=True, text=True)
         if done.returncode != 0:
             log.debug("bigWig writer for %s: exit status %d: %s", self.path, done.returncode, done.stderr.strip())
             raise OutputError(
