@@ -408,6 +408,7 @@ def test_resume_on_another_device_or_precision_is_warned_and_recorded(tmp_path, 
     with caplog.at_level("WARNING"):
         train(dataset, run, {}, resume=True, progress=False)  # the part before ran on this CPU: nothing to say
     assert "resumed at" not in caplog.text
+    train(dataset, run, {}, resume=True, progress=False)  # a finished run: no part trained, none recorded
     resumed = json.loads((run / "config.json").read_text())["resumed"]
     assert resumed == [{"epoch": 2, "device": "cpu", "amp": "off"}, {"epoch": 3, "device": "cpu", "amp": "off"}]
 

@@ -282,13 +282,14 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
             if isinstance(saved_init, dict) and isinstance(saved_init.get("overlap"), dict):
                 trainer.init_overlap = saved_init["overlap"]
             trainer.restore()
-            _record_resume(run, saved, _run_config(ds, cfg, dev), trainer.epoch)
             missing = [f"{MODEL_NAME}.{x}" for x in ("json", "safetensors") if not (run / f"{MODEL_NAME}.{x}").exists()]
             if trainer.epoch and missing:
                 raise InputError(
                     f"{run}: {missing[0]} is missing although {trainer.epoch} epoch(s) were trained, and the model "
                     "that run selected cannot be rebuilt from last.*; train again with --force"
                 )
+            if trainer.epoch < cfg.epochs and not trainer.stopped_early:  # a part that trains
+                _record_resume(run, saved, _run_config(ds, cfg, dev), trainer.epoch)
             write_history(run / HISTORY_FILE, trainer.history)  # a missing or cut file, rebuilt from last.json
             try:
                 return trainer.fit()
