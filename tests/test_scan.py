@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -426,6 +429,76 @@ def test_a_bigwig_cut_short_by_a_full_disk_is_an_error_not_a_truncated_track(tmp
     monkeypatch.setattr(peakcnn.io.tracks.subprocess, "run", capped)
     capfd.readouterr()
     assert main([*argv, str(tmp_path / "cut.bw")]) == 1
-    message = "the bigWig could not be written completely; free space or choose another --out"
-    assert capfd.readouterr().err == f"peakcnn: error: {tmp_path / 'cut.bw'}: {message}\n"
+    why = (  # by the size the limit cuts the track at
+        r"pyBigWig failed to write the header|its writer process was ended by SIG[A-Z]+|"
+        r"pyBigWig failed to write the intervals of chr[12]|the file does not end as a complete bigWig"
+    )
+    err = capfd.readouterr().err
+    assert re.fullmatch(
+        rf"peakcnn: error: {re.escape(str(tmp_path / 'cut.bw'))}: the bigWig could not be written completely "
+        rf"\(({why})\); free space or choose another --out\n",
+        err,
+    ), err
     assert sorted(p.name for p in tmp_path.iterdir() if "cut" in p.name) == []
+
+
+def test_the_bigwig_writer_process_finds_the_modules_this_process_found(tmp_path):
+    """A scan run from a folder holding a module named as a standard one (json.py in a shared /tmp) writes
+    its bigWig: the writer process searches this process's module path, not the current folder."""
+    import subprocess
+    import sys
+
+    run = make_run(tmp_path, tiny_model(1), ["a"])
+    random_genome(tmp_path / "g.fa", {"chr1": 3000})
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "json.py").write_text("raise SystemExit(3)\n")
+    script = Path(sys.executable).with_name("peakcnn")  # the console script: the current folder is not searched
+    argv = [str(script), "-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--out", "t.bw"]
+    done = subprocess.run(argv, cwd=work, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (work / "t.bw").read_bytes()[:4] == (0x888FFC26).to_bytes(4, "little")
+
+
+def test_a_bigwig_that_cannot_be_written_is_refused_before_the_scan(tmp_path, capsys, monkeypatch):
+    """Without pyBigWig, in a folder whose name is not UTF-8 (pyBigWig opens no other), or with a name that
+    leaves no room for the spool beside it: one line naming the track, before any scanning."""
+    import sys
+
+    import peakcnn.scan_run
+
+    run = make_run(tmp_path, tiny_model(1), ["a"])
+    random_genome(tmp_path / "g.fa", {"chr1": 3000})
+    argv = ["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--out"]
+    monkeypatch.setattr(peakcnn.scan_run, "scan_codes", lambda *a, **k: pytest.fail("scanned"))
+    latin = tmp_path / os.fsdecode(b"lat\xe9")
+    latin.mkdir()
+    assert main([*argv, str(latin / "t.bw")]) == 2
+    assert capsys.readouterr().err.strip().endswith("a bigWig path must be valid UTF-8 (pyBigWig opens no other); "
+                                                    "rename the folder or write a .bedGraph track")  # fmt: skip
+    stem = "x" * (252 - len(f"..tmp{os.getpid()}.bw"))  # its temporary name takes 252 bytes, the spool's 258
+    long = tmp_path / f"{stem}.bw"
+    assert main([*argv, str(long)]) == 1
+    assert capsys.readouterr().err == f"peakcnn: error: {long}: File name too long; choose a shorter name\n"
+    monkeypatch.setitem(sys.modules, "pyBigWig", None)  # import fails
+    assert main([*argv, str(tmp_path / "t.bw")]) == 1
+    assert capsys.readouterr().err.startswith("peakcnn: error: pyBigWig cannot be imported (")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.fa", "g.fa.fai", "lat\udce9", "run"]
+    assert list(latin.iterdir()) == []
+
+
+def test_the_writer_failure_is_said_from_its_signal_or_its_reason_line():
+    import subprocess
+
+    from peakcnn.io.tracks import _writer_failure
+
+    def ended(status, err=b""):
+        return _writer_failure(subprocess.CompletedProcess([], status, b"", err))
+
+    assert ended(-11) == "its writer process was ended by SIGSEGV"
+    assert ended(-9) == "its writer process was ended by SIGKILL"
+    assert ended(1, b"peakcnn-bigwig: pyBigWig failed to write the header\n[bwClose] There was an error\n") == (
+        "pyBigWig failed to write the header"
+    )
+    assert ended(1, b"EOFError: marshal data \xe9 too short\n") == "EOFError: marshal data \ufffd too short"
+    assert ended(3) == "its writer process exited with status 3"

@@ -9,7 +9,7 @@ runs :func:`main` in a new Python process with a JSON job on standard input::
 
 The spool holds :data:`SPOOL_DTYPE` records, the parts' intervals one after another. The exit status is 0
 only when the bigWig was closed and reads back with the last interval of every part; anything else
-(a Python error, or a crash) is a failed track.
+(a Python error, said on a line starting with :data:`REASON`, or a crash) is a failed track.
 """
 
 from __future__ import annotations
@@ -26,8 +26,12 @@ SPOOL_DTYPE = np.dtype([("start", "<i8"), ("end", "<i8"), ("value", "<f4")])
 BIGWIG_MAGIC = (0x888FFC26).to_bytes(4, "little")
 
 
+#: The start of the line in which the writer process says why it failed (pyBigWig prints its own lines too).
+REASON = "peakcnn-bigwig: "
+
+
 def write_bigwig(job: dict) -> None:
-    """Write ``job["out"]`` from ``job["spool"]`` and read it back; raise ``RuntimeError`` where it falls short."""
+    """Write ``job["out"]`` from ``job["spool"]`` and read it back; raise ``RuntimeError`` saying what fell short."""
     import pyBigWig
 
     parts = [(str(c), int(n)) for c, n in job["parts"]]
@@ -35,33 +39,40 @@ def write_bigwig(job: dict) -> None:
     records = np.memmap(job["spool"], dtype=SPOOL_DTYPE, mode="r") if total else np.empty(0, SPOOL_DTYPE)
     if len(records) != total:
         raise RuntimeError(f"the spool holds {len(records)} intervals, not {total}")
-    bw = pyBigWig.open(job["out"], "w")
-    if bw is None:
-        raise RuntimeError(f"{job['out']}: cannot be opened for writing")
-    bw.addHeader([(str(c), int(n)) for c, n in job["chroms"]], maxZooms=10)
-    at, last = 0, {}
-    for chrom, n in parts:
-        part = records[at : at + n]
-        at += n
-        bw.addEntries(
-            [chrom] * n,
-            part["start"].tolist(),
-            ends=part["end"].tolist(),
-            values=part["value"].astype(np.float64).tolist(),
-        )
-        last[chrom] = (int(part["start"][-1]), int(part["end"][-1]))
-    bw.close()
+    stage, last = "open the file", {}
+    try:
+        bw = pyBigWig.open(job["out"], "w")
+        if bw is None:
+            raise RuntimeError
+        stage = "write the header"
+        bw.addHeader([(str(c), int(n)) for c, n in job["chroms"]], maxZooms=10)
+        at = 0
+        for chrom, n in parts:
+            stage = f"write the intervals of {chrom}"
+            part = records[at : at + n]
+            at += n
+            bw.addEntries(
+                [chrom] * n,
+                part["start"].tolist(),
+                ends=part["end"].tolist(),
+                values=part["value"].astype(np.float64).tolist(),
+            )
+            last[chrom] = (int(part["start"][-1]), int(part["end"][-1]))
+        stage = "finish the file (zoom levels and index)"
+        bw.close()
+    except Exception:  # pyBigWig's own errors say little (SystemError: ... returned NULL)
+        raise RuntimeError(f"pyBigWig failed to {stage}") from None
     with open(job["out"], "rb") as fh:
         head = fh.read(4)
         fh.seek(-4, 2)
         tail = fh.read(4)
     if head != BIGWIG_MAGIC or tail != BIGWIG_MAGIC:
-        raise RuntimeError(f"{job['out']}: does not end as a complete bigWig")
+        raise RuntimeError("the file does not end as a complete bigWig")
     bw = pyBigWig.open(job["out"])
     try:
         for chrom, (start, end) in last.items():
             if not bw.intervals(chrom, start, end):
-                raise RuntimeError(f"{job['out']}: the last interval of {chrom} does not read back")
+                raise RuntimeError(f"the last interval of {chrom} does not read back")
     finally:
         bw.close()
 
@@ -69,8 +80,8 @@ def write_bigwig(job: dict) -> None:
 def main() -> int:
     try:
         write_bigwig(json.loads(sys.stdin.read()))
-    except Exception as e:  # reported to the parent by the exit status; the text is for its debug log
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+    except Exception as e:  # the parent reports this line; it knows the file by the name the user gave
+        print(REASON + (str(e) if isinstance(e, RuntimeError) else f"{type(e).__name__}: {e}"), file=sys.stderr)
         return 1
     return 0
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,10 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError, OutputError
-from peakcnn.io.bigwig import SPOOL_DTYPE
+from peakcnn.io.bigwig import REASON, SPOOL_DTYPE
 from peakcnn.io.output import check_output
-
-log = logging.getLogger(__name__)
 
 BIGWIG_EXT = (".bw", ".bigwig")
 BEDGRAPH_EXT = (".bedgraph", ".bg", ".bdg")
@@ -77,10 +75,12 @@ class TrackWriter:
         self.tmp = self.path.with_name(f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix}")
         self._aborted = False
         if self.format == "bigwig":  # intervals spooled here, written by peakcnn.io.bigwig in its own process
+            _check_bigwig_writable(self.path)
             self.spool = self.tmp.with_name(f"{self.tmp.name}.spool")
             self._chroms = [(str(c), int(n)) for c, n in chroms]
             self._parts: list[tuple[str, int]] = []
-            self._fh = open(self.spool, "wb")
+            with self._naming_the_track():
+                self._fh = open(self.spool, "wb")
         else:
             self._fh = open(self.tmp, "w", encoding="utf-8", newline="\n")
 
@@ -127,14 +127,18 @@ class TrackWriter:
 
     def _write_bigwig(self) -> None:
         job = {"spool": str(self.spool), "out": str(self.tmp), "chroms": self._chroms, "parts": self._parts}
-        # peakcnn as the child finds it, else where this process found it (appended: nothing is shadowed)
-        code = f"import sys; sys.path.append({str(Path(__file__).resolve().parents[2])!r}); "
-        code += "from peakcnn.io.bigwig import main; sys.exit(main())"
-        done = subprocess.run([sys.executable, "-c", code], input=json.dumps(job), capture_output=True, text=True)
+        # The writer searches this process's module path and nothing else: -I leaves out the current folder,
+        # PYTHONPATH and the user's site-packages, which this process may not have searched. -B: it writes
+        # no bytecode, which a full disk would leave cut short for every later run to fail on.
+        path = [p for p in sys.path if isinstance(p, str)]
+        code = f"import sys; sys.path[:] = {path!r}; from peakcnn.io.bigwig import main; sys.exit(main())"
+        done = subprocess.run(
+            [sys.executable, "-I", "-B", "-c", code], input=json.dumps(job).encode(), capture_output=True
+        )
         if done.returncode != 0:
-            log.debug("bigWig writer for %s: exit status %d: %s", self.path, done.returncode, done.stderr.strip())
             raise OutputError(
-                f"{self.path}: the bigWig could not be written completely; free space or choose another --out"
+                f"{self.path}: the bigWig could not be written completely ({_writer_failure(done)}); free space "
+                "or choose another --out"
             )
 
     def commit(self) -> Path:
@@ -152,3 +156,32 @@ class TrackWriter:
             self.tmp.unlink(missing_ok=True)
             if self.format == "bigwig":
                 self.spool.unlink(missing_ok=True)
+
+
+def _check_bigwig_writable(path: Path) -> None:
+    """Fail before a scan, not after it, where the bigWig writer could not run: pyBigWig missing, or a path
+    it cannot open (it takes UTF-8 names only, and crashes on others)."""
+    try:
+        import pyBigWig  # noqa: F401  (imported by the writer process, from the same module path)
+    except ImportError as e:
+        raise OutputError(f"pyBigWig cannot be imported ({e}); reinstall it or write a .bedGraph track") from None
+    try:
+        str(path.resolve()).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{os.fsdecode(path)!r}: a bigWig path must be valid UTF-8 (pyBigWig opens no other); rename the "
+            "folder or write a .bedGraph track"
+        ) from None
+
+
+def _writer_failure(done: subprocess.CompletedProcess) -> str:
+    """What ended the bigWig writer process: the signal that killed it, or the last line it wrote."""
+    if done.returncode < 0:
+        try:
+            name = signal.Signals(-done.returncode).name
+        except ValueError:
+            name = f"signal {-done.returncode}"
+        return f"its writer process was ended by {name}"
+    lines = [ln.strip() for ln in done.stderr.decode("utf-8", errors="replace").splitlines() if ln.strip()]
+    said = [ln.removeprefix(REASON) for ln in lines if ln.startswith(REASON)] or lines[-1:]
+    return said[-1][:300] if said else f"its writer process exited with status {done.returncode}"
