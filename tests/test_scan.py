@@ -391,8 +391,8 @@ def test_a_track_cut_short_by_a_full_disk_is_one_error_line_naming_it(tmp_path):
     argv = [sys.executable, "-m", "peakcnn", "-q", "scan", str(run), "--genome", str(tmp_path / "g.fa")]
     argv += ["--stride", "64", "--out", str(tmp_path / "cut.bw")]
 
-    def cap():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (40 << 10, 40 << 10))
+    def cap():  # the spool of 4,688 float32 values takes 18,752 bytes
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8 << 10, 8 << 10))
 
     done = subprocess.run(argv, capture_output=True, text=True, preexec_fn=cap)
     assert done.returncode == 1, done.stderr
@@ -430,8 +430,8 @@ def test_a_bigwig_cut_short_by_a_full_disk_is_an_error_not_a_truncated_track(tmp
     capfd.readouterr()
     assert main([*argv, str(tmp_path / "cut.bw")]) == 1
     why = (  # by the size the limit cuts the track at
-        r"pyBigWig failed to write the header|its writer process was ended by SIG[A-Z]+|"
-        r"pyBigWig failed to write the intervals of chr[12]|the file does not end as a complete bigWig"
+        r"pyBigWig could not write the header|its writer process was ended by SIG[A-Z]+|"
+        r"pyBigWig could not write the intervals of chr[12]|the file does not end as a complete bigWig"
     )
     err = capfd.readouterr().err
     assert re.fullmatch(
@@ -497,8 +497,31 @@ def test_the_writer_failure_is_said_from_its_signal_or_its_reason_line():
 
     assert ended(-11) == "its writer process was ended by SIGSEGV"
     assert ended(-9) == "its writer process was ended by SIGKILL"
-    assert ended(1, b"peakcnn-bigwig: pyBigWig failed to write the header\n[bwClose] There was an error\n") == (
-        "pyBigWig failed to write the header"
+    assert ended(1, b"peakcnn-bigwig: pyBigWig could not write the header\n[bwClose] There was an error\n") == (
+        "pyBigWig could not write the header"
     )
     assert ended(1, b"EOFError: marshal data \xe9 too short\n") == "EOFError: marshal data \ufffd too short"
     assert ended(3) == "its writer process exited with status 3"
+
+
+@pytest.mark.parametrize(
+    "starts, ends, each",
+    [
+        ([0, 50, 100], [50, 100, 130], 4),  # in steps of 50, the last one clipped: the values only
+        ([7], [9], 4),
+        ([0, 50, 100], [50, 100, 150], 4),
+        ([0, 50, 120], [50, 100, 170], 20),  # not in steps: whole records
+        ([0, 50, 100], [40, 90, 140], 20),
+        ([0, 50, 100], [50, 100, 151], 20),
+    ],
+)
+def test_spooled_intervals_read_back_as_given(tmp_path, starts, ends, each):
+    from peakcnn.io.bigwig import read_part, spool_part
+
+    values = np.array([0.25, 0.5, 0.75][: len(starts)])
+    first, lead = spool_part("c", [1, 2], [2, 3], [1.0, 2.0], 0)  # another part before, at offset 0
+    part, data = spool_part("chr1", np.array(starts), np.array(ends), values, len(lead))
+    assert len(data) == len(starts) * each
+    (tmp_path / "s").write_bytes(lead + data)
+    assert [x.tolist() for x in read_part(str(tmp_path / "s"), part)] == [starts, ends, values.tolist()]
+    assert [x.tolist() for x in read_part(str(tmp_path / "s"), first)] == [[1, 2], [2, 3], [1.0, 2.0]]

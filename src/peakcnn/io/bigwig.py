@@ -2,14 +2,16 @@
 
 pyBigWig (libBigWig) does not report every failed write: when the header, the zoom levels or the index
 cannot be written (a full disk) it prints a line and goes on, leaves a truncated file, or corrupts its memory
-and crashes the process. :class:`peakcnn.io.tracks.TrackWriter` therefore spools the intervals to a file and
-runs :func:`main` in a new Python process with a JSON job on standard input::
+and crashes the process. :class:`peakcnn.io.tracks.TrackWriter` therefore spools the intervals to a file
+(:func:`spool_part`) and runs :func:`main` in a new Python process with a JSON job on standard input::
 
-    {"spool": PATH, "out": PATH, "chroms": [[name, length], ...], "parts": [[name, n_intervals], ...]}
+    {"spool": PATH, "out": PATH, "chroms": [[name, length], ...], "parts": [PART, ...]}
 
-The spool holds :data:`SPOOL_DTYPE` records, the parts' intervals one after another. The exit status is 0
-only when the bigWig was closed and reads back with the last interval of every part; anything else
-(a Python error, said on a line starting with :data:`REASON`, or a crash) is a failed track.
+A part is one chromosome's intervals at a byte ``offset`` of the spool: intervals in steps of one size (as
+a scan writes them: ``start``, ``step``, ``last_end``) spool their float32 values only, 4 bytes each; others
+spool :data:`SPOOL_DTYPE` records. The exit status is 0 only when the bigWig was closed and reads back with
+the last interval of every part; anything else (a Python error, said on a line starting with
+:data:`REASON`, or a crash) is a failed track.
 """
 
 from __future__ import annotations
@@ -21,6 +23,40 @@ import numpy as np
 
 #: One interval of the spool: ``[start, end)`` and its value (a bigWig stores values as float32).
 SPOOL_DTYPE = np.dtype([("start", "<i8"), ("end", "<i8"), ("value", "<f4")])
+
+
+def spool_part(chrom: str, starts: np.ndarray, ends: np.ndarray, values: np.ndarray, offset: int) -> tuple[dict, bytes]:
+    """The job's description of intervals ``[starts, ends)`` on ``chrom`` spooled at ``offset``, and their bytes."""
+    starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    n = len(starts)
+    part = {"chrom": str(chrom), "n": n, "offset": offset}
+    step = int(starts[1] - starts[0]) if n > 1 else int(ends[0] - starts[0])
+    stepped = (
+        step > 0
+        and np.array_equal(np.diff(starts), np.full(n - 1, step))
+        and np.array_equal(ends[:-1], starts[:-1] + step)
+        and starts[-1] < ends[-1] <= starts[-1] + step
+    )
+    if stepped:
+        part.update(start=int(starts[0]), step=step, last_end=int(ends[-1]))
+        return part, np.asarray(values, dtype="<f4").tobytes()
+    records = np.empty(n, dtype=SPOOL_DTYPE)
+    records["start"], records["end"], records["value"] = starts, ends, values
+    return part, records.tobytes()
+
+
+def read_part(spool: str, part: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``starts, ends, values`` of a part written by :func:`spool_part`."""
+    n, offset = int(part["n"]), int(part["offset"])
+    if "step" in part:
+        values = np.memmap(spool, dtype="<f4", mode="r", offset=offset, shape=(n,))
+        starts = int(part["start"]) + int(part["step"]) * np.arange(n, dtype=np.int64)
+        ends = starts + int(part["step"])
+        ends[-1] = int(part["last_end"])
+        return starts, ends, values
+    records = np.memmap(spool, dtype=SPOOL_DTYPE, mode="r", offset=offset, shape=(n,))
+    return records["start"], records["end"], records["value"]
+
 
 #: The first and last four bytes of a complete bigWig file (little-endian).
 BIGWIG_MAGIC = (0x888FFC26).to_bytes(4, "little")
@@ -34,34 +70,29 @@ def write_bigwig(job: dict) -> None:
     """Write ``job["out"]`` from ``job["spool"]`` and read it back; raise ``RuntimeError`` saying what fell short."""
     import pyBigWig
 
-    parts = [(str(c), int(n)) for c, n in job["parts"]]
-    total = sum(n for _, n in parts)
-    records = np.memmap(job["spool"], dtype=SPOOL_DTYPE, mode="r") if total else np.empty(0, SPOOL_DTYPE)
-    if len(records) != total:
-        raise RuntimeError(f"the spool holds {len(records)} intervals, not {total}")
-    stage, last = "open the file", {}
+    failed, last = "pyBigWig could not open the file", {}
     try:
         bw = pyBigWig.open(job["out"], "w")
         if bw is None:
             raise RuntimeError
-        stage = "write the header"
+        failed = "pyBigWig could not write the header"
         bw.addHeader([(str(c), int(n)) for c, n in job["chroms"]], maxZooms=10)
-        at = 0
-        for chrom, n in parts:
-            stage = f"write the intervals of {chrom}"
-            part = records[at : at + n]
-            at += n
+        for part in job["parts"]:
+            chrom = part["chrom"]
+            failed = f"the spooled intervals of {chrom} could not be read"
+            starts, ends, values = read_part(job["spool"], part)
+            failed = f"pyBigWig could not write the intervals of {chrom}"
             bw.addEntries(
-                [chrom] * n,
-                part["start"].tolist(),
-                ends=part["end"].tolist(),
-                values=part["value"].astype(np.float64).tolist(),
+                [chrom] * len(starts),
+                starts.tolist(),
+                ends=ends.tolist(),
+                values=np.asarray(values, dtype=np.float64).tolist(),
             )
-            last[chrom] = (int(part["start"][-1]), int(part["end"][-1]))
-        stage = "finish the file (zoom levels and index)"
+            last[chrom] = (int(starts[-1]), int(ends[-1]))
+        failed = "pyBigWig could not finish the file (zoom levels and index)"
         bw.close()
     except Exception:  # pyBigWig's own errors say little (SystemError: ... returned NULL)
-        raise RuntimeError(f"pyBigWig failed to {stage}") from None
+        raise RuntimeError(failed) from None
     with open(job["out"], "rb") as fh:
         head = fh.read(4)
         fh.seek(-4, 2)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError, OutputError
-from peakcnn.io.bigwig import REASON, SPOOL_DTYPE
+from peakcnn.io.bigwig import REASON, spool_part
 from peakcnn.io.output import check_output
 
 BIGWIG_EXT = (".bw", ".bigwig")
@@ -78,7 +78,8 @@ class TrackWriter:
             _check_bigwig_writable(self.path)
             self.spool = self.tmp.with_name(f"{self.tmp.name}.spool")
             self._chroms = [(str(c), int(n)) for c, n in chroms]
-            self._parts: list[tuple[str, int]] = []
+            self._parts: list[dict] = []
+            self._spooled = 0  # bytes
             with self._naming_the_track():
                 self._fh = open(self.spool, "wb")
         else:
@@ -89,11 +90,11 @@ class TrackWriter:
         if len(starts) == 0:
             return
         if self.format == "bigwig":
-            records = np.empty(len(starts), dtype=SPOOL_DTYPE)
-            records["start"], records["end"], records["value"] = starts, ends, values
+            part, data = spool_part(chrom, starts, ends, values, self._spooled)
             with self._naming_the_track():
-                self._fh.write(records.tobytes())
-            self._parts.append((chrom, len(records)))
+                self._fh.write(data)
+            self._parts.append(part)
+            self._spooled += len(data)
         else:
             lines = (
                 f"{chrom}\t{s}\t{e}\t{v:.6g}\n"
