@@ -496,7 +496,7 @@ def test_the_writer_failure_is_said_from_its_signal_or_its_reason_line():
         return _writer_failure(subprocess.CompletedProcess([], status, b"", err))
 
     assert ended(-11) == "its writer process was ended by SIGSEGV"
-    assert ended(-9) == "its writer process was ended by SIGKILL"
+    assert ended(-9) == "its writer process was ended by SIGKILL; out of memory?"
     assert ended(1, b"peakcnn-bigwig: pyBigWig could not write the header\n[bwClose] There was an error\n") == (
         "pyBigWig could not write the header"
     )
@@ -525,3 +525,76 @@ def test_spooled_intervals_read_back_as_given(tmp_path, starts, ends, each):
     (tmp_path / "s").write_bytes(lead + data)
     assert [x.tolist() for x in read_part(str(tmp_path / "s"), part)] == [starts, ends, values.tolist()]
     assert [x.tolist() for x in read_part(str(tmp_path / "s"), first)] == [[1, 2], [2, 3], [1.0, 2.0]]
+
+
+def test_a_bigwig_is_the_file_pyBigWig_writes_from_the_same_intervals(tmp_path):
+    """The writer process's file equals one written directly, in one call per chromosome, for intervals in
+    steps (more than one chunk of them) and not in steps, several chromosomes, a clipped last interval."""
+    import pyBigWig
+
+    from peakcnn.io.bigwig import CHUNK
+    from peakcnn.io.tracks import TrackWriter
+
+    rng = np.random.default_rng(0)
+    n = CHUNK + 5
+    chroms = [("chr1", 10 * n - 3), ("chr2", 500), ("chrM", 90)]
+    parts = [
+        ("chr1", np.arange(n) * 10, np.minimum(np.arange(n) * 10 + 10, 10 * n - 3)),
+        ("chr2", np.array([0, 7, 100, 480]), np.array([5, 60, 101, 500])),
+        ("chrM", np.array([3]), np.array([90])),
+    ]
+    values = [rng.random(len(s)) for _, s, _ in parts]
+    w = TrackWriter(tmp_path / "w.bw", chroms)
+    for (chrom, starts, ends), v in zip(parts, values, strict=True):
+        w.add(chrom, starts, ends, v)
+    w.commit()
+    bw = pyBigWig.open(str(tmp_path / "direct.bw"), "w")
+    bw.addHeader(chroms, maxZooms=10)
+    for (chrom, starts, ends), v in zip(parts, values, strict=True):
+        bw.addEntries([chrom] * len(starts), starts.tolist(), ends=ends.tolist(), values=v.tolist())
+    bw.close()
+    assert (tmp_path / "w.bw").read_bytes() == (tmp_path / "direct.bw").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["direct.bw", "w.bw"]
+
+
+def test_a_track_refuses_what_a_bigwig_cannot_hold_or_the_writer_cannot_run(tmp_path, monkeypatch):
+    import sys
+
+    from peakcnn.errors import InputError, OutputError
+    from peakcnn.io.bigwig import spool_part
+    from peakcnn.io.tracks import TrackWriter
+
+    with pytest.raises(InputError, match=r"^chr1: 4,294,967,296 bp, longer than a bigWig holds"):
+        TrackWriter(tmp_path / "t.bw", [("chr2", 10), ("chr1", 2**32)])
+    TrackWriter(tmp_path / "t.bw", [("chr1", 2**32 - 1)]).abort()
+    TrackWriter(tmp_path / "t.bedGraph", [("chr1", 2**32)]).abort()
+    with pytest.raises(ValueError, match="2 starts, 2 ends and 3 values"):
+        spool_part("chr1", np.array([0, 5]), np.array([5, 10]), np.zeros(3), 0)
+    monkeypatch.setattr(sys, "executable", "")
+    with pytest.raises(OutputError, match="no Python interpreter to run the bigWig writer with"):
+        TrackWriter(tmp_path / "t.bw", [("chr1", 10)])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_relative_bigwig_path_is_written_from_a_folder_whose_name_is_not_utf8(tmp_path, monkeypatch):
+    """Only the name the writer process is given must be UTF-8; a relative one is, wherever the scan runs."""
+    import pyBigWig
+
+    run = make_run(tmp_path, tiny_model(1), ["a"])
+    random_genome(tmp_path / "g.fa", {"chr1": 3000})
+    latin = tmp_path / os.fsdecode(b"lat\xe9")
+    latin.mkdir()
+    monkeypatch.chdir(latin)
+    assert main(["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--out", "t.bw"]) == 0
+    assert pyBigWig.open("t.bw").chroms() == {"chr1": 3000}
+
+
+def test_the_bigwig_writer_process_runs_no_startup_code_from_the_environment(tmp_path, monkeypatch):
+    """A sitecustomize.py on PYTHONPATH, set after this process started, is not run by the writer (-I)."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text("raise SystemExit(5)\n")
+    run = make_run(tmp_path, tiny_model(1), ["a"])
+    random_genome(tmp_path / "g.fa", {"chr1": 3000})
+    monkeypatch.setenv("PYTHONPATH", str(hooks))
+    assert main(["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--out", str(tmp_path / "t.bw")]) == 0

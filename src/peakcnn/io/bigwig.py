@@ -29,6 +29,10 @@ def spool_part(chrom: str, starts: np.ndarray, ends: np.ndarray, values: np.ndar
     """The job's description of intervals ``[starts, ends)`` on ``chrom`` spooled at ``offset``, and their bytes."""
     starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
     n = len(starts)
+    if not len(ends) == len(values) == n:
+        raise ValueError(
+            f"{len(starts)} starts, {len(ends)} ends and {len(values)} values: give one of each per interval"
+        )
     part = {"chrom": str(chrom), "n": n, "offset": offset}
     step = int(starts[1] - starts[0]) if n > 1 else int(ends[0] - starts[0])
     stepped = (
@@ -58,6 +62,9 @@ def read_part(spool: str, part: dict) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return records["start"], records["end"], records["value"]
 
 
+#: Intervals given to pyBigWig at a time (the same file as all at once: libBigWig buffers its own blocks).
+CHUNK = 65_536
+
 #: The first and last four bytes of a complete bigWig file (little-endian).
 BIGWIG_MAGIC = (0x888FFC26).to_bytes(4, "little")
 
@@ -82,12 +89,14 @@ def write_bigwig(job: dict) -> None:
             failed = f"the spooled intervals of {chrom} could not be read"
             starts, ends, values = read_part(job["spool"], part)
             failed = f"pyBigWig could not write the intervals of {chrom}"
-            bw.addEntries(
-                [chrom] * len(starts),
-                starts.tolist(),
-                ends=ends.tolist(),
-                values=np.asarray(values, dtype=np.float64).tolist(),
-            )
+            for lo in range(0, len(starts), CHUNK):  # bounded memory: Python lists of a chunk at a time
+                hi = lo + CHUNK
+                bw.addEntries(
+                    [chrom] * len(starts[lo:hi]),
+                    starts[lo:hi].tolist(),
+                    ends=ends[lo:hi].tolist(),
+                    values=np.asarray(values[lo:hi], dtype=np.float64).tolist(),
+                )
             last[chrom] = (int(starts[-1]), int(ends[-1]))
         failed = "pyBigWig could not finish the file (zoom levels and index)"
         bw.close()

@@ -19,9 +19,11 @@ import numpy as np
 
 from peakcnn.errors import InputError, OutputError
 from peakcnn.io.bigwig import REASON, spool_part
-from peakcnn.io.output import check_output
+from peakcnn.io.output import check_output, user_path
 
 BIGWIG_EXT = (".bw", ".bigwig")
+#: The longest chromosome a bigWig holds: lengths are 32-bit.
+BIGWIG_MAX_LENGTH = 2**32 - 1
 BEDGRAPH_EXT = (".bedgraph", ".bg", ".bdg")
 
 
@@ -75,9 +77,9 @@ class TrackWriter:
         self.tmp = self.path.with_name(f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix}")
         self._aborted = False
         if self.format == "bigwig":  # intervals spooled here, written by peakcnn.io.bigwig in its own process
-            _check_bigwig_writable(self.path)
-            self.spool = self.tmp.with_name(f"{self.tmp.name}.spool")
             self._chroms = [(str(c), int(n)) for c, n in chroms]
+            _check_bigwig_writable(self.tmp, self._chroms)
+            self.spool = self.tmp.with_name(f"{self.tmp.name}.spool")
             self._parts: list[dict] = []
             self._spooled = 0  # bytes
             with self._naming_the_track():
@@ -133,9 +135,10 @@ class TrackWriter:
         # no bytecode, which a full disk would leave cut short for every later run to fail on.
         path = [p for p in sys.path if isinstance(p, str)]
         code = f"import sys; sys.path[:] = {path!r}; from peakcnn.io.bigwig import main; sys.exit(main())"
-        done = subprocess.run(
-            [sys.executable, "-I", "-B", "-c", code], input=json.dumps(job).encode(), capture_output=True
-        )
+        with self._naming_the_track():  # the interpreter cannot be started
+            done = subprocess.run(
+                [sys.executable, "-I", "-B", "-c", code], input=json.dumps(job).encode(), capture_output=True
+            )
         if done.returncode != 0:
             raise OutputError(
                 f"{self.path}: the bigWig could not be written completely ({_writer_failure(done)}); free space "
@@ -159,20 +162,31 @@ class TrackWriter:
                 self.spool.unlink(missing_ok=True)
 
 
-def _check_bigwig_writable(path: Path) -> None:
-    """Fail before a scan, not after it, where the bigWig writer could not run: pyBigWig missing, or a path
-    it cannot open (it takes UTF-8 names only, and crashes on others)."""
+def _check_bigwig_writable(tmp: Path, chroms: list[tuple[str, int]]) -> None:
+    """Fail before a scan, not after it, where the bigWig writer could not run or write: no Python to run it
+    with, pyBigWig missing, a path it cannot open (UTF-8 names only; it crashes on others), or a chromosome
+    longer than a bigWig holds."""
+    if not sys.executable:
+        raise OutputError(
+            "no Python interpreter to run the bigWig writer with (sys.executable is empty); write a .bedGraph track"
+        )
     try:
         import pyBigWig  # noqa: F401  (imported by the writer process, from the same module path)
     except ImportError as e:
         raise OutputError(f"pyBigWig cannot be imported ({e}); reinstall it or write a .bedGraph track") from None
     try:
-        str(path.resolve()).encode("utf-8")
+        str(tmp).encode("utf-8")  # the name the writer process is given
     except UnicodeEncodeError:
         raise InputError(
-            f"{os.fsdecode(path)!r}: a bigWig path must be valid UTF-8 (pyBigWig opens no other); rename the "
-            "folder or write a .bedGraph track"
+            f"{os.fsdecode(user_path(tmp))!r}: a bigWig path must be valid UTF-8 (pyBigWig opens no other); "
+            "rename the folder or write a .bedGraph track"
         ) from None
+    for chrom, length in chroms:
+        if length > BIGWIG_MAX_LENGTH:
+            raise InputError(
+                f"{chrom}: {length:,} bp, longer than a bigWig holds ({BIGWIG_MAX_LENGTH:,} bp); write a .bedGraph "
+                "track"
+            )
 
 
 def _writer_failure(done: subprocess.CompletedProcess) -> str:
@@ -182,7 +196,8 @@ def _writer_failure(done: subprocess.CompletedProcess) -> str:
             name = signal.Signals(-done.returncode).name
         except ValueError:
             name = f"signal {-done.returncode}"
-        return f"its writer process was ended by {name}"
+        hint = "; out of memory?" if -done.returncode == signal.SIGKILL else ""
+        return f"its writer process was ended by {name}{hint}"
     lines = [ln.strip() for ln in done.stderr.decode("utf-8", errors="replace").splitlines() if ln.strip()]
     said = [ln.removeprefix(REASON) for ln in lines if ln.startswith(REASON)] or lines[-1:]
     return said[-1][:300] if said else f"its writer process exited with status {done.returncode}"
