@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from _train_helpers import make_dataset
+from _train_helpers import make_dataset, synthetic_table
 
 from peakcnn.cli import main
 from peakcnn.metrics import bootstrap_interval
@@ -188,7 +188,19 @@ def test_evaluate_other_dataset_same_tasks_warns(trained, caplog):
     assert main(["evaluate", str(trained / "run"), "--dataset", str(trained / "other"), "--out", str(out),
                  "--no-baselines"]) == 0  # fmt: skip
     assert "not the data set" in caplog.text
-    assert json.loads((out / "metrics.json").read_text())["dataset"]["matches_training"] is False
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["dataset"]["matches_training"] is False
+    # both data sets tile chrS with the same windows, split at random: a test window of "other" was seen in
+    # training where the run's data set put the same window in its train or valid split
+    mine, theirs = (synthetic_table(n=120, window=100, n_tasks=1, seed=s).split for s in (5, 0))
+    seen = int(((mine == 2) & (theirs != 2)).sum())
+    assert 0 < seen < (mine == 2).sum()
+    assert doc["caveat"] == (
+        f"{seen:,} of the {(mine == 2).sum():,} test windows overlap windows that {trained / 'run'} was trained or "
+        "selected "
+        "on, so their scores are optimistic"
+    )
+    assert doc["caveat"] in (out / "report.html").read_text()
 
 
 def test_evaluate_on_a_data_set_without_training_windows_scores_the_cnn_alone(trained, caplog):
@@ -370,6 +382,7 @@ def test_the_valid_split_caveat_names_the_6mer_choice_only_when_valid_made_it(tr
     from peakcnn.data.store import write_dataset
 
     table = synthetic_table(n=120, window=100, n_tasks=1, seed=5)
+    table = dataclasses.replace(table, start=table.start + 1_000_000)  # beside the run's windows, not on them
     valid = table.split == 1
     one_class = dataclasses.replace(table, labels=np.where(valid[:, None], 0, table.labels).astype(np.uint8))
     one_class = dataclasses.replace(one_class, source=(one_class.labels.max(axis=1) == 0).astype(np.uint8))

@@ -121,6 +121,32 @@ def init_caveat(split: str, meta: dict, sha256: str) -> str | None:
     return "; ".join(dict.fromkeys(notes)) or None
 
 
+def training_caveat(split: str, meta: dict, ds: Dataset, run: Path) -> str | None:
+    """Why scores on ``split`` of ``ds``, a data set the run (or an ensemble member) was not trained on, are
+    not those of unseen regions: how many of its windows overlap windows that run was trained or selected on
+    (its data set's train and valid splits); ``None`` when none do, or every model was trained on ``ds``."""
+    from peakcnn.train import training_overlap
+
+    single = {**meta, "run": str(run), "dataset_path": recorded_dataset(run, meta)}
+    notes = []
+    for m in (meta.get("ensemble") or {}).get("members") or [single]:
+        if m.get("dataset_sha256") == ds.sha256:
+            continue  # its own splits: split_caveat says what it did with them
+        who = m.get("run") or str(run)
+        overlap = training_overlap(ds, m.get("dataset_path"), m.get("dataset_sha256"), who)
+        if not overlap["checked"]:
+            notes.append(
+                f"the windows {who} was trained on could not be checked against this split: {overlap['reason']}"
+            )
+        elif overlap["windows"][split]:
+            n, of = overlap["windows"][split], overlap["of"][split]
+            notes.append(
+                f"{n:,} of the {of:,} {split} windows overlap windows that {who} was trained or selected on, so "
+                "their scores are optimistic"
+            )
+    return "; ".join(notes) or None
+
+
 #: Data set attributes that are bookkeeping, not a description of the data, and are left out of reports.
 _HIDDEN_ATTRS = {
     "format", "format_version", "tasks", "chroms", "chrom_descriptions", "content_sha256", "encoding", "window",
@@ -190,7 +216,8 @@ def _check_compatible(ds: Dataset, meta: dict, run: Path, explicit: bool) -> boo
 
 def _negatives_by_task(ds: Dataset, split: str) -> dict[str, dict[str, int]]:
     """Per task, its negative windows in ``split``: generated background, and peak windows of other tasks
-    (Basset's multi-task layout: a window is a negative of every task it holds no peak of)."""
+    (Basset's multi-task layout: a window is a negative of every task with no peak centre in its central
+    ``--label-distance``)."""
     rows = ds.split_slice(split)
     labels, generated = ds.read("labels", rows), ds.read("source", rows) == 1
     return {
@@ -332,7 +359,11 @@ def score(
                 probs[name] = b["probs"]
                 doc["models"][name] = {k: b[k] for k in ("label", "plain_label", "task_notes", "chosen_c")}
         used = any(b["fitted" if split == "train" else "tuned"] for b in fitted.values())  # this split, by baselines
-        caveats = (split_caveat(split, meta, used, ds.sha256), init_caveat(split, meta, ds.sha256))
+        caveats = (
+            split_caveat(split, meta, used, ds.sha256),
+            init_caveat(split, meta, ds.sha256),
+            training_caveat(split, meta, ds, run),
+        )
         doc["caveat"] = "; ".join(c for c in caveats if c) or None
     tasks = doc["dataset"]["tasks"]
     if n_boot is None:

@@ -340,15 +340,22 @@ def init_overlap(init: dict, ds: Dataset) -> dict:
 
     ``{"checked": True, "windows": {split: count}, "of": {split: windows}}``, or ``{"checked": False,
     "reason": ...}`` when the starting run's data set cannot be read."""
+    return training_overlap(ds, init.get("dataset_path"), init.get("dataset_sha256"), init["run"], valid_too=False)
+
+
+def training_overlap(ds: Dataset, path, sha256, who: str, valid_too: bool = True) -> dict:
+    """Windows of ``ds``, per split, that overlap a window of the data set at ``path`` (checksum ``sha256``)
+    that the run ``who`` was trained or selected on: its train and valid splits, or, with ``valid_too``
+    false, its train split only for the train and valid splits of ``ds``. The result is as
+    :func:`init_overlap`'s."""
     from peakcnn.data.split import SPLIT_NAMES, overlapping
 
-    path, sha256 = init.get("dataset_path"), init.get("dataset_sha256")
     if not isinstance(path, str) or not isinstance(sha256, str):
-        return {"checked": False, "reason": f"{init['run']} does not record its data set"}
+        return {"checked": False, "reason": f"{who} does not record its data set"}
     if sha256 == ds.sha256:
         source = ds
     elif not Path(path).is_file():
-        return {"checked": False, "reason": f"{path}, the data set of {init['run']}, is not there any more"}
+        return {"checked": False, "reason": f"{path}, the data set of {who}, is not there any more"}
     else:
         try:
             source = Dataset(path)
@@ -356,13 +363,16 @@ def init_overlap(init: dict, ds: Dataset) -> dict:
             return {"checked": False, "reason": f"{path} cannot be read ({e})"}
         if source.sha256 != sha256:
             source.close()
-            return {"checked": False, "reason": f"{path} is no longer the data set {init['run']} was trained on"}
+            return {"checked": False, "reason": f"{path} is no longer the data set {who} was trained on"}
     try:
         theirs, their_chrom, their_start = (source.read(k) for k in ("split", "chrom", "start"))
         chrom, start, split = ds.read("chrom"), ds.read("start"), ds.read("split")
         hits = {}
         for k, name in enumerate(SPLIT_NAMES):
-            used = theirs != SPLIT_NAMES.index("test") if name == "test" else theirs == SPLIT_NAMES.index("train")
+            if valid_too or name == "test":
+                used = theirs != SPLIT_NAMES.index("test")
+            else:
+                used = theirs == SPLIT_NAMES.index("train")
             other = (source.chroms, their_chrom[used], their_start[used], source.window)
             mine = split == k
             hits[name] = int(overlapping(ds.chroms, chrom[mine], start[mine], ds.window, other).sum())
