@@ -675,3 +675,19 @@ def test_multi_task_negatives_that_are_other_tasks_peaks_are_counted_beside_the_
     # negatives under --negatives none) it has that task's, and the printout says what the brackets are
     bracketed = re.search(r"\| CNN \(small\) \| .* \| [\d.]+ \([\d.]+-[\d.]+\) \|", out) is not None
     assert bracketed == (negatives == "none") and ("In brackets: 95% intervals" in out) == bracketed
+
+
+@pytest.mark.parametrize(
+    "n, said",
+    [(1, "1 of the 75 test windows overlaps windows that r (--init) was trained or selected on, so its score is "),
+     (2, "2 of the 75 test windows overlap windows that r (--init) was trained or selected on, so their scores are ")],
+)  # fmt: skip
+def test_an_overlap_caveat_agrees_with_its_count(n, said):
+    from peakcnn.evaluate import init_caveat
+
+    meta = {
+        "training": {"init": "r"},
+        "dataset_sha256": "abc",
+        "init_overlap": {"checked": True, "windows": {"test": n}, "of": {"test": 75}},
+    }
+    assert init_caveat("test", meta, "abc") == said + "optimistic"

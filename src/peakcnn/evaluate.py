@@ -114,10 +114,8 @@ def init_caveat(split: str, meta: dict, sha256: str) -> str | None:
         else:
             n, of = (overlap.get(k, {}).get(split) for k in ("windows", "of"))
             if n:
-                notes.append(
-                    f"{n:,} of the {of:,} {split} windows overlap windows that {init} (--init) was "
-                    f"{'trained or selected' if split == 'test' else 'trained'} on, so their scores are optimistic"
-                )
+                used = "trained or selected" if split == "test" else "trained"
+                notes.append(_overlap_note(n, of, split, f"{init} (--init) was {used} on"))
     return "; ".join(dict.fromkeys(notes)) or None
 
 
@@ -140,11 +138,17 @@ def training_caveat(split: str, meta: dict, ds: Dataset, run: Path) -> str | Non
             )
         elif overlap["windows"][split]:
             n, of = overlap["windows"][split], overlap["of"][split]
-            notes.append(
-                f"{n:,} of the {of:,} {split} windows overlap windows that {who} was trained or selected on, so "
-                "their scores are optimistic"
-            )
+            notes.append(_overlap_note(n, of, split, f"{who} was trained or selected on"))
     return "; ".join(notes) or None
+
+
+def _overlap_note(n: int, of: int, split: str, what: str) -> str:
+    """``n of the OF SPLIT windows overlap windows that WHAT``, and that their scores are optimistic."""
+    one = n == 1
+    return (
+        f"{n:,} of the {of:,} {split} windows overlap{'s' if one else ''} windows that {what}, so "
+        f"{'its score is' if one else 'their scores are'} optimistic"
+    )
 
 
 #: Data set attributes that are bookkeeping, not a description of the data, and are left out of reports.
