@@ -691,3 +691,28 @@ def test_an_overlap_caveat_agrees_with_its_count(n, said):
         "init_overlap": {"checked": True, "windows": {"test": n}, "of": {"test": 75}},
     }
     assert init_caveat("test", meta, "abc") == said + "optimistic"
+
+
+def test_a_caveat_counts_the_windows_an_init_run_was_trained_on_in_another_data_set(trained):
+    """A run started (--init) from one trained on D, itself trained on windows beside D's, scored on a third
+    data set tiling D's windows: the overlap with what the starting run saw is counted."""
+    import dataclasses
+
+    from peakcnn.data.store import write_dataset
+
+    beside = synthetic_table(n=120, window=100, n_tasks=1, seed=7)
+    (trained / "beside").mkdir()
+    write_dataset(dataclasses.replace(beside, start=beside.start + 1_000_000), trained / "beside" / "dataset.h5")
+    argv = ["-q", "train", str(trained / "beside"), "--out", str(trained / "run_init"), "--arch", "small"]
+    assert main([*argv, "--epochs", "1", "--batch-size", "16", "--init", str(trained / "run")]) == 0
+    make_dataset(trained / "third", n=120, window=100, n_tasks=1, seed=5)
+    out = trained / "third_eval"
+    argv = ["-q", "evaluate", str(trained / "run_init"), "--dataset", str(trained / "third"), "--no-baselines"]
+    assert main([*argv, "--out", str(out)]) == 0
+    mine, theirs = (synthetic_table(n=120, window=100, n_tasks=1, seed=s).split for s in (5, 0))
+    seen = int(((mine == 2) & (theirs != 2)).sum())
+    start, run_init = (trained / "run").resolve(), trained / "run_init"
+    assert json.loads((out / "metrics.json").read_text())["caveat"] == (
+        f"{seen:,} of the {(mine == 2).sum():,} test windows overlap windows that {start} (--init of {run_init}) "
+        "was trained or selected on, so their scores are optimistic"
+    )

@@ -39,6 +39,7 @@ from peakcnn.runconfig import (
     check_flag,
     check_n_boot,
     read_history,
+    read_run_config,
     recorded_dataset,
 )
 from peakcnn.train import predict_logits
@@ -122,24 +123,45 @@ def init_caveat(split: str, meta: dict, sha256: str) -> str | None:
 def training_caveat(split: str, meta: dict, ds: Dataset, run: Path) -> str | None:
     """Why scores on ``split`` of ``ds``, a data set the run (or an ensemble member) was not trained on, are
     not those of unseen regions: how many of its windows overlap windows that run was trained or selected on
-    (its data set's train and valid splits); ``None`` when none do, or every model was trained on ``ds``."""
+    (its data set's train and valid splits), or that the run it started from (``--init``, as its
+    ``config.json`` records) was; ``None`` when none do, or every model was trained on ``ds``."""
     from peakcnn.train import training_overlap
 
     single = {**meta, "run": str(run), "dataset_path": recorded_dataset(run, meta)}
     notes = []
     for m in (meta.get("ensemble") or {}).get("members") or [single]:
         if m.get("dataset_sha256") == ds.sha256:
-            continue  # its own splits: split_caveat says what it did with them
+            continue  # its own splits: split_caveat and init_caveat say what it and its --init run did
         who = m.get("run") or str(run)
-        overlap = training_overlap(ds, m.get("dataset_path"), m.get("dataset_sha256"), who)
-        if not overlap["checked"]:
-            notes.append(
-                f"the windows {who} was trained on could not be checked against this split: {overlap['reason']}"
-            )
-        elif overlap["windows"][split]:
-            n, of = overlap["windows"][split], overlap["of"][split]
-            notes.append(_overlap_note(n, of, split, f"{who} was trained or selected on"))
+        sources = [(who, m.get("dataset_path"), m.get("dataset_sha256"))]
+        started_from = (m.get("training") or {}).get("init")
+        if started_from:
+            init = _init_record(Path(who))
+            label = f"{started_from} (--init of {who})"
+            if init is None:
+                notes.append(f"the windows {label} was trained on could not be checked against this split: "
+                             f"{who}/{CONFIG_FILE} does not record its data set")  # fmt: skip
+            else:
+                sources.append((label, init.get("dataset_path"), init.get("dataset_sha256")))
+        for name, path, sha256 in sources:
+            overlap = training_overlap(ds, path, sha256, name)
+            if not overlap["checked"]:
+                notes.append(
+                    f"the windows {name} was trained on could not be checked against this split: {overlap['reason']}"
+                )
+            elif overlap["windows"][split]:
+                n, of = overlap["windows"][split], overlap["of"][split]
+                notes.append(_overlap_note(n, of, split, f"{name} was trained or selected on"))
     return "; ".join(notes) or None
+
+
+def _init_record(run: Path) -> dict | None:
+    """The ``--init`` record (its run, data set path and checksum) in ``run``'s ``config.json``, if readable."""
+    try:
+        init = read_run_config(run).get("init")
+    except InputError:
+        return None
+    return init if isinstance(init, dict) and init.get("dataset_sha256") else None
 
 
 def _overlap_note(n: int, of: int, split: str, what: str) -> str:
