@@ -716,3 +716,26 @@ def test_a_caveat_counts_the_windows_an_init_run_was_trained_on_in_another_data_
         f"{seen:,} of the {(mine == 2).sum():,} test windows overlap windows that {start} (--init of {run_init}) "
         "was trained or selected on, so their scores are optimistic"
     )
+
+
+def test_ensemble_members_on_one_data_set_are_each_named_and_their_data_set_read_once(trained, monkeypatch):
+    import peakcnn.train
+
+    argv = ["-q", "train", str(trained / "ds"), "--out", str(trained / "run2"), "--arch", "small", "--epochs", "1"]
+    assert main([*argv, "--batch-size", "16", "--seed", "2"]) == 0
+    ens = trained / "ens2"
+    assert main(["-q", "ensemble", str(trained / "run"), str(trained / "run2"), "--out", str(ens)]) == 0
+    make_dataset(trained / "other2", n=120, window=100, n_tasks=1, seed=5)
+    real, calls = peakcnn.train.training_overlap, []
+    monkeypatch.setattr(peakcnn.train, "training_overlap", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    out = trained / "ens2_eval"
+    argv = ["-q", "evaluate", str(ens), "--dataset", str(trained / "other2"), "--no-baselines", "--out", str(out)]
+    assert main(argv) == 0
+    mine, theirs = (synthetic_table(n=120, window=100, n_tasks=1, seed=s).split for s in (5, 0))
+    seen, of = int(((mine == 2) & (theirs != 2)).sum()), int((mine == 2).sum())
+    assert json.loads((out / "metrics.json").read_text())["caveat"] == "; ".join(
+        f"{seen:,} of the {of:,} test windows overlap windows that {(trained / r).resolve()} was trained or "
+        "selected on, so their scores are optimistic"
+        for r in ("run", "run2")
+    )
+    assert len(calls) == 1

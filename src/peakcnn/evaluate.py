@@ -128,7 +128,7 @@ def training_caveat(split: str, meta: dict, ds: Dataset, run: Path) -> str | Non
     from peakcnn.train import training_overlap
 
     single = {**meta, "run": str(run), "dataset_path": recorded_dataset(run, meta)}
-    notes = []
+    notes, counted = [], {}  # counted: overlaps by data set (ensemble members often share one), read once
     for m in (meta.get("ensemble") or {}).get("members") or [single]:
         if m.get("dataset_sha256") == ds.sha256:
             continue  # its own splits: split_caveat and init_caveat say what it and its --init run did
@@ -144,12 +144,14 @@ def training_caveat(split: str, meta: dict, ds: Dataset, run: Path) -> str | Non
             else:
                 sources.append((label, init.get("dataset_path"), init.get("dataset_sha256")))
         for name, path, sha256 in sources:
-            overlap = training_overlap(ds, path, sha256, name)
-            if not overlap["checked"]:
+            overlap = counted.get((path, sha256)) or training_overlap(ds, path, sha256, name)
+            if not overlap["checked"]:  # its reason names this run, so it is not kept for another
                 notes.append(
                     f"the windows {name} was trained on could not be checked against this split: {overlap['reason']}"
                 )
-            elif overlap["windows"][split]:
+                continue
+            counted[path, sha256] = overlap
+            if overlap["windows"][split]:
                 n, of = overlap["windows"][split], overlap["of"][split]
                 notes.append(_overlap_note(n, of, split, f"{name} was trained or selected on"))
     return "; ".join(notes) or None
