@@ -81,7 +81,6 @@ class TrackWriter:
             _check_bigwig_writable(self.tmp, self._chroms)
             self.spool = self.tmp.with_name(f"{self.tmp.name}.spool")
             self._parts: list[dict] = []
-            self._spooled = 0  # bytes
             with self._naming_the_track():
                 self._fh = open(self.spool, "wb")
         else:
@@ -92,11 +91,10 @@ class TrackWriter:
         if len(starts) == 0:
             return
         if self.format == "bigwig":
-            part, data = spool_part(chrom, starts, ends, values, self._spooled)
+            part, data = spool_part(chrom, starts, ends, values, offset=self._fh.tell())
             with self._naming_the_track():
                 self._fh.write(data)
             self._parts.append(part)
-            self._spooled += len(data)
         else:
             lines = (
                 f"{chrom}\t{s}\t{e}\t{v:.6g}\n"
