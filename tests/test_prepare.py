@@ -961,3 +961,18 @@ def test_other_libraries_info_logs_stay_off_stderr(inputs, tmp_path):
     again = run()  # the same inputs: the data set is reused, which peakcnn says at INFO
     assert "data set is up to date" in again and "third-party chatter" not in again
     assert "data set is up to date" not in run("-q")
+
+
+def test_overlapping_matches_chromosomes_across_naming_styles():
+    """Windows of one genome written as ``Chr1`` in one data set and ``1`` in another are compared; a key that
+    two chromosomes share, and a chromosome the other data set lacks, match nothing."""
+    from peakcnn.data.split import overlapping
+
+    names = ["Chr1", "Chr2", "Chr3", "NC_003070.9"]
+    other = (["1", "chr2", "Chr02", "NC_003070.9"], np.array([0, 1, 2, 3]), np.array([950, 0, 0, 0]), 100)
+    hits = overlapping(names, np.array([0, 1, 3]), np.array([0, 0, 5000]), 100, other)
+    assert hits.tolist() == [False, False, False]  # 0-100 misses 950-1050; Chr2's key "2" is ambiguous there
+    hits = overlapping(names, np.array([0, 0, 3]), np.array([900, 1000, 0]), 100, other)
+    assert hits.tolist() == [True, True, True]
+    hits = overlapping(["chr2", "Chr3"], np.array([0, 1]), np.array([0, 0]), 100, other)
+    assert hits.tolist() == [True, False]  # the exact name wins over the ambiguous key

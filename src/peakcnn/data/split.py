@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from peakcnn.io.chromnames import name_key
+
 SPLIT_NAMES = ("train", "valid", "test")
 DROPPED = 255
 PATTERN = (0, 0, 0, 0, 1, 0, 0, 0, 0, 2)
@@ -133,12 +135,19 @@ def overlapping(
     other: tuple[list[str], np.ndarray, np.ndarray, int],
 ) -> np.ndarray:
     """Which windows (chromosome ids into ``names``, ``start``, ``window`` long) overlap a window of
-    ``other`` (``names``, chromosome ids, starts, window of another data set), matching chromosomes by name."""
+    ``other`` (``names``, chromosome ids, starts, window of another data set). Chromosomes match by name, or
+    else by :func:`~peakcnn.io.chromnames.name_key` when one chromosome of ``other`` has that key (``Chr1``
+    is ``chr1`` and ``1``), so one genome written with two naming styles is still compared."""
     o_names, o_chrom, o_start, o_window = other
     out = np.zeros(len(start), dtype=bool)
     o_id = {n: i for i, n in enumerate(o_names)}
+    keyed: dict[str, list[int]] = {}
+    for i, n in enumerate(o_names):
+        keyed.setdefault(name_key(n), []).append(i)
     for cid in np.unique(chrom):
-        j = o_id.get(names[int(cid)])
+        name = names[int(cid)]
+        same = keyed.get(name_key(name), [])
+        j = o_id.get(name, same[0] if len(same) == 1 else None)
         if j is None:
             continue
         rows = np.flatnonzero(chrom == cid)
