@@ -122,7 +122,7 @@ def test_prepare_train_evaluate_report(tmp_path, capsys):
     assert set(doc["models"]) == {"CNN", "gc", "kmer4", "kmer6"}
     cnn = doc["models"]["CNN"]["metrics"]["macro"]
     assert cnn["n"] == doc["dataset"]["counts"]["test"] > 0 and 0 <= cnn["auroc"] <= 1
-    assert doc["dataset"]["matches_training"] is True
+    assert doc["dataset"]["matches_training"] is True and "training_overlap" not in doc["dataset"]
     html = (folder / "report.html").read_text()
     for needle in (doc["dataset"]["negatives"], doc["dataset"]["split_mode"], f"{cnn['n']:,} ("):
         assert needle in html
@@ -200,7 +200,31 @@ def test_evaluate_other_dataset_same_tasks_warns(trained, caplog):
         "selected "
         "on, so their scores are optimistic"
     )
-    assert doc["caveat"] in (out / "report.html").read_text()
+    assert doc["dataset"]["training_overlap"] == doc["caveat"]
+    report = (out / "report.html").read_text()
+    assert doc["caveat"] in report and "the caveat above counts its windows that overlap" in report
+    assert "may overlap" not in caplog.text + report
+
+
+def test_evaluate_other_dataset_without_shared_windows_says_none_overlap(trained, caplog):
+    from peakcnn.data.store import write_dataset
+
+    table = synthetic_table(n=120, window=100, n_tasks=1, seed=7)
+    table.start[:] += 10**6  # past every window the run was trained on
+    (trained / "far").mkdir()
+    write_dataset(table, trained / "far" / "dataset.h5")
+    out = trained / "far_eval"
+    caplog.set_level(logging.INFO)
+    argv = ["evaluate", str(trained / "run"), "--dataset", str(trained / "far"), "--out", str(out), "--no-baselines"]
+    assert main(argv) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["caveat"] is None and doc["dataset"]["training_overlap"] == "none"
+    n_test = int((table.split == 2).sum())
+    assert f"none of the {n_test} test windows of {trained / 'far' / 'dataset.h5'} overlaps a window" in caplog.text
+    assert (
+        "none of its test windows overlaps a window the model was trained or selected on"
+        in (out / "report.html").read_text()
+    )
 
 
 def test_evaluate_on_a_data_set_without_training_windows_scores_the_cnn_alone(trained, caplog):

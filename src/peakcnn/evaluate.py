@@ -236,8 +236,8 @@ def _check_compatible(ds: Dataset, meta: dict, run: Path, explicit: bool) -> boo
             "training data; pass it with --dataset to evaluate anyway"
         )
     log.warning(
-        f"warning: {ds.path} is not the data set {run} was trained on (sha256 differs); "
-        "its windows may overlap the training data, so scores may be optimistic"
+        f"warning: {ds.path} is not the data set {run} was trained on (sha256 differs); windows at the "
+        "coordinates of its training windows are counted, similar sequence elsewhere (repeats, a related genome) is not"
     )
     return False
 
@@ -387,12 +387,14 @@ def score(
                 probs[name] = b["probs"]
                 doc["models"][name] = {k: b[k] for k in ("label", "plain_label", "task_notes", "chosen_c")}
         used = any(b["fitted" if split == "train" else "tuned"] for b in fitted.values())  # this split, by baselines
-        caveats = (
-            split_caveat(split, meta, used, ds.sha256),
-            init_caveat(split, meta, ds.sha256),
-            training_caveat(split, meta, ds, run),
-        )
+        overlap = training_caveat(split, meta, ds, run)
+        caveats = (split_caveat(split, meta, used, ds.sha256), init_caveat(split, meta, ds.sha256), overlap)
         doc["caveat"] = "; ".join(c for c in caveats if c) or None
+        if not matches:  # what training_caveat found: its text, or "none"
+            doc["dataset"]["training_overlap"] = overlap or "none"
+            if not overlap:
+                log.info(f"none of the {len(codes):,} {split} windows of {ds.path} overlaps a window the model was "
+                         "trained or selected on")  # fmt: skip
     tasks = doc["dataset"]["tasks"]
     if n_boot is None:
         n_boot = N_BOOT if len(tasks) <= N_BOOT_MAX_TASKS else 0

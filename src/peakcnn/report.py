@@ -205,9 +205,14 @@ def _summary(doc: dict) -> str:
     if doc.get("caveat"):
         parts.append(f"<p class='note'>Split {_esc(split)}: {_esc(doc['caveat'])}.</p>")
     if not ds["matches_training"]:
+        overlap = (
+            "the caveat above counts its windows that overlap windows the model was trained or selected on"
+            if ds.get("training_overlap") != "none"
+            else f"none of its {split} windows overlaps a window the model was trained or selected on"
+        )
         parts.append(
             "<p class='note'>This data set is <b>not</b> the one the model was trained on (sha256 differs); "
-            "its windows may overlap the training data.</p>"
+            f"{_esc(overlap)}. Similar sequence at other coordinates (repeats, a related genome) is not checked.</p>"
         )
     note = doc["model"]["training"].get("note")
     if note:
