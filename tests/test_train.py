@@ -824,13 +824,13 @@ def test_init_from_a_run_trained_on_held_out_windows_is_caveated(tmp_path, caplo
     gone = f"{tmp_path / 'region' / 'dataset.h5'}, the data set of {tmp_path / 'source'}, is not there any more"
     assert gone in caplog.text
     assert score(tmp_path / "run3", baselines=False, n_boot=0)[0]["caveat"] == (
-        f"the windows of {tmp_path / 'source'} (--init) could not be checked against this split: {gone}"
+        f"the windows {tmp_path / 'source'} (--init) was trained on could not be checked against this split: {gone}"
     )
     meta = json.loads((tmp_path / "run" / "model.json").read_text())
     del meta["init_overlap"]
     (tmp_path / "run" / "model.json").write_text(json.dumps(meta))
     assert score(tmp_path / "run", baselines=False, n_boot=0)[0]["caveat"] == (
-        f"the windows of {tmp_path / 'source'} (--init) were not checked against this split"
+        f"the windows {tmp_path / 'source'} (--init) was trained on were not checked against this split"
     )
 
 

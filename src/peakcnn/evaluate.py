@@ -107,11 +107,9 @@ def init_caveat(split: str, meta: dict, sha256: str) -> str | None:
             continue
         overlap = m.get("init_overlap")
         if not isinstance(overlap, dict):
-            notes.append(f"the windows of {init} (--init) were not checked against this split")
+            notes.append(f"the windows {init} (--init) was trained on were not checked against this split")
         elif not overlap.get("checked"):
-            notes.append(
-                f"the windows of {init} (--init) could not be checked against this split: {overlap.get('reason')}"
-            )
+            notes.append(_unchecked(f"{init} (--init)", overlap.get("reason")))
         else:
             n, of = (overlap.get(k, {}).get(split) for k in ("windows", "of"))
             if n:
@@ -139,16 +137,13 @@ def training_caveat(split: str, meta: dict, ds: Dataset, run: Path) -> str | Non
             init = _init_record(Path(who))
             label = f"{started_from} (--init of {who})"
             if init is None:
-                notes.append(f"the windows {label} was trained on could not be checked against this split: "
-                             f"{who}/{CONFIG_FILE} does not record its data set")  # fmt: skip
+                notes.append(_unchecked(label, f"{who}/{CONFIG_FILE} does not record its data set"))
             else:
                 sources.append((label, init.get("dataset_path"), init.get("dataset_sha256")))
         for name, path, sha256 in sources:
             overlap = counted.get((path, sha256)) or training_overlap(ds, path, sha256, name)
             if not overlap["checked"]:  # its reason names this run, so it is not kept for another
-                notes.append(
-                    f"the windows {name} was trained on could not be checked against this split: {overlap['reason']}"
-                )
+                notes.append(_unchecked(name, overlap["reason"]))
                 continue
             counted[path, sha256] = overlap
             if overlap["windows"][split]:
@@ -164,6 +159,11 @@ def _init_record(run: Path) -> dict | None:
     except InputError:
         return None
     return init if isinstance(init, dict) and init.get("dataset_sha256") else None
+
+
+def _unchecked(who: str, reason) -> str:
+    """That the windows the run ``who`` was trained on could not be compared with the split's, and why."""
+    return f"the windows {who} was trained on could not be checked against this split: {reason}"
 
 
 def _overlap_note(n: int, of: int, split: str, what: str) -> str:
