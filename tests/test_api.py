@@ -292,3 +292,35 @@ def test_force_and_resume_take_true_or_false_only(tmp_path):
         with pytest.raises(InputError, match=rf"{key} 'yes' \(str\): give True or False"):
             train(tmp_path / "syn", tmp_path / "run", {"arch": "small", "epochs": 1}, progress=False, **{key: "yes"})
     assert not (tmp_path / "run").exists()
+
+
+def test_python_guide_runs_as_written(tmp_path, monkeypatch):
+    """docs/python.md's example, on a tiny genome: only its input files, the network (``small``) and the
+    number of epochs are replaced, and each replacement must find its text once."""
+    from pathlib import Path
+
+    guide = (Path(__file__).parents[1] / "docs" / "python.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", guide, flags=re.S)
+    assert len(blocks) == 1
+    inputs = tiny_dataset_inputs(tmp_path)
+    code = blocks[0]
+    for old, new in [
+        ('"genome.fa"', repr(str(inputs["genome"]))),
+        ('"root_atac_1.narrowPeak"', repr(str(inputs["a"]))),
+        ('"epochs": 12,', '"epochs": 1, "arch": "small",'),
+    ]:
+        assert code.count(old) == 1, old
+        code = code.replace(old, new)
+    monkeypatch.chdir(tmp_path)
+    env = {}
+    exec(compile(code, "docs/python.md", "exec"), env)
+    assert (tmp_path / "atac" / "dataset.h5").is_file() and env["manifest"]["tasks"] == ["root_atac"]
+    assert env["summary"]["epochs_done"] == 1 and (tmp_path / "run" / "model.safetensors").is_file()
+    assert env["folder"] == Path("run") / "eval_test" and (tmp_path / "run" / "eval_test" / "report.html").is_file()
+    assert list(env["doc"]["models"]) == ["CNN", "gc", "kmer4", "kmer6"]
+    assert env["window"] == 800 and env["X"].shape == (3, 800)
+    probs, delta = env["probs"], env["delta"]
+    assert probs.shape == (3, 1) and ((probs > 0) & (probs < 1)).all()
+    assert delta.shape == (1, 1, 4, 100)
+    own = env["X"][0, 350:450]
+    assert (delta[0, 0, own, np.arange(100)] == 0).all() and (delta != 0).any()
