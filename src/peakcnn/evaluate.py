@@ -196,7 +196,8 @@ def scoring_text(rc: bool, shifts=(0,)) -> str:
     return f"{text}, each window moved by {moved} bp (N moved in), probabilities averaged"
 
 
-def _dataset_path(run: Path, meta: dict, dataset) -> Path:
+def dataset_path(run: Path, meta: dict, dataset) -> Path:
+    """``dataset`` as given, or else the data set recorded in the run (one line when it is not recorded or gone)."""
     if dataset is not None:
         return Path(dataset)
     recorded = recorded_dataset(run, meta)
@@ -355,7 +356,7 @@ def score(
     run = _run_folder(run)
     model, meta = load_model(run)
     shifts = check_shifts(shifts, int(meta["window"]), shifts_name)
-    with Dataset(_dataset_path(run, meta, dataset)) as ds:
+    with Dataset(dataset_path(run, meta, dataset)) as ds:
         matches = _check_compatible(ds, meta, run, explicit=dataset is not None)
         codes, labels = ds.load_split(split)
         if len(codes) == 0:

@@ -1,4 +1,5 @@
-"""``peakcnn ism``: in-silico saturation mutagenesis of a genome region or of FASTA sequences."""
+"""``peakcnn ism``: in-silico saturation mutagenesis of a genome region or of FASTA sequences; ``peakcnn motifs``:
+the motifs of the first-layer filters, matched to JASPAR."""
 
 from __future__ import annotations
 
@@ -41,6 +42,100 @@ def register(sub) -> None:
     )
     add_device_option(p)
     p.set_defaults(func=run_ism)
+    _register_motifs(sub)
+
+
+MOTIFS_DESCRIPTION = """Turn each first-layer filter of RUN's network into a motif, as Basset's filter analysis
+does: the stretches of the data set's windows (default: the run's own data set, test split, at most 5,000
+windows) that activate the filter above --threshold times its largest activation are counted base by base.
+Each motif is trimmed of uninformative flanks and matched with Tomtom (memelite) against the JASPAR CORE
+motifs of --jaspar-group (the copy of JASPAR in the pyjaspar package; no network access), or against the
+motifs of a MEME file (--motif-db). Each filter's auROC says how well its strongest activation in a window
+tells peak windows from the others (below 0.5: it fires more in the others); filters are listed furthest
+from 0.5 first. Writes motifs.tsv, motifs.json, filters.meme (every filter's motif, for
+MEME-suite tools), logos.png and report.html to RUN/motifs (or --out)."""
+
+
+def _register_motifs(sub) -> None:
+    from peakcnn.cli.prepare import number_argument, positive_int
+    from peakcnn.interpret.motifs import MAX_WINDOWS, THRESHOLD
+
+    p = sub.add_parser(
+        "motifs", help="motifs of the first-layer filters, matched to JASPAR (Tomtom)", description=MOTIFS_DESCRIPTION
+    )
+    p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train' (one network, not an ensemble)")
+    p.add_argument("--dataset", metavar="DIR", help="data set whose windows are read (default: the run's own)")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"], help="default test")
+    p.add_argument(
+        "--max-windows",
+        type=positive_int,
+        default=MAX_WINDOWS,
+        metavar="N",
+        help=f"read at most N windows of the split, drawn at random with seed 0 (default {MAX_WINDOWS:,})",
+    )
+    p.add_argument(
+        "--threshold",
+        type=number_argument(float, "number", lambda v: 0 < v <= 1, "must lie in (0, 1]"),
+        default=THRESHOLD,
+        metavar="F",
+        help=f"a site activates the filter above F times its largest activation (default {THRESHOLD}, as Basset)",
+    )
+    db = p.add_mutually_exclusive_group()
+    db.add_argument(
+        "--jaspar-group",
+        default="plants",
+        metavar="GROUP",
+        help="JASPAR CORE taxonomic group: plants (default), vertebrates, insects, nematodes, fungi, urochordates",
+    )
+    db.add_argument("--motif-db", metavar="MEME", help="match against the motifs of this MEME file instead of JASPAR")
+    p.add_argument(
+        "--jaspar-release", metavar="NAME", help="JASPAR release, e.g. JASPAR2024 (default: pyjaspar's newest)"
+    )
+    p.add_argument(
+        "--max-q",
+        type=number_argument(float, "number", lambda v: 0 < v <= 1, "must lie in (0, 1]"),
+        default=0.05,
+        metavar="Q",
+        help="a database motif matches a filter at Tomtom q-value <= Q (default 0.05)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="output folder (default RUN/motifs); an earlier motifs folder there is replaced"
+    )
+    add_device_option(p)
+    p.set_defaults(func=run_motifs)
+
+
+def run_motifs(args) -> int:
+    from peakcnn.cli.apply import show_progress
+    from peakcnn.interpret.motifs import find_motifs, rank
+
+    doc, folder = find_motifs(
+        args.run,
+        dataset=args.dataset,
+        split=args.split,
+        out=args.out,
+        threshold=args.threshold,
+        max_windows=args.max_windows,
+        jaspar_group=args.jaspar_group,
+        jaspar_release=args.jaspar_release,
+        motif_db=args.motif_db,
+        max_q=args.max_q,
+        device=args.device,
+        progress=show_progress(args),
+    )
+    rows = doc["filters"]
+    matched = [r for r in rows if r["q_value"] is not None and r["q_value"] <= doc["max_q"]]
+    print(
+        f"motifs: {len(rows)} filters read in {doc['windows']:,} windows ({doc['split']} split); "
+        f"{sum(r['bits'] is not None for r in rows)} with a motif, {len(matched)} matching {doc['database']} "
+        f"at q <= {doc['max_q']}"
+    )
+    for r in sorted(matched, key=rank)[:10]:
+        auroc = "n/a" if r["auroc"] is None else f"{r['auroc']:.3f}"
+        print(f"  filter {r['filter']}: auROC {auroc}, {r['consensus']} ~ {r['match_name']} ({r['match_id']}), "
+              f"q={r['q_value']:.1e}")  # fmt: skip
+    print(f"report: {folder / 'report.html'}")
+    return 0
 
 
 def parse_region(text: str) -> tuple[str, int, int]:

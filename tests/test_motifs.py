@@ -1,0 +1,218 @@
+"""peakcnn motifs: first-layer filters as motifs, matched with Tomtom."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from _apply_helpers import _identity_bn, make_run, tiny_model
+from _train_helpers import make_dataset
+
+from peakcnn.cli import main
+from peakcnn.data.store import Dataset
+from peakcnn.errors import InputError
+from peakcnn.interpret.motifs import (
+    consensus,
+    describe_filters,
+    filter_motifs,
+    find_motifs,
+    jaspar_motifs,
+    meme_motifs,
+    probabilities,
+    trim,
+)
+from peakcnn.model import DNASeqClassifier, ModelConfig
+from peakcnn.sequence import codes_to_str, str_to_codes
+
+# The synthetic data set plants TGACGTCA in the windows positive for task0 and CACGTG in those of task1.
+DETECTORS = ("TGACGTCA", "CACGTG")
+
+
+def detector_model(window: int = 200) -> DNASeqClassifier:
+    """First layer by hand: filter 0 (width 9) scores +1 per base of TGACGTCA (columns 0-7, bias -7); filter 1 per base
+    of CACGTG (columns 1-6, bias -5). With identity batch norm, each is 1 exactly at a full match, else 0."""
+    torch.manual_seed(0)
+    model = DNASeqClassifier(
+        ModelConfig(
+            window=window,
+            n_tasks=2,
+            conv_filters=[2, 4, 4],
+            conv_widths=[9, 3, 3],
+            pool_widths=[2, 2, 2],
+            dense_units=[8],
+        )  # fmt: skip
+    )
+    conv, bn = model.trunk[0], model.trunk[1]
+    with torch.no_grad():
+        conv.weight.zero_()
+        for f, (motif, first) in enumerate(zip(DETECTORS, (0, 1))):
+            for j, base in enumerate(motif):
+                conv.weight[f, "ACGT".index(base), first + j] = 1.0
+            conv.bias[f] = 1.0 - len(motif)
+    _identity_bn(bn)
+    return model.eval()
+
+
+def _sites(seqs: list[str], motif: str) -> tuple[int, np.ndarray]:
+    per_window = np.array([len(re.findall(f"(?={motif})", s)) for s in seqs])
+    return int(per_window.sum()), per_window > 0
+
+
+def _test_split(folder):
+    with Dataset(folder / "dataset.h5") as ds:
+        rows = ds.split_slice("test")
+        return ds.read("seqs", rows), ds.read("labels", rows)
+
+
+def test_filter_sites_are_the_motif_occurrences_counted_base_by_base(tmp_path):
+    """Counts, sites and auROC of two hand-set detectors are what the windows give when searched by hand."""
+    from sklearn.metrics import roc_auc_score
+
+    make_dataset(tmp_path, n=300, n_tasks=2)
+    codes, labels = _test_split(tmp_path)
+    found = filter_motifs(detector_model(), codes, labels, batch_size=7)
+    seqs = [codes_to_str(c) for c in codes]
+    peaks = labels.max(axis=1) > 0
+    for f, (motif, first) in enumerate(zip(DETECTORS, (0, 1))):
+        n, present = _sites(seqs, motif)
+        assert n > 10 and found.sites[f] == n and found.max_activation[f] == pytest.approx(1.0)
+        onehot = np.array([[b == c for c in motif] for b in "ACGT"], dtype=np.float64)
+        np.testing.assert_array_equal(found.counts[f][:, first : first + len(motif)], n * onehot)
+        assert found.auroc[f] == pytest.approx(roc_auc_score(peaks, present))
+        assert consensus(trim(probabilities(found.counts[f]))) == motif
+    assert found.counts[1][:, [0, 7, 8]].sum() == 3 * found.sites[1]  # random flanks, every site inside the window
+
+
+def test_sites_at_the_window_ends_count_the_padding_as_nothing():
+    """A motif cut by the window's end is no site; one that ends on the last base is, once."""
+    codes = np.stack([str_to_codes("A" * 192 + "TGACGTCA"), str_to_codes("GTCA" + "A" * 192 + "TGAC")])
+    found = filter_motifs(detector_model(), codes, np.array([[1, 0], [0, 0]], np.uint8))
+    assert found.sites[0] == 1 and found.counts[0].sum() == 8
+    assert found.auroc[0] == 1.0
+
+
+def test_one_class_gives_no_auroc_and_valid_json(tmp_path):
+    make_dataset(tmp_path, n=120, n_tasks=2)
+    codes, labels = _test_split(tmp_path)
+    found = filter_motifs(detector_model(), codes, np.ones_like(labels))
+    assert np.isnan(found.auroc).all()
+    db = meme_motifs(_meme(tmp_path / "db.meme"))
+    rows = describe_filters(found, db, 0.05)
+    assert [r["auroc"] for r in rows] == [None, None]
+    json.dumps(rows, allow_nan=False)
+
+
+def _meme(path, extra_random: int = 30):
+    """A MEME file with the two planted motifs (as near one-hot columns) among random motifs."""
+    rng = np.random.default_rng(1)
+    motifs = {"M_TGA tga_like": _near_onehot(DETECTORS[0]), "M_EBOX ebox_like": _near_onehot(DETECTORS[1])}
+    for k in range(extra_random):
+        motifs[f"R{k} random"] = rng.dirichlet(np.full(4, 0.5), size=int(rng.integers(6, 12)))
+    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", ""]
+    for name, m in motifs.items():
+        lines += [f"MOTIF {name}", f"letter-probability matrix: alength= 4 w= {len(m)} nsites= 20 E= 0"]
+        lines += [" ".join(f"{v:.4f}" for v in row) for row in m] + [""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _near_onehot(motif: str) -> np.ndarray:
+    return np.array([[0.91 if b == c else 0.03 for b in "ACGT"] for c in motif])
+
+
+def test_cli_writes_motifs_matched_to_a_meme_file(tmp_path, capsys):
+    make_dataset(tmp_path / "d", n=300, n_tasks=2)
+    run = make_run(tmp_path, detector_model(), ["task0", "task1"])
+    out = tmp_path / "motifs"
+    argv = ["motifs", str(run), "--dataset", str(tmp_path / "d" / "dataset.h5"), "--motif-db"]
+    assert main([*argv, str(_meme(tmp_path / "db.meme")), "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "2 with a motif, 2 matching db.meme" in stdout and f"report: {out / 'report.html'}" in stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["motifs.tsv", "motifs.json", "filters.meme", "logos.png", "report.html"]
+    )
+    doc = json.loads((out / "motifs.json").read_text())
+    assert doc["split"] == "test" and doc["negatives"] == "random synthetic"
+    assert doc["database"] == "db.meme (32 motifs)"
+    best = {r["filter"]: (r["consensus"], r["match_id"], r["q_value"]) for r in doc["filters"]}
+    assert best[0][:2] == ("TGACGTCA", "M_TGA") and best[1][:2] == ("CACGTG", "M_EBOX")
+    assert best[0][2] <= 0.05 and best[1][2] <= 0.05
+    header, *rows = [line.split("\t") for line in (out / "motifs.tsv").read_text().splitlines()]
+    assert header[:5] == ["filter", "sites", "auroc", "bits", "consensus"] and rows[0][5] == "M_TGA"
+    # filters.meme reads back as the filters' probability matrices
+    back = meme_motifs(out / "filters.meme")
+    assert back.ids == ["filter0", "filter1"] and consensus(trim(back.ppms[0])) == "TGACGTCA"
+    html = (out / "report.html").read_text()
+    assert "tga_like M_TGA" in html and "negatives: <b>random synthetic</b>" in html
+    assert "data:image/png;base64," in html
+
+
+def test_a_bzip_detector_matches_a_plant_bzip_in_jaspar():
+    """TGACGTCA (the TGA/bZIP site of plant promoters) finds a JASPAR plant motif whose consensus holds it."""
+    db = jaspar_motifs("plants")
+    assert "CORE plants" in db.source and len(db.ids) > 300
+    ppm = _near_onehot(DETECTORS[0]).T
+    found = type("F", (), {})()
+    found.counts = (ppm * 100)[None]
+    found.sites = np.array([100])
+    found.auroc = np.array([0.9])
+    (row,) = describe_filters(found, db, 0.05)
+    assert row["q_value"] <= 0.05 and row["matches"] >= 1
+    target = db.ppms[db.ids.index(row["match_id"])]
+    core = consensus(target).upper()
+    assert "TGACG" in core or "CGTCA" in core, (row, core)
+
+
+def test_bad_inputs_are_one_line_and_leave_nothing(tmp_path, capsys):
+    make_dataset(tmp_path / "d", n=120, n_tasks=2)
+    ds = str(tmp_path / "d" / "dataset.h5")
+    run = make_run(tmp_path, detector_model(), ["task0", "task1"])
+    out = tmp_path / "m"
+
+    def fails(*extra, message):
+        try:
+            code = main(["motifs", str(run), "--out", str(out), *extra])
+        except SystemExit as e:  # argparse rejects an option's value itself
+            code = e.code
+        assert code == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not out.exists()
+
+    fails("--dataset", ds, "--motif-db", str(tmp_path / "none.meme"), message="none.meme: no such file")
+    (tmp_path / "bad.meme").write_text("this is not a motif file\n")
+    fails("--dataset", ds, "--motif-db", str(tmp_path / "bad.meme"), message="bad.meme: ")
+    fails("--dataset", ds, "--jaspar-group", "martians", message="--jaspar-group martians: no JASPAR CORE motifs")
+    fails("--dataset", ds, "--jaspar-release", "JASPAR1999", message="--jaspar-release JASPAR1999")
+    fails("--dataset", ds, "--threshold", "0", message="--threshold")
+    fails(message="dataset")  # the run records no data set: give --dataset
+    # an output folder holding other files is not replaced
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["motifs", str(run), "--dataset", ds, "--out", str(out)]) == 2
+    assert "keep.txt" in capsys.readouterr().err and (out / "keep.txt").read_text() == "mine"
+
+
+def test_an_ensemble_is_refused(tmp_path):
+    from peakcnn.ensemble import build_ensemble
+
+    runs = [make_run(tmp_path, tiny_model(1, seed=s), ["a"], name=f"r{s}") for s in (0, 1)]
+    build_ensemble(runs, tmp_path / "ens")
+    make_dataset(tmp_path / "d", n=60)
+    with pytest.raises(InputError, match="an ensemble of 2 networks"):
+        find_motifs(tmp_path / "ens", dataset=tmp_path / "d" / "dataset.h5", out=tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_max_windows_draws_a_fixed_subset(tmp_path):
+    make_dataset(tmp_path / "d", n=300, n_tasks=2)
+    run = make_run(tmp_path, detector_model(), ["task0", "task1"])
+    db = _meme(tmp_path / "db.meme")
+    kw = dict(dataset=tmp_path / "d" / "dataset.h5", motif_db=db, split="all", max_windows=100, progress=False)
+    a, _ = find_motifs(run, out=tmp_path / "a", **kw)
+    b, _ = find_motifs(run, out=tmp_path / "b", **kw)
+    assert a["windows"] == 100 and a["windows_in_split"] == 300 and a["filters"] == b["filters"]
+    assert "a random subset, seed 0, of the 300" in (tmp_path / "a" / "report.html").read_text()
