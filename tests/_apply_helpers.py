@@ -108,3 +108,23 @@ def write_tensors(run: Path, tensors: dict[str, torch.Tensor]) -> None:
     meta = json.loads((run / "model.json").read_text())
     meta["tensors_sha256"] = hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
     (run / "model.json").write_text(json.dumps(meta))
+
+
+def near_onehot(motif: str) -> np.ndarray:
+    """``(K, 4)`` letter probabilities of ``motif``: 0.91 on its base, 0.03 on the others."""
+    return np.array([[0.91 if b == c else 0.03 for b in "ACGT"] for c in motif])
+
+
+def write_motif_db(path: Path, motifs: dict[str, str], extra_random: int = 30) -> Path:
+    """A MEME file holding ``motifs`` (``"ID name"`` -> sequence, as near one-hot columns) and then
+    ``extra_random`` random motifs 6-11 columns wide (``R0``, ``R1``, ...)."""
+    rng = np.random.default_rng(1)
+    matrices = {name: near_onehot(seq) for name, seq in motifs.items()}
+    for k in range(extra_random):
+        matrices[f"R{k} random"] = rng.dirichlet(np.full(4, 0.5), size=int(rng.integers(6, 12)))
+    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", ""]
+    for name, m in matrices.items():
+        lines += [f"MOTIF {name}", f"letter-probability matrix: alength= 4 w= {len(m)} nsites= 20 E= 0"]
+        lines += [" ".join(f"{v:.4f}" for v in row) for row in m] + [""]
+    path.write_text("\n".join(lines))
+    return path

@@ -8,13 +8,14 @@ import re
 import numpy as np
 import pytest
 import torch
-from _apply_helpers import _identity_bn, make_run, tiny_model
+from _apply_helpers import _identity_bn, make_run, near_onehot, tiny_model, write_motif_db
 from _train_helpers import make_dataset
 
 from peakcnn.cli import main
 from peakcnn.data.store import Dataset
 from peakcnn.errors import InputError
 from peakcnn.interpret.motifs import (
+    FilterMotifs,
     consensus,
     describe_filters,
     filter_motifs,
@@ -106,21 +107,8 @@ def test_one_class_gives_no_auroc_and_valid_json(tmp_path):
 
 
 def _meme(path, extra_random: int = 30):
-    """A MEME file with the two planted motifs (as near one-hot columns) among random motifs."""
-    rng = np.random.default_rng(1)
-    motifs = {"M_TGA tga_like": _near_onehot(DETECTORS[0]), "M_EBOX ebox_like": _near_onehot(DETECTORS[1])}
-    for k in range(extra_random):
-        motifs[f"R{k} random"] = rng.dirichlet(np.full(4, 0.5), size=int(rng.integers(6, 12)))
-    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", ""]
-    for name, m in motifs.items():
-        lines += [f"MOTIF {name}", f"letter-probability matrix: alength= 4 w= {len(m)} nsites= 20 E= 0"]
-        lines += [" ".join(f"{v:.4f}" for v in row) for row in m] + [""]
-    path.write_text("\n".join(lines))
-    return path
-
-
-def _near_onehot(motif: str) -> np.ndarray:
-    return np.array([[0.91 if b == c else 0.03 for b in "ACGT"] for c in motif])
+    """A MEME file with the two planted motifs among random motifs."""
+    return write_motif_db(path, {"M_TGA tga_like": DETECTORS[0], "M_EBOX ebox_like": DETECTORS[1]}, extra_random)
 
 
 def test_cli_writes_motifs_matched_to_a_meme_file(tmp_path, capsys):
@@ -154,11 +142,10 @@ def test_a_bzip_detector_matches_a_plant_bzip_in_jaspar():
     """TGACGTCA (the TGA/bZIP site of plant promoters) finds a JASPAR plant motif whose consensus holds it."""
     db = jaspar_motifs("plants")
     assert "CORE plants" in db.source and len(db.ids) > 300
-    ppm = _near_onehot(DETECTORS[0]).T
-    found = type("F", (), {})()
-    found.counts = (ppm * 100)[None]
-    found.sites = np.array([100])
-    found.auroc = np.array([0.9])
+    ppm = near_onehot(DETECTORS[0]).T
+    one = np.ones(1)
+    found = FilterMotifs(counts=(ppm * 100)[None], sites=np.array([100]), max_activation=one, mean_activation=0 * one,
+                         cutoff=one / 2, auroc=0.9 * one)  # fmt: skip
     (row,) = describe_filters(found, db, 0.05)
     assert row["q_value"] <= 0.05 and row["matches"] >= 1
     target = db.ppms[db.ids.index(row["match_id"])]
@@ -187,7 +174,7 @@ def test_bad_inputs_are_one_line_and_leave_nothing(tmp_path, capsys):
     fails("--dataset", ds, "--motif-db", str(tmp_path / "bad.meme"), message="bad.meme: ")
     fails("--dataset", ds, "--jaspar-group", "martians", message="--jaspar-group martians: no JASPAR CORE motifs")
     fails("--dataset", ds, "--jaspar-release", "JASPAR1999", message="--jaspar-release JASPAR1999")
-    fails("--dataset", ds, "--threshold", "0", message="--threshold")
+    fails("--dataset", ds, "--threshold", "1", message="--threshold")
     fails(message="dataset")  # the run records no data set: give --dataset
     # an output folder holding other files is not replaced
     out.mkdir()
@@ -216,3 +203,122 @@ def test_max_windows_draws_a_fixed_subset(tmp_path):
     b, _ = find_motifs(run, out=tmp_path / "b", **kw)
     assert a["windows"] == 100 and a["windows_in_split"] == 300 and a["filters"] == b["filters"]
     assert "a random subset, seed 0, of the 300" in (tmp_path / "a" / "report.html").read_text()
+
+
+def graded_model() -> DNASeqClassifier:
+    """As :func:`detector_model`, with biases -4 and -3: a filter's output is its matching bases minus the
+    bias, above zero, so partial matches activate it too (filter 0 up to 4, filter 1 up to 3)."""
+    model = detector_model()
+    with torch.no_grad():
+        model.trunk[0].bias.copy_(torch.tensor([-4.0, -3.0]))
+    return model
+
+
+def test_sites_exceed_each_filters_mean_plus_a_fraction_of_its_range():
+    """Activations worked out by hand from the sequences (N and padding match nothing): the cutoff is each
+    filter's own mean + t * (max - mean), and the counts are the one-hot stretches above it."""
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 4, (40, 200)).astype(np.uint8)
+    codes[rng.random(codes.shape) < 0.05] = 4  # N
+    for i in range(0, 40, 2):
+        codes[i, 50:58] = str_to_codes(DETECTORS[0])
+        codes[i, 120:126] = str_to_codes(DETECTORS[1])
+    labels = (np.arange(40) % 4 == 0).astype(np.uint8)[:, None]
+    padded = np.pad(codes, ((0, 0), (4, 4)), constant_values=4)
+    stretches = np.stack([padded[:, j : j + 9] for j in range(200)], axis=1)  # (N, 200, 9) codes
+    onehot = (stretches[..., None] == np.arange(4)).astype(np.float64)  # (N, 200, 9, 4); N: all zero
+    for threshold in (0.0, 0.3, 0.5, 0.8):
+        found = filter_motifs(graded_model(), codes, labels, threshold=threshold, batch_size=16)
+        for f, (motif, first, bias) in enumerate(zip(DETECTORS, (0, 1), (4, 3))):
+            want = str_to_codes(motif)
+            act = np.maximum((stretches[..., first : first + len(motif)] == want).sum(axis=2) - bias, 0)
+            cutoff = act.mean() + threshold * (act.max() - act.mean())
+            hit = act > cutoff
+            assert found.max_activation[f] == act.max() and found.cutoff[f] == pytest.approx(cutoff)
+            assert found.sites[f] == hit.sum() > 0
+            np.testing.assert_array_equal(found.counts[f], onehot[hit].sum(axis=0).T)
+        from sklearn.metrics import roc_auc_score
+
+        assert found.auroc[1] == pytest.approx(roc_auc_score(labels[:, 0], act.max(axis=1)))
+
+
+def test_q_values_are_benjamini_hochberg_and_strands_are_reported(tmp_path):
+    """q-values follow the step-up rule worked by hand over one filter's p-values; a motif present in the
+    database only as its reverse complement is matched on strand '-'."""
+    from peakcnn.interpret.motifs import match
+
+    query = near_onehot("AAAGGCT").T
+    for motif, strand in (("AAAGGCT", "+"), ("AGCCTTT", "-")):
+        db = meme_motifs(write_motif_db(tmp_path / f"{motif}.meme", {"TARGET t": motif}))
+        p, q, strands = match([query], db)
+        order = np.argsort(p[0])
+        ranked = p[0][order] * len(order) / np.arange(1, len(order) + 1)
+        expect = np.empty_like(ranked)
+        expect[order] = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1)
+        np.testing.assert_allclose(q[0], expect)
+        assert np.argmin(p[0]) == 0 and "+-"[strands[0, 0]] == strand and q[0, 0] > p[0, 0]
+
+
+def test_rerun_replaces_the_folder_and_the_current_folder_is_refused(tmp_path, monkeypatch, capsys):
+    make_dataset(tmp_path / "d", n=300, n_tasks=2)
+    run = make_run(tmp_path, detector_model(), ["task0", "task1"])
+    argv = [
+        "motifs",
+        str(run),
+        "--dataset",
+        str(tmp_path / "d" / "dataset.h5"),
+        "--motif-db",
+        str(_meme(tmp_path / "db.meme")),
+    ]
+    assert main([*argv, "--split", "all"]) == 0
+    assert main(argv) == 0  # into RUN/motifs again: the test split's figures replace the others
+    assert json.loads((run / "motifs" / "motifs.json").read_text())["split"] == "test"
+    assert sorted(p.name for p in run.iterdir()) == ["model.json", "model.safetensors", "motifs"]
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    capsys.readouterr()
+    assert main([*argv, "--out", "."]) == 2
+    assert "is the current folder or holds it" in capsys.readouterr().err
+    assert main([*argv, "--out", str(here / "new")]) == 0 and (here / "new" / "motifs.json").is_file()
+    (here / "new").rename(tmp_path / "moved")
+    assert list(here.iterdir()) == []
+
+
+def test_a_small_database_is_used_with_one_warning_line(tmp_path, caplog):
+    """memelite's own multi-line warning is replaced by one log line, repeated in the report and JSON."""
+    import warnings
+
+    make_dataset(tmp_path / "d", n=300, n_tasks=2)
+    run = make_run(tmp_path, detector_model(), ["task0", "task1"])
+    db = _meme(tmp_path / "small.meme", extra_random=3)
+    argv = ["motifs", str(run), "--dataset", str(tmp_path / "d" / "dataset.h5"), "--motif-db", str(db)]
+    with warnings.catch_warnings(record=True) as seen, caplog.at_level("WARNING"):
+        warnings.simplefilter("always")
+        assert main([*argv, "--out", str(tmp_path / "m")]) == 0
+    assert not [w for w in seen if "target" in str(w.message).lower()]
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(lines) == 1 and "built from the columns of the database's 5 motifs; under 25" in lines[0]
+    assert "under 25 they can change by orders of magnitude" in (tmp_path / "m" / "report.html").read_text()
+    doc = json.loads((tmp_path / "m" / "motifs.json").read_text())
+    assert doc["warnings"] == [lines[0].removeprefix("warning: ")]
+
+
+def test_more_bad_motif_databases(tmp_path, capsys):
+    make_dataset(tmp_path / "d", n=60, n_tasks=2)
+    run = make_run(tmp_path, detector_model(), ["task0", "task1"])
+    wide = tmp_path / "wide.meme"
+    wide.write_text(
+        "MEME version 4\n\nALPHABET= ACGT\n\nMOTIF x\nletter-probability matrix: alength= 4 w= 99999999999\n"
+    )
+    (tmp_path / "folder.meme").mkdir()
+    argv = ["motifs", str(run), "--dataset", str(tmp_path / "d" / "dataset.h5"), "--out", str(tmp_path / "m")]
+    for extra, message in (
+        (["--motif-db", str(wide)], "declares a motif 99,999,999,999 columns wide"),
+        (["--motif-db", str(tmp_path / "folder.meme")], "folder.meme: not a file"),
+        (["--motif-db", str(_meme(tmp_path / "db.meme")), "--jaspar-release", "JASPAR2024"], "--jaspar-release"),
+    ):
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not (tmp_path / "m").exists()

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from _apply_helpers import write_motif_db
 from _train_helpers import make_dataset
 from safetensors.torch import load_file
 
@@ -474,12 +475,17 @@ def test_existing_run_needs_force(tmp_path, dataset, caplog):
 
     run = tmp_path / "run"
     evaluate(run, split="valid", baselines=False)
+    from peakcnn.interpret.motifs import find_motifs
+
+    db = write_motif_db(tmp_path / "db.meme", {"M_TGA": "TGACGTCA"})
+    find_motifs(run, split="valid", max_windows=20, motif_db=db, progress=False)
     (run / "eval_mine").mkdir()
     (run / "eval_mine" / "metrics.json").write_text("{}")
     (run / "eval_mine" / "notes.txt").write_text("a folder evaluate did not write alone")
     with caplog.at_level("WARNING"):
         train(dataset, run, {**SMALL, "epochs": 1, "seed": 4}, force=True, progress=False)
     assert not (run / "eval_valid").exists()  # it scored the model --force replaced
+    assert not (run / "motifs").exists()  # so did this
     assert sorted(p.name for p in (run / "eval_mine").iterdir()) == ["metrics.json", "notes.txt"]
     assert f"{run / 'eval_mine'}: kept, as it holds files an evaluation did not write (notes.txt)" in caplog.text
 

@@ -29,7 +29,13 @@ from peakcnn.data.store import SPLITS, Dataset
 from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
 from peakcnn.inference import best_device, check_shifts
-from peakcnn.io.output import check_output_folder, folder_destination, replace_folder, temporary_folder
+from peakcnn.io.output import (
+    check_own_folder,
+    folder_destination,
+    remove_own_folder,
+    replace_folder,
+    temporary_folder,
+)
 from peakcnn.metrics import INTERVAL_METHOD, add_intervals, json_safe, multitask_metrics, sigmoid, two_class_tasks
 from peakcnn.runconfig import (
     CONFIG_FILE,
@@ -441,41 +447,20 @@ def _write_outputs(folder: Path, doc: dict, arrays: dict, history: list[dict]) -
     write_report(doc, {k: v for k, v in images.items() if v}, history, folder / REPORT_FILE)
 
 
-def _foreign_files(folder: Path) -> list[str]:
-    """Names in ``folder`` that an evaluation does not write."""
-    return sorted(p.name for p in folder.iterdir() if p.name not in OUTPUT_FILES)
-
-
 def check_evaluation_folder(folder: Path) -> None:
     """Refuse an output folder that is a file, or a folder holding anything an evaluation did not write
     (it is replaced as a whole)."""
-    check_output_folder(folder)
-    if folder.is_dir():
-        foreign = _foreign_files(folder)
-        if foreign:
-            raise InputError(
-                f"{folder}: holds files an evaluation did not write ({', '.join(foreign[:3])}"
-                f"{', ...' if len(foreign) > 3 else ''}), and would be replaced; choose another --out folder"
-            )
+    check_own_folder(folder, OUTPUT_FILES, "an evaluation")
 
 
 def remove_evaluations(run: Path) -> list[Path]:
     """Delete the ``eval_*`` folders of ``run`` that hold only what an evaluation writes (their figures
     describe a model that ``--force`` is replacing); returns them."""
-    gone = []
-    for folder in sorted(Path(run).glob("eval_*")):
-        if folder.is_dir() and not folder.is_symlink() and (folder / METRICS_FILE).is_file():
-            foreign = _foreign_files(folder)
-            if not foreign:
-                shutil.rmtree(folder)
-                gone.append(folder)
-            else:
-                log.warning(
-                    f"warning: {folder}: kept, as it holds files an evaluation did not write "
-                    f"({', '.join(foreign[:3])}); its report describes the model being replaced, and "
-                    "'peakcnn evaluate' will not write over it: move those files out"
-                )
-    return gone
+    return [
+        folder
+        for folder in sorted(Path(run).glob("eval_*"))
+        if remove_own_folder(folder, OUTPUT_FILES, METRICS_FILE, "an evaluation", "'peakcnn evaluate'")
+    ]
 
 
 def evaluate(

@@ -188,8 +188,10 @@ def _check_fresh(run: Path, force: bool) -> None:
             (run / name).unlink()
     if taken:
         from peakcnn.evaluate import remove_evaluations
+        from peakcnn.interpret.motifs import remove_motifs
 
         remove_evaluations(run)
+        remove_motifs(run)
 
 
 def train(

@@ -47,13 +47,15 @@ def register(sub) -> None:
 
 MOTIFS_DESCRIPTION = """Turn each first-layer filter of RUN's network into a motif, as Basset's filter analysis
 does: the stretches of the data set's windows (default: the run's own data set, test split, at most 5,000
-windows) that activate the filter above --threshold times its largest activation are counted base by base.
+windows) whose activation of the filter exceeds mean + F * (max - mean) of its activations over those
+windows (F: --threshold) are counted base by base.
 Each motif is trimmed of uninformative flanks and matched with Tomtom (memelite) against the JASPAR CORE
 motifs of --jaspar-group (the copy of JASPAR in the pyjaspar package; no network access), or against the
 motifs of a MEME file (--motif-db). Each filter's auROC says how well its strongest activation in a window
-tells peak windows from the others (below 0.5: it fires more in the others); filters are listed furthest
-from 0.5 first. Writes motifs.tsv, motifs.json, filters.meme (every filter's motif, for
-MEME-suite tools), logos.png and report.html to RUN/motifs (or --out)."""
+tells peak windows from the others (below 0.5: it fires more in the others); the summary, the logos and
+the report list filters furthest from 0.5 first. Writes motifs.tsv and motifs.json (in filter order),
+filters.meme (every filter with a site, for MEME-suite tools), logos.png and report.html to RUN/motifs (or
+--out)."""
 
 
 def _register_motifs(sub) -> None:
@@ -75,10 +77,10 @@ def _register_motifs(sub) -> None:
     )
     p.add_argument(
         "--threshold",
-        type=number_argument(float, "number", lambda v: 0 < v <= 1, "must lie in (0, 1]"),
+        type=number_argument(float, "number", lambda v: 0 <= v < 1, "must lie in [0, 1)"),
         default=THRESHOLD,
         metavar="F",
-        help=f"a site activates the filter above F times its largest activation (default {THRESHOLD}, as Basset)",
+        help=f"a site's activation exceeds mean + F * (max - mean) of the filter's (default {THRESHOLD}, as Basset)",
     )
     db = p.add_mutually_exclusive_group()
     db.add_argument(

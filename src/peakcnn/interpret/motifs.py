@@ -1,14 +1,15 @@
 """What the first-layer filters learned, as motifs matched to a database (Basset's filter analysis).
 
-For every filter of the first convolution, the windows' stretches that activate it (output of convolution,
-batch norm and ReLU above ``threshold`` times the filter's largest activation over all windows) are counted
-base by base into a position frequency matrix, aligned on the filter's 19 (or ``kernel``) columns; ``N`` and
-the padding past a window's ends count for nothing. Each matrix becomes a probability matrix (a pseudocount
-of ``PSEUDOCOUNT`` per column spread evenly over the bases), is trimmed of flanking columns carrying under
-``TRIM_BITS`` bits, and is compared with a motif database by Tomtom (``memelite.tomtom``, both strands,
-p-values from the query's columns against all target columns; q-values by Benjamini-Hochberg over the
-targets of each filter). A filter's ``auroc`` is how well its strongest activation in a window tells the
-peak windows (positive for any task) from the others: 0.5 is no better than chance.
+For every filter of the first convolution, the windows' stretches that activate it are counted base by base
+into a position frequency matrix, aligned on the filter's 19 (or ``kernel``) columns; ``N`` and the padding
+past a window's ends count for nothing. A stretch activates a filter when the filter's output there
+(convolution, batch norm and ReLU) exceeds ``mean + threshold * (max - mean)``, mean and max taken over every
+position of every window read, as in Basset's ``basset_motifs.py`` (``threshold`` 0.5). Each matrix becomes a
+probability matrix (a pseudocount of ``PSEUDOCOUNT`` per column spread evenly over the bases), is trimmed of
+flanking columns carrying under ``TRIM_BITS`` bits, and is compared with a motif database by Tomtom
+(``memelite.tomtom``, both strands, p-values from the query's columns against all target columns; q-values by
+Benjamini-Hochberg over the targets of each filter). A filter's ``auroc`` is how well its strongest activation
+in a window tells the peak windows (positive for any task) from the others: 0.5 is no better than chance.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from peakcnn.sequence import ALPHABET as BASES
 
 log = logging.getLogger(__name__)
 
-#: Fraction of a filter's largest activation above which a stretch counts as one of its sites (Basset: 0.5).
+#: A stretch is a site of a filter above ``mean + THRESHOLD * (max - mean)`` of its activations (Basset: 0.5).
 THRESHOLD = 0.5
 #: Added to every column of a frequency matrix, spread evenly over the four bases.
 PSEUDOCOUNT = 1.0
@@ -39,12 +40,15 @@ MIN_SITES = 10
 @dataclass
 class FilterMotifs:
     """Per filter of the first layer: ``counts`` ``(F, 4, K)`` base counts of its sites, ``sites`` ``(F,)``,
-    ``max_activation`` ``(F,)`` over all windows and ``auroc`` ``(F,)`` of the per-window maximum for
-    telling peak windows from the others (NaN with one class only)."""
+    ``max_activation``, ``mean_activation`` and ``cutoff`` ``(F,)`` (the activation a site exceeds) over all
+    windows, and ``auroc`` ``(F,)`` of the per-window maximum for telling peak windows from the others (NaN
+    with one class only)."""
 
     counts: np.ndarray
     sites: np.ndarray
     max_activation: np.ndarray
+    mean_activation: np.ndarray
+    cutoff: np.ndarray
     auroc: np.ndarray
 
 
@@ -71,57 +75,66 @@ def filter_motifs(
     codes: np.ndarray,
     labels: np.ndarray,
     threshold: float = THRESHOLD,
-    batch_size: int = 128,
+    batch_size: int = 64,
     device=None,
     progress=None,
 ) -> FilterMotifs:
-    """Count the sites of every first-layer filter in the windows ``codes`` ``(N, L)`` (two passes: the
-    largest activations, then the stretches above ``threshold`` of them); ``labels`` ``(N, T)`` give the
-    peak windows for ``auroc``. ``progress`` is called with the windows of each batch of either pass."""
+    """Count the sites of every first-layer filter in the windows ``codes`` ``(N, L)`` (two passes: the mean
+    and largest activations, then the stretches above ``mean + threshold * (max - mean)``); ``labels``
+    ``(N, T)`` give the peak windows for ``auroc``. ``progress`` is called with the windows of each batch of
+    either pass."""
     from sklearn.metrics import roc_auc_score
 
     from peakcnn.inference import best_device, inference_mode
     from peakcnn.sequence import codes_to_onehot_torch
 
-    if not 0 < threshold <= 1:
-        raise InputError(f"--threshold {threshold}: give a fraction of the largest activation, 0 < t <= 1")
+    if not 0 <= threshold < 1:
+        raise InputError(f"--threshold {threshold}: give a fraction of the way from the mean to the largest "
+                         "activation, 0 <= t < 1")  # fmt: skip
     layer = first_layer(model)
     conv = layer[0]
-    width, n_filters = conv.kernel_size[0], conv.out_channels
-    pad = conv.padding[0]
+    width, n_filters, pad = conv.kernel_size[0], conv.out_channels, conv.padding[0]
     dev = best_device(device)
     batches = [slice(i, i + batch_size) for i in range(0, len(codes), batch_size)]
     peak_max = np.zeros((len(codes), n_filters), np.float32)
-    counts = torch.zeros(n_filters, 4 * width, dtype=torch.float64, device=dev)
-    sites = torch.zeros(n_filters, dtype=torch.int64, device=dev)
+    total = np.zeros(n_filters, np.float64)
+    positions = 0
+    # float32 on the device (MPS has no float64): a batch's counts are whole numbers far below 2**24
+    counts = np.zeros((n_filters, 4 * width), np.float64)
+    sites = np.zeros(n_filters, np.int64)
     with inference_mode(layer, dev) as net:
 
         def activations(rows):
             x = codes_to_onehot_torch(torch.as_tensor(codes[rows], device=dev), dtype=torch.float32)
-            return x, net(x)
+            return x, net(x).float()
 
         for rows in batches:
             _, a = activations(rows)
             peak_max[rows] = a.amax(dim=2).cpu().numpy()
+            total += a.sum(dim=(0, 2)).double().cpu().numpy()
+            positions += a.shape[0] * a.shape[2]
             if progress:
-                progress(len(peak_max[rows]))
-        top = torch.as_tensor(peak_max.max(axis=0, initial=0.0), device=dev)
+                progress(a.shape[0])
+        top = peak_max.max(axis=0, initial=0.0)
+        mean = total / max(positions, 1)
+        cutoff = mean + threshold * (top - mean)
+        cut = torch.as_tensor(cutoff, dtype=torch.float32, device=dev)[None, :, None]
+        alive = torch.as_tensor(top > 0, device=dev)[None, :, None]  # a filter silent everywhere has no site
         for rows in batches:
             x, a = activations(rows)
-            hits = (a > threshold * top[None, :, None]) & (top[None, :, None] > 0)
-            # (F, B * L) @ (B * L, 4 * width): the stretches of every site, summed per filter
-            counts += hits.permute(1, 0, 2).reshape(n_filters, -1).double() @ _unfold(x, width, pad).double()
-            sites += hits.sum(dim=(0, 2))
+            hits = ((a > cut) & alive).permute(1, 0, 2).reshape(n_filters, -1)
+            # (F, B * P) @ (B * P, 4 * width): the stretches of every site, summed per filter
+            counts += (hits.float() @ _unfold(x, width, pad)).cpu().numpy()
+            sites += hits.sum(dim=1).cpu().numpy()
             if progress:
-                progress(len(x))
-    counts = counts.reshape(n_filters, 4, width).cpu().numpy()
+                progress(x.shape[0])
     peaks = labels.max(axis=1) > 0 if labels.size else np.zeros(len(codes), bool)
     if peaks.all() or not peaks.any():
         auroc = np.full(n_filters, np.nan)
     else:
         auroc = np.array([roc_auc_score(peaks, peak_max[:, f]) for f in range(n_filters)])
-    top = peak_max.max(axis=0, initial=0.0)
-    return FilterMotifs(counts=counts, sites=sites.cpu().numpy(), max_activation=top, auroc=auroc)
+    return FilterMotifs(counts=counts.reshape(n_filters, 4, width), sites=sites, max_activation=top,
+                        mean_activation=mean, cutoff=cutoff, auroc=auroc)  # fmt: skip
 
 
 def probabilities(counts: np.ndarray, pseudocount: float = PSEUDOCOUNT) -> np.ndarray:
@@ -186,14 +199,29 @@ def jaspar_motifs(tax_group: str = "plants", release: str | None = None) -> Moti
     )
 
 
+#: A MEME file declaring a motif wider than this is refused (no binding site is; it would only fill memory).
+MAX_MOTIF_WIDTH = 1000
+
+
 def meme_motifs(path: str | Path) -> MotifDatabase:
     """Motifs of a MEME-format file (letter-probability matrices over ACGT)."""
+    import re
+
     from memelite.io import read_meme
 
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"--motif-db {path}: no such file")
+    if not path.is_file():
+        raise InputError(f"--motif-db {path}: not a file; give a motif file in MEME format")
     try:
+        widths = [int(w) for w in re.findall(rb"\bw=\s*(\d+)", path.read_bytes())]
+        if any(w > MAX_MOTIF_WIDTH for w in widths):
+            raise InputError(f"--motif-db {path}: declares a motif {max(widths):,} columns wide (w=); "
+                             f"motifs here hold at most {MAX_MOTIF_WIDTH:,}")  # fmt: skip
         found = read_meme(str(path))
-    except FileNotFoundError:
-        raise InputError(f"--motif-db {path}: no such file") from None
+    except OSError as e:
+        raise InputError(f"--motif-db {path}: cannot be read ({e.strerror or e})") from None
     except (ValueError, AttributeError, IndexError, UnicodeDecodeError) as e:
         raise InputError(f"--motif-db {path}: not a MEME motif file ({e}); give a file in MEME format") from None
     if not found:
@@ -203,7 +231,7 @@ def meme_motifs(path: str | Path) -> MotifDatabase:
         ids=[k.split(" ")[0] for k in keys],
         names=[k.partition(" ")[2] or k for k in keys],
         ppms=[_checked_matrix(found[k], f"{path}: motif {k}") for k in keys],
-        source=f"{Path(path).name} ({len(keys)} motifs)",
+        source=f"{path.name} ({len(keys)} motifs)",
     )
 
 
@@ -216,17 +244,36 @@ def _checked_matrix(m: np.ndarray, what: str) -> np.ndarray:
     return m / m.sum(axis=0, keepdims=True)
 
 
+#: Tomtom's p-values rest on the columns of the database; with fewer motifs than this they are unreliable.
+FEW_TARGETS = 25
+
+
+def few_targets_warning(db: MotifDatabase) -> str | None:
+    """The caveat for a database too small for Tomtom's null distribution, or ``None``."""
+    n = len(db.ppms)
+    if n >= FEW_TARGETS:
+        return None
+    return (f"{db.source}: Tomtom's p-values are built from the columns of the database's {n} motif"
+            f"{'s' if n != 1 else ''}; under {FEW_TARGETS} they can change by orders of magnitude with the choice "
+            "of motifs: read the matches with care, or give a larger --motif-db")  # fmt: skip
+
+
 def match(queries: list[np.ndarray], db: MotifDatabase) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tomtom of each query against every database motif: p-values, q-values (Benjamini-Hochberg over the
     targets of each query) and the strand of the best alignment (0 forward, 1 reverse complement), each
-    ``(len(queries), len(db.ppms))``."""
+    ``(len(queries), len(db.ppms))``. A database under :data:`FEW_TARGETS` motifs is not refused
+    (:func:`few_targets_warning` says what it means)."""
+    import warnings
+
     from memelite import tomtom
     from scipy.stats import false_discovery_control
 
     if not queries:
         empty = np.zeros((0, len(db.ppms)))
         return empty, empty, empty.astype(np.int64)
-    p, _, _, _, strands = tomtom(queries, db.ppms)
+    with warnings.catch_warnings():  # memelite's warning of a small database: see few_targets_warning
+        warnings.simplefilter("ignore", UserWarning)
+        p, _, _, _, strands = tomtom(queries, db.ppms)
     p = np.clip(np.asarray(p, dtype=np.float64), 0, 1)
     q = np.stack([false_discovery_control(row) for row in p])
     return p, q, np.asarray(strands, dtype=np.int64)
@@ -240,7 +287,7 @@ MAX_WINDOWS = 5000
 MAX_LOGOS = 24
 OUT_FILES = ("motifs.tsv", "motifs.json", "filters.meme", "logos.png", "report.html")
 TSV_COLUMNS = ["filter", "sites", "auroc", "bits", "consensus", "match_id", "match_name", "strand", "p_value",
-               "q_value", "matches"]  # fmt: skip
+               "q_value", "matches", "max_activation", "cutoff"]  # fmt: skip
 
 
 def describe_filters(found: FilterMotifs, db: MotifDatabase, max_q: float) -> list[dict]:
@@ -253,7 +300,8 @@ def describe_filters(found: FilterMotifs, db: MotifDatabase, max_q: float) -> li
         auroc = None if np.isnan(found.auroc[f]) else float(found.auroc[f])
         row = {"filter": f, "sites": int(found.sites[f]), "auroc": auroc, "bits": None,
                "consensus": "", "match_id": "", "match_name": "", "strand": "", "p_value": None, "q_value": None,
-               "matches": None}  # fmt: skip
+               "matches": None, "max_activation": float(found.max_activation[f]),
+               "cutoff": float(found.cutoff[f])}  # fmt: skip
         if found.sites[f] >= MIN_SITES:
             row["bits"], row["consensus"] = float(information(ppm).sum()), consensus(ppm)
             if ppm.shape[1] >= MIN_WIDTH:
@@ -276,7 +324,7 @@ def describe_filters(found: FilterMotifs, db: MotifDatabase, max_q: float) -> li
 
 def _windows(ds, split: str, max_windows: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Codes and labels of ``split`` (``all``: every window), at most ``max_windows`` of them drawn at random
-    (seed 0, kept in data set order); also the number of windows the split holds."""
+    (seed 0, kept in data set order, only those read); also the number of windows the split holds."""
     if split == "all":
         rows = slice(0, sum(ds.count(s) for s in ("train", "valid", "test")))
     else:
@@ -284,26 +332,25 @@ def _windows(ds, split: str, max_windows: int) -> tuple[np.ndarray, np.ndarray, 
     n = rows.stop - rows.start
     if n == 0:
         raise InputError(f"{ds.path}: the {split} split has no windows; choose another --split")
-    codes, labels = ds.read("seqs", rows), ds.read("labels", rows)
     if n > max_windows:
-        keep = np.sort(np.random.default_rng(0).choice(n, max_windows, replace=False))
-        codes, labels = codes[keep], labels[keep]
-    return codes, labels, n
+        rows = rows.start + np.sort(np.random.default_rng(0).choice(n, max_windows, replace=False))
+    return ds.read("seqs", rows), ds.read("labels", rows), n
 
 
 def check_motif_folder(folder: Path) -> None:
     """Refuse an ``--out`` that is a file, or a folder holding files this command does not write (it is
     replaced as a whole)."""
-    from peakcnn.io.output import check_output_folder
+    from peakcnn.io.output import check_own_folder
 
-    check_output_folder(folder)
-    if folder.is_dir():
-        foreign = sorted(p.name for p in folder.iterdir() if p.name not in OUT_FILES)
-        if foreign:
-            raise InputError(
-                f"{folder}: holds files 'peakcnn motifs' did not write ({', '.join(foreign[:3])}"
-                f"{', ...' if len(foreign) > 3 else ''}), and would be replaced; choose another --out folder"
-            )
+    check_own_folder(folder, OUT_FILES, "'peakcnn motifs'")
+
+
+def remove_motifs(run: Path) -> bool:
+    """Delete ``RUN/motifs`` when it holds only what this command writes: it describes a model that
+    ``train --force`` is replacing. Returns whether it went."""
+    from peakcnn.io.output import remove_own_folder
+
+    return remove_own_folder(Path(run) / "motifs", OUT_FILES, "motifs.json", "'peakcnn motifs'", "'peakcnn motifs'")
 
 
 def find_motifs(
@@ -329,7 +376,7 @@ def find_motifs(
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import SPLITS, Dataset
     from peakcnn.evaluate import dataset_path
-    from peakcnn.io.output import folder_destination, replace_folder, temporary_folder
+    from peakcnn.io.output import folder_destination, make_folder, remove_made_folders, replace_folder, temporary_folder
     from peakcnn.progress import progress_bar
 
     if split not in (*SPLITS, "all"):
@@ -338,6 +385,11 @@ def find_motifs(
         raise InputError(f"--max-windows {max_windows!r}: give a whole number of at least 1")
     if not 0 < max_q <= 1:
         raise InputError(f"--max-q {max_q}: give a q-value threshold, 0 < q <= 1")
+    if not 0 <= threshold < 1:
+        raise InputError(f"--threshold {threshold}: give a fraction of the way from the mean to the largest "
+                         "activation, 0 <= t < 1")  # fmt: skip
+    if motif_db is not None and jaspar_release is not None:
+        raise InputError("--jaspar-release picks a JASPAR release; it does not apply to --motif-db: give one")
     run = Path(run)
     folder = Path(out) if out else run / "motifs"
     check_motif_folder(folder)
@@ -345,10 +397,14 @@ def find_motifs(
     model, meta = load_model(run)
     first_layer(model)  # an ensemble is refused before the data are read
     db = meme_motifs(motif_db) if motif_db else jaspar_motifs(jaspar_group, jaspar_release)
+    caveat = few_targets_warning(db)
+    if caveat:
+        log.warning(f"warning: {caveat}")
     with Dataset(dataset_path(run, meta, dataset)) as ds:
         codes, labels, n_split = _windows(ds, split, max_windows)
         doc = {
             "run": str(run.resolve()),
+            "model_sha256": meta.get("tensors_sha256"),
             "dataset": str(ds.path.resolve()),
             "dataset_sha256": ds.sha256,
             "negatives": ds.attrs.get("negatives", "not recorded"),
@@ -368,16 +424,19 @@ def find_motifs(
         min_width=MIN_WIDTH,
         max_q=max_q,
         database=db.source,
+        warnings=[caveat] if caveat else [],
         filters=rows,
     )
+    made = make_folder(folder.parent)
     tmp = temporary_folder(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         _write_outputs(tmp, doc, found)
         replace_folder(tmp, folder)
-    finally:
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        remove_made_folders(made)
+        raise
     return doc, folder
 
 
@@ -455,11 +514,13 @@ def render(doc: dict, logos: Path, n_logos: int) -> str:
         f"<h1>peakcnn motifs: {_esc(Path(doc['run']).name)}</h1>",
         f"<p>First-layer filters of the network in <code>{_esc(doc['run'])}</code>, read in {window_note} of "
         f"<code>{_esc(doc['dataset'])}</code> (negatives: <b>{_esc(doc['negatives'])}</b>; tasks: "
-        f"{_esc(', '.join(doc['tasks']))}). A site is a stretch whose activation exceeds {doc['threshold']} of the "
-        f"filter's largest; {described} of {len(rows)} filters have at least {doc['min_sites']} sites, and "
+        f"{_esc(', '.join(doc['tasks']))}). A site is a stretch whose activation exceeds the filter's mean "
+        f"activation plus {doc['threshold']} of the way to its largest; {described} of {len(rows)} filters have at "
+        f"least {doc['min_sites']} sites, and "
         f"{len(matched)} match a motif of {_esc(doc['database'])} at q &le; {doc['max_q']} (Tomtom, both strands). "
         "auROC: how well a filter's strongest activation in a window tells peak windows from the others (above 0.5: "
         "the filter fires more in peak windows; below: more in the others).</p>",
+        *(f"<p class='note'>{_esc(w)}</p>" for w in doc["warnings"]),
         _image(logos, f"the {n_logos} filters whose auROC lies furthest from 0.5 (information content, bits)"),
         "<h2>Every filter</h2>",
         table,

@@ -218,8 +218,56 @@ def check_output_folder(path: str | Path) -> Path:
 
 def folder_destination(path: Path) -> Path:
     """The folder an output folder ``path`` is written as: ``path`` itself, or for a symbolic link the folder
-    it points to (so the link stays, for instance to a scratch disk)."""
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
+    it points to (so the link stays, for instance to a scratch disk). Such a folder is built aside and renamed
+    into place as a whole, which the current folder, or one holding it, cannot be: those are refused."""
+    dest = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        here = Path.cwd().resolve()
+    except OSError:  # the current folder was deleted: it holds nothing to protect
+        return dest
+    full = Path(os.path.realpath(dest))
+    if full == here or full in here.parents:
+        raise InputError(f"{path}: is the current folder or holds it, and would be replaced as a whole; give --out "
+                         "a folder of its own, such as a new name inside it")  # fmt: skip
+    return dest
+
+
+def foreign_files(folder: Path, outputs) -> list[str]:
+    """Names in ``folder`` other than ``outputs``."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in outputs)
+
+
+def check_own_folder(folder: Path, outputs, writer: str) -> None:
+    """Refuse an output folder that is a file, or a folder holding anything but ``outputs``, the files that
+    ``writer`` (in words: "an evaluation") writes there: it is replaced as a whole."""
+    check_output_folder(folder)
+    if folder.is_dir():
+        foreign = foreign_files(folder, outputs)
+        if foreign:
+            raise InputError(
+                f"{folder}: holds files {writer} did not write ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}), and would be replaced; choose another --out folder"
+            )
+
+
+def remove_own_folder(folder: Path, outputs, marker: str, writer: str, command: str) -> bool:
+    """Delete ``folder`` when it is a folder (not a link) holding ``marker`` and nothing but ``outputs`` (what
+    ``writer``, in words, writes with ``command``): it describes a model being replaced. Warn and keep it when
+    it holds other files. Returns whether it went."""
+    import logging
+    import shutil
+
+    if not folder.is_dir() or folder.is_symlink() or not (folder / marker).is_file():
+        return False
+    foreign = foreign_files(folder, outputs)
+    if foreign:
+        logging.getLogger(__name__).warning(
+            f"warning: {folder}: kept, as it holds files {writer} did not write ({', '.join(foreign[:3])}); it "
+            f"describes the model being replaced, and {command} will not write over it: move those files out"
+        )
+        return False
+    shutil.rmtree(folder)
+    return True
 
 
 def make_folder(folder: Path) -> list[Path]:
