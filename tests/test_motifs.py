@@ -322,3 +322,20 @@ def test_more_bad_motif_databases(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
         assert not (tmp_path / "m").exists()
+
+
+def test_a_meme_file_with_incomplete_or_repeated_motifs_is_refused(tmp_path):
+    """memelite skips a motif without its whole matrix and keeps one of two motifs of the same name: both
+    would go unnoticed, so the file is refused, naming the motif."""
+    good = _meme(tmp_path / "good.meme").read_text()
+    cases = {
+        "cut.meme": (good.rsplit("\n", 3)[0] + "\n", "has no complete letter-probability matrix"),
+        "bare.meme": (good + "\nMOTIF LONELY one\n", "MOTIF LONELY one has no complete"),
+        "twice.meme": (good + good[good.index("MOTIF M_TGA") : good.index("MOTIF M_EBOX")], "motif ID M_TGA appears"),
+        "twice_named.meme": (good.replace("M_EBOX ebox_like", "M_TGA other"), "motif ID M_TGA appears"),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError, match=message):
+            meme_motifs(tmp_path / name)
+    assert len(meme_motifs(tmp_path / "good.meme").ids) == 32

@@ -227,6 +227,16 @@ def meme_motifs(path: str | Path) -> MotifDatabase:
     if not found:
         raise InputError(f"--motif-db {path}: no MOTIF with a letter-probability matrix; give a file in MEME format")
     keys = list(found)
+    declared = [" ".join(m.decode("utf-8", "replace").split()) for m in re.findall(rb"^MOTIF[ \t]+(.*?)\s*$",
+                                                                                  path.read_bytes(), re.M)]  # fmt: skip
+    missing = [m for m in declared if m not in found]
+    if missing:
+        raise InputError(f"--motif-db {path}: MOTIF {missing[0]} has no complete letter-probability matrix "
+                         f"({len(missing)} of {len(declared)} motifs are incomplete); fix or remove them")  # fmt: skip
+    declared_ids = [m.split(" ")[0] for m in declared]
+    twice = sorted({i for i in declared_ids if declared_ids.count(i) > 1})
+    if twice:
+        raise InputError(f"--motif-db {path}: motif ID {twice[0]} appears more than once; give each motif its own ID")
     return MotifDatabase(
         ids=[k.split(" ")[0] for k in keys],
         names=[k.partition(" ")[2] or k for k in keys],
