@@ -339,3 +339,11 @@ def test_a_meme_file_with_incomplete_or_repeated_motifs_is_refused(tmp_path):
         with pytest.raises(InputError, match=message):
             meme_motifs(tmp_path / name)
     assert len(meme_motifs(tmp_path / "good.meme").ids) == 32
+
+
+def test_meme_files_with_tabs_crlf_and_url_lines_are_read_whole(tmp_path):
+    text = _meme(tmp_path / "db.meme").read_text().replace("MOTIF M_TGA tga_like", "MOTIF\tM_TGA  tga_like ")
+    text = text.replace("letter-probability", "URL http://jaspar.genereg.net/matrix/M_TGA\n\nletter-probability", 1)
+    (tmp_path / "crlf.meme").write_bytes(text.replace("\n", "\r\n").encode())
+    db = meme_motifs(tmp_path / "crlf.meme")
+    assert len(db.ids) == 32 and db.ids[0] == "M_TGA" and db.names[0] == "tga_like"

@@ -281,6 +281,38 @@ def test_demo_does_not_train_over_a_run_it_did_not_make(tmp_path, files, capsys,
         main(["demo", "--out", str(out)])
 
 
+def test_the_current_folder_as_out(tmp_path, files, capsys, monkeypatch):
+    """A data set folder that is the current folder is reused when up to date, refused when it would be
+    rebuilt (replaced as a whole, which the current folder cannot be); a file output named '.' is a folder."""
+    (tmp_path / "data").mkdir()
+    argv = ["-q", "prepare", "--genome", files["g"], "--peaks", files["bed"], "--window", "200"]
+    assert main([*argv, "--out", str(tmp_path / "data")]) == 0
+    monkeypatch.chdir(tmp_path / "data")
+    before = _snapshot(tmp_path / "data")
+    assert main([*argv, "--out", "."]) == 0  # up to date: reused in place
+    assert main([*argv, "--out", ".", "--force", "--window", "300"]) == 2
+    assert ".: is the current folder or holds it" in _one_error(capsys)
+    assert _snapshot(tmp_path / "data") == before
+    assert _predict(files, ".") == 2
+    assert ".: is a folder; give a file name" in _one_error(capsys)
+
+
+def test_check_not_current_folder_compares_the_folders_themselves(tmp_path, monkeypatch):
+    from peakcnn.errors import InputError
+    from peakcnn.io.output import check_not_current_folder
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    monkeypatch.chdir(tmp_path / "a" / "b")
+    for refused in (".", "..", str(tmp_path), str(tmp_path / "link"), "../../link/b"):
+        with pytest.raises(InputError, match="is the current folder or holds it"):
+            check_not_current_folder(refused)
+    for allowed in ("new", "../c", str(tmp_path / "a" / "b" / "inside")):
+        check_not_current_folder(allowed)
+    (tmp_path / "a" / "c").mkdir()
+    check_not_current_folder("../c")
+
+
 def test_demo_replaces_only_its_own_data_set_and_knows_its_run_when_moved(tmp_path, capsys, monkeypatch):
     """OUT/dataset holding another data set is refused before any work (the demo has no --force to give);
     the demo's own from another version is rebuilt there (force); a demo folder moved elsewhere keeps its

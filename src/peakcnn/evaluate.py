@@ -30,6 +30,7 @@ from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
 from peakcnn.inference import best_device, check_shifts
 from peakcnn.io.output import (
+    check_not_current_folder,
     check_own_folder,
     folder_destination,
     remove_own_folder,
@@ -507,6 +508,7 @@ def evaluate(
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     folder = Path(out) if out else _run_folder(run) / f"eval_{split}"
     check_evaluation_folder(folder)
+    check_not_current_folder(folder)
     folder = folder_destination(folder)
     doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts, shifts_name)
     tmp = temporary_folder(folder)  # this process's own: no one else's file or evaluation is touched

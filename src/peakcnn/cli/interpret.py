@@ -80,7 +80,8 @@ def _register_motifs(sub) -> None:
         type=number_argument(float, "number", lambda v: 0 <= v < 1, "must lie in [0, 1)"),
         default=THRESHOLD,
         metavar="F",
-        help=f"a site's activation exceeds mean + F * (max - mean) of the filter's (default {THRESHOLD}, as Basset)",
+        help=f"a site's activation exceeds mean + F * (max - mean) of the filter's, 0 <= F < 1 (default {THRESHOLD}, "
+        "as Basset)",
     )
     db = p.add_mutually_exclusive_group()
     db.add_argument(

@@ -34,7 +34,13 @@ from peakcnn.data.store import DATASET_FILE, write_dataset
 from peakcnn.data.summary import gc_warnings, n_warnings, table_stats
 from peakcnn.errors import InputError, OutputError
 from peakcnn.io.bed import read_peaks, task_name, task_name_problem, write_bed
-from peakcnn.io.output import check_output_folder, folder_destination, replace_folder, temporary_folder
+from peakcnn.io.output import (
+    check_not_current_folder,
+    check_output_folder,
+    folder_destination,
+    replace_folder,
+    temporary_folder,
+)
 from peakcnn.modelconfig import shortest_window
 from peakcnn.runconfig import check_flag
 
@@ -432,6 +438,7 @@ def _prepare(
     if reused is not None:
         log.info("%s: data set is up to date (same inputs and parameters); reusing it", out)
         return reused
+    check_not_current_folder(out)  # a rebuilt data set replaces the folder as a whole
     rng = np.random.default_rng(p["seed"])
     table, report = build_windows(genome, tables, tasks, p, rng, warn, step, exclude=excluded)
     step("writing")

@@ -226,6 +226,7 @@ def meme_motifs(path: str | Path) -> MotifDatabase:
         raise InputError(f"--motif-db {path}: not a MEME motif file ({e}); give a file in MEME format") from None
     if not found:
         raise InputError(f"--motif-db {path}: no MOTIF with a letter-probability matrix; give a file in MEME format")
+    found = {" ".join(k.split()): m for k, m in found.items()}  # memelite versions differ in keeping blanks
     keys = list(found)
     declared = [" ".join(m.decode("utf-8", "replace").split()) for m in re.findall(rb"^MOTIF[ \t]+(.*?)\s*$",
                                                                                   path.read_bytes(), re.M)]  # fmt: skip
@@ -282,7 +283,7 @@ def match(queries: list[np.ndarray], db: MotifDatabase) -> tuple[np.ndarray, np.
         empty = np.zeros((0, len(db.ppms)))
         return empty, empty, empty.astype(np.int64)
     with warnings.catch_warnings():  # memelite's warning of a small database: see few_targets_warning
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.filterwarnings("ignore", message="tomtom was given", category=UserWarning)
         p, _, _, _, strands = tomtom(queries, db.ppms)
     p = np.clip(np.asarray(p, dtype=np.float64), 0, 1)
     q = np.stack([false_discovery_control(row) for row in p])
@@ -386,7 +387,14 @@ def find_motifs(
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import SPLITS, Dataset
     from peakcnn.evaluate import dataset_path
-    from peakcnn.io.output import folder_destination, make_folder, remove_made_folders, replace_folder, temporary_folder
+    from peakcnn.io.output import (
+        check_not_current_folder,
+        folder_destination,
+        make_folder,
+        remove_made_folders,
+        replace_folder,
+        temporary_folder,
+    )
     from peakcnn.progress import progress_bar
 
     if split not in (*SPLITS, "all"):
@@ -403,6 +411,7 @@ def find_motifs(
     run = Path(run)
     folder = Path(out) if out else run / "motifs"
     check_motif_folder(folder)
+    check_not_current_folder(folder)
     folder = folder_destination(folder)
     model, meta = load_model(run)
     first_layer(model)  # an ensemble is refused before the data are read

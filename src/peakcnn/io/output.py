@@ -218,18 +218,26 @@ def check_output_folder(path: str | Path) -> Path:
 
 def folder_destination(path: Path) -> Path:
     """The folder an output folder ``path`` is written as: ``path`` itself, or for a symbolic link the folder
-    it points to (so the link stays, for instance to a scratch disk). Such a folder is built aside and renamed
-    into place as a whole, which the current folder, or one holding it, cannot be: those are refused."""
-    dest = Path(os.path.realpath(path)) if path.is_symlink() else path
+    it points to (so the link stays, for instance to a scratch disk)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def check_not_current_folder(path: Path) -> None:
+    """Refuse an output folder that is built aside and renamed into place as a whole when it is the current
+    folder or holds it: such a folder cannot be renamed while in use. Compared by device and inode, so bind
+    mounts and case-insensitive names are recognised."""
     try:
-        here = Path.cwd().resolve()
-    except OSError:  # the current folder was deleted: it holds nothing to protect
-        return dest
-    full = Path(os.path.realpath(dest))
-    if full == here or full in here.parents:
-        raise InputError(f"{path}: is the current folder or holds it, and would be replaced as a whole; give --out "
-                         "a folder of its own, such as a new name inside it")  # fmt: skip
-    return dest
+        here = Path(os.getcwd())
+        target = os.stat(path)
+    except OSError:  # no current folder (deleted), or no such output folder yet: nothing to protect
+        return
+    for folder in (here, *here.parents):
+        with contextlib.suppress(OSError):
+            if os.path.samestat(target, os.stat(folder)):
+                raise InputError(
+                    f"{path}: is the current folder or holds it, and would be replaced as a whole; give --out a "
+                    "folder of its own, such as a new name inside it"
+                )
 
 
 def foreign_files(folder: Path, outputs) -> list[str]:
