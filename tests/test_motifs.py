@@ -18,6 +18,7 @@ from peakcnn.interpret.motifs import (
     FilterMotifs,
     consensus,
     describe_filters,
+    filter_influence,
     filter_motifs,
     find_motifs,
     jaspar_motifs,
@@ -26,7 +27,7 @@ from peakcnn.interpret.motifs import (
     trim,
 )
 from peakcnn.model import DNASeqClassifier, ModelConfig
-from peakcnn.sequence import codes_to_str, str_to_codes
+from peakcnn.sequence import codes_to_onehot, codes_to_str, str_to_codes
 
 # The synthetic data set plants TGACGTCA in the windows positive for task0 and CACGTG in those of task1.
 DETECTORS = ("TGACGTCA", "CACGTG")
@@ -259,17 +260,17 @@ def test_q_values_are_benjamini_hochberg_and_strands_are_reported(tmp_path):
         assert np.argmin(p[0]) == 0 and "+-"[strands[0, 0]] == strand and q[0, 0] > p[0, 0]
 
 
-def test_rerun_replaces_the_folder_and_the_current_folder_is_refused(tmp_path, monkeypatch, capsys):
+def _detector_run(tmp_path):
+    """The detector model's run, and the motifs command line that reads the synthetic data set's windows
+    and matches them to the MEME file of the planted motifs."""
     make_dataset(tmp_path / "d", n=300, n_tasks=2)
     run = make_run(tmp_path, detector_model(), ["task0", "task1"])
-    argv = [
-        "motifs",
-        str(run),
-        "--dataset",
-        str(tmp_path / "d" / "dataset.h5"),
-        "--motif-db",
-        str(_meme(tmp_path / "db.meme")),
-    ]
+    db = _meme(tmp_path / "db.meme")
+    return run, ["motifs", str(run), "--dataset", str(tmp_path / "d" / "dataset.h5"), "--motif-db", str(db)]
+
+
+def test_rerun_replaces_the_folder_and_the_current_folder_is_refused(tmp_path, monkeypatch, capsys):
+    run, argv = _detector_run(tmp_path)
     assert main([*argv, "--split", "all"]) == 0
     assert main(argv) == 0  # into RUN/motifs again: the test split's figures replace the others
     assert json.loads((run / "motifs" / "motifs.json").read_text())["split"] == "test"
@@ -347,3 +348,45 @@ def test_meme_files_with_tabs_crlf_and_url_lines_are_read_whole(tmp_path):
     (tmp_path / "crlf.meme").write_bytes(text.replace("\n", "\r\n").encode())
     db = meme_motifs(tmp_path / "crlf.meme")
     assert len(db.ids) == 32 and db.ids[0] == "M_TGA" and db.names[0] == "tga_like"
+
+
+def test_influence_equals_scoring_a_network_whose_filter_is_constant():
+    """Replacing a filter's output by its mean is the same as giving that filter no weights and the bias
+    that batch norm and ReLU turn into the mean; the scores of such a network, computed by the model's own
+    forward, give the influence and logit change."""
+    import copy
+
+    model = tiny_model(n_tasks=2, seed=3)
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 5, (30, 200)).astype(np.uint8)
+    found = filter_motifs(model, codes, (rng.random((30, 2)) < 0.5).astype(np.uint8))
+    spread, shift = filter_influence(model, codes, found.mean_activation, batch_size=7)
+    x = torch.as_tensor(codes_to_onehot(codes))
+    with torch.no_grad():
+        base = model(x)
+        for f, mean in enumerate(found.mean_activation):
+            constant = copy.deepcopy(model)
+            conv, bn = constant.trunk[0], constant.trunk[1]
+            conv.weight[f] = 0
+            scale = torch.sqrt(bn.running_var[f] + bn.eps) / bn.weight[f]
+            conv.bias[f] = (float(mean) - bn.bias[f]) * scale + bn.running_mean[f]
+            out = constant(x)
+            want = ((torch.sigmoid(out) - torch.sigmoid(base)) ** 2).mean().item()
+            assert spread[f] == pytest.approx(want, rel=1e-4, abs=1e-9)
+            assert shift[f] == pytest.approx((out - base).mean().item(), rel=1e-4, abs=1e-6)
+    assert spread.max() > 0
+
+
+def test_cli_influence_ranks_the_filters(tmp_path, capsys):
+    run, argv = _detector_run(tmp_path)
+    assert main([*argv, "--influence", "25"]) == 0
+    assert "influence measured on 25 windows" in capsys.readouterr().out
+    doc = json.loads((run / "motifs" / "motifs.json").read_text())
+    assert doc["influence_windows"] == 25 and all(r["influence"] is not None for r in doc["filters"])
+    assert "Basset's filter influence" in (run / "motifs" / "report.html").read_text()
+    header = (run / "motifs" / "motifs.tsv").read_text().splitlines()[0].split("\t")
+    assert header[-2:] == ["influence", "logit_change"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--influence", "-1"])
+    assert main(argv) == 0  # without --influence the columns stay empty
+    assert json.loads((run / "motifs" / "motifs.json").read_text())["filters"][0]["influence"] is None

@@ -102,6 +102,14 @@ def _register_motifs(sub) -> None:
         help="a database motif matches a filter at Tomtom q-value <= Q (default 0.05)",
     )
     p.add_argument(
+        "--influence",
+        type=number_argument(int, "whole number", lambda v: v >= 0, "must be 0 or more"),
+        default=0,
+        metavar="N",
+        help="Basset's filter influence: score N of the windows again with each filter replaced by its mean "
+        "activation, and rank filters by the change (N x filters forward passes; default 0: skipped)",
+    )
+    p.add_argument(
         "--out", metavar="DIR", help="output folder (default RUN/motifs); an earlier motifs folder there is replaced"
     )
     add_device_option(p)
@@ -123,6 +131,7 @@ def run_motifs(args) -> int:
         jaspar_release=args.jaspar_release,
         motif_db=args.motif_db,
         max_q=args.max_q,
+        influence=args.influence,
         device=args.device,
         progress=show_progress(args),
     )
@@ -132,11 +141,13 @@ def run_motifs(args) -> int:
         f"motifs: {len(rows)} filters read in {doc['windows']:,} windows ({doc['split']} split); "
         f"{sum(r['bits'] is not None for r in rows)} with a motif, {len(matched)} matching {doc['database']} "
         f"at q <= {doc['max_q']}"
+        + (f"; influence measured on {doc['influence_windows']:,} windows" if doc["influence_windows"] else "")
     )
     for r in sorted(matched, key=rank)[:10]:
         auroc = "n/a" if r["auroc"] is None else f"{r['auroc']:.3f}"
-        print(f"  filter {r['filter']}: auROC {auroc}, {r['consensus']} ~ {r['match_name']} ({r['match_id']}), "
-              f"q={r['q_value']:.1e}")  # fmt: skip
+        influence = "" if r["influence"] is None else f", influence {r['influence']:.1e}"
+        print(f"  filter {r['filter']}: auROC {auroc}{influence}, {r['consensus']} ~ {r['match_name']} "
+              f"({r['match_id']}), q={r['q_value']:.1e}")  # fmt: skip
     print(f"report: {folder / 'report.html'}")
     return 0
 

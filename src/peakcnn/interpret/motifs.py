@@ -137,6 +137,47 @@ def filter_motifs(
                         mean_activation=mean, cutoff=cutoff, auroc=auroc)  # fmt: skip
 
 
+def filter_influence(
+    model: nn.Module,
+    codes: np.ndarray,
+    mean_activation: np.ndarray,
+    batch_size: int = 64,
+    device=None,
+    progress=None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Basset's filter influence: each first-layer filter's output (after batch norm and ReLU) is replaced
+    by its mean activation ``mean_activation`` ``(F,)`` at every position, and the windows ``codes`` are
+    scored again. Returns per filter the mean squared change of the probabilities over windows and tasks,
+    and the mean change of the logits (negative: the filter raises the predictions). ``progress`` is called
+    with the windows of each batch, once per filter."""
+    from peakcnn.inference import best_device, inference_mode
+    from peakcnn.sequence import codes_to_onehot_torch
+
+    layer = first_layer(model)
+    n_filters = layer[0].out_channels
+    dev = best_device(device)
+    squared = np.zeros(n_filters, np.float64)
+    shifted = np.zeros(n_filters, np.float64)
+    with inference_mode(model, dev) as net:
+        rest = nn.Sequential(*net.trunk[3:], net.head)
+        means = torch.as_tensor(mean_activation, dtype=torch.float32, device=dev)
+        for i in range(0, len(codes), batch_size):
+            x = codes_to_onehot_torch(torch.as_tensor(codes[i : i + batch_size], device=dev), dtype=torch.float32)
+            a = layer(x).float()
+            logits = rest(a).float()
+            p = torch.sigmoid(logits)
+            for f in range(n_filters):
+                ablated = a.clone()
+                ablated[:, f, :] = means[f]
+                changed = rest(ablated).float()
+                squared[f] += ((torch.sigmoid(changed) - p) ** 2).mean(dim=1).sum().item()
+                shifted[f] += (changed - logits).mean(dim=1).sum().item()
+                if progress:
+                    progress(len(x))
+    n = max(len(codes), 1)
+    return squared / n, shifted / n
+
+
 def probabilities(counts: np.ndarray, pseudocount: float = PSEUDOCOUNT) -> np.ndarray:
     """Base counts ``(4, K)`` -> probabilities, each column with ``pseudocount`` spread over the bases."""
     counts = np.asarray(counts, dtype=np.float64) + pseudocount / 4
@@ -298,7 +339,7 @@ MAX_WINDOWS = 5000
 MAX_LOGOS = 24
 OUT_FILES = ("motifs.tsv", "motifs.json", "filters.meme", "logos.png", "report.html")
 TSV_COLUMNS = ["filter", "sites", "auroc", "bits", "consensus", "match_id", "match_name", "strand", "p_value",
-               "q_value", "matches", "max_activation", "cutoff"]  # fmt: skip
+               "q_value", "matches", "max_activation", "cutoff", "influence", "logit_change"]  # fmt: skip
 
 
 def describe_filters(found: FilterMotifs, db: MotifDatabase, max_q: float) -> list[dict]:
@@ -312,7 +353,7 @@ def describe_filters(found: FilterMotifs, db: MotifDatabase, max_q: float) -> li
         row = {"filter": f, "sites": int(found.sites[f]), "auroc": auroc, "bits": None,
                "consensus": "", "match_id": "", "match_name": "", "strand": "", "p_value": None, "q_value": None,
                "matches": None, "max_activation": float(found.max_activation[f]),
-               "cutoff": float(found.cutoff[f])}  # fmt: skip
+               "cutoff": float(found.cutoff[f]), "influence": None, "logit_change": None}  # fmt: skip
         if found.sites[f] >= MIN_SITES:
             row["bits"], row["consensus"] = float(information(ppm).sum()), consensus(ppm)
             if ppm.shape[1] >= MIN_WIDTH:
@@ -375,6 +416,7 @@ def find_motifs(
     jaspar_release: str | None = None,
     motif_db=None,
     max_q: float = 0.05,
+    influence: int = 0,
     device=None,
     progress: bool = True,
 ) -> tuple[dict, Path]:
@@ -401,6 +443,8 @@ def find_motifs(
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)} or all")
     if isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1:
         raise InputError(f"--max-windows {max_windows!r}: give a whole number of at least 1")
+    if isinstance(influence, bool) or not isinstance(influence, int) or influence < 0:
+        raise InputError(f"--influence {influence!r}: give a number of windows, 0 to skip")
     if not 0 < max_q <= 1:
         raise InputError(f"--max-q {max_q}: give a q-value threshold, 0 < q <= 1")
     if not 0 <= threshold < 1:
@@ -432,9 +476,17 @@ def find_motifs(
             "windows_in_split": int(n_split),
             "tasks": ds.tasks,
         }
-    with progress_bar(progress, 2 * len(codes), "window", "motifs") as bar:
+    scored = min(influence, len(codes))
+    n_filters = first_layer(model)[0].out_channels
+    with progress_bar(progress, 2 * len(codes) + scored * n_filters, "window", "motifs") as bar:
         found = filter_motifs(model, codes, labels, threshold, device=device, progress=bar.update)
+        if scored:  # the first windows of the (random) sample
+            spread, shift = filter_influence(model, codes[:scored], found.mean_activation, device=device,
+                                             progress=bar.update)  # fmt: skip
     rows = describe_filters(found, db, max_q)
+    if scored:
+        for row, f_spread, f_shift in zip(rows, spread, shift):
+            row.update(influence=float(f_spread), logit_change=float(f_shift))
     doc.update(
         threshold=threshold,
         pseudocount=PSEUDOCOUNT,
@@ -442,6 +494,7 @@ def find_motifs(
         min_sites=MIN_SITES,
         min_width=MIN_WIDTH,
         max_q=max_q,
+        influence_windows=scored,
         database=db.source,
         warnings=[caveat] if caveat else [],
         filters=rows,
@@ -496,15 +549,18 @@ def top_filters(rows: list[dict]) -> list[dict]:
 
 
 def rank(row: dict) -> tuple:
-    """Sort key: filters with a motif first, then by how far their auROC lies from 0.5 either way (a filter
-    that fires in the negatives tells them apart as well; none: as chance), then by sites."""
-    return (row["bits"] is None, -abs((0.5 if row["auroc"] is None else row["auroc"]) - 0.5), -row["sites"])
+    """Sort key: filters with a motif first, then by influence where it was measured, then by how far their
+    auROC lies from 0.5 either way (a filter that fires in the negatives tells them apart as well; none: as
+    chance), then by sites."""
+    auroc = 0.5 if row["auroc"] is None else row["auroc"]
+    return (row["bits"] is None, -(row["influence"] or 0.0), -abs(auroc - 0.5), -row["sites"])
 
 
 def logo_title(row: dict) -> str:
     auroc = "n/a" if row["auroc"] is None else f"{row['auroc']:.2f}"
     best = f"{row['match_name']} ({row['match_id']}), q={row['q_value']:.1e}" if row["match_id"] else "no match"
-    return f"filter {row['filter']}: {row['sites']:,} sites, auROC {auroc}; best: {best}"
+    influence = "" if row["influence"] is None else f", influence {row['influence']:.1e}"
+    return f"filter {row['filter']}: {row['sites']:,} sites, auROC {auroc}{influence}; best: {best}"
 
 
 def render(doc: dict, logos: Path, n_logos: int) -> str:
@@ -519,9 +575,10 @@ def render(doc: dict, logos: Path, n_logos: int) -> str:
         return "" if v is None else format(v, spec)
 
     table = _table(
-        ["filter", "sites", "auROC", "bits", "consensus", "best match", "strand", "p", "q",
-         f"matches (q &le; {doc['max_q']})"],
-        [[str(r["filter"]), f"{r['sites']:,}", num(r["auroc"], ".3f"), num(r["bits"], ".1f"),
+        ["filter", "sites", "auROC", "influence", "logit change", "bits", "consensus", "best match", "strand", "p",
+         "q", f"matches (q &le; {doc['max_q']})"],
+        [[str(r["filter"]), f"{r['sites']:,}", num(r["auroc"], ".3f"), num(r["influence"], ".2e"),
+          num(r["logit_change"], "+.3f"), num(r["bits"], ".1f"),
           f"<code>{_esc(r['consensus'])}</code>", _esc(f"{r['match_name']} {r['match_id']}".strip()), r["strand"],
           num(r["p_value"], ".1e"), num(r["q_value"], ".1e"), "" if r["matches"] is None else str(r["matches"])]
          for r in sorted(rows, key=rank)],
@@ -539,8 +596,21 @@ def render(doc: dict, logos: Path, n_logos: int) -> str:
         f"{len(matched)} match a motif of {_esc(doc['database'])} at q &le; {doc['max_q']} (Tomtom, both strands). "
         "auROC: how well a filter's strongest activation in a window tells peak windows from the others (above 0.5: "
         "the filter fires more in peak windows; below: more in the others).</p>",
+        (
+            f"<p>Influence (Basset's filter influence): each filter's output replaced by its mean activation, "
+            f"{doc['influence_windows']:,} of the windows scored again; the mean squared change of the probabilities, "
+            "and the mean change of the logits (negative: the filter raises the predictions). Filters are ranked by "
+            "influence.</p>"
+            if doc["influence_windows"]
+            else ""
+        ),
         *(f"<p class='note'>{_esc(w)}</p>" for w in doc["warnings"]),
-        _image(logos, f"the {n_logos} filters whose auROC lies furthest from 0.5 (information content, bits)"),
+        _image(
+            logos,
+            f"the {n_logos} filters of highest influence (information content, bits)"
+            if doc["influence_windows"]
+            else f"the {n_logos} filters whose auROC lies furthest from 0.5 (information content, bits)",
+        ),
         "<h2>Every filter</h2>",
         table,
     ]
