@@ -352,16 +352,19 @@ def test_meme_files_with_tabs_crlf_and_url_lines_are_read_whole(tmp_path):
 
 def test_influence_equals_scoring_a_network_whose_filter_is_constant():
     """Replacing a filter's output by its mean is the same as giving that filter no weights and the bias
-    that batch norm and ReLU turn into the mean; the scores of such a network, computed by the model's own
-    forward, give the influence and logit change."""
+    that batch norm and ReLU turn into the mean; the losses of such a network, computed by the model's own
+    forward, give the influence per task and the logit change."""
     import copy
 
     model = tiny_model(n_tasks=2, seed=3)
     rng = np.random.default_rng(4)
     codes = rng.integers(0, 5, (30, 200)).astype(np.uint8)
-    found = filter_motifs(model, codes, (rng.random((30, 2)) < 0.5).astype(np.uint8))
-    spread, shift = filter_influence(model, codes, found.mean_activation, batch_size=7)
-    x = torch.as_tensor(codes_to_onehot(codes))
+    labels = (rng.random((30, 2)) < 0.5).astype(np.uint8)
+    found = filter_motifs(model, codes, labels)
+    per_task, shift = filter_influence(model, codes, labels, found.mean_activation, batch_size=7)
+    assert per_task.shape == (8, 2)
+    x, y = torch.as_tensor(codes_to_onehot(codes)), torch.as_tensor(labels, dtype=torch.float32)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
     with torch.no_grad():
         base = model(x)
         for f, mean in enumerate(found.mean_activation):
@@ -371,10 +374,10 @@ def test_influence_equals_scoring_a_network_whose_filter_is_constant():
             scale = torch.sqrt(bn.running_var[f] + bn.eps) / bn.weight[f]
             conv.bias[f] = (float(mean) - bn.bias[f]) * scale + bn.running_mean[f]
             out = constant(x)
-            want = ((torch.sigmoid(out) - torch.sigmoid(base)) ** 2).mean().item()
-            assert spread[f] == pytest.approx(want, rel=1e-4, abs=1e-9)
+            want = (bce(out, y, reduction="none") - bce(base, y, reduction="none")).mean(dim=0).numpy()
+            np.testing.assert_allclose(per_task[f], want, rtol=1e-4, atol=1e-7)
             assert shift[f] == pytest.approx((out - base).mean().item(), rel=1e-4, abs=1e-6)
-    assert spread.max() > 0
+    assert np.abs(per_task).max() > 0
 
 
 def test_cli_influence_ranks_the_filters(tmp_path, capsys):
@@ -382,7 +385,8 @@ def test_cli_influence_ranks_the_filters(tmp_path, capsys):
     assert main([*argv, "--influence", "25"]) == 0
     assert "influence measured on 25 windows" in capsys.readouterr().out
     doc = json.loads((run / "motifs" / "motifs.json").read_text())
-    assert doc["influence_windows"] == 25 and all(r["influence"] is not None for r in doc["filters"])
+    assert doc["influence_windows"] == 25 and all(len(r["influence_per_task"]) == 2 for r in doc["filters"])
+    assert [r["influence"] for r in doc["filters"]] == [np.mean(r["influence_per_task"]) for r in doc["filters"]]
     assert "Basset's filter influence" in (run / "motifs" / "report.html").read_text()
     header = (run / "motifs" / "motifs.tsv").read_text().splitlines()[0].split("\t")
     assert header[-2:] == ["influence", "logit_change"]

@@ -52,8 +52,10 @@ windows (F: --threshold) are counted base by base.
 Each motif is trimmed of uninformative flanks and matched with Tomtom (memelite) against the JASPAR CORE
 motifs of --jaspar-group (the copy of JASPAR in the pyjaspar package; no network access), or against the
 motifs of a MEME file (--motif-db). Each filter's auROC says how well its strongest activation in a window
-tells peak windows from the others (below 0.5: it fires more in the others); the summary, the logos and
-the report list filters furthest from 0.5 first. Writes motifs.tsv and motifs.json (in filter order),
+tells peak windows from the others (below 0.5: it fires more in the others). --influence N adds Basset's
+filter influence: the rise of the loss on N windows when the filter's output is replaced by its mean. The
+summary, the logos and the report list filters with a motif by influence when it is measured, else by the
+distance of their auROC from 0.5. Writes motifs.tsv and motifs.json (in filter order),
 filters.meme (every filter with a site, for MEME-suite tools), logos.png and report.html to RUN/motifs (or
 --out)."""
 
@@ -106,8 +108,9 @@ def _register_motifs(sub) -> None:
         type=number_argument(int, "whole number", lambda v: v >= 0, "must be 0 or more"),
         default=0,
         metavar="N",
-        help="Basset's filter influence: score N of the windows again with each filter replaced by its mean "
-        "activation, and rank filters by the change (N x filters forward passes; default 0: skipped)",
+        help="Basset's filter influence: score N of the windows (a random subset) again with each filter replaced by "
+        "its mean activation, and rank filters by the rise of the loss (N x filters forward passes; default 0: "
+        "skipped)",
     )
     p.add_argument(
         "--out", metavar="DIR", help="output folder (default RUN/motifs); an earlier motifs folder there is replaced"
@@ -143,11 +146,12 @@ def run_motifs(args) -> int:
         f"at q <= {doc['max_q']}"
         + (f"; influence measured on {doc['influence_windows']:,} windows" if doc["influence_windows"] else "")
     )
-    for r in sorted(matched, key=rank)[:10]:
+    print("by influence:" if doc["influence_windows"] else "by the distance of their auROC from 0.5:")
+    for r in sorted((r for r in rows if r["bits"] is not None), key=rank)[:10]:
         auroc = "n/a" if r["auroc"] is None else f"{r['auroc']:.3f}"
-        influence = "" if r["influence"] is None else f", influence {r['influence']:.1e}"
-        print(f"  filter {r['filter']}: auROC {auroc}{influence}, {r['consensus']} ~ {r['match_name']} "
-              f"({r['match_id']}), q={r['q_value']:.1e}")  # fmt: skip
+        influence = "" if r["influence"] is None else f", influence {r['influence']:+.1e}"
+        match = f"{r['match_name']} ({r['match_id']}), q={r['q_value']:.1e}" if r["match_id"] else "not matched"
+        print(f"  filter {r['filter']}: auROC {auroc}{influence}, {r['consensus']} ~ {match}")
     print(f"report: {folder / 'report.html'}")
     return 0
 

@@ -140,42 +140,46 @@ def filter_motifs(
 def filter_influence(
     model: nn.Module,
     codes: np.ndarray,
+    labels: np.ndarray,
     mean_activation: np.ndarray,
     batch_size: int = 64,
     device=None,
     progress=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Basset's filter influence: each first-layer filter's output (after batch norm and ReLU) is replaced
-    by its mean activation ``mean_activation`` ``(F,)`` at every position, and the windows ``codes`` are
-    scored again. Returns per filter the mean squared change of the probabilities over windows and tasks,
-    and the mean change of the logits (negative: the filter raises the predictions). ``progress`` is called
-    with the windows of each batch, once per filter."""
+    """Basset's filter influence: each first-layer filter's output (after batch norm and ReLU, before
+    pooling) is replaced by its mean activation ``mean_activation`` ``(F,)`` at every position, and the
+    windows ``codes`` are scored again against their ``labels`` ``(N, T)``. Returns the mean change of the
+    binary cross-entropy per filter and task ``(F, T)`` (positive: the filter lowers the loss, so it helps)
+    and the mean change of the logits per filter ``(F,)`` over windows and tasks (negative: the filter
+    raises the predictions). ``progress`` is called with the windows of each batch, once per filter."""
     from peakcnn.inference import best_device, inference_mode
     from peakcnn.sequence import codes_to_onehot_torch
 
     layer = first_layer(model)
     n_filters = layer[0].out_channels
     dev = best_device(device)
-    squared = np.zeros(n_filters, np.float64)
-    shifted = np.zeros(n_filters, np.float64)
+    loss_change = np.zeros((n_filters, labels.shape[1]), np.float64)
+    logit_change = np.zeros(n_filters, np.float64)
+    bce = nn.functional.binary_cross_entropy_with_logits
     with inference_mode(model, dev) as net:
         rest = nn.Sequential(*net.trunk[3:], net.head)
         means = torch.as_tensor(mean_activation, dtype=torch.float32, device=dev)
         for i in range(0, len(codes), batch_size):
             x = codes_to_onehot_torch(torch.as_tensor(codes[i : i + batch_size], device=dev), dtype=torch.float32)
+            y = torch.as_tensor(labels[i : i + batch_size], dtype=torch.float32, device=dev)
             a = layer(x).float()
             logits = rest(a).float()
-            p = torch.sigmoid(logits)
+            loss = bce(logits, y, reduction="none")
             for f in range(n_filters):
                 ablated = a.clone()
                 ablated[:, f, :] = means[f]
                 changed = rest(ablated).float()
-                squared[f] += ((torch.sigmoid(changed) - p) ** 2).mean(dim=1).sum().item()
-                shifted[f] += (changed - logits).mean(dim=1).sum().item()
+                loss_change[f] += (bce(changed, y, reduction="none") - loss).sum(dim=0).double().cpu().numpy()
+                logit_change[f] += (changed - logits).mean(dim=1).sum().item()
                 if progress:
                     progress(len(x))
     n = max(len(codes), 1)
-    return squared / n, shifted / n
+    return loss_change / n, logit_change / n
 
 
 def probabilities(counts: np.ndarray, pseudocount: float = PSEUDOCOUNT) -> np.ndarray:
@@ -353,7 +357,8 @@ def describe_filters(found: FilterMotifs, db: MotifDatabase, max_q: float) -> li
         row = {"filter": f, "sites": int(found.sites[f]), "auroc": auroc, "bits": None,
                "consensus": "", "match_id": "", "match_name": "", "strand": "", "p_value": None, "q_value": None,
                "matches": None, "max_activation": float(found.max_activation[f]),
-               "cutoff": float(found.cutoff[f]), "influence": None, "logit_change": None}  # fmt: skip
+               "cutoff": float(found.cutoff[f]), "influence": None, "logit_change": None,
+               "influence_per_task": None}  # fmt: skip
         if found.sites[f] >= MIN_SITES:
             row["bits"], row["consensus"] = float(information(ppm).sum()), consensus(ppm)
             if ppm.shape[1] >= MIN_WIDTH:
@@ -477,16 +482,21 @@ def find_motifs(
             "tasks": ds.tasks,
         }
     scored = min(influence, len(codes))
+    if 0 < scored < influence:
+        log.info(f"--influence {influence}: {scored:,} windows were read; influence is measured on all of them")
+    # a random subset (seed 0) of the windows read: the data set keeps a split's windows in genome order
+    chosen = np.sort(np.random.default_rng(0).choice(len(codes), scored, replace=False))
     n_filters = first_layer(model)[0].out_channels
     with progress_bar(progress, 2 * len(codes) + scored * n_filters, "window", "motifs") as bar:
         found = filter_motifs(model, codes, labels, threshold, device=device, progress=bar.update)
-        if scored:  # the first windows of the (random) sample
-            spread, shift = filter_influence(model, codes[:scored], found.mean_activation, device=device,
-                                             progress=bar.update)  # fmt: skip
+        if scored:
+            per_task, shift = filter_influence(model, codes[chosen], labels[chosen], found.mean_activation,
+                                               device=device, progress=bar.update)  # fmt: skip
     rows = describe_filters(found, db, max_q)
     if scored:
-        for row, f_spread, f_shift in zip(rows, spread, shift):
-            row.update(influence=float(f_spread), logit_change=float(f_shift))
+        for row, tasks, f_shift in zip(rows, per_task, shift):
+            row.update(influence=float(tasks.mean()), logit_change=float(f_shift),
+                       influence_per_task=[float(v) for v in tasks])  # fmt: skip
     doc.update(
         threshold=threshold,
         pseudocount=PSEUDOCOUNT,
@@ -559,7 +569,7 @@ def rank(row: dict) -> tuple:
 def logo_title(row: dict) -> str:
     auroc = "n/a" if row["auroc"] is None else f"{row['auroc']:.2f}"
     best = f"{row['match_name']} ({row['match_id']}), q={row['q_value']:.1e}" if row["match_id"] else "no match"
-    influence = "" if row["influence"] is None else f", influence {row['influence']:.1e}"
+    influence = "" if row["influence"] is None else f", influence {row['influence']:+.1e}"
     return f"filter {row['filter']}: {row['sites']:,} sites, auROC {auroc}{influence}; best: {best}"
 
 
@@ -598,18 +608,19 @@ def render(doc: dict, logos: Path, n_logos: int) -> str:
         "the filter fires more in peak windows; below: more in the others).</p>",
         (
             f"<p>Influence (Basset's filter influence): each filter's output replaced by its mean activation, "
-            f"{doc['influence_windows']:,} of the windows scored again; the mean squared change of the probabilities, "
-            "and the mean change of the logits (negative: the filter raises the predictions). Filters are ranked by "
-            "influence.</p>"
+            f"{doc['influence_windows']:,} of the windows (a random subset, seed 0) scored again against their "
+            "labels; the mean rise of the binary cross-entropy over windows and tasks (above 0: the filter helps), "
+            "and the mean change of the logits (negative: the filter raises the predictions). Filters with a motif "
+            "are ranked by influence; motifs.json holds each task's influence.</p>"
             if doc["influence_windows"]
             else ""
         ),
         *(f"<p class='note'>{_esc(w)}</p>" for w in doc["warnings"]),
         _image(
             logos,
-            f"the {n_logos} filters of highest influence (information content, bits)"
+            f"the {n_logos} filters with a motif of highest influence (information content, bits)"
             if doc["influence_windows"]
-            else f"the {n_logos} filters whose auROC lies furthest from 0.5 (information content, bits)",
+            else f"the {n_logos} filters with a motif whose auROC lies furthest from 0.5 (information content, bits)",
         ),
         "<h2>Every filter</h2>",
         table,
