@@ -394,3 +394,24 @@ def test_cli_influence_ranks_the_filters(tmp_path, capsys):
         main([*argv, "--influence", "-1"])
     assert main(argv) == 0  # without --influence the columns stay empty
     assert json.loads((run / "motifs" / "motifs.json").read_text())["filters"][0]["influence"] is None
+
+
+def test_influence_needs_the_models_window_and_tasks(tmp_path, capsys):
+    """The filter analysis reads windows of any length and tasks; the influence scores whole windows
+    against the model's tasks, so another window or other tasks are refused with one line."""
+    make_dataset(tmp_path / "short", n=120, n_tasks=2, window=100)
+    make_dataset(tmp_path / "d", n=120, n_tasks=2)
+    db = str(_meme(tmp_path / "db.meme"))
+    run = make_run(tmp_path, detector_model(), ["task0", "task1"])
+    renamed = make_run(tmp_path, detector_model(), ["x", "y"], name="renamed")
+    for model_run, data, message in (
+        (run, tmp_path / "short", "100 bp windows, but the model in"),
+        (renamed, tmp_path / "d", "tasks ['task0', 'task1'] differ from the model's ['x', 'y']"),
+    ):
+        out = tmp_path / f"m_{model_run.name}"
+        argv = ["motifs", str(model_run), "--dataset", str(data / "dataset.h5"), "--motif-db", db, "--out", str(out)]
+        assert main([*argv, "--influence", "5"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "--influence" in err and len(err.splitlines()) == 1
+        assert not out.exists()
+        assert main(argv) == 0  # the filter analysis alone reads them

@@ -394,6 +394,21 @@ def _windows(ds, split: str, max_windows: int) -> tuple[np.ndarray, np.ndarray, 
     return ds.read("seqs", rows), ds.read("labels", rows), n
 
 
+def _check_influence_data(ds, meta: dict, run: Path) -> None:
+    """The influence scores whole windows against their labels: the data set must have the model's window
+    and tasks (the filter analysis alone reads windows of any length and any tasks)."""
+    if ds.window != int(meta["window"]):
+        raise InputError(
+            f"{ds.path}: {ds.window} bp windows, but the model in {run} takes {meta['window']} bp; --influence "
+            f"scores whole windows: give a data set prepared with --window {meta['window']}, or leave out --influence"
+        )
+    if ds.tasks != list(meta["tasks"]):
+        raise InputError(
+            f"{ds.path}: tasks {ds.tasks} differ from the model's {meta['tasks']} ({run}); --influence measures "
+            "the loss against the labels of the model's tasks: give a data set with those tasks, or leave it out"
+        )
+
+
 def check_motif_folder(folder: Path) -> None:
     """Refuse an ``--out`` that is a file, or a folder holding files this command does not write (it is
     replaced as a whole)."""
@@ -469,6 +484,8 @@ def find_motifs(
     if caveat:
         log.warning(f"warning: {caveat}")
     with Dataset(dataset_path(run, meta, dataset)) as ds:
+        if influence:
+            _check_influence_data(ds, meta, run)
         codes, labels, n_split = _windows(ds, split, max_windows)
         doc = {
             "run": str(run.resolve()),
