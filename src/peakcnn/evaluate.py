@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -30,12 +29,11 @@ from peakcnn.ensemble import is_ensemble
 from peakcnn.errors import InputError
 from peakcnn.inference import best_device, check_shifts
 from peakcnn.io.output import (
+    built_aside,
     check_not_current_folder,
     check_own_folder,
     folder_destination,
     remove_own_folder,
-    replace_folder,
-    temporary_folder,
 )
 from peakcnn.metrics import INTERVAL_METHOD, add_intervals, json_safe, multitask_metrics, sigmoid, two_class_tasks
 from peakcnn.runconfig import (
@@ -511,12 +509,6 @@ def evaluate(
     check_not_current_folder(folder)
     folder = folder_destination(folder)
     doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts, shifts_name)
-    tmp = temporary_folder(folder)  # this process's own: no one else's file or evaluation is touched
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp.mkdir()
-    try:
+    with built_aside(folder) as tmp:
         _write_outputs(tmp, doc, arrays, read_history(Path(run) / HISTORY_FILE))
-        replace_folder(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return doc, folder

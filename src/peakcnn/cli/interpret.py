@@ -121,7 +121,7 @@ def _register_motifs(sub) -> None:
 
 def run_motifs(args) -> int:
     from peakcnn.cli.apply import show_progress
-    from peakcnn.interpret.motifs import find_motifs, rank
+    from peakcnn.interpret.motifs import find_motifs, matched_filters, rank
 
     doc, folder = find_motifs(
         args.run,
@@ -139,7 +139,7 @@ def run_motifs(args) -> int:
         progress=show_progress(args),
     )
     rows = doc["filters"]
-    matched = [r for r in rows if r["q_value"] is not None and r["q_value"] <= doc["max_q"]]
+    matched = matched_filters(doc)
     print(
         f"motifs: {len(rows)} filters read in {doc['windows']:,} windows ({doc['split']} split); "
         f"{sum(r['bits'] is not None for r in rows)} with a motif, {len(matched)} matching {doc['database']} "

@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +34,10 @@ from peakcnn.data.summary import gc_warnings, n_warnings, table_stats
 from peakcnn.errors import InputError, OutputError
 from peakcnn.io.bed import read_peaks, task_name, task_name_problem, write_bed
 from peakcnn.io.output import (
+    built_aside,
     check_not_current_folder,
     check_output_folder,
     folder_destination,
-    replace_folder,
-    temporary_folder,
 )
 from peakcnn.modelconfig import shortest_window
 from peakcnn.runconfig import check_flag
@@ -515,23 +513,18 @@ def _prepare(
 def _write_all(out: Path, table, manifest: dict, lengths: dict, window: int, force: bool = False) -> None:
     """Write the three output files into a temporary folder next to ``out``, then move it into place; a
     different data set that another command wrote to ``out`` meanwhile is replaced only with ``force``."""
-    tmp = temporary_folder(out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
-        manifest["dataset_sha256"] = write_dataset(table, tmp / DATASET_FILE)
-        _write_windows_bed(tmp / WINDOWS_BED, table, lengths, window)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        try:
-            _existing(out, manifest["fingerprint"], force, announce=False)
-        except InputError as e:
-            raise InputError(f"{e} (it was written there by another command while this one ran)") from None
-        replace_folder(tmp, out)
+        with built_aside(out) as tmp:
+            manifest["dataset_sha256"] = write_dataset(table, tmp / DATASET_FILE)
+            _write_windows_bed(tmp / WINDOWS_BED, table, lengths, window)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+            try:
+                _existing(out, manifest["fingerprint"], force, announce=False)
+            except InputError as e:
+                raise InputError(f"{e} (it was written there by another command while this one ran)") from None
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG):  # the disk, not the path
             raise OutputError(
                 f"{out}: cannot write the data set ({e.strerror}); free space or choose another --out"
             ) from None
         raise InputError(f"{out}: cannot write the data set ({e.strerror or e}); choose a writable --out") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

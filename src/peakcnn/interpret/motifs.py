@@ -70,6 +70,13 @@ def _unfold(x: torch.Tensor, width: int, pad: int) -> torch.Tensor:
     return x.unfold(2, width, 1).permute(0, 2, 1, 3).reshape(-1, 4 * width)
 
 
+def check_threshold(threshold: float) -> None:
+    """One line unless ``threshold`` is a fraction of the way from the mean to the largest activation."""
+    if not 0 <= threshold < 1:
+        raise InputError(f"--threshold {threshold}: give a fraction of the way from the mean to the largest "
+                         "activation, 0 <= t < 1")  # fmt: skip
+
+
 def filter_motifs(
     model: nn.Module,
     codes: np.ndarray,
@@ -88,9 +95,7 @@ def filter_motifs(
     from peakcnn.inference import best_device, inference_mode
     from peakcnn.sequence import codes_to_onehot_torch
 
-    if not 0 <= threshold < 1:
-        raise InputError(f"--threshold {threshold}: give a fraction of the way from the mean to the largest "
-                         "activation, 0 <= t < 1")  # fmt: skip
+    check_threshold(threshold)
     layer = first_layer(model)
     conv = layer[0]
     width, n_filters, pad = conv.kernel_size[0], conv.out_channels, conv.padding[0]
@@ -171,9 +176,10 @@ def filter_influence(
             logits = rest(a).float()
             loss = bce(logits, y, reduction="none")
             for f in range(n_filters):
-                ablated = a.clone()
-                ablated[:, f, :] = means[f]
-                changed = rest(ablated).float()
+                kept = a[:, f, :].clone()
+                a[:, f, :] = means[f]
+                changed = rest(a).float()
+                a[:, f, :] = kept
                 loss_change[f] += (bce(changed, y, reduction="none") - loss).sum(dim=0).double().cpu().numpy()
                 logit_change[f] += (changed - logits).mean(dim=1).sum().item()
                 if progress:
@@ -260,7 +266,8 @@ def meme_motifs(path: str | Path) -> MotifDatabase:
     if not path.is_file():
         raise InputError(f"--motif-db {path}: not a file; give a motif file in MEME format")
     try:
-        widths = [int(w) for w in re.findall(rb"\bw=\s*(\d+)", path.read_bytes())]
+        text = path.read_bytes()
+        widths = [int(w) for w in re.findall(rb"\bw=\s*(\d+)", text)]
         if any(w > MAX_MOTIF_WIDTH for w in widths):
             raise InputError(f"--motif-db {path}: declares a motif {max(widths):,} columns wide (w=); "
                              f"motifs here hold at most {MAX_MOTIF_WIDTH:,}")  # fmt: skip
@@ -274,7 +281,7 @@ def meme_motifs(path: str | Path) -> MotifDatabase:
     found = {" ".join(k.split()): m for k, m in found.items()}  # memelite versions differ in keeping blanks
     keys = list(found)
     declared = [" ".join(m.decode("utf-8", "replace").split()) for m in re.findall(rb"^MOTIF[ \t]+(.*?)\s*$",
-                                                                                  path.read_bytes(), re.M)]  # fmt: skip
+                                                                                  text, re.M)]  # fmt: skip
     missing = [m for m in declared if m not in found]
     if missing:
         raise InputError(f"--motif-db {path}: MOTIF {missing[0]} has no complete letter-probability matrix "
@@ -444,19 +451,10 @@ def find_motifs(
     the run's own, test split) and matched to JASPAR CORE (``jaspar_group``) or a MEME file (``motif_db``).
     Writes ``motifs.tsv``, ``motifs.json``, ``filters.meme``, ``logos.png`` and ``report.html`` to ``out``
     (default ``RUN/motifs``); returns ``(document, folder)``."""
-    import shutil
-
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import SPLITS, Dataset
     from peakcnn.evaluate import dataset_path
-    from peakcnn.io.output import (
-        check_not_current_folder,
-        folder_destination,
-        make_folder,
-        remove_made_folders,
-        replace_folder,
-        temporary_folder,
-    )
+    from peakcnn.io.output import built_aside, check_not_current_folder, folder_destination
     from peakcnn.progress import progress_bar
 
     if split not in (*SPLITS, "all"):
@@ -467,9 +465,7 @@ def find_motifs(
         raise InputError(f"--influence {influence!r}: give a number of windows, 0 to skip")
     if not 0 < max_q <= 1:
         raise InputError(f"--max-q {max_q}: give a q-value threshold, 0 < q <= 1")
-    if not 0 <= threshold < 1:
-        raise InputError(f"--threshold {threshold}: give a fraction of the way from the mean to the largest "
-                         "activation, 0 <= t < 1")  # fmt: skip
+    check_threshold(threshold)
     if motif_db is not None and jaspar_release is not None:
         raise InputError("--jaspar-release picks a JASPAR release; it does not apply to --motif-db: give one")
     run = Path(run)
@@ -478,7 +474,7 @@ def find_motifs(
     check_not_current_folder(folder)
     folder = folder_destination(folder)
     model, meta = load_model(run)
-    first_layer(model)  # an ensemble is refused before the data are read
+    n_filters = first_layer(model)[0].out_channels  # an ensemble is refused before the data are read
     db = meme_motifs(motif_db) if motif_db else jaspar_motifs(jaspar_group, jaspar_release)
     caveat = few_targets_warning(db)
     if caveat:
@@ -503,7 +499,6 @@ def find_motifs(
         log.info(f"--influence {influence}: {scored:,} windows were read; influence is measured on all of them")
     # a random subset (seed 0) of the windows read: the data set keeps a split's windows in genome order
     chosen = np.sort(np.random.default_rng(0).choice(len(codes), scored, replace=False))
-    n_filters = first_layer(model)[0].out_channels
     with progress_bar(progress, 2 * len(codes) + scored * n_filters, "window", "motifs") as bar:
         found = filter_motifs(model, codes, labels, threshold, device=device, progress=bar.update)
         if scored:
@@ -526,16 +521,8 @@ def find_motifs(
         warnings=[caveat] if caveat else [],
         filters=rows,
     )
-    made = make_folder(folder.parent)
-    tmp = temporary_folder(folder)
-    try:
-        tmp.mkdir()
+    with built_aside(folder) as tmp:
         _write_outputs(tmp, doc, found)
-        replace_folder(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        remove_made_folders(made)
-        raise
     return doc, folder
 
 
@@ -570,6 +557,11 @@ def _write_outputs(folder: Path, doc: dict, found: FilterMotifs) -> None:
     (folder / "report.html").write_text(render(doc, folder / "logos.png", len(shown)), encoding="utf-8")
 
 
+def matched_filters(doc: dict) -> list[dict]:
+    """The filters of a motifs document whose best database match has q <= its ``max_q``."""
+    return [r for r in doc["filters"] if r["q_value"] is not None and r["q_value"] <= doc["max_q"]]
+
+
 def top_filters(rows: list[dict]) -> list[dict]:
     """Filters with enough sites, most telling first (:func:`rank`), at most :data:`MAX_LOGOS`."""
     return sorted((r for r in rows if r["bits"] is not None), key=rank)[:MAX_LOGOS]
@@ -595,7 +587,7 @@ def render(doc: dict, logos: Path, n_logos: int) -> str:
     from peakcnn.report import _CSS, _esc, _image, _table
 
     rows = doc["filters"]
-    matched = [r for r in rows if r["q_value"] is not None and r["q_value"] <= doc["max_q"]]
+    matched = matched_filters(doc)
     described = sum(r["bits"] is not None for r in rows)
 
     def num(v, spec):

@@ -293,6 +293,26 @@ def remove_made_folders(made: list[Path]) -> None:
             folder.rmdir()
 
 
+@contextlib.contextmanager
+def built_aside(folder: Path) -> Iterator[Path]:
+    """A hidden temporary folder beside ``folder`` to fill in the block; renamed to ``folder`` (replacing
+    it) when the block ends. On an error or interruption the temporary folder goes, and so do the parent
+    folders made for it, as far as they are empty."""
+    import shutil
+
+    made = make_folder(folder.parent)
+    tmp = temporary_folder(folder)  # this process's own: no one else's file or folder is touched
+    try:
+        tmp.mkdir()
+        yield tmp
+        replace_folder(tmp, folder)
+    except BaseException:
+        remove_made_folders(made)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def temporary_folder(folder: Path) -> Path:
     """The hidden name beside ``folder`` that this process builds it under (``.DIR.tmp-PID``)."""
     return folder.parent / f".{folder.name}.tmp-{os.getpid()}"
