@@ -169,6 +169,68 @@ def test_vcf_cli_nothing_to_score(tmp_path, genome, capsys):
     assert not out.exists()
 
 
+def test_vcf_is_streamed_checked_first_and_written_chunk_by_chunk(tmp_path, genome, monkeypatch):
+    """The VCF is read twice and never held whole: the first chunk is scored while the second reading has
+    yielded only that chunk's alleles, and a malformed last line stops the command before any window is
+    scored, with no output."""
+    import peakcnn.variants as variants
+
+    read = variants.iter_vcf
+    readings: list[list[int]] = []  # alleles yielded so far, per reading
+
+    def counting(path, report):
+        readings.append([0])
+        for v in read(path, report):
+            readings[-1][0] += 1
+            yield v
+
+    seen_at_scoring = []
+    score = variants.score_windows
+    monkeypatch.setattr(variants, "iter_vcf", counting)
+    monkeypatch.setattr(variants, "VARIANT_CHUNK", 2)
+    monkeypatch.setattr(
+        variants, "score_windows", lambda m, r, a, **k: seen_at_scoring.append(readings[-1][0]) or score(m, r, a, **k)
+    )
+    run = make_run(tmp_path, motif_model(), ["m"])
+    vcf, out = tmp_path / "v.vcf", tmp_path / "s.tsv"
+    body = "".join(f"chr1\t{pos}\tv{pos}\tA\tC\n" for pos in range(10, 20))
+    vcf.write_text("#CHROM\tPOS\tID\tREF\tALT\n" + body)
+    argv = ["-q", "variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]
+    assert main(argv) == 0
+    assert [r[0] for r in readings] == [10, 10] and seen_at_scoring == [2, 4, 6, 8, 10]
+    assert [ln.split("\t")[2] for ln in out.read_text().splitlines()[1:]] == [f"v{p}" for p in range(10, 20)]
+
+    out.unlink()
+    readings.clear()
+    seen_at_scoring.clear()
+    vcf.write_text("#CHROM\tPOS\tID\tREF\tALT\n" + body + "chr1\tx\t.\tA\tC\n")
+    assert main(argv) == 2 and seen_at_scoring == [] and len(readings) == 1 and not out.exists()
+
+
+def test_vcf_changed_while_read_is_one_line(tmp_path, genome, monkeypatch, capsys):
+    import peakcnn.variants as variants
+
+    read, calls = variants.iter_vcf, []
+
+    def second_reading_shorter(path, report):
+        calls.append(1)
+        it = read(path, report)
+        if len(calls) == 2:
+            next(it)
+        return it
+
+    monkeypatch.setattr(variants, "iter_vcf", second_reading_shorter)
+    run = make_run(tmp_path, motif_model(), ["m"])
+    vcf, out = tmp_path / "v.vcf", tmp_path / "s.tsv"
+    vcf.write_text("#CHROM\tPOS\tID\tREF\tALT\nchr1\t10\t.\tA\tC\nchr1\t11\t.\tA\tC\n")
+    argv = ["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]
+    before = set(tmp_path.rglob("*"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"peakcnn: error: {vcf}: changed while it was read (2 alleles, then 1); score a copy"]
+    assert set(tmp_path.rglob("*")) == before  # nothing half-written, not even a temporary file
+
+
 def test_cli_scores_the_mean_of_both_strands(tmp_path, genome):
     """With a model that is not strand-symmetric, p_ref and p_alt are the mean of the probabilities of each
     window and its reverse complement (computed here with the plain network, no folding)."""

@@ -9,8 +9,10 @@ log-odds ratio ``logit(p_alt) - logit(p_ref)``.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +20,7 @@ import torch
 from torch import nn
 
 from peakcnn.inference import predict
-from peakcnn.io.vcf import Variant
+from peakcnn.io.vcf import Variant, VcfReport, iter_vcf
 from peakcnn.metrics import sigmoid
 from peakcnn.sequence import N_CODE, str_to_codes
 
@@ -97,49 +99,34 @@ def score_windows(
     )
 
 
-def _resolve(variants: list[Variant], genome, vcf) -> tuple[list[tuple[Variant, str]], int]:
-    """Variants with their genome chromosome; unknown chromosomes and positions past the end are skipped."""
+@dataclass
+class _Survey:
+    """What a first reading of a VCF finds: the skips (``report``), the genome chromosome of each VCF name
+    that has one, and the alleles left to score."""
+
+    report: VcfReport
+    mapping: dict[str, str]
+    n_scored: int
+
+
+def _survey(vcf, genome) -> _Survey:
+    """Read the whole VCF once without keeping its alleles: every line is checked, the chromosome names are
+    matched to the genome (an error listing both sides when none matches), and the skips are warned about,
+    all before any window is scored."""
+    from peakcnn.errors import InputError
     from peakcnn.io.fasta import resolve_chroms
 
-    mapping = {}
-    if variants:
-        names = [v.chrom for v in variants]
-        mapping, _ = resolve_chroms(names, genome, str(vcf), what="variants", holder="VCF")
-    kept = [(v, mapping[v.chrom]) for v in variants if v.chrom in mapping]
-    inside = [(v, c) for v, c in kept if v.pos - 1 + len(v.ref) <= genome.lengths[c]]
-    if len(inside) < len(kept):
-        v, c = next((v, c) for v, c in kept if v.pos - 1 + len(v.ref) > genome.lengths[c])
-        log.warning(
-            "warning: %s: %d variant(s) past their chromosome's end skipped (first: line %d, %s:%d, "
-            "length %d); is the VCF for this genome assembly?",
-            vcf,
-            len(kept) - len(inside),
-            v.line,
-            v.chrom,
-            v.pos,
-            genome.lengths[c],
-        )
-    return inside, len(variants) - len(inside)
-
-
-def score_vcf(
-    model: nn.Module,
-    tasks: list[str],
-    window: int,
-    genome,
-    vcf,
-    out,
-    device=None,
-    progress: bool = False,
-) -> int:
-    """Score every scoreable allele of ``vcf`` and write the TSV ``out``; returns the number of rows.
-    ``progress`` shows a bar of the windows scored (two per allele)."""
-    from peakcnn.errors import InputError
-    from peakcnn.io.output import format_float, write_table
-    from peakcnn.io.vcf import read_vcf
-    from peakcnn.progress import progress_bar
-
-    variants, report = read_vcf(vcf)
+    report, names, lengths = VcfReport(), Counter(), {}
+    past, first_past = 0, None
+    for v in iter_vcf(vcf, report):
+        names[v.chrom] += 1
+        if v.chrom not in lengths:
+            c = genome.resolve(v.chrom)
+            lengths[v.chrom] = genome.lengths[c] if c is not None else None
+        length = lengths[v.chrom]
+        if length is not None and v.pos - 1 + len(v.ref) > length:
+            past += 1
+            first_past = first_past or (v, length)
     if report.records == 0:
         raise InputError(f"{vcf}: no variant records after the header; nothing to score")
     if report.no_alt:
@@ -158,36 +145,91 @@ def score_vcf(
             report.symbolic,
             "; ".join(report.symbolic_examples),
         )
-    todo, _ = _resolve(variants, genome, vcf)
-    if not todo:
+    mapping = resolve_chroms(names, genome, str(vcf), what="variants", holder="VCF")[0] if names else {}
+    if past:
+        v, length = first_past
+        log.warning(
+            "warning: %s: %d variant(s) past their chromosome's end skipped (first: line %d, %s:%d, "
+            "length %d); is the VCF for this genome assembly?",
+            vcf,
+            past,
+            v.line,
+            v.chrom,
+            v.pos,
+            length,
+        )
+    n_scored = sum(n for name, n in names.items() if name in mapping) - past
+    if not n_scored:
         raise InputError(f"{vcf}: no variant left to score (see the warnings above)")
-    match, parts = [], []
-    with progress_bar(progress, 2 * len(todo), "window", "variants") as bar:
-        for lo in range(0, len(todo), VARIANT_CHUNK):  # windows of a chunk of alleles at a time: bounded memory
+    return _Survey(report, mapping, n_scored)
+
+
+def _scoreable(vcf, genome, survey: _Survey) -> Iterator[tuple[Variant, str]]:
+    """The alleles :func:`_survey` counted as scoreable, read again in file order with their genome
+    chromosome; a file that gives another number of them this time is refused."""
+    from peakcnn.errors import InputError
+
+    n = 0
+    for v in iter_vcf(vcf, VcfReport()):
+        c = survey.mapping.get(v.chrom)
+        if c is not None and v.pos - 1 + len(v.ref) <= genome.lengths[c]:
+            n += 1
+            yield v, c
+    if n != survey.n_scored:
+        raise InputError(f"{vcf}: changed while it was read ({survey.n_scored} alleles, then {n}); score a copy")
+
+
+def score_vcf(
+    model: nn.Module,
+    tasks: list[str],
+    window: int,
+    genome,
+    vcf,
+    out,
+    device=None,
+    progress: bool = False,
+) -> int:
+    """Score every scoreable allele of ``vcf`` and write the TSV ``out``; returns the number of rows.
+    ``progress`` shows a bar of the windows scored (two per allele).
+
+    The VCF is read twice and never held whole: once to check it and count what it holds
+    (:func:`_survey`), once to score its alleles :data:`VARIANT_CHUNK` at a time, each chunk's rows written
+    before the next is read. Memory does not grow with the number of variants."""
+    from peakcnn.io.output import format_float, write_table
+    from peakcnn.progress import progress_bar
+
+    survey = _survey(vcf, genome)
+    mismatch = {"count": 0, "first": None}
+
+    def rows(bar) -> Iterator[list]:
+        todo = _scoreable(vcf, genome, survey)
+        while chunk := list(itertools.islice(todo, VARIANT_CHUNK)):  # bounded memory
             wins = []
-            for v, c in todo[lo : lo + VARIANT_CHUNK]:
+            for v, c in chunk:
                 genome.codes(c)  # the whole chromosome, read once and cached: a read per window costs ~1000x more
                 wins.append(variant_windows(genome, c, v, window))
             ref, alt = np.stack([w[0] for w in wins]), np.stack([w[1] for w in wins])
-            match += [w[2] for w in wins]
             s = score_windows(model, ref, alt, device=device, progress=bar.update)
-            parts.append(np.stack([s.p_ref, s.p_alt, s.diff, s.log_odds], axis=-1).reshape(len(wins), -1))
-    if not all(match):
-        first = todo[match.index(False)][0]
+            per_task = np.stack([s.p_ref, s.p_alt, s.diff, s.log_odds], axis=-1).reshape(len(wins), -1)
+            for (v, _), (_, _, match), r in zip(chunk, wins, per_task.tolist(), strict=True):
+                if not match:
+                    mismatch["count"] += 1
+                    mismatch["first"] = mismatch["first"] or v
+                yield [v.chrom, v.pos, v.id, v.ref, v.alt, int(match)] + [format_float(x) for x in r]
+
+    cols = [f"{t}_{k}" for t in tasks for k in ("p_ref", "p_alt", "diff", "log_odds")]
+    with progress_bar(progress, 2 * survey.n_scored, "window", "variants") as bar:
+        n = write_table(out, ["chrom", "pos", "id", "ref", "alt", "ref_match"] + cols, rows(bar))
+    if mismatch["count"]:
+        first = mismatch["first"]
         log.warning(
             "warning: %s: %d variant(s) whose REF differs from the genome (ref_match=0; first: line %d, "
             "%s:%d REF %s); scored from the genome's bases",
             vcf,
-            match.count(False),
+            mismatch["count"],
             first.line,
             first.chrom,
             first.pos,
             first.ref,
         )
-    cols = [f"{t}_{k}" for t in tasks for k in ("p_ref", "p_alt", "diff", "log_odds")]
-    per_task = np.concatenate(parts)
-    rows = (
-        [v.chrom, v.pos, v.id, v.ref, v.alt, int(m)] + [format_float(x) for x in r]
-        for (v, _), m, r in zip(todo, match, per_task.tolist(), strict=False)
-    )
-    return write_table(out, ["chrom", "pos", "id", "ref", "alt", "ref_match"] + cols, rows)
+    return n

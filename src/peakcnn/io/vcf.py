@@ -92,7 +92,7 @@ def _parse_record(path: Path, lineno: int, line: str, report: VcfReport) -> Iter
 
 
 def read_vcf(path: str | Path) -> tuple[list[Variant], VcfReport]:
-    """Read every scoreable allele of a VCF.
+    """Read every scoreable allele of a VCF into a list (:func:`iter_vcf` reads them one at a time).
 
     Parameters
     ----------
@@ -110,10 +110,21 @@ def read_vcf(path: str | Path) -> tuple[list[Variant], VcfReport]:
         Missing file, no ``#CHROM`` header line before the first record, a header line after the records,
         malformed record.
     """
+    report = VcfReport()
+    return list(iter_vcf(path, report)), report
+
+
+def iter_vcf(path: str | Path, report: VcfReport) -> Iterator[Variant]:
+    """The scoreable alleles of a VCF one at a time, in file order, counting what is skipped in ``report``
+    (filled in as the file is read, complete when the iterator is exhausted). A missing file is refused at
+    once; the other :class:`~peakcnn.errors.InputError` cases of :func:`read_vcf` are raised at the line at
+    fault, as the reading reaches it."""
     path = Path(path)
     check_input_file(path, "VCF file", "--vcf")
-    variants: list[Variant] = []
-    report = VcfReport()
+    return _records(path, report)
+
+
+def _records(path: Path, report: VcfReport) -> Iterator[Variant]:
     header = records = False
     try:
         with open_text(path, "VCF") as fh:
@@ -138,9 +149,8 @@ def read_vcf(path: str | Path) -> tuple[list[Variant], VcfReport]:
                         "is this a VCF? add the header"
                     )
                 records = True
-                variants.extend(_parse_record(path, lineno, line, report))
+                yield from _parse_record(path, lineno, line, report)
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read ({e}); check the file is intact") from None
     if not header:
         raise InputError(f"{path}: no '#CHROM' header line; is this a VCF?")
-    return variants, report
