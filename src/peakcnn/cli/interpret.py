@@ -1,5 +1,6 @@
 """``peakcnn ism``: in-silico saturation mutagenesis of a genome region or of FASTA sequences; ``peakcnn motifs``:
-the motifs of the first-layer filters, matched to JASPAR."""
+the motifs of the first-layer filters, matched to JASPAR; ``peakcnn attribute``: DeepLIFT/SHAP attributions of
+BED regions or FASTA sequences."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def register(sub) -> None:
     add_device_option(p)
     p.set_defaults(func=run_ism)
     _register_motifs(sub)
+    _register_attribute(sub)
 
 
 MOTIFS_DESCRIPTION = """Turn each first-layer filter of RUN's network into a motif, as Basset's filter analysis
@@ -221,8 +223,9 @@ def _fasta_inputs(args, window: int):
     return out
 
 
-def _check_prefix(prefix: str) -> None:
-    """Fail in one line when ``--out`` names a folder rather than a prefix of file names."""
+def _check_prefix(prefix: str, files: str = ".npy/.tsv/.png") -> None:
+    """Fail in one line when ``--out`` names a folder rather than a prefix of file names (``files``: the
+    extensions written, for the message)."""
     from pathlib import Path
 
     from peakcnn.errors import InputError
@@ -236,7 +239,7 @@ def _check_prefix(prefix: str) -> None:
         inside = Path(prefix) / "out"
         raise InputError(
             f"--out {prefix}: is a folder, not a prefix of file names; give a prefix such as {inside} "
-            f"(writes {inside}.npy/.tsv/.png)"
+            f"(writes {inside}{files})"
         )
 
 
@@ -321,7 +324,7 @@ def _write(prefix: str, delta, x, tasks: list[str], first: int, title: str, plot
         _remove_older_figure(prefix + ".png")
 
 
-def _remove_older_figure(path: str) -> None:
+def _remove_older_figure(path: str, command: str = "ism") -> None:
     """Remove a figure an earlier run wrote under the same prefix, which would not show the new effects."""
     from pathlib import Path
 
@@ -334,7 +337,182 @@ def _remove_older_figure(path: str) -> None:
         figure.unlink()
     except OSError as e:
         raise InputError(
-            f"{path}: an older figure that does not show these effects cannot be removed: "
+            f"{path}: an older figure that does not show these {_SHOWN[command]} cannot be removed: "
             f"{e.strerror}; remove it, or run without --no-plot"
         ) from None
-    log.info("ism: removed %s, an older figure that does not show these effects", path)
+    log.info("%s: removed %s, an older figure that does not show these %s", command, path, _SHOWN[command])
+
+
+ATTRIBUTE_DESCRIPTION = """Attribute one task's logit to the bases of each window with DeepLIFT/SHAP: each window
+is compared with --shuffles dinucleotide shuffles of itself (seeded by --seed and the window's number, so a
+window's scores do not depend on the others), and the multipliers of DeepLIFT (tangermeme's implementation:
+rescale rule for ReLU, max rule for max-pooling) are averaged over them. Windows are placed as 'predict'
+places them (--bed: centred on each region's summit or midpoint, as in training; --fasta: records N-padded
+or centre-cropped). Writes PREFIX.hyp.npz (hypothetical contributions of every base at every position) and
+PREFIX.ohe.npz (the one-hot windows), both float32 (windows, 4, W) under the name arr_0, the inputs of
+TF-MoDISco (modisco motifs -s PREFIX.ohe.npz -a PREFIX.hyp.npz -n 2000); PREFIX.tsv (one row per window:
+its logit, its references' mean logit, the sum of its contributions and how far that sum is from the
+difference of the two, which DeepLIFT makes 0); PREFIX.json (the settings); and PREFIX.png (contribution
+logos of the windows with the highest logits, over the 100 bp where their contributions are strongest)."""
+
+
+def _register_attribute(sub) -> None:
+    from peakcnn.cli.prepare import non_negative_int, positive_int
+
+    p = sub.add_parser(
+        "attribute", help="DeepLIFT/SHAP attributions (TF-MoDISco inputs, logos)", description=ATTRIBUTE_DESCRIPTION
+    )
+    p.add_argument("run", metavar="RUN", help="run folder written by 'peakcnn train' or 'peakcnn ensemble'")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--bed", metavar="REGIONS", help="BED/narrowPeak regions (needs --genome)")
+    src.add_argument("--fasta", metavar="SEQS", help="FASTA of sequences")
+    p.add_argument("--genome", metavar="FASTA", help="genome FASTA for --bed")
+    p.add_argument("--chrom-alias", metavar="TSV", help="chromAlias TSV of equivalent chromosome names")
+    p.add_argument("--task", metavar="NAME", help="task attributed (needed when the run has several)")
+    p.add_argument(
+        "--shuffles", type=positive_int, default=20, metavar="K", help="dinucleotide-shuffled references (default 20)"
+    )
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the references (default 0)")
+    p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix (PREFIX.hyp.npz/.ohe.npz/.tsv/...)")
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG (an older PREFIX.png is removed)")
+    add_device_option(p)
+    p.set_defaults(func=run_attribute)
+
+
+_SHOWN = {"ism": "effects", "attribute": "contributions"}
+ATTRIBUTE_FILES = (".hyp.npz", ".ohe.npz", ".tsv", ".json", ".png")
+
+
+def _task_index(args, tasks: list[str]) -> int:
+    from peakcnn.errors import InputError
+    from peakcnn.io.chromnames import format_names
+
+    if args.task is None:
+        if len(tasks) == 1:
+            return 0
+        raise InputError(f"{args.run}: the run has {len(tasks)} tasks ({format_names(tasks)}); choose one with --task")
+    if args.task not in tasks:
+        raise InputError(f"--task {args.task}: not a task of {args.run} (its tasks: {format_names(tasks)})")
+    return tasks.index(args.task)
+
+
+def _attribute_inputs(args, meta: dict, window: int):
+    """Window codes ``(n, W)``, the TSV's leading columns and rows, and per window a label and the coordinate
+    of its first base (1-based) for the figure."""
+    from peakcnn.apply import bed_regions, fasta_codes, region_codes
+    from peakcnn.cli.apply import _genome, note_unused_genome
+    from peakcnn.errors import InputError
+
+    if args.bed:
+        if not args.genome:
+            raise InputError("attribute --bed needs --genome FASTA to read the regions' sequence")
+        genome = _genome(args, meta)
+        regions = bed_regions(args.bed, genome, window, meta.get("center") or "summit")
+        codes = region_codes(regions, genome, window)
+        header = ["chrom", "start", "end", "name", "window_start", "window_end"]
+        keys = [
+            [c, s, e, nm, w, w + window]
+            for c, s, e, nm, w in zip(
+                regions.label, regions.start, regions.end, regions.name, regions.window_start, strict=True
+            )
+        ]
+        labels = [f"{c}:{s + 1}-{e}" + (f" {nm}" if nm and nm != "." else "") for c, s, e, nm, *_ in keys]
+        firsts = [int(w) + 1 for w in regions.window_start]
+        return codes, header, keys, labels, firsts
+    note_unused_genome(args)
+    names, lengths, codes = fasta_codes(args.fasta, window)
+    keys = [[n, length] for n, length in zip(names, lengths.tolist(), strict=True)]
+    return codes, ["name", "length"], keys, list(names), [1] * len(names)
+
+
+def run_attribute(args) -> int:
+    import contextlib
+    import json
+
+    import numpy as np
+
+    from peakcnn import __version__
+    from peakcnn.checkpoint import load_model
+    from peakcnn.cli.apply import input_files, show_progress
+    from peakcnn.interpret.attribute import PLOT_WINDOWS, deep_lift_shap, plot_contributions
+    from peakcnn.io.output import atomic_output, check_distinct_files, check_output, format_float, write_table
+    from peakcnn.progress import progress_bar
+    from peakcnn.sequence import codes_to_onehot
+
+    _check_prefix(args.out, ".hyp.npz/.ohe.npz/.tsv/.json/.png")
+    written = [ext for ext in ATTRIBUTE_FILES if not (args.no_plot and ext == ".png")]
+    outputs = [("--out", args.out + ext) for ext in written]
+    for _, path in outputs:
+        check_output(path)
+    check_distinct_files(outputs, input_files(args))
+    model, meta = load_model(args.run)
+    tasks, window = list(meta["tasks"]), int(meta["window"])
+    task = _task_index(args, tasks)
+    codes, header, keys, labels, firsts = _attribute_inputs(args, meta, window)
+    with progress_bar(show_progress(args), len(codes), "window", "attribute") as bar:
+        a = deep_lift_shap(
+            model, codes, task, n_shuffles=args.shuffles, seed=args.seed, device=args.device, progress=bar.update
+        )
+    rows = (
+        list(k) + [format_float(v) for v in (lo, ref, lo - ref, c, err)]
+        for k, lo, ref, c, err in zip(
+            keys, a.logit, a.reference_logit, a.contribution.sum(1, dtype=np.float64), a.error, strict=True
+        )
+    )
+    settings = {
+        "method": "DeepLIFT/SHAP (tangermeme), dinucleotide-shuffled references",
+        "run": str(args.run),
+        "task": tasks[task],
+        "shuffles": args.shuffles,
+        "seed": args.seed,
+        "window": window,
+        "windows": len(codes),
+        "input": {"bed": args.bed, "genome": args.genome} if args.bed else {"fasta": args.fasta},
+        "max_error": float(a.error.max()) if len(codes) else 0.0,
+        "files": {
+            "hypothetical contributions, (windows, 4, W), arr_0": args.out + ".hyp.npz",
+            "one-hot windows, (windows, 4, W), arr_0": args.out + ".ohe.npz",
+        },
+        "peakcnn": __version__,
+    }
+    top = np.argsort(-a.logit, kind="stable")[:PLOT_WINDOWS]
+    with contextlib.ExitStack() as renames:  # the files are renamed into place together, once all are complete
+        for ext, array in ((".hyp.npz", a.hypothetical), (".ohe.npz", codes_to_onehot(codes))):
+            with open(renames.enter_context(atomic_output(args.out + ext)), "wb") as fh:
+                np.savez_compressed(fh, array)
+        write_table(
+            renames.enter_context(atomic_output(args.out + ".tsv")),
+            header + ["logit", "reference_logit", "difference", "contribution_sum", "error"],
+            rows,
+        )
+        with open(renames.enter_context(atomic_output(args.out + ".json")), "w") as fh:
+            json.dump(settings, fh, indent=2)
+        if not args.no_plot:
+            plot_contributions(
+                a.contribution[top],
+                codes[top],
+                [f"{labels[i]}  (logit {a.logit[i]:.2f})" for i in top],
+                [firsts[i] for i in top],
+                renames.enter_context(atomic_output(args.out + ".png")),
+                title=f"{tasks[task]}: DeepLIFT/SHAP contributions, {args.shuffles} dinucleotide shuffles",
+            )
+    if args.no_plot:
+        _remove_older_figure(args.out + ".png", "attribute")
+    worst = float(a.error.max()) if len(codes) else 0.0
+    if worst > 1e-3 * max(1.0, float(np.abs(a.logit - a.reference_logit).max())):
+        log.warning(
+            "warning: contributions of some window add up to %.3g away from its logit minus its references' "
+            "(DeepLIFT makes this 0); see the error column of %s.tsv",
+            worst,
+            args.out,
+        )
+    log.info(
+        "attribute: %d window(s), task %s, %d shuffles, largest summation error %.2g -> %s.{%s}",
+        len(codes),
+        tasks[task],
+        args.shuffles,
+        worst,
+        args.out,
+        ",".join(ext[1:] for ext in written),
+    )
+    return 0

@@ -1,0 +1,199 @@
+"""DeepLIFT/SHAP attributions with dinucleotide-shuffled references, and their hypothetical contributions.
+
+Each window ``x`` is compared with ``K`` dinucleotide shuffles of itself (the references; same base and
+dinucleotide composition, motifs broken up). For each reference ``r``, tangermeme's DeepLIFT (the rescale
+rule for ReLU, the max rule for max-pooling) gives the multipliers ``m`` of the chosen task's logit with
+respect to every input channel and position. From them:
+
+* the **contribution** of position ``j``: ``sum_c (x[c, j] - r[c, j]) * m[c, j]``; over all positions these
+  add up to ``f(x) - f(r)`` (DeepLIFT's summation-to-delta), which is checked and reported per window;
+* the **hypothetical contribution** of base ``b`` at ``j``: ``m[b, j] - sum_c r[c, j] * m[c, j]``, what
+  base ``b`` would contribute there; at the window's own base it equals the contribution. These are the
+  scores TF-MoDISco takes (``modisco motifs -s PREFIX.ohe.npz -a PREFIX.hyp.npz``).
+
+Both are averaged over the ``K`` references (DeepSHAP). The references of window ``i`` are drawn from a
+generator seeded with ``(seed, i)``, so a window's scores do not depend on the batch size or on the other
+windows of the call.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from peakcnn.errors import InputError
+from peakcnn.inference import best_device, default_batch
+from peakcnn.sequence import codes_to_onehot_torch
+
+#: References per window unless told otherwise (as chrombpnet and tangermeme use).
+DEFAULT_SHUFFLES = 20
+
+
+@dataclass
+class Attributions:
+    """Per window ``i`` of ``n``, for one task."""
+
+    hypothetical: np.ndarray  # (n, 4, W) float32: hypothetical contribution of each base at each position
+    contribution: np.ndarray  # (n, W) float32: contribution of the window's own base (or N) at each position
+    logit: np.ndarray  # (n,) float64: the window's logit
+    reference_logit: np.ndarray  # (n,) float64: mean logit of its references
+    error: np.ndarray  # (n,) float64: |sum of contributions - (logit - reference_logit)|
+
+
+def shuffled_references(codes: np.ndarray, n_shuffles: int, seed: int, first: int = 0) -> np.ndarray:
+    """``n_shuffles`` dinucleotide shuffles of each row of ``codes`` ``(n, W)``: ``(n, n_shuffles, W)``. Row
+    ``i`` uses a generator seeded with ``(seed, first + i)``."""
+    from peakcnn.data.negatives import dinucleotide_shuffle
+
+    out = np.empty((len(codes), n_shuffles, codes.shape[1]), dtype=np.uint8)
+    for i, row in enumerate(codes):
+        rng = np.random.default_rng([seed, first + i])
+        out[i] = dinucleotide_shuffle(np.repeat(row[None], n_shuffles, axis=0), rng)
+    return out
+
+
+def deep_lift_shap(
+    model: nn.Module,
+    codes: np.ndarray,
+    task: int = 0,
+    n_shuffles: int = DEFAULT_SHUFFLES,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    batch_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Attributions:
+    """DeepLIFT/SHAP attributions of output ``task`` for windows ``codes`` (uint8 ``(n, W)``, the model's
+    window length).
+
+    Parameters
+    ----------
+    model
+        A :class:`~peakcnn.model.DNASeqClassifier` or an ensemble of them (the mean logit is attributed);
+        left as found (a copy is moved to the device and put in eval mode).
+    codes
+        Sequences as uint8 codes (``A C G T N`` = ``0..4``); an ``N`` is all zeros in the one-hot input.
+    task
+        Index of the output explained.
+    n_shuffles
+        Dinucleotide-shuffled references per window.
+    seed
+        Seed of the references (see the module text).
+    batch_size
+        Window-reference pairs per pass (default: the device's prediction batch).
+    progress
+        Called with the number of windows finished after each batch.
+    """
+    import copy
+
+    from tangermeme.deep_lift_shap import deep_lift_shap as tangermeme_dls
+
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.dtype != np.uint8:
+        raise InputError(f"codes: expected uint8 sequence codes of shape (n, W), got {codes.dtype} {codes.shape}")
+    window, n_tasks = model.config.window, model.config.n_tasks
+    if codes.shape[1] != window:
+        raise InputError(f"codes: windows of {codes.shape[1]} bp, the model reads {window} bp")
+    if not 0 <= task < n_tasks:
+        raise InputError(f"task {task}: the model has {n_tasks} output(s), numbered 0..{n_tasks - 1}")
+    if n_shuffles < 1:
+        raise InputError(f"n_shuffles {n_shuffles}: need at least 1 reference per window")
+    dev = best_device(device)
+    net = copy.deepcopy(model).to(dev).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    per = max(1, (batch_size or default_batch(dev)) // n_shuffles)
+    n = len(codes)
+    out = Attributions(
+        hypothetical=np.zeros((n, 4, window), np.float32),
+        contribution=np.zeros((n, window), np.float32),
+        logit=np.zeros(n),
+        reference_logit=np.zeros(n),
+        error=np.zeros(n),
+    )
+    for lo in range(0, n, per):
+        chunk = codes[lo : lo + per]
+        refs = shuffled_references(chunk, n_shuffles, seed, first=lo)
+        x = codes_to_onehot_torch(torch.as_tensor(chunk, device=dev))  # (b, 4, W)
+        r = codes_to_onehot_torch(torch.as_tensor(refs.reshape(-1, window), device=dev))  # (b*K, 4, W)
+        with torch.enable_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its convergence warnings: the error is measured below, per window
+            m = tangermeme_dls(
+                net,
+                x,
+                target=task,
+                references=r.view(len(chunk), n_shuffles, 4, window),
+                raw_outputs=True,
+                only_warn=True,  # N (all-zero columns) in a window is valid input here
+                batch_size=len(chunk) * n_shuffles,
+                device=dev,
+            )  # multipliers (b, K, 4, W)
+        m = m.detach().to(dev).reshape(-1, 4, window)
+        xs = x.repeat_interleave(n_shuffles, dim=0)
+        with torch.no_grad():
+            contribution = ((xs - r) * m).sum(1).view(len(chunk), n_shuffles, window)
+            hypothetical = (m - (r * m).sum(1, keepdim=True)).view(len(chunk), n_shuffles, 4, window)
+            logit = net(x)[:, task].double()
+            ref_logit = net(r)[:, task].double().view(len(chunk), n_shuffles)
+        error = (contribution.double().sum(-1) - (logit[:, None] - ref_logit)).abs().max(1).values
+        sl = slice(lo, lo + len(chunk))
+        out.hypothetical[sl] = hypothetical.mean(1).cpu().numpy()
+        out.contribution[sl] = contribution.mean(1).cpu().numpy()
+        out.logit[sl] = logit.cpu().numpy()
+        out.reference_logit[sl] = ref_logit.mean(1).cpu().numpy()
+        out.error[sl] = error.cpu().numpy()
+        if progress is not None:
+            progress(len(chunk))
+    return out
+
+
+#: Windows drawn in the figure at the most (those with the highest logits) and the stretch shown of each.
+PLOT_WINDOWS, PLOT_SPAN = 6, 100
+
+
+def strongest_stretch(contribution: np.ndarray, span: int = PLOT_SPAN) -> int:
+    """Start of the ``span``-bp stretch of a window with the largest sum of absolute contributions."""
+    if len(contribution) <= span:
+        return 0
+    sums = np.convolve(np.abs(contribution), np.ones(span), mode="valid")
+    return int(np.argmax(sums))
+
+
+def plot_contributions(
+    contribution: np.ndarray, codes: np.ndarray, labels: list[str], firsts: list[int], path, title: str = ""
+) -> None:
+    """A logo of the contributions (letter height = contribution of the window's base) of each window given,
+    over the :data:`PLOT_SPAN`-bp stretch where they are strongest. ``firsts[i]`` is the coordinate of
+    window ``i``'s first base, for the x axis."""
+    import logomaker
+    import pandas as pd
+    from matplotlib.figure import Figure  # not pyplot: the caller's backend is left as it is
+
+    from peakcnn.plots import literal
+    from peakcnn.sequence import ALPHABET, codes_to_onehot
+
+    n = len(contribution)
+    fig = Figure(figsize=(12, 1.9 * n + 0.6), layout="constrained")
+    axes = fig.subplots(n, 1, squeeze=False)[:, 0]
+    for ax, c, x, label, first in zip(axes, contribution, codes, labels, firsts, strict=True):
+        s = strongest_stretch(c)
+        e = min(len(c), s + PLOT_SPAN)
+        frame = pd.DataFrame((codes_to_onehot(x[s:e]) * c[s:e]).T, columns=list(ALPHABET))
+        with warnings.catch_warnings():  # an all-zero stretch: a flat logo, limits set below
+            warnings.filterwarnings("ignore", "Attempting to set identical", UserWarning)
+            logomaker.Logo(frame, ax=ax, color_scheme="classic")
+        if not frame.to_numpy().any():
+            ax.set_ylim(-1, 1)
+        ax.axhline(0, color="0.6", lw=0.5)
+        ticks = np.unique(np.linspace(0, e - s - 1, 6).astype(int))
+        ax.set_xticks(ticks, [str(first + s + int(i)) for i in ticks])
+        ax.set_ylabel("contribution")
+        ax.set_title(literal(label), fontsize=9, loc="left")
+    axes[-1].set_xlabel("position (1-based)")
+    if title:
+        fig.suptitle(literal(title))
+    fig.savefig(path, dpi=100, format="png")

@@ -1,0 +1,191 @@
+"""DeepLIFT/SHAP attributions: summation to delta, hypothetical contributions, a planted motif, the command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from _apply_helpers import make_run, motif_model, random_codes, tiny_model, write_fasta
+
+from peakcnn.cli import main
+from peakcnn.ensemble import EnsembleModel
+from peakcnn.interpret.attribute import deep_lift_shap, shuffled_references
+from peakcnn.sequence import N_CODE, codes_to_onehot, str_to_codes
+
+
+def _logits(model, codes: np.ndarray, task: int) -> np.ndarray:
+    with torch.no_grad():
+        return model.eval()(torch.as_tensor(codes_to_onehot(codes)))[:, task].double().numpy()
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: tiny_model(2, seed=3), lambda: EnsembleModel([tiny_model(2), tiny_model(2, 1)])]
+)
+def test_contributions_add_up_to_the_logit_minus_the_references(make):
+    """DeepLIFT's summation to delta, per window, with max-pooling, batch norm, N padding and an ensemble."""
+    model = make()
+    codes = random_codes(6 * 200, seed=5).reshape(6, 200)
+    codes[0, :30] = N_CODE  # a window off a chromosome end
+    codes[1, 90:95] = N_CODE  # an assembly gap
+    a = deep_lift_shap(model, codes, task=1, n_shuffles=7, seed=2)
+    np.testing.assert_allclose(a.logit, _logits(model, codes, 1), atol=1e-6)
+    refs = shuffled_references(codes, 7, seed=2)
+    ref_logits = _logits(model, refs.reshape(-1, 200), 1).reshape(6, 7).mean(1)
+    np.testing.assert_allclose(a.reference_logit, ref_logits, atol=1e-6)
+    np.testing.assert_allclose(a.contribution.sum(1), a.logit - a.reference_logit, atol=1e-5)
+    assert a.error.max() < 1e-5
+    assert np.abs(a.logit - a.reference_logit).max() > 1e-3  # the check above is not between zeros
+
+
+def test_hypothetical_contribution_of_the_window_base_is_its_contribution():
+    model = tiny_model(1, seed=4)
+    codes = random_codes(3 * 200, seed=6).reshape(3, 200)
+    codes[2, 50:60] = N_CODE
+    a = deep_lift_shap(model, codes, n_shuffles=5)
+    own = (a.hypothetical * codes_to_onehot(codes)).sum(1)
+    known = codes != N_CODE
+    np.testing.assert_allclose(own[known], a.contribution[known], atol=1e-6)
+    assert np.abs(a.hypothetical).sum(1)[known].min() > 0  # other bases have their own hypothetical scores
+
+
+def test_planted_motif_carries_the_contribution():
+    """The hand-weighted detector gives +10 for TGCA: the bases of the planted motif carry a positive
+    contribution, the largest of the window, and nothing else in the window is positive."""
+    model = motif_model()
+    seq = list("ACGTTACCGATTAGGCATCG" * 10)  # no TGCA anywhere
+    seq[120:124] = "TGCA"
+    codes = str_to_codes("".join(seq))[None]
+    assert "TGCA" not in "".join(seq[:120] + seq[124:])
+    a = deep_lift_shap(model, codes, n_shuffles=10)
+    c = a.contribution[0]
+    assert a.logit[0] == pytest.approx(5.0, abs=1e-5)
+    assert np.argmax(c) in range(120, 124) and c[120:124].sum() > 1
+    assert c[:120].max() <= 1e-6 and c[124:].max() <= 1e-6
+    assert a.error[0] < 1e-5
+
+
+def test_a_window_scores_alike_alone_in_any_batch():
+    model = tiny_model(1, seed=1)
+    codes = random_codes(5 * 200, seed=8).reshape(5, 200)
+    full = deep_lift_shap(model, codes, n_shuffles=4, seed=9, batch_size=64)
+    small = deep_lift_shap(model, codes, n_shuffles=4, seed=9, batch_size=4)
+    np.testing.assert_allclose(small.hypothetical, full.hypothetical, atol=1e-6)
+    alone = deep_lift_shap(model, codes[3:4], n_shuffles=4, seed=9)
+    # the references of window 3 of a call are drawn with (seed, 3): alone it is window 0
+    assert not np.allclose(alone.hypothetical[0], full.hypothetical[3])
+    assert np.allclose(shuffled_references(codes[3:4], 4, 9, first=3), shuffled_references(codes, 4, 9)[3:4])
+    other = deep_lift_shap(model, codes, n_shuffles=4, seed=10)
+    assert not np.allclose(other.hypothetical, full.hypothetical)
+
+
+def test_references_keep_each_window_s_dinucleotides():
+    codes = random_codes(2 * 200, seed=3).reshape(2, 200)
+    refs = shuffled_references(codes, 3, seed=0)
+    for w, rs in zip(codes, refs, strict=True):
+        pairs = sorted(zip(w[:-1], w[1:], strict=True))
+        for r in rs:
+            assert sorted(zip(r[:-1], r[1:], strict=True)) == pairs and not np.array_equal(r, w)
+
+
+def test_bad_arguments_are_one_line_errors():
+    from peakcnn.errors import InputError
+
+    model = tiny_model(2)
+    codes = random_codes(400).reshape(2, 200)
+    with pytest.raises(InputError, match="task 2: the model has 2 output"):
+        deep_lift_shap(model, codes, task=2)
+    with pytest.raises(InputError, match="windows of 100 bp, the model reads 200 bp"):
+        deep_lift_shap(model, codes[:, :100])
+    with pytest.raises(InputError, match="at least 1 reference"):
+        deep_lift_shap(model, codes, n_shuffles=0)
+
+
+@pytest.fixture
+def setup(tmp_path):
+    rng = np.random.default_rng(0)
+    seq = "".join("ACGT"[i] for i in rng.integers(0, 4, 3000))
+    seq = seq.replace("TGCA", "TGGA")
+    seq = seq[:1000] + "TGCA" + seq[1004:]
+    write_fasta(tmp_path / "g.fa", {"chr1": seq})
+    (tmp_path / "r.bed").write_text("track name=x\nchr1\t950\t1050\tpk1\nchr1\t0\t50\tedge\nchr1\t2000\t2100\n")
+    (tmp_path / "q.fa").write_text(">s1\nACGTTGCAACGT\n>s2\n" + seq[800:1200] + "\n")
+    return tmp_path, seq
+
+
+def test_cli_bed_writes_modisco_inputs_table_settings_and_figure(setup):
+    tmp_path, seq = setup
+    run = make_run(tmp_path, motif_model(), ["m"])
+    out = tmp_path / "attr"
+    argv = ["-q", "attribute", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed")]
+    assert main(argv + ["--out", str(out), "--shuffles", "6"]) == 0
+    hyp = np.load(f"{out}.hyp.npz")["arr_0"]  # as `modisco motifs -s ... -a ...` reads them
+    ohe = np.load(f"{out}.ohe.npz")["arr_0"]
+    assert hyp.shape == ohe.shape == (3, 4, 200) and hyp.dtype == ohe.dtype == np.float32
+    assert "".join("ACGT"[i] for i in ohe[0].argmax(0)) == seq[900:1100]  # centred on the region midpoint
+    assert ohe[1, :, :75].sum() == 0  # the part before the chromosome start is N
+    lines = [ln.split("\t") for ln in (tmp_path / "attr.tsv").read_text().splitlines()]
+    assert lines[0] == [
+        "chrom", "start", "end", "name", "window_start", "window_end",
+        "logit", "reference_logit", "difference", "contribution_sum", "error",
+    ]  # fmt: skip
+    assert lines[1][:6] == ["chr1", "950", "1050", "pk1", "900", "1100"] and lines[2][4] == "-75"
+    for row in lines[1:]:
+        logit, ref, diff, total, error = map(float, row[6:])
+        assert diff == pytest.approx(logit - ref, abs=1e-4) and total == pytest.approx(diff, abs=1e-4)
+        assert error < 1e-4
+    assert float(lines[1][6]) == pytest.approx(5.0, abs=1e-4)  # the planted TGCA
+    assert float(lines[3][6]) == pytest.approx(-5.0, abs=1e-4)
+    contribution = (hyp * ohe).sum(1)
+    assert np.argmax(contribution[0]) in range(100, 104)
+    settings = json.loads((tmp_path / "attr.json").read_text())
+    assert settings["task"] == "m" and settings["shuffles"] == 6 and settings["windows"] == 3
+    assert (tmp_path / "attr.png").stat().st_size > 1000
+    # --no-plot removes the figure of the earlier call, which would not show these scores
+    assert main(argv + ["--out", str(out), "--no-plot", "--seed", "3"]) == 0
+    assert not (tmp_path / "attr.png").exists() and json.loads((tmp_path / "attr.json").read_text())["seed"] == 3
+
+
+def test_cli_fasta_and_task_choice(setup, caplog):
+    tmp_path, _ = setup
+    run = make_run(tmp_path, tiny_model(2), ["leaf", "root"])
+    out = tmp_path / "q"
+    argv = ["attribute", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(out), "--no-plot"]
+    assert main(argv + ["--task", "root", "--shuffles", "3"]) == 0
+    rows = [ln.split("\t") for ln in (tmp_path / "q.tsv").read_text().splitlines()]
+    assert rows[0][:2] == ["name", "length"] and [r[:2] for r in rows[1:]] == [["s1", "12"], ["s2", "400"]]
+    hyp = np.load(f"{out}.hyp.npz")["arr_0"]
+    model = tiny_model(2)
+    ohe = np.load(f"{out}.ohe.npz")["arr_0"]
+    with torch.no_grad():
+        logits = model(torch.as_tensor(ohe))[:, 1].numpy()
+    np.testing.assert_allclose([float(r[2]) for r in rows[1:]], logits, atol=1e-5)  # the root task's logit
+    assert hyp.shape == (2, 4, 200)
+
+
+def test_cli_bad_input_is_one_line_and_writes_nothing(setup, capsys):
+    tmp_path, _ = setup
+    run = make_run(tmp_path, tiny_model(2), ["leaf", "root"])
+    (tmp_path / "x.tsv").write_text((tmp_path / "q.fa").read_text())  # a FASTA that --out x would overwrite
+    before = set(tmp_path.rglob("*"))
+    fasta = ["--fasta", str(tmp_path / "q.fa")]
+    cases = [
+        (fasta + ["--out", str(tmp_path / "o")], "the run has 2 tasks (leaf, root); choose one with --task"),
+        (fasta + ["--task", "stem", "--out", str(tmp_path / "o")], "--task stem: not a task of"),
+        (["--bed", str(tmp_path / "r.bed"), "--task", "leaf", "--out", str(tmp_path / "o")], "needs --genome"),
+        (fasta + ["--task", "leaf", "--out", str(tmp_path)], "is a folder, not a prefix of file names"),
+        (fasta + ["--task", "leaf", "--out", str(tmp_path / "none" / "o")], "none does not exist; create it"),
+        (["--fasta", str(tmp_path / "x.tsv"), "--task", "leaf", "--out", str(tmp_path / "x")], "x.tsv"),
+    ]
+    for extra, message in cases:
+        assert main(["attribute", str(run), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    with pytest.raises(SystemExit) as e:
+        main(["attribute", str(run), *fasta, "--shuffles", "0", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and err == [
+        "peakcnn: error: argument --shuffles: '0' must be a positive integer; see 'peakcnn attribute --help'"
+    ]
+    assert set(tmp_path.rglob("*")) == before
