@@ -66,27 +66,53 @@ def test_planted_motif_carries_the_contribution():
     assert a.error[0] < 1e-5
 
 
-def test_a_window_scores_alike_alone_in_any_batch():
+def _fields(a):
+    return [a.hypothetical, a.contribution, a.logit, a.reference_logit, a.error]
+
+
+def test_a_window_scores_the_same_alone_elsewhere_and_in_any_batch():
+    """The references are seeded by the window's own bases: the same window gets the same scores wherever
+    it stands in the input and whatever the batch size; another seed gives other references."""
     model = tiny_model(1, seed=1)
     codes = random_codes(5 * 200, seed=8).reshape(5, 200)
     full = deep_lift_shap(model, codes, n_shuffles=4, seed=9, batch_size=64)
     small = deep_lift_shap(model, codes, n_shuffles=4, seed=9, batch_size=4)
-    np.testing.assert_allclose(small.hypothetical, full.hypothetical, atol=1e-6)
+    for x, y in zip(_fields(small), _fields(full), strict=True):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
     alone = deep_lift_shap(model, codes[3:4], n_shuffles=4, seed=9)
-    # the references of window 3 of a call are drawn with (seed, 3): alone it is window 0
-    assert not np.allclose(alone.hypothetical[0], full.hypothetical[3])
-    assert np.allclose(shuffled_references(codes[3:4], 4, 9, first=3), shuffled_references(codes, 4, 9)[3:4])
+    moved = deep_lift_shap(model, codes[[3, 0, 3]], n_shuffles=4, seed=9)
+    for x, y, z in zip(_fields(alone), _fields(full), _fields(moved), strict=True):
+        np.testing.assert_allclose(x[0], y[3], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(z[[0, 2]], y[[3, 3]], rtol=0, atol=1e-6)
     other = deep_lift_shap(model, codes, n_shuffles=4, seed=10)
     assert not np.allclose(other.hypothetical, full.hypothetical)
 
 
+def test_n_stays_in_place_and_contributes_nothing():
+    """Padding and gaps are N in every reference too: no contribution there, so the contributions a
+    TF-MoDISco input or a logo shows (hypothetical x one-hot) add up to the whole difference."""
+    model = tiny_model(1, seed=2)
+    codes = random_codes(2 * 200, seed=4).reshape(2, 200)
+    codes[0, :94], codes[0, 106:] = N_CODE, N_CODE  # a 12 bp sequence padded to the window
+    codes[1, 60:70] = N_CODE  # an assembly gap
+    refs = shuffled_references(codes, 6, seed=0)
+    assert ((refs == N_CODE) == (codes[:, None] == N_CODE)).all()
+    a = deep_lift_shap(model, codes, n_shuffles=6)
+    assert (a.contribution[codes == N_CODE] == 0).all()
+    shown = (a.hypothetical * codes_to_onehot(codes)).sum((1, 2))
+    np.testing.assert_allclose(shown, a.logit - a.reference_logit, atol=1e-5)
+
+
 def test_references_keep_each_window_s_dinucleotides():
     codes = random_codes(2 * 200, seed=3).reshape(2, 200)
+    codes[1, 100:103] = N_CODE  # each side of the gap is shuffled on its own
     refs = shuffled_references(codes, 3, seed=0)
     for w, rs in zip(codes, refs, strict=True):
-        pairs = sorted(zip(w[:-1], w[1:], strict=True))
-        for r in rs:
-            assert sorted(zip(r[:-1], r[1:], strict=True)) == pairs and not np.array_equal(r, w)
+        for lo, hi in ((0, 100), (103, 200)) if (w == N_CODE).any() else ((0, 200),):
+            pairs = sorted(zip(w[lo : hi - 1], w[lo + 1 : hi], strict=True))
+            for r in rs:
+                assert sorted(zip(r[lo : hi - 1], r[lo + 1 : hi], strict=True)) == pairs
+                assert not np.array_equal(r[lo:hi], w[lo:hi])
 
 
 def test_bad_arguments_are_one_line_errors():
@@ -145,6 +171,39 @@ def test_cli_bed_writes_modisco_inputs_table_settings_and_figure(setup):
     # --no-plot removes the figure of the earlier call, which would not show these scores
     assert main(argv + ["--out", str(out), "--no-plot", "--seed", "3"]) == 0
     assert not (tmp_path / "attr.png").exists() and json.loads((tmp_path / "attr.json").read_text())["seed"] == 3
+
+
+def test_fasta_figure_positions_count_the_record_s_own_bases(setup):
+    """Window column 0 is base 1 - offset of the record: 101 for a 400 bp record cropped to 200 bp, -93 for
+    a 12 bp record padded (its own first base, at column 94, is then base 1)."""
+    import argparse
+
+    from peakcnn.cli.interpret import _attribute_inputs
+
+    tmp_path, _ = setup
+    args = argparse.Namespace(fasta=str(tmp_path / "q.fa"), bed=None, genome=None, chrom_alias=None, command="x")
+    codes, header, keys, labels, firsts = _attribute_inputs(args, {}, 200)
+    assert keys == [["s1", 12], ["s2", 400]] and labels == ["s1", "s2"] and firsts == [-93, 101]
+    assert "".join("ACGTN"[c] for c in codes[0][94:106]) == "ACGTTGCAACGT"
+
+
+def test_cli_warns_when_contributions_do_not_add_up(setup, monkeypatch, caplog):
+    import peakcnn.interpret.attribute as attribute
+
+    tmp_path, _ = setup
+    run = make_run(tmp_path, tiny_model(1), ["m"])
+    real = attribute.deep_lift_shap
+
+    def off(*args, **kw):
+        a = real(*args, **kw)
+        a.error[1] = 0.5
+        return a
+
+    monkeypatch.setattr(attribute, "deep_lift_shap", off)
+    argv = ["attribute", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "w"), "--no-plot"]
+    with caplog.at_level("WARNING"):
+        assert main(argv + ["--shuffles", "2"]) == 0
+    assert "add up to 0.5 away from its logit minus its references'" in caplog.text
 
 
 def test_cli_fasta_and_task_choice(setup, caplog):

@@ -437,6 +437,7 @@ def _unwritable_commands(f, tmp_path, dataset, out: str) -> dict:
         "scan": ["scan", f["run"], "--genome", f["g"], "--out", out + ".bedGraph"],
         "variants": ["variants", f["run"], "--genome", f["g"], "--vcf", str(tmp_path / "v.vcf"), "--out", out],
         "ism": ["ism", f["run"], "--region", "chr1:500-600", "--genome", f["g"], "--out", out, "--no-plot"],
+        "attribute": ["attribute", f["run"], "--genome", f["g"], "--bed", f["bed"], "--out", out, "--shuffles", "2"],
         "ensemble": ["ensemble", f["run"], str(tmp_path / "run2"), "--out", out],
         "demo": ["demo", "--out", out],
     }
@@ -450,7 +451,8 @@ def _second_run(f, tmp_path):
 
 @pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux sysfs, where no one can create files")
 @pytest.mark.parametrize(
-    "command", ["prepare", "train", "evaluate", "predict", "scan", "variants", "ism", "ensemble", "demo"]
+    "command",
+    ["prepare", "train", "evaluate", "predict", "scan", "variants", "ism", "attribute", "ensemble", "demo"],
 )
 def test_an_out_in_a_folder_no_one_can_write_is_one_line_before_work(tmp_path, files, dataset, capsys, command):
     """``os.access`` says yes to root for /sys; the write is tried. pyBigWig, given such a path, crashed."""
@@ -461,7 +463,8 @@ def test_an_out_in_a_folder_no_one_can_write_is_one_line_before_work(tmp_path, f
 
 
 @pytest.mark.parametrize(
-    "command", ["prepare", "train", "evaluate", "predict", "scan", "variants", "ism", "ensemble", "demo"]
+    "command",
+    ["prepare", "train", "evaluate", "predict", "scan", "variants", "ism", "attribute", "ensemble", "demo"],
 )
 def test_an_out_name_too_long_is_one_line_before_work(tmp_path, files, dataset, capsys, command):
     _second_run(files, tmp_path)
@@ -563,7 +566,8 @@ def test_a_failed_write_names_the_users_file_not_the_temporary_one():
 
 
 @pytest.mark.parametrize(
-    "command", ["prepare", "train", "evaluate", "predict", "scan", "variants", "ism", "ensemble", "demo"]
+    "command",
+    ["prepare", "train", "evaluate", "predict", "scan", "variants", "ism", "attribute", "ensemble", "demo"],
 )
 def test_an_empty_out_is_refused_before_anything_is_written(tmp_path, files, dataset, capsys, monkeypatch, command):
     """``--out ""`` (an unset shell variable) is the current folder as a path: train wrote a run there."""

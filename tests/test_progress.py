@@ -42,10 +42,14 @@ def _commands(tmp_path):
         "predict": (["predict", run, "--fasta", str(tmp_path / "q.fa"), *out], "0/3 "),
         "variants": (["variants", run, *genome, *vcf, *out], "0/4 "),
         "ism": (["ism", run, *genome, "--region", "chr1:101-110", *out, "--no-plot"], "0/30 "),
+        "attribute": (
+            ["attribute", run, "--fasta", str(tmp_path / "q.fa"), *out, "--no-plot", "--shuffles", "2"],
+            "0/3 ",
+        ),
     }
 
 
-@pytest.mark.parametrize("command", ["predict", "variants", "ism"])
+@pytest.mark.parametrize("command", ["predict", "variants", "ism", "attribute"])
 def test_the_bar_counts_every_window_and_is_cleared(tmp_path, monkeypatch, command):
     import tqdm
 
@@ -64,7 +68,7 @@ def test_the_bar_counts_every_window_and_is_cleared(tmp_path, monkeypatch, comma
     assert (command, n, n, False, False) in bars
 
 
-@pytest.mark.parametrize("command", ["predict", "variants", "ism"])
+@pytest.mark.parametrize("command", ["predict", "variants", "ism", "attribute"])
 def test_the_command_line_draws_a_bar_on_a_terminal_only(tmp_path, capsys, monkeypatch, command):
     argv, total = _commands(tmp_path)[command]
     assert main(argv) == 0

@@ -184,13 +184,31 @@ def test_vcf_is_streamed_checked_first_and_written_chunk_by_chunk(tmp_path, geno
             readings[-1][0] += 1
             yield v
 
-    seen_at_scoring = []
+    import peakcnn.io.output as output
+
+    written = [0]  # rows handed to the table writer so far
+    table = output.write_table
+
+    def counting_table(path, header, rows, **k):
+        def counted():
+            for row in rows:
+                written[0] += 1
+                yield row
+
+        return table(path, header, counted(), **k)
+
+    seen_at_scoring, written_at_scoring = [], []
     score = variants.score_windows
     monkeypatch.setattr(variants, "iter_vcf", counting)
+    monkeypatch.setattr(output, "write_table", counting_table)
     monkeypatch.setattr(variants, "VARIANT_CHUNK", 2)
-    monkeypatch.setattr(
-        variants, "score_windows", lambda m, r, a, **k: seen_at_scoring.append(readings[-1][0]) or score(m, r, a, **k)
-    )
+
+    def recording(m, r, a, **k):
+        seen_at_scoring.append(readings[-1][0])
+        written_at_scoring.append(written[0])
+        return score(m, r, a, **k)
+
+    monkeypatch.setattr(variants, "score_windows", recording)
     run = make_run(tmp_path, motif_model(), ["m"])
     vcf, out = tmp_path / "v.vcf", tmp_path / "s.tsv"
     body = "".join(f"chr1\t{pos}\tv{pos}\tA\tC\n" for pos in range(10, 20))
@@ -198,11 +216,13 @@ def test_vcf_is_streamed_checked_first_and_written_chunk_by_chunk(tmp_path, geno
     argv = ["-q", "variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]
     assert main(argv) == 0
     assert [r[0] for r in readings] == [10, 10] and seen_at_scoring == [2, 4, 6, 8, 10]
+    assert written_at_scoring == [0, 2, 4, 6, 8]  # each chunk's rows are written before the next is scored
     assert [ln.split("\t")[2] for ln in out.read_text().splitlines()[1:]] == [f"v{p}" for p in range(10, 20)]
 
     out.unlink()
     readings.clear()
     seen_at_scoring.clear()
+    written_at_scoring.clear()
     vcf.write_text("#CHROM\tPOS\tID\tREF\tALT\n" + body + "chr1\tx\t.\tA\tC\n")
     assert main(argv) == 2 and seen_at_scoring == [] and len(readings) == 1 and not out.exists()
 
@@ -227,8 +247,31 @@ def test_vcf_changed_while_read_is_one_line(tmp_path, genome, monkeypatch, capsy
     before = set(tmp_path.rglob("*"))
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"peakcnn: error: {vcf}: changed while it was read (2 alleles, then 1); score a copy"]
+    assert err == [
+        f"peakcnn: error: {vcf}: changed while it was read (2 alleles to score at first, 1 then); score a copy"
+    ]
     assert set(tmp_path.rglob("*")) == before  # nothing half-written, not even a temporary file
+
+
+def test_vcf_rewritten_with_as_many_alleles_is_refused(tmp_path, genome, monkeypatch, capsys):
+    """A VCF rewritten between the readings with as many alleles (another position) is refused too."""
+    import peakcnn.variants as variants
+
+    run = make_run(tmp_path, motif_model(), ["m"])
+    vcf, out = tmp_path / "v.vcf", tmp_path / "s.tsv"
+    vcf.write_text("#CHROM\tPOS\tID\tREF\tALT\nchr1\t10\t.\tA\tC\n")
+    survey = variants._survey
+
+    def survey_then_rewrite(path, genome):
+        found = survey(path, genome)
+        vcf.write_text("#CHROM\tPOS\tID\tREF\tALT\nchr1\t500\tnew\tT\tC\n")
+        return found
+
+    monkeypatch.setattr(variants, "_survey", survey_then_rewrite)
+    argv = ["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]
+    assert main(argv) == 2
+    assert "changed while it was read (1 alleles to score at first, 1 then)" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_cli_scores_the_mean_of_both_strands(tmp_path, genome):

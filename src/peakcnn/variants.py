@@ -14,6 +14,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -107,6 +108,7 @@ class _Survey:
     report: VcfReport
     mapping: dict[str, str]
     n_scored: int
+    fingerprint: tuple[int, int, int]
 
 
 def _survey(vcf, genome) -> _Survey:
@@ -116,6 +118,7 @@ def _survey(vcf, genome) -> _Survey:
     from peakcnn.errors import InputError
     from peakcnn.io.fasta import resolve_chroms
 
+    fingerprint = _fingerprint(vcf) if Path(vcf).is_file() else (0, 0, 0)  # a missing file: iter_vcf says so
     report, names, lengths = VcfReport(), Counter(), {}
     past, first_past = 0, None
     for v in iter_vcf(vcf, report):
@@ -161,7 +164,7 @@ def _survey(vcf, genome) -> _Survey:
     n_scored = sum(n for name, n in names.items() if name in mapping) - past
     if not n_scored:
         raise InputError(f"{vcf}: no variant left to score (see the warnings above)")
-    return _Survey(report, mapping, n_scored)
+    return _Survey(report, mapping, n_scored, fingerprint)
 
 
 def _scoreable(vcf, genome, survey: _Survey) -> Iterator[tuple[Variant, str]]:
@@ -175,8 +178,18 @@ def _scoreable(vcf, genome, survey: _Survey) -> Iterator[tuple[Variant, str]]:
         if c is not None and v.pos - 1 + len(v.ref) <= genome.lengths[c]:
             n += 1
             yield v, c
-    if n != survey.n_scored:
-        raise InputError(f"{vcf}: changed while it was read ({survey.n_scored} alleles, then {n}); score a copy")
+    if n != survey.n_scored or _fingerprint(vcf) != survey.fingerprint:
+        raise InputError(
+            f"{vcf}: changed while it was read ({survey.n_scored} alleles to score at first, {n} then); score a copy"
+        )
+
+
+def _fingerprint(vcf) -> tuple[int, int, int]:
+    """Size, modification time and inode of the VCF: a file rewritten between the two readings differs."""
+    import os
+
+    st = os.stat(vcf)
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def score_vcf(

@@ -204,8 +204,9 @@ def _region_inputs(args, window: int, meta: dict):
     return [("", genome.fetch(name, w0, w0 + window), lo - w0, hi - w0, lo + 1)]
 
 
-def _fasta_inputs(args, window: int):
-    """Per record ``(name, codes (W,), mutate start, mutate end, first coordinate)`` for --fasta."""
+def _fitted_records(args, window: int) -> list[tuple[str, object, int, int]]:
+    """Per --fasta record ``(name, codes (W,) fitted to the window, offset, length)``, ``offset`` being the
+    window column of the record's first base (negative when cropped); a warning counts the fitted ones."""
     import numpy as np
 
     from peakcnn.apply import warn_fitted
@@ -213,13 +214,17 @@ def _fasta_inputs(args, window: int):
     from peakcnn.io.seqs import fit_to_window, read_sequences
 
     note_unused_genome(args)
-    out, lengths = [], []
-    for name, codes in read_sequences(args.fasta):
-        fitted, offset = fit_to_window(codes, window)
-        lo, hi = max(offset, 0), min(offset + len(codes), window)
+    out = [(name, *fit_to_window(codes, window), len(codes)) for name, codes in read_sequences(args.fasta)]
+    warn_fitted(args.fasta, np.array([r[3] for r in out], dtype=np.int64), window)
+    return out
+
+
+def _fasta_inputs(args, window: int):
+    """Per record ``(name, codes (W,), mutate start, mutate end, first coordinate)`` for --fasta."""
+    out = []
+    for name, fitted, offset, length in _fitted_records(args, window):
+        lo, hi = max(offset, 0), min(offset + length, window)
         out.append((name, fitted, lo, hi, lo - offset + 1))
-        lengths.append(len(codes))
-    warn_fitted(args.fasta, np.array(lengths), window)
     return out
 
 
@@ -314,7 +319,10 @@ def _write(prefix: str, delta, x, tasks: list[str], first: int, title: str, plot
     with contextlib.ExitStack() as renames:  # each block renames its file when the stack closes
         np.save(renames.enter_context(atomic_output(prefix + ".npy")), delta.astype(np.float32))
         write_table(
-            renames.enter_context(atomic_output(prefix + ".tsv")), ["position", "ref", "task", "A", "C", "G", "T"], rows
+            renames.enter_context(atomic_output(prefix + ".tsv")),
+            ["position", "ref", "task", "A", "C", "G", "T"],
+            rows,
+            atomic=False,
         )
         if plot:
             plot_ism(
@@ -344,16 +352,18 @@ def _remove_older_figure(path: str, command: str = "ism") -> None:
 
 
 ATTRIBUTE_DESCRIPTION = """Attribute one task's logit to the bases of each window with DeepLIFT/SHAP: each window
-is compared with --shuffles dinucleotide shuffles of itself (seeded by --seed and the window's number, so a
-window's scores do not depend on the others), and the multipliers of DeepLIFT (tangermeme's implementation:
-rescale rule for ReLU, max rule for max-pooling) are averaged over them. Windows are placed as 'predict'
-places them (--bed: centred on each region's summit or midpoint, as in training; --fasta: records N-padded
-or centre-cropped). Writes PREFIX.hyp.npz (hypothetical contributions of every base at every position) and
-PREFIX.ohe.npz (the one-hot windows), both float32 (windows, 4, W) under the name arr_0, the inputs of
-TF-MoDISco (modisco motifs -s PREFIX.ohe.npz -a PREFIX.hyp.npz -n 2000); PREFIX.tsv (one row per window:
-its logit, its references' mean logit, the sum of its contributions and how far that sum is from the
-difference of the two, which DeepLIFT makes 0); PREFIX.json (the settings); and PREFIX.png (contribution
-logos of the windows with the highest logits, over the 100 bp where their contributions are strongest)."""
+is compared with --shuffles dinucleotide shuffles of itself (each run of bases between N shuffled on its own,
+N kept in place; seeded by --seed and the window's own bases, so a window gets the same scores wherever it
+stands in the input), and the multipliers of DeepLIFT (tangermeme's implementation: rescale rule for ReLU,
+max rule for max-pooling) are averaged over them. Windows are placed as 'predict' places them (--bed:
+centred on each region's summit or midpoint, as in training; --fasta: records N-padded or centre-cropped).
+Writes PREFIX.hyp.npz (hypothetical contributions of every base at every position) and PREFIX.ohe.npz (the
+one-hot windows), both float32 (windows, 4, W) under the name arr_0, the inputs of TF-MoDISco (modisco
+motifs -s PREFIX.ohe.npz -a PREFIX.hyp.npz -n 2000); PREFIX.tsv (one row per window: its logit, its
+references' mean logit, their difference, the sum of its contributions, which equals that difference, and
+as error the largest gap between the two over single references, which DeepLIFT makes 0); PREFIX.json (the
+settings); and PREFIX.png (contribution logos of the windows with the highest logits, over the 100 bp
+where their contributions are strongest)."""
 
 
 def _register_attribute(sub) -> None:
@@ -399,8 +409,10 @@ def _task_index(args, tasks: list[str]) -> int:
 def _attribute_inputs(args, meta: dict, window: int):
     """Window codes ``(n, W)``, the TSV's leading columns and rows, and per window a label and the coordinate
     of its first base (1-based) for the figure."""
-    from peakcnn.apply import bed_regions, fasta_codes, region_codes
-    from peakcnn.cli.apply import _genome, note_unused_genome
+    import numpy as np
+
+    from peakcnn.apply import bed_regions, region_codes
+    from peakcnn.cli.apply import _genome
     from peakcnn.errors import InputError
 
     if args.bed:
@@ -419,10 +431,13 @@ def _attribute_inputs(args, meta: dict, window: int):
         labels = [f"{c}:{s + 1}-{e}" + (f" {nm}" if nm and nm != "." else "") for c, s, e, nm, *_ in keys]
         firsts = [int(w) + 1 for w in regions.window_start]
         return codes, header, keys, labels, firsts
-    note_unused_genome(args)
-    names, lengths, codes = fasta_codes(args.fasta, window)
-    keys = [[n, length] for n, length in zip(names, lengths.tolist(), strict=True)]
-    return codes, ["name", "length"], keys, list(names), [1] * len(names)
+    records = _fitted_records(args, window)
+    if not records:
+        return np.zeros((0, window), np.uint8), ["name", "length"], [], [], []
+    codes = np.stack([r[1] for r in records])
+    keys = [[name, length] for name, _, _, length in records]
+    # the figure's positions count the record's own bases from 1: window column 0 is base 1 - offset
+    return codes, ["name", "length"], keys, [r[0] for r in records], [1 - offset for _, _, offset, _ in records]
 
 
 def run_attribute(args) -> int:
@@ -484,6 +499,7 @@ def run_attribute(args) -> int:
             renames.enter_context(atomic_output(args.out + ".tsv")),
             header + ["logit", "reference_logit", "difference", "contribution_sum", "error"],
             rows,
+            atomic=False,
         )
         with open(renames.enter_context(atomic_output(args.out + ".json")), "w") as fh:
             json.dump(settings, fh, indent=2)

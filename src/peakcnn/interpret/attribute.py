@@ -11,15 +11,18 @@ respect to every input channel and position. From them:
   base ``b`` would contribute there; at the window's own base it equals the contribution. These are the
   scores TF-MoDISco takes (``modisco motifs -s PREFIX.ohe.npz -a PREFIX.hyp.npz``).
 
-Both are averaged over the ``K`` references (DeepSHAP). The references of window ``i`` are drawn from a
-generator seeded with ``(seed, i)``, so a window's scores do not depend on the batch size or on the other
-windows of the call.
+Both are averaged over the ``K`` references (DeepSHAP). Each maximal run of bases between ``N`` is shuffled
+on its own and the ``N`` stay in place, so the padding of a window that runs off a chromosome end (or of a
+short sequence) and assembly gaps are ``N`` in the references too and contribute nothing. The references of
+a window are drawn from a generator seeded with ``seed`` and the window's own bases, so the same window gets
+the same scores wherever it stands in the input and whatever the batch size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,11 +30,23 @@ import torch
 from torch import nn
 
 from peakcnn.errors import InputError
-from peakcnn.inference import best_device, default_batch
-from peakcnn.sequence import codes_to_onehot_torch
+from peakcnn.inference import best_device, default_batch, exact_inference
+from peakcnn.sequence import N_CODE, codes_to_onehot_torch
 
 #: References per window unless told otherwise (as chrombpnet and tangermeme use).
 DEFAULT_SHUFFLES = 20
+
+
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """Convolutions in full float32 on CUDA (no TF32), as :func:`~peakcnn.inference.exact_inference` has
+    them, with autograd left on."""
+    cudnn = torch.backends.cudnn
+    keep = {
+        k: getattr(cudnn, k) for k in ("enabled", "benchmark", "benchmark_limit", "deterministic") if hasattr(cudnn, k)
+    }
+    with cudnn.flags(**keep, allow_tf32=False):
+        yield
 
 
 @dataclass
@@ -39,21 +54,36 @@ class Attributions:
     """Per window ``i`` of ``n``, for one task."""
 
     hypothetical: np.ndarray  # (n, 4, W) float32: hypothetical contribution of each base at each position
-    contribution: np.ndarray  # (n, W) float32: contribution of the window's own base (or N) at each position
+    contribution: np.ndarray  # (n, W) float32: contribution of the window's own base at each position (0 at N)
     logit: np.ndarray  # (n,) float64: the window's logit
     reference_logit: np.ndarray  # (n,) float64: mean logit of its references
-    error: np.ndarray  # (n,) float64: |sum of contributions - (logit - reference_logit)|
+    # (n,) float64: over the references, the largest gap between the contributions against one reference,
+    # summed, and the logit minus that reference's logit (DeepLIFT makes it 0)
+    error: np.ndarray
 
 
-def shuffled_references(codes: np.ndarray, n_shuffles: int, seed: int, first: int = 0) -> np.ndarray:
-    """``n_shuffles`` dinucleotide shuffles of each row of ``codes`` ``(n, W)``: ``(n, n_shuffles, W)``. Row
-    ``i`` uses a generator seeded with ``(seed, first + i)``."""
+def window_seed(seed: int, row: np.ndarray) -> list[int]:
+    """Seed of a window's references: ``seed`` and a 64-bit digest of its codes."""
+    import hashlib
+
+    digest = hashlib.blake2b(np.ascontiguousarray(row, dtype=np.uint8).tobytes(), digest_size=8).digest()
+    return [seed, int.from_bytes(digest, "little")]
+
+
+def shuffled_references(codes: np.ndarray, n_shuffles: int, seed: int) -> np.ndarray:
+    """``n_shuffles`` references of each row of ``codes`` ``(n, W)``: ``(n, n_shuffles, W)``. Each run of
+    bases between ``N`` is dinucleotide-shuffled on its own (runs under 3 bp stay as they are), ``N`` stay
+    in place; each row's generator is seeded by :func:`window_seed`."""
     from peakcnn.data.negatives import dinucleotide_shuffle
 
-    out = np.empty((len(codes), n_shuffles, codes.shape[1]), dtype=np.uint8)
+    out = np.repeat(codes[:, None, :], n_shuffles, axis=1).astype(np.uint8)
     for i, row in enumerate(codes):
-        rng = np.random.default_rng([seed, first + i])
-        out[i] = dinucleotide_shuffle(np.repeat(row[None], n_shuffles, axis=0), rng)
+        rng = np.random.default_rng(window_seed(seed, row))
+        known = np.concatenate([[False], row != N_CODE, [False]])
+        edges = np.flatnonzero(np.diff(known.astype(np.int8)))
+        for start, end in zip(edges[::2], edges[1::2], strict=True):
+            if end - start >= 3:
+                out[i, :, start:end] = dinucleotide_shuffle(out[i, :, start:end], rng)
     return out
 
 
@@ -117,10 +147,10 @@ def deep_lift_shap(
     )
     for lo in range(0, n, per):
         chunk = codes[lo : lo + per]
-        refs = shuffled_references(chunk, n_shuffles, seed, first=lo)
+        refs = shuffled_references(chunk, n_shuffles, seed)
         x = codes_to_onehot_torch(torch.as_tensor(chunk, device=dev))  # (b, 4, W)
         r = codes_to_onehot_torch(torch.as_tensor(refs.reshape(-1, window), device=dev))  # (b*K, 4, W)
-        with torch.enable_grad(), warnings.catch_warnings():
+        with torch.enable_grad(), full_float32(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # its convergence warnings: the error is measured below, per window
             m = tangermeme_dls(
                 net,
@@ -134,7 +164,7 @@ def deep_lift_shap(
             )  # multipliers (b, K, 4, W)
         m = m.detach().to(dev).reshape(-1, 4, window)
         xs = x.repeat_interleave(n_shuffles, dim=0)
-        with torch.no_grad():
+        with exact_inference():
             contribution = ((xs - r) * m).sum(1).view(len(chunk), n_shuffles, window)
             hypothetical = (m - (r * m).sum(1, keepdim=True)).view(len(chunk), n_shuffles, 4, window)
             logit = net(x)[:, task].double()

@@ -368,15 +368,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             tmp.unlink()
 
 
-def write_table(path: str | Path, header: list[str], rows, comment_header: bool = False) -> int:
+def write_table(path: str | Path, header: list[str], rows, comment_header: bool = False, atomic: bool = True) -> int:
     """Write a tab-separated table atomically; ``rows`` is an iterable of sequences. Returns the row count.
 
     With ``comment_header`` the header line starts with ``#`` (BED convention). A name ending in ``.gz``
-    is written gzip-compressed.
+    is written gzip-compressed. ``atomic=False`` writes ``path`` directly: for a caller that already holds
+    it as the temporary name of :func:`atomic_output` (a set of files renamed together).
     """
     n = 0
     gz = str(path).lower().endswith(".gz")
-    with atomic_output(path) as tmp, _text_out(tmp, gz) as fh:
+    with atomic_output(path) if atomic else contextlib.nullcontext(Path(path)) as tmp, _text_out(tmp, gz) as fh:
         fh.write(("#" if comment_header else "") + "\t".join(header) + "\n")
         for row in rows:
             fh.write("\t".join(map(str, row)) + "\n")
