@@ -11,7 +11,7 @@ from _apply_helpers import make_run, motif_model, random_codes, tiny_model, writ
 
 from peakcnn.cli import main
 from peakcnn.ensemble import EnsembleModel
-from peakcnn.interpret.attribute import deep_lift_shap, shuffled_references
+from peakcnn.interpret.attribute import deep_lift_shap, shuffled_references, window_seed
 from peakcnn.sequence import N_CODE, codes_to_onehot, str_to_codes
 
 
@@ -103,6 +103,85 @@ def test_n_stays_in_place_and_contributes_nothing():
     np.testing.assert_allclose(shown, a.logit - a.reference_logit, atol=1e-5)
 
 
+def test_error_is_the_largest_gap_over_single_references(monkeypatch):
+    """With the multipliers of reference 0 doubled, its contributions add up to twice its difference: the
+    error is that reference's gap, |logit - its logit|, not a mean over the references."""
+    import tangermeme.deep_lift_shap as tdls
+
+    real = tdls.deep_lift_shap
+
+    def doubled(*args, **kw):
+        m = real(*args, **kw)
+        m[:, 0] *= 2
+        return m
+
+    monkeypatch.setattr(tdls, "deep_lift_shap", doubled)
+    model = tiny_model(1, seed=6)
+    codes = random_codes(3 * 200, seed=11).reshape(3, 200)
+    a = deep_lift_shap(model, codes, n_shuffles=5, seed=1)
+    first = _logits(model, shuffled_references(codes, 5, seed=1)[:, 0], 0)
+    np.testing.assert_allclose(a.error, np.abs(a.logit - first), atol=1e-6)
+    assert (np.abs(a.logit - first) > 1e-4).all()
+
+
+def test_each_window_has_its_own_stable_seed():
+    a, b = random_codes(200, seed=1), random_codes(200, seed=2)
+    assert window_seed(0, a) == window_seed(0, a.copy()) != window_seed(0, b)
+    assert window_seed(0, a) != window_seed(1, a)
+    # the digest is blake2b of the codes' bytes: fixed across platforms and versions of numpy
+    assert window_seed(7, np.arange(5, dtype=np.uint8)) == [7, 17483692334919901202]
+
+
+def test_windows_with_nothing_to_shuffle_are_counted(setup, caplog):
+    model = tiny_model(1)
+    codes = random_codes(4 * 200, seed=3).reshape(4, 200)
+    codes[0] = N_CODE  # all N
+    codes[1] = 0  # poly-A
+    codes[2] = np.tile([0, 1, 2, N_CODE], 50)  # runs of 3 bp between N
+    a = deep_lift_shap(model, codes, n_shuffles=3)
+    assert a.unshuffled == 3 and (a.contribution[:3] == 0).all() and np.abs(a.contribution[3]).sum() > 0
+    tmp_path, _ = setup
+    run = make_run(tmp_path, tiny_model(1), ["m"])
+    (tmp_path / "u.fa").write_text(">n\n" + "N" * 50 + "\n>a\n" + "A" * 300 + "\n>ok\nACGTTGCAACGTAAGGCT\n")
+    argv = ["attribute", str(run), "--fasta", str(tmp_path / "u.fa"), "--out", str(tmp_path / "u"), "--no-plot"]
+    with caplog.at_level("WARNING"):
+        assert main(argv + ["--shuffles", "2"]) == 0
+    assert "2 window(s) have nothing to shuffle" in caplog.text
+
+
+def test_batch_size_bounds_the_pairs_of_each_pass(monkeypatch):
+    """Many references per window still go through DeepLIFT a batch at a time (memory), to the same scores."""
+    import tangermeme.deep_lift_shap as tdls
+
+    real, sizes = tdls.deep_lift_shap, []
+    monkeypatch.setattr(tdls, "deep_lift_shap", lambda *a, **k: sizes.append(k["batch_size"]) or real(*a, **k))
+    model = tiny_model(1, seed=2)
+    codes = random_codes(2 * 200, seed=12).reshape(2, 200)
+    small = deep_lift_shap(model, codes, n_shuffles=10, batch_size=4)
+    assert sizes == [4, 4]
+    sizes.clear()
+    whole = deep_lift_shap(model, codes, n_shuffles=10, batch_size=64)
+    assert sizes == [20]
+    for x, y in zip(_fields(small), _fields(whole), strict=True):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
+
+
+def test_running_out_of_memory_is_one_line(setup, monkeypatch, capsys):
+    import peakcnn.interpret.attribute as attribute
+
+    tmp_path, _ = setup
+    run = make_run(tmp_path, tiny_model(1), ["m"])
+
+    def oom(*args, **kw):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(attribute, "deep_lift_shap", oom)
+    argv = ["attribute", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "m")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("peakcnn: error: out of memory (") and not list(tmp_path.glob("m.*"))
+
+
 def test_references_keep_each_window_s_dinucleotides():
     codes = random_codes(2 * 200, seed=3).reshape(2, 200)
     codes[1, 100:103] = N_CODE  # each side of the gap is shuffled on its own
@@ -126,6 +205,9 @@ def test_bad_arguments_are_one_line_errors():
         deep_lift_shap(model, codes[:, :100])
     with pytest.raises(InputError, match="at least 1 reference"):
         deep_lift_shap(model, codes, n_shuffles=0)
+    for seed in (-1, 1.5, True):
+        with pytest.raises(InputError, match="give a whole number >= 0"):
+            deep_lift_shap(model, codes, seed=seed)
 
 
 @pytest.fixture

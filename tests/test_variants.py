@@ -248,13 +248,17 @@ def test_vcf_changed_while_read_is_one_line(tmp_path, genome, monkeypatch, capsy
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        f"peakcnn: error: {vcf}: changed while it was read (2 alleles to score at first, 1 then); score a copy"
+        f"peakcnn: error: {vcf}: changed while it was read (its alleles differ between the first reading and the "
+        "second: 2 to score, then 1); score a copy that stays as it is"
     ]
     assert set(tmp_path.rglob("*")) == before  # nothing half-written, not even a temporary file
 
 
 def test_vcf_rewritten_with_as_many_alleles_is_refused(tmp_path, genome, monkeypatch, capsys):
-    """A VCF rewritten between the readings with as many alleles (another position) is refused too."""
+    """A VCF rewritten in place between the readings with as many alleles, the same size and its old
+    modification time (a coarse-clock file system) is refused too: the readings' alleles differ."""
+    import os
+
     import peakcnn.variants as variants
 
     run = make_run(tmp_path, motif_model(), ["m"])
@@ -264,13 +268,22 @@ def test_vcf_rewritten_with_as_many_alleles_is_refused(tmp_path, genome, monkeyp
 
     def survey_then_rewrite(path, genome):
         found = survey(path, genome)
-        vcf.write_text("#CHROM\tPOS\tID\tREF\tALT\nchr1\t500\tnew\tT\tC\n")
+        stat = os.stat(vcf)
+        with open(vcf, "r+") as fh:  # the same file, the same size: ALT C -> G
+            text = fh.read()
+            fh.seek(0)
+            fh.write(text.replace("A\tC", "A\tG"))
+        os.utime(vcf, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        now = os.stat(vcf)
+        assert (now.st_size, now.st_mtime_ns, now.st_ino) == (stat.st_size, stat.st_mtime_ns, stat.st_ino)
         return found
 
     monkeypatch.setattr(variants, "_survey", survey_then_rewrite)
     argv = ["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(vcf), "--out", str(out)]
     assert main(argv) == 2
-    assert "changed while it was read (1 alleles to score at first, 1 then)" in capsys.readouterr().err
+    assert "changed while it was read (its alleles differ between the first reading and the second: 1 to " in (
+        capsys.readouterr().err
+    )
     assert not out.exists()
 
 

@@ -14,7 +14,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -108,7 +107,7 @@ class _Survey:
     report: VcfReport
     mapping: dict[str, str]
     n_scored: int
-    fingerprint: tuple[int, int, int]
+    digest: bytes  # of every allele read (:func:`_add`)
 
 
 def _survey(vcf, genome) -> _Survey:
@@ -118,10 +117,10 @@ def _survey(vcf, genome) -> _Survey:
     from peakcnn.errors import InputError
     from peakcnn.io.fasta import resolve_chroms
 
-    fingerprint = _fingerprint(vcf) if Path(vcf).is_file() else (0, 0, 0)  # a missing file: iter_vcf says so
-    report, names, lengths = VcfReport(), Counter(), {}
+    report, names, lengths, digest = VcfReport(), Counter(), {}, _digest()
     past, first_past = 0, None
     for v in iter_vcf(vcf, report):
+        _add(digest, v)
         names[v.chrom] += 1
         if v.chrom not in lengths:
             c = genome.resolve(v.chrom)
@@ -164,32 +163,37 @@ def _survey(vcf, genome) -> _Survey:
     n_scored = sum(n for name, n in names.items() if name in mapping) - past
     if not n_scored:
         raise InputError(f"{vcf}: no variant left to score (see the warnings above)")
-    return _Survey(report, mapping, n_scored, fingerprint)
+    return _Survey(report, mapping, n_scored, digest.digest())
 
 
 def _scoreable(vcf, genome, survey: _Survey) -> Iterator[tuple[Variant, str]]:
     """The alleles :func:`_survey` counted as scoreable, read again in file order with their genome
-    chromosome; a file that gives another number of them this time is refused."""
+    chromosome; a file whose alleles differ this time (by the digest of all alleles read) is refused."""
     from peakcnn.errors import InputError
 
-    n = 0
+    n, digest = 0, _digest()
     for v in iter_vcf(vcf, VcfReport()):
+        _add(digest, v)
         c = survey.mapping.get(v.chrom)
         if c is not None and v.pos - 1 + len(v.ref) <= genome.lengths[c]:
             n += 1
             yield v, c
-    if n != survey.n_scored or _fingerprint(vcf) != survey.fingerprint:
+    if n != survey.n_scored or digest.digest() != survey.digest:
         raise InputError(
-            f"{vcf}: changed while it was read ({survey.n_scored} alleles to score at first, {n} then); score a copy"
+            f"{vcf}: changed while it was read (its alleles differ between the first reading and the second: "
+            f"{survey.n_scored} to score, then {n}); score a copy that stays as it is"
         )
 
 
-def _fingerprint(vcf) -> tuple[int, int, int]:
-    """Size, modification time and inode of the VCF: a file rewritten between the two readings differs."""
-    import os
+def _digest():
+    """A running digest of the alleles read (:func:`_add`): two readings of an unchanged file agree."""
+    import hashlib
 
-    st = os.stat(vcf)
-    return st.st_size, st.st_mtime_ns, st.st_ino
+    return hashlib.blake2b(digest_size=16)
+
+
+def _add(digest, v: Variant) -> None:
+    digest.update(f"{v.chrom}\t{v.pos}\t{v.id}\t{v.ref}\t{v.alt}\n".encode())
 
 
 def score_vcf(

@@ -63,6 +63,13 @@ def _check_no_empty_paths(args: argparse.Namespace) -> None:
             raise InputError(f"{what} '': an empty name; give a file or folder name (an unset shell variable?)")
 
 
+def _allocation_failed(e: RuntimeError) -> bool:
+    """torch's way of running out of memory: ``OutOfMemoryError`` on a GPU, a ``RuntimeError`` from the CPU
+    allocator."""
+    text = str(e)
+    return type(e).__name__ == "OutOfMemoryError" or "can't allocate memory" in text or "out of memory" in text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 2 bad input, 1 a failed read or write such
     as a full disk, 130 interrupted by Ctrl-C, 143 by SIGTERM)."""
@@ -86,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_status
     except MemoryError as e:
         why = str(e) or "allocation failed"
+        print(f"peakcnn: error: out of memory ({why}); ask for less or use a machine with more", file=sys.stderr)
+        return 1
+    except RuntimeError as e:
+        if not _allocation_failed(e):
+            raise
+        why = str(e).splitlines()[0] if str(e) else "allocation failed"
         print(f"peakcnn: error: out of memory ({why}); ask for less or use a machine with more", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

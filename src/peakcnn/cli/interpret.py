@@ -431,9 +431,7 @@ def _attribute_inputs(args, meta: dict, window: int):
         labels = [f"{c}:{s + 1}-{e}" + (f" {nm}" if nm and nm != "." else "") for c, s, e, nm, *_ in keys]
         firsts = [int(w) + 1 for w in regions.window_start]
         return codes, header, keys, labels, firsts
-    records = _fitted_records(args, window)
-    if not records:
-        return np.zeros((0, window), np.uint8), ["name", "length"], [], [], []
+    records = _fitted_records(args, window)  # at least one: an empty FASTA is refused
     codes = np.stack([r[1] for r in records])
     keys = [[name, length] for name, _, _, length in records]
     # the figure's positions count the record's own bases from 1: window column 0 is base 1 - offset
@@ -514,6 +512,12 @@ def run_attribute(args) -> int:
             )
     if args.no_plot:
         _remove_older_figure(args.out + ".png", "attribute")
+    if a.unshuffled:
+        log.warning(
+            "warning: %d window(s) have nothing to shuffle (all N, a single repeated base, or runs of 3 bp or "
+            "less between N): their references equal them, so all their contributions are 0",
+            a.unshuffled,
+        )
     worst = float(a.error.max()) if len(codes) else 0.0
     if worst > 1e-3 * max(1.0, float(np.abs(a.logit - a.reference_logit).max())):
         log.warning(

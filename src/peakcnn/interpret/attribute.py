@@ -60,6 +60,7 @@ class Attributions:
     # (n,) float64: over the references, the largest gap between the contributions against one reference,
     # summed, and the logit minus that reference's logit (DeepLIFT makes it 0)
     error: np.ndarray
+    unshuffled: int = 0  # windows with nothing to shuffle (all N, too uniform): references = window, all 0
 
 
 def window_seed(seed: int, row: np.ndarray) -> list[int]:
@@ -72,8 +73,9 @@ def window_seed(seed: int, row: np.ndarray) -> list[int]:
 
 def shuffled_references(codes: np.ndarray, n_shuffles: int, seed: int) -> np.ndarray:
     """``n_shuffles`` references of each row of ``codes`` ``(n, W)``: ``(n, n_shuffles, W)``. Each run of
-    bases between ``N`` is dinucleotide-shuffled on its own (runs under 3 bp stay as they are), ``N`` stay
-    in place; each row's generator is seeded by :func:`window_seed`."""
+    bases between ``N`` is dinucleotide-shuffled on its own (a run of 3 bp or less cannot change: a shuffle
+    keeps its first and last base), ``N`` stay in place; each row's generator is seeded by
+    :func:`window_seed`."""
     from peakcnn.data.negatives import dinucleotide_shuffle
 
     out = np.repeat(codes[:, None, :], n_shuffles, axis=1).astype(np.uint8)
@@ -82,7 +84,7 @@ def shuffled_references(codes: np.ndarray, n_shuffles: int, seed: int) -> np.nda
         known = np.concatenate([[False], row != N_CODE, [False]])
         edges = np.flatnonzero(np.diff(known.astype(np.int8)))
         for start, end in zip(edges[::2], edges[1::2], strict=True):
-            if end - start >= 3:
+            if end - start > 3:
                 out[i, :, start:end] = dinucleotide_shuffle(out[i, :, start:end], rng)
     return out
 
@@ -132,11 +134,14 @@ def deep_lift_shap(
         raise InputError(f"task {task}: the model has {n_tasks} output(s), numbered 0..{n_tasks - 1}")
     if n_shuffles < 1:
         raise InputError(f"n_shuffles {n_shuffles}: need at least 1 reference per window")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed {seed!r}: give a whole number >= 0")
     dev = best_device(device)
     net = copy.deepcopy(model).to(dev).eval()
     for p in net.parameters():
         p.requires_grad_(False)
-    per = max(1, (batch_size or default_batch(dev)) // n_shuffles)
+    pairs = batch_size or default_batch(dev)  # window-reference pairs per pass
+    per = max(1, pairs // n_shuffles)
     n = len(codes)
     out = Attributions(
         hypothetical=np.zeros((n, 4, window), np.float32),
@@ -148,6 +153,7 @@ def deep_lift_shap(
     for lo in range(0, n, per):
         chunk = codes[lo : lo + per]
         refs = shuffled_references(chunk, n_shuffles, seed)
+        out.unshuffled += int((refs == chunk[:, None]).all(axis=(1, 2)).sum())
         x = codes_to_onehot_torch(torch.as_tensor(chunk, device=dev))  # (b, 4, W)
         r = codes_to_onehot_torch(torch.as_tensor(refs.reshape(-1, window), device=dev))  # (b*K, 4, W)
         with torch.enable_grad(), full_float32(), warnings.catch_warnings():
@@ -159,7 +165,7 @@ def deep_lift_shap(
                 references=r.view(len(chunk), n_shuffles, 4, window),
                 raw_outputs=True,
                 only_warn=True,  # N (all-zero columns) in a window is valid input here
-                batch_size=len(chunk) * n_shuffles,
+                batch_size=min(pairs, len(chunk) * n_shuffles),  # a window's references can span passes
                 device=dev,
             )  # multipliers (b, K, 4, W)
         m = m.detach().to(dev).reshape(-1, 4, window)
