@@ -11,7 +11,7 @@ from _apply_helpers import make_run, motif_model, random_codes, tiny_model, writ
 
 from peakcnn.cli import main
 from peakcnn.ensemble import EnsembleModel
-from peakcnn.interpret.attribute import deep_lift_shap, shuffled_references, window_seed
+from peakcnn.interpret.attribute import deep_lift_shap, shuffled_references, track_intervals, window_seed
 from peakcnn.sequence import N_CODE, codes_to_onehot, str_to_codes
 
 
@@ -264,8 +264,8 @@ def test_fasta_figure_positions_count_the_record_s_own_bases(setup):
 
     tmp_path, _ = setup
     args = argparse.Namespace(fasta=str(tmp_path / "q.fa"), bed=None, genome=None, chrom_alias=None, command="x")
-    codes, header, keys, labels, firsts = _attribute_inputs(args, {}, 200)
-    assert keys == [["s1", 12], ["s2", 400]] and labels == ["s1", "s2"] and firsts == [-93, 101]
+    codes, header, keys, labels, firsts, placed = _attribute_inputs(args, {}, 200)
+    assert keys == [["s1", 12], ["s2", 400]] and labels == ["s1", "s2"] and firsts == [-93, 101] and placed is None
     assert "".join("ACGTN"[c] for c in codes[0][94:106]) == "ACGTTGCAACGT"
 
 
@@ -286,6 +286,88 @@ def test_cli_warns_when_contributions_do_not_add_up(setup, monkeypatch, caplog):
     with caplog.at_level("WARNING"):
         assert main(argv + ["--shuffles", "2"]) == 0
     assert "add up to 0.5 away from its logit minus its references'" in caplog.text
+
+
+def test_track_intervals_average_overlaps_and_leave_out_what_is_off_the_chromosome():
+    starts = np.array([8, -2, 3, 40])
+    contribution = np.array([[1.0] * 5, [2.0] * 5, [4.0] * 5, [8.0] * 5])
+    s, e, v = track_intervals(starts, contribution, length=42)
+    assert (e == s + 1).all()
+    got = dict(zip(s.tolist(), v.tolist(), strict=True))
+    # window -2..3 (positions 0-2 on the chromosome), 3..8, 8..13 and 40..45 (40, 41 inside 42 bp)
+    assert got == {0: 2.0, 1: 2.0, 2: 2.0, 3: 4.0, 4: 4.0, 5: 4.0, 6: 4.0, 7: 4.0,
+                   8: 1.0, 9: 1.0, 10: 1.0, 11: 1.0, 12: 1.0, 40: 8.0, 41: 8.0}  # fmt: skip
+    s, e, v = track_intervals(np.array([0, 2]), np.array([[1.0] * 4, [3.0] * 4]), length=10)
+    assert s.tolist() == [0, 1, 2, 3, 4, 5] and v.tolist() == [1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
+
+
+@pytest.mark.parametrize("ext", [".bedGraph", ".bw"])
+def test_cli_track_holds_each_base_s_contribution(setup, ext):
+    """Per-base contributions along the chromosome: a window's own where it is alone, the mean of two where
+    two windows overlap, nothing past the chromosome start."""
+    tmp_path, _ = setup
+    run = make_run(tmp_path, motif_model(), ["m"])
+    (tmp_path / "o.bed").write_text("chr1\t950\t1050\ta\nchr1\t1000\t1100\tb\nchr1\t0\t50\tedge\n")
+    out, track = tmp_path / "t", tmp_path / f"t{ext}"
+    argv = ["-q", "attribute", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "o.bed")]
+    assert main(argv + ["--out", str(out), "--track", str(track), "--no-plot", "--shuffles", "4"]) == 0
+    contribution = (np.load(f"{out}.hyp.npz")["arr_0"] * np.load(f"{out}.ohe.npz")["arr_0"]).sum(1)
+    expected = np.full(3000, np.nan)
+    expected[900:950] = contribution[0, :50]
+    expected[950:1100] = (contribution[0, 50:] + contribution[1, :150]) / 2
+    expected[1100:1150] = contribution[1, 150:]
+    expected[0:125] = contribution[2, 75:]  # its window starts 75 bp before the chromosome
+    if ext == ".bw":
+        import pyBigWig
+
+        with pyBigWig.open(str(track)) as bw:
+            assert bw.chroms() == {"chr1": 3000}
+            got = np.array(bw.values("chr1", 0, 3000), dtype=float)
+    else:
+        got = np.full(3000, np.nan)
+        for line in track.read_text().splitlines():
+            chrom, s, e, v = line.split("\t")
+            assert chrom == "chr1" and int(e) == int(s) + 1
+            got[int(s)] = float(v)
+    np.testing.assert_allclose(got, expected, atol=1e-5, equal_nan=True)
+
+
+def test_cli_track_needs_bed_and_a_track_name(setup, capsys):
+    tmp_path, _ = setup
+    run = make_run(tmp_path, motif_model(), ["m"])
+    before = set(tmp_path.rglob("*"))
+    for extra, message in (
+        (["--fasta", str(tmp_path / "q.fa"), "--track", str(tmp_path / "t.bw")], "have no genome coordinates"),
+        (
+            ["--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed"), "--track", str(tmp_path / "t.txt")],
+            "unknown track extension '.txt'",
+        ),
+        (
+            ["--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed"), "--track", str(tmp_path / "t.tsv")],
+            "unknown track extension '.tsv'",
+        ),
+    ):
+        assert main(["attribute", str(run), *extra, "--out", str(tmp_path / "t")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert set(tmp_path.rglob("*")) == before
+
+
+def test_cli_track_is_not_left_behind_when_a_later_file_fails(setup, monkeypatch):
+    import peakcnn.interpret.attribute as attribute
+
+    tmp_path, _ = setup
+    run = make_run(tmp_path, motif_model(), ["m"])
+
+    def broken_plot(*args, **kw):
+        raise OSError(28, "No space left on device", str(args[4]))
+
+    monkeypatch.setattr(attribute, "plot_contributions", broken_plot)
+    before = set(tmp_path.rglob("*"))
+    argv = ["attribute", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed")]
+    assert main(argv + ["--out", str(tmp_path / "t"), "--track", str(tmp_path / "t.bw"), "--shuffles", "2"]) == 1
+    index = {tmp_path / "g.fa.fai"}  # the genome's index, a cache kept beside it
+    assert set(tmp_path.rglob("*")) - index == before - index  # no track, no .npz, no temporary file
 
 
 def test_cli_fasta_and_task_choice(setup, caplog):

@@ -4,6 +4,7 @@ BED regions or FASTA sequences."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 
@@ -302,8 +303,6 @@ def _write(prefix: str, delta, x, tasks: list[str], first: int, title: str, plot
     """Write ``prefix.npy``, ``prefix.tsv`` and (optionally) ``prefix.png`` as a set: each is written
     under a temporary name, and the three are renamed into place one after the other only once all are
     complete, so a failure or an interruption while they are written leaves the previous set as it was."""
-    import contextlib
-
     import numpy as np
 
     from peakcnn.interpret.plot_ism import plot_ism
@@ -363,7 +362,9 @@ motifs -s PREFIX.ohe.npz -a PREFIX.hyp.npz -n 2000); PREFIX.tsv (one row per win
 references' mean logit, their difference, the sum of its contributions, which equals that difference, and
 as error the largest gap between the two over single references, which DeepLIFT makes 0); PREFIX.json (the
 settings); and PREFIX.png (contribution logos of the windows with the highest logits, over the 100 bp
-where their contributions are strongest)."""
+where their contributions are strongest). With --bed, --track TRACK also writes the contributions base by
+base along the genome as a bigWig or bedGraph (by extension), the mean where windows overlap, for a genome
+browser."""
 
 
 def _register_attribute(sub) -> None:
@@ -385,6 +386,11 @@ def _register_attribute(sub) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the references (default 0)")
     p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix (PREFIX.hyp.npz/.ohe.npz/.tsv/...)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG (an older PREFIX.png is removed)")
+    p.add_argument(
+        "--track",
+        metavar="TRACK",
+        help="with --bed: also a per-base track of the contributions (.bw/.bigWig or .bedGraph/.bg)",
+    )
     add_device_option(p)
     p.set_defaults(func=run_attribute)
 
@@ -407,8 +413,8 @@ def _task_index(args, tasks: list[str]) -> int:
 
 
 def _attribute_inputs(args, meta: dict, window: int):
-    """Window codes ``(n, W)``, the TSV's leading columns and rows, and per window a label and the coordinate
-    of its first base (1-based) for the figure."""
+    """Window codes ``(n, W)``, the TSV's leading columns and rows, per window a label and the coordinate of
+    its first base (1-based) for the figure, and for --bed the genome and the placed regions (for --track)."""
     import numpy as np
 
     from peakcnn.apply import bed_regions, region_codes
@@ -430,16 +436,48 @@ def _attribute_inputs(args, meta: dict, window: int):
         ]
         labels = [f"{c}:{s + 1}-{e}" + (f" {nm}" if nm and nm != "." else "") for c, s, e, nm, *_ in keys]
         firsts = [int(w) + 1 for w in regions.window_start]
-        return codes, header, keys, labels, firsts
+        return codes, header, keys, labels, firsts, (genome, regions)
     records = _fitted_records(args, window)  # at least one: an empty FASTA is refused
     codes = np.stack([r[1] for r in records])
     keys = [[name, length] for name, _, _, length in records]
     # the figure's positions count the record's own bases from 1: window column 0 is base 1 - offset
-    return codes, ["name", "length"], keys, [r[0] for r in records], [1 - offset for _, _, offset, _ in records]
+    return codes, ["name", "length"], keys, [r[0] for r in records], [1 - offset for _, _, offset, _ in records], None
+
+
+def _contribution_track(path, genome, regions, contribution):
+    """A finished (not yet renamed) :class:`~peakcnn.io.tracks.TrackWriter` of the per-base contributions of
+    the --bed windows, chromosomes named and ordered as in the genome; overlapping windows averaged."""
+    import numpy as np
+
+    from peakcnn.interpret.attribute import track_intervals
+    from peakcnn.io.tracks import TrackWriter
+
+    names = regions.chrom.astype(str)
+    sizes = [(c, genome.lengths[c]) for c in genome.names if c in set(names)]
+    writer = TrackWriter(path, sizes)
+    try:
+        for chrom, length in sizes:
+            idx = np.flatnonzero(names == chrom)
+            writer.add(chrom, *track_intervals(regions.window_start[idx], contribution[idx], length))
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    return writer
+
+
+@contextlib.contextmanager
+def _committed(writer):
+    """Rename the finished track into place when the block succeeds; delete it otherwise."""
+    try:
+        yield
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
 
 
 def run_attribute(args) -> int:
-    import contextlib
     import json
 
     import numpy as np
@@ -447,21 +485,28 @@ def run_attribute(args) -> int:
     from peakcnn import __version__
     from peakcnn.checkpoint import load_model
     from peakcnn.cli.apply import input_files, show_progress
+    from peakcnn.errors import InputError
     from peakcnn.interpret.attribute import PLOT_WINDOWS, deep_lift_shap, plot_contributions
     from peakcnn.io.output import atomic_output, check_distinct_files, check_output, format_float, write_table
+    from peakcnn.io.tracks import track_format
     from peakcnn.progress import progress_bar
     from peakcnn.sequence import codes_to_onehot
 
     _check_prefix(args.out, ".hyp.npz/.ohe.npz/.tsv/.json/.png")
     written = [ext for ext in ATTRIBUTE_FILES if not (args.no_plot and ext == ".png")]
     outputs = [("--out", args.out + ext) for ext in written]
-    for _, path in outputs:
-        check_output(path)
+    if args.track:
+        if not args.bed:
+            raise InputError(f"--track {args.track}: sequences from --fasta have no genome coordinates; use --bed")
+        track_format(args.track)
+        outputs.append(("--track", args.track))
+    for label, path in outputs:
+        check_output(path, "track" if label == "--track" else "output")
     check_distinct_files(outputs, input_files(args))
     model, meta = load_model(args.run)
     tasks, window = list(meta["tasks"]), int(meta["window"])
     task = _task_index(args, tasks)
-    codes, header, keys, labels, firsts = _attribute_inputs(args, meta, window)
+    codes, header, keys, labels, firsts, placed = _attribute_inputs(args, meta, window)
     with progress_bar(show_progress(args), len(codes), "window", "attribute") as bar:
         a = deep_lift_shap(
             model, codes, task, n_shuffles=args.shuffles, seed=args.seed, device=args.device, progress=bar.update
@@ -489,7 +534,10 @@ def run_attribute(args) -> int:
         "peakcnn": __version__,
     }
     top = np.argsort(-a.logit, kind="stable")[:PLOT_WINDOWS]
+    writer = _contribution_track(args.track, *placed, a.contribution) if args.track else None
     with contextlib.ExitStack() as renames:  # the files are renamed into place together, once all are complete
+        if writer is not None:
+            renames.enter_context(_committed(writer))  # renamed last, after every other file is complete
         for ext, array in ((".hyp.npz", a.hypothetical), (".ohe.npz", codes_to_onehot(codes))):
             with open(renames.enter_context(atomic_output(args.out + ext)), "wb") as fh:
                 np.savez_compressed(fh, array)
@@ -527,12 +575,13 @@ def run_attribute(args) -> int:
             args.out,
         )
     log.info(
-        "attribute: %d window(s), task %s, %d shuffles, largest summation error %.2g -> %s.{%s}",
+        "attribute: %d window(s), task %s, %d shuffles, largest summation error %.2g -> %s.{%s}%s",
         len(codes),
         tasks[task],
         args.shuffles,
         worst,
         args.out,
         ",".join(ext[1:] for ext in written),
+        f" and {args.track}" if args.track else "",
     )
     return 0

@@ -233,3 +233,37 @@ def plot_contributions(
     if title:
         fig.suptitle(literal(title))
     fig.savefig(path, dpi=100, format="png")
+
+
+def track_intervals(
+    starts: np.ndarray, contribution: np.ndarray, length: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """1-bp intervals of the contributions of windows on one chromosome of ``length`` bp, for a track.
+
+    ``starts`` are the windows' 0-based starts (a window may run off either end; those positions are left
+    out) and ``contribution`` their ``(n, W)`` contributions. Where windows overlap, a position holds the mean
+    of their contributions. Returns sorted ``starts, ends, values`` of the positions covered."""
+    width = contribution.shape[1]
+    order = np.argsort(starts, kind="stable")
+    out_s, out_v = [], []
+    i = 0
+    while i < len(order):  # clusters of windows that overlap or touch, accumulated one cluster at a time
+        lo, hi, j = int(starts[order[i]]), int(starts[order[i]]) + width, i + 1
+        while j < len(order) and int(starts[order[j]]) <= hi:
+            hi = max(hi, int(starts[order[j]]) + width)
+            j += 1
+        total, count = np.zeros(hi - lo), np.zeros(hi - lo)
+        for k in order[i:j]:
+            s = int(starts[k]) - lo
+            total[s : s + width] += contribution[k]
+            count[s : s + width] += 1
+        pos = np.arange(lo, hi)
+        keep = (count > 0) & (pos >= 0) & (pos < length)
+        out_s.append(pos[keep])
+        out_v.append(total[keep] / count[keep])
+        i = j
+    if not out_s:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0)
+    s = np.concatenate(out_s).astype(np.int64)
+    return s, s + 1, np.concatenate(out_v)
