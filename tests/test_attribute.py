@@ -332,6 +332,55 @@ def test_cli_track_holds_each_base_s_contribution(setup, ext):
     np.testing.assert_allclose(got, expected, atol=1e-5, equal_nan=True)
 
 
+def test_cli_track_follows_the_genome_order_and_names_across_aliases(tmp_path):
+    """Windows on two chromosomes, the BED unsorted, with a duplicate region and an alias (``9`` for
+    ``Chr9``): each chromosome's track holds its own windows' contributions, in the genome's order."""
+    import pyBigWig
+
+    rng = np.random.default_rng(3)
+    seqs = {n: "".join("ACGT"[i] for i in rng.integers(0, 4, 600)) for n in ("Chr9", "Chr2")}
+    write_fasta(tmp_path / "g.fa", seqs)
+    (tmp_path / "r.bed").write_text("9\t300\t310\tb\nChr2\t100\t110\ta\n9\t300\t310\tdup\n")
+    run = make_run(tmp_path, tiny_model(1), ["m"])
+    argv = ["-q", "attribute", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed")]
+    assert main(argv + ["--out", str(tmp_path / "t"), "--track", str(tmp_path / "t.bw"), "--no-plot"]) == 0
+    c = (np.load(tmp_path / "t.hyp.npz")["arr_0"] * np.load(tmp_path / "t.ohe.npz")["arr_0"]).sum(1)
+    with pyBigWig.open(str(tmp_path / "t.bw")) as bw:
+        assert list(bw.chroms()) == ["Chr9", "Chr2"]  # the genome's order and names
+        np.testing.assert_allclose(bw.values("Chr9", 205, 405), c[0], atol=1e-5)  # the duplicate: the same
+        np.testing.assert_allclose(bw.values("Chr2", 5, 205), c[1], atol=1e-5)
+        assert np.isnan(bw.values("Chr9", 0, 205)).all() and np.isnan(bw.values("Chr2", 205, 600)).all()
+
+
+def test_cli_track_that_cannot_be_written_is_refused_before_any_work(setup, monkeypatch, capsys):
+    import peakcnn.interpret.attribute as attribute
+
+    tmp_path, _ = setup
+    run = make_run(tmp_path, motif_model(), ["m"])
+    monkeypatch.setattr(attribute, "deep_lift_shap", lambda *a, **k: pytest.fail("attributed before refusing"))
+    argv = ["attribute", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed")]
+    assert main(argv + ["--out", str(tmp_path / "t"), "--track", str(tmp_path) + "/t\udcff.bw"]) == 2
+    assert "UTF-8" in capsys.readouterr().err
+    assert main(argv + ["--out", str(tmp_path / "t"), "--track", ""]) == 2
+    assert "--track '': an empty name" in capsys.readouterr().err
+
+
+def test_cli_track_whose_rename_fails_leaves_no_temporary_file(setup, monkeypatch):
+    from peakcnn.io.tracks import TrackWriter
+
+    tmp_path, _ = setup
+    run = make_run(tmp_path, motif_model(), ["m"])
+
+    def failing_commit(self):
+        self.finish()
+        raise OSError(21, "Is a directory", str(self.path))
+
+    monkeypatch.setattr(TrackWriter, "commit", failing_commit)
+    argv = ["attribute", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed")]
+    assert main(argv + ["--out", str(tmp_path / "t"), "--track", str(tmp_path / "t.bw"), "--no-plot"]) == 1
+    assert not list(tmp_path.glob(".t.*")) and not (tmp_path / "t.bw").exists()
+
+
 def test_cli_track_needs_bed_and_a_track_name(setup, capsys):
     tmp_path, _ = setup
     run = make_run(tmp_path, motif_model(), ["m"])

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Arguments that name files or folders, by ``dest``.
 _PATH_ARGS = ("genome", "peaks", "out", "chrom_alias", "exclude", "dataset", "init", "runs", "run", "bed", "fasta",
-              "vcf", "peaks_out", "motif_db")  # fmt: skip
+              "vcf", "peaks_out", "motif_db", "track")  # fmt: skip
 
 
 def _check_no_empty_paths(args: argparse.Namespace) -> None:

@@ -389,7 +389,7 @@ def _register_attribute(sub) -> None:
     p.add_argument(
         "--track",
         metavar="TRACK",
-        help="with --bed: also a per-base track of the contributions (.bw/.bigWig or .bedGraph/.bg)",
+        help="with --bed: also a per-base track of the contributions (.bw/.bigWig or .bedGraph/.bg/.bdg)",
     )
     add_device_option(p)
     p.set_defaults(func=run_attribute)
@@ -444,53 +444,52 @@ def _attribute_inputs(args, meta: dict, window: int):
     return codes, ["name", "length"], keys, [r[0] for r in records], [1 - offset for _, _, offset, _ in records], None
 
 
-def _contribution_track(path, genome, regions, contribution):
-    """A finished (not yet renamed) :class:`~peakcnn.io.tracks.TrackWriter` of the per-base contributions of
-    the --bed windows, chromosomes named and ordered as in the genome; overlapping windows averaged."""
+def _open_track(path, genome, regions):
+    """A :class:`~peakcnn.io.tracks.TrackWriter` for the contributions of the --bed windows, opened before
+    any work so that a track that cannot be written is refused first; chromosomes named and ordered as in the
+    genome."""
+    from peakcnn.io.tracks import TrackWriter
+
+    present = set(regions.chrom.astype(str))
+    return TrackWriter(path, [(c, genome.lengths[c]) for c in genome.names if c in present], option="--track")
+
+
+def _fill_track(writer, regions, contribution) -> None:
+    """Add the per-base contributions of every chromosome (overlapping windows averaged) and finish the
+    temporary file; nothing is in place before :func:`_committed`."""
     import numpy as np
 
     from peakcnn.interpret.attribute import track_intervals
-    from peakcnn.io.tracks import TrackWriter
 
     names = regions.chrom.astype(str)
-    sizes = [(c, genome.lengths[c]) for c in genome.names if c in set(names)]
-    writer = TrackWriter(path, sizes)
-    try:
-        for chrom, length in sizes:
-            idx = np.flatnonzero(names == chrom)
-            writer.add(chrom, *track_intervals(regions.window_start[idx], contribution[idx], length))
-        writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
-    return writer
+    by_chrom: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        by_chrom.setdefault(name, []).append(i)
+    for chrom, length in writer.chroms:
+        idx = np.asarray(by_chrom[chrom])
+        writer.add(chrom, *track_intervals(regions.window_start[idx], contribution[idx], length))
+    writer.finish()
 
 
 @contextlib.contextmanager
 def _committed(writer):
-    """Rename the finished track into place when the block succeeds; delete it otherwise."""
+    """Rename the finished track into place when the block succeeds; delete it when the block or the rename
+    fails (or is interrupted)."""
     try:
         yield
+        writer.commit()
     except BaseException:
-        writer.abort()
+        with contextlib.suppress(Exception):
+            writer.abort()
         raise
-    writer.commit()
 
 
 def run_attribute(args) -> int:
-    import json
-
-    import numpy as np
-
-    from peakcnn import __version__
     from peakcnn.checkpoint import load_model
-    from peakcnn.cli.apply import input_files, show_progress
+    from peakcnn.cli.apply import input_files
     from peakcnn.errors import InputError
-    from peakcnn.interpret.attribute import PLOT_WINDOWS, deep_lift_shap, plot_contributions
-    from peakcnn.io.output import atomic_output, check_distinct_files, check_output, format_float, write_table
+    from peakcnn.io.output import check_distinct_files, check_output
     from peakcnn.io.tracks import track_format
-    from peakcnn.progress import progress_bar
-    from peakcnn.sequence import codes_to_onehot
 
     _check_prefix(args.out, ".hyp.npz/.ohe.npz/.tsv/.json/.png")
     written = [ext for ext in ATTRIBUTE_FILES if not (args.no_plot and ext == ".png")]
@@ -507,6 +506,30 @@ def run_attribute(args) -> int:
     tasks, window = list(meta["tasks"]), int(meta["window"])
     task = _task_index(args, tasks)
     codes, header, keys, labels, firsts, placed = _attribute_inputs(args, meta, window)
+    writer = _open_track(args.track, *placed) if args.track else None
+    try:
+        _attribute_and_write(args, model, tasks, task, window, codes, header, keys, labels, firsts, placed, writer)
+    except BaseException:
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.abort()
+        raise
+    return 0
+
+
+def _attribute_and_write(args, model, tasks, task, window, codes, header, keys, labels, firsts, placed, writer):
+    import json
+
+    import numpy as np
+
+    from peakcnn import __version__
+    from peakcnn.cli.apply import show_progress
+    from peakcnn.interpret.attribute import PLOT_WINDOWS, deep_lift_shap, plot_contributions
+    from peakcnn.io.output import atomic_output, format_float, write_table
+    from peakcnn.progress import progress_bar
+    from peakcnn.sequence import codes_to_onehot
+
+    written = [ext for ext in ATTRIBUTE_FILES if not (args.no_plot and ext == ".png")]
     with progress_bar(show_progress(args), len(codes), "window", "attribute") as bar:
         a = deep_lift_shap(
             model, codes, task, n_shuffles=args.shuffles, seed=args.seed, device=args.device, progress=bar.update
@@ -530,11 +553,13 @@ def run_attribute(args) -> int:
         "files": {
             "hypothetical contributions, (windows, 4, W), arr_0": args.out + ".hyp.npz",
             "one-hot windows, (windows, 4, W), arr_0": args.out + ".ohe.npz",
+            **({"per-base contribution track": args.track} if args.track else {}),
         },
         "peakcnn": __version__,
     }
     top = np.argsort(-a.logit, kind="stable")[:PLOT_WINDOWS]
-    writer = _contribution_track(args.track, *placed, a.contribution) if args.track else None
+    if writer is not None:
+        _fill_track(writer, placed[1], a.contribution)
     with contextlib.ExitStack() as renames:  # the files are renamed into place together, once all are complete
         if writer is not None:
             renames.enter_context(_committed(writer))  # renamed last, after every other file is complete

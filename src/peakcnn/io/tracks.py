@@ -71,14 +71,15 @@ class TrackWriter:
         ``(name, length)`` of every chromosome that will be added, in order.
     """
 
-    def __init__(self, path: str | Path, chroms: list[tuple[str, int]]):
+    def __init__(self, path: str | Path, chroms: list[tuple[str, int]], option: str = "--out"):
         self.path = check_output(path, "track")
+        self.option = option  # named in the message when the track cannot be written
         self.format = track_format(path)
         self.tmp = self.path.with_name(f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix}")
         self._aborted = False
+        self.chroms = [(str(c), int(n)) for c, n in chroms]
         if self.format == "bigwig":  # intervals spooled here, written by peakcnn.io.bigwig in its own process
-            self._chroms = [(str(c), int(n)) for c, n in chroms]
-            _check_bigwig_writable(self.tmp, self._chroms)
+            _check_bigwig_writable(self.tmp, self.chroms)
             self.spool = self.tmp.with_name(f"{self.tmp.name}.spool")
             self._parts: list[dict] = []
             with self._naming_the_track():
@@ -127,7 +128,7 @@ class TrackWriter:
             raise OSError(e.errno, e.strerror or str(e), str(self.path)) from None
 
     def _write_bigwig(self) -> None:
-        job = {"spool": str(self.spool), "out": str(self.tmp), "chroms": self._chroms, "parts": self._parts}
+        job = {"spool": str(self.spool), "out": str(self.tmp), "chroms": self.chroms, "parts": self._parts}
         # The writer searches this process's module path and nothing else: -I leaves out the current folder,
         # PYTHONPATH and the user's site-packages, which this process may not have searched. -B: it writes
         # no bytecode, which a full disk would leave cut short for every later run to fail on.
@@ -140,7 +141,7 @@ class TrackWriter:
         if done.returncode != 0:
             raise OutputError(
                 f"{self.path}: the bigWig could not be written completely ({_writer_failure(done)}); free space "
-                "or choose another --out"
+                f"or choose another {self.option}"
             )
 
     def commit(self) -> Path:
