@@ -61,14 +61,21 @@ def placed(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
 
 
 @contextlib.contextmanager
-def exact_inference() -> Iterator[None]:
-    """No autograd, and convolutions in full float32 on CUDA too (no TF32), so that predictions, scans and
-    their border corrections agree with each other and with a CPU to float32 precision."""
+def full_float32() -> Iterator[None]:
+    """Convolutions in full float32 on CUDA too (no TF32), the other cuDNN settings kept; autograd as it is."""
     cudnn = torch.backends.cudnn
     keep = {
         k: getattr(cudnn, k) for k in ("enabled", "benchmark", "benchmark_limit", "deterministic") if hasattr(cudnn, k)
     }
-    with torch.inference_mode(), cudnn.flags(**keep, allow_tf32=False):
+    with cudnn.flags(**keep, allow_tf32=False):
+        yield
+
+
+@contextlib.contextmanager
+def exact_inference() -> Iterator[None]:
+    """No autograd, and :func:`full_float32`, so that predictions, scans and their border corrections agree
+    with each other and with a CPU to float32 precision."""
+    with torch.inference_mode(), full_float32():
         yield
 
 

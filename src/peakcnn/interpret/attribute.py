@@ -20,9 +20,8 @@ the same scores wherever it stands in the input and whatever the batch size.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,23 +29,11 @@ import torch
 from torch import nn
 
 from peakcnn.errors import InputError
-from peakcnn.inference import best_device, default_batch, exact_inference
+from peakcnn.inference import best_device, default_batch, exact_inference, full_float32
 from peakcnn.sequence import N_CODE, codes_to_onehot_torch
 
 #: References per window unless told otherwise (as chrombpnet and tangermeme use).
 DEFAULT_SHUFFLES = 20
-
-
-@contextlib.contextmanager
-def full_float32() -> Iterator[None]:
-    """Convolutions in full float32 on CUDA (no TF32), as :func:`~peakcnn.inference.exact_inference` has
-    them, with autograd left on."""
-    cudnn = torch.backends.cudnn
-    keep = {
-        k: getattr(cudnn, k) for k in ("enabled", "benchmark", "benchmark_limit", "deterministic") if hasattr(cudnn, k)
-    }
-    with cudnn.flags(**keep, allow_tf32=False):
-        yield
 
 
 @dataclass
