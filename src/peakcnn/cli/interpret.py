@@ -472,15 +472,15 @@ def _fill_track(writer, regions, contribution) -> None:
 
 
 @contextlib.contextmanager
-def _committed(writer):
-    """Rename the finished track into place when the block succeeds; delete it when the block or the rename
-    fails (or is interrupted)."""
+def _deleted_on_failure(writer):
+    """Delete the track's temporary file (and spool) when the block fails or is interrupted, its own rename
+    included; without a track, nothing."""
     try:
         yield
-        writer.commit()
     except BaseException:
-        with contextlib.suppress(Exception):
-            writer.abort()
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.abort()
         raise
 
 
@@ -491,7 +491,7 @@ def run_attribute(args) -> int:
     from peakcnn.io.output import check_distinct_files, check_output
     from peakcnn.io.tracks import track_format
 
-    _check_prefix(args.out, ".hyp.npz/.ohe.npz/.tsv/.json/.png")
+    _check_prefix(args.out, "/".join(ATTRIBUTE_FILES))
     written = [ext for ext in ATTRIBUTE_FILES if not (args.no_plot and ext == ".png")]
     outputs = [("--out", args.out + ext) for ext in written]
     if args.track:
@@ -505,19 +505,16 @@ def run_attribute(args) -> int:
     model, meta = load_model(args.run)
     tasks, window = list(meta["tasks"]), int(meta["window"])
     task = _task_index(args, tasks)
-    codes, header, keys, labels, firsts, placed = _attribute_inputs(args, meta, window)
-    writer = _open_track(args.track, *placed) if args.track else None
-    try:
-        _attribute_and_write(args, model, tasks, task, window, codes, header, keys, labels, firsts, placed, writer)
-    except BaseException:
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.abort()
-        raise
+    inputs = _attribute_inputs(args, meta, window)
+    writer = _open_track(args.track, *inputs[-1]) if args.track else None
+    with _deleted_on_failure(writer):
+        _attribute_and_write(args, model, tasks, task, window, inputs, written, writer)
     return 0
 
 
-def _attribute_and_write(args, model, tasks, task, window, codes, header, keys, labels, firsts, placed, writer):
+def _attribute_and_write(args, model, tasks, task, window, inputs, written: list[str], writer) -> None:
+    """Attribute the windows of :func:`_attribute_inputs` and write the files ``written`` (extensions of
+    ``--out``), then the track of ``writer`` when there is one."""
     import json
 
     import numpy as np
@@ -529,7 +526,7 @@ def _attribute_and_write(args, model, tasks, task, window, codes, header, keys, 
     from peakcnn.progress import progress_bar
     from peakcnn.sequence import codes_to_onehot
 
-    written = [ext for ext in ATTRIBUTE_FILES if not (args.no_plot and ext == ".png")]
+    codes, header, keys, labels, firsts, placed = inputs
     with progress_bar(show_progress(args), len(codes), "window", "attribute") as bar:
         a = deep_lift_shap(
             model, codes, task, n_shuffles=args.shuffles, seed=args.seed, device=args.device, progress=bar.update
@@ -540,6 +537,7 @@ def _attribute_and_write(args, model, tasks, task, window, codes, header, keys, 
             keys, a.logit, a.reference_logit, a.contribution.sum(1, dtype=np.float64), a.error, strict=True
         )
     )
+    worst = float(a.error.max())  # at least one window: an empty BED or FASTA is refused
     settings = {
         "method": "DeepLIFT/SHAP (tangermeme), dinucleotide-shuffled references",
         "run": str(args.run),
@@ -549,7 +547,7 @@ def _attribute_and_write(args, model, tasks, task, window, codes, header, keys, 
         "window": window,
         "windows": len(codes),
         "input": {"bed": args.bed, "genome": args.genome} if args.bed else {"fasta": args.fasta},
-        "max_error": float(a.error.max()) if len(codes) else 0.0,
+        "max_error": worst,
         "files": {
             "hypothetical contributions, (windows, 4, W), arr_0": args.out + ".hyp.npz",
             "one-hot windows, (windows, 4, W), arr_0": args.out + ".ohe.npz",
@@ -561,8 +559,6 @@ def _attribute_and_write(args, model, tasks, task, window, codes, header, keys, 
     if writer is not None:
         _fill_track(writer, placed[1], a.contribution)
     with contextlib.ExitStack() as renames:  # the files are renamed into place together, once all are complete
-        if writer is not None:
-            renames.enter_context(_committed(writer))  # renamed last, after every other file is complete
         for ext, array in ((".hyp.npz", a.hypothetical), (".ohe.npz", codes_to_onehot(codes))):
             with open(renames.enter_context(atomic_output(args.out + ext)), "wb") as fh:
                 np.savez_compressed(fh, array)
@@ -583,6 +579,8 @@ def _attribute_and_write(args, model, tasks, task, window, codes, header, keys, 
                 renames.enter_context(atomic_output(args.out + ".png")),
                 title=f"{tasks[task]}: DeepLIFT/SHAP contributions, {args.shuffles} dinucleotide shuffles",
             )
+    if writer is not None:
+        writer.commit()  # renamed last, after every other file is complete
     if args.no_plot:
         _remove_older_figure(args.out + ".png", "attribute")
     if a.unshuffled:
@@ -591,7 +589,6 @@ def _attribute_and_write(args, model, tasks, task, window, codes, header, keys, 
             "less between N): their references equal them, so all their contributions are 0",
             a.unshuffled,
         )
-    worst = float(a.error.max()) if len(codes) else 0.0
     if worst > 1e-3 * max(1.0, float(np.abs(a.logit - a.reference_logit).max())):
         log.warning(
             "warning: contributions of some window add up to %.3g away from its logit minus its references' "
