@@ -69,8 +69,8 @@ def main() -> None:
     ohe = np.load(f"{args.prefix}.ohe.npz")["arr_0"]
     contribution = (hyp * ohe).sum(1)
     seqs = sequences(ohe)
-    rows = kmer_means(seqs, contribution, args.k, args.min_count)
-    everything = kmer_means(seqs, contribution, args.k, 1)
+    everything = kmer_means(seqs, contribution, args.k, 1)  # counted once; the table keeps the frequent ones
+    rows = [r for r in everything if r[1] >= args.min_count]
     overall = sum(m * n for m, n, _ in everything) / sum(n for _, n, _ in everything)
     print(f"{len(seqs)} windows; {args.k}-mers seen at least {args.min_count} times, by mean contribution:")
     print("| k-mer / reverse complement | mean contribution | occurrences |\n|---|---:|---:|")
