@@ -12,7 +12,7 @@ from _apply_helpers import make_run, motif_model, random_codes, tiny_model, writ
 from peakcnn.cli import main
 from peakcnn.ensemble import EnsembleModel
 from peakcnn.interpret.attribute import deep_lift_shap, shuffled_references, track_intervals, window_seed
-from peakcnn.sequence import N_CODE, codes_to_onehot, str_to_codes
+from peakcnn.sequence import N_CODE, codes_to_onehot, reverse_complement_codes, str_to_codes
 
 
 def _logits(model, codes: np.ndarray, task: int) -> np.ndarray:
@@ -61,6 +61,50 @@ def test_planted_motif_carries_the_contribution():
     a = deep_lift_shap(model, codes, n_shuffles=10)
     c = a.contribution[0]
     assert a.logit[0] == pytest.approx(5.0, abs=1e-5)
+    assert np.argmax(c) in range(120, 124) and c[120:124].sum() > 1
+    assert c[:120].max() <= 1e-6 and c[124:].max() <= 1e-6
+    assert a.error[0] < 1e-5
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: tiny_model(2, seed=3), lambda: EnsembleModel([tiny_model(2), tiny_model(2, 1)])]
+)
+def test_both_strands_add_up_to_the_mean_of_the_strands_logits(make):
+    """With rc the mean of the two strands' logits is explained: its contributions, the other strand's mapped
+    back onto the forward strand, still add up to it minus the references' own two-strand mean."""
+    model = make()
+    codes = random_codes(5 * 200, seed=7).reshape(5, 200)
+    codes[0, :30] = N_CODE
+    a = deep_lift_shap(model, codes, task=1, n_shuffles=6, seed=4, rc=True)
+    both = (_logits(model, codes, 1) + _logits(model, reverse_complement_codes(codes), 1)) / 2
+    np.testing.assert_allclose(a.logit, both, atol=1e-6)
+    refs = shuffled_references(codes, 6, seed=4).reshape(-1, 200)  # the same references as one strand
+    ref_both = (_logits(model, refs, 1) + _logits(model, reverse_complement_codes(refs), 1)) / 2
+    np.testing.assert_allclose(a.reference_logit, ref_both.reshape(5, 6).mean(1), atol=1e-6)
+    np.testing.assert_allclose(a.contribution.sum(1), a.logit - a.reference_logit, atol=1e-5)
+    assert a.error.max() < 1e-5 and (a.contribution[0, :30] == 0).all()
+    known = codes != N_CODE
+    own = (a.hypothetical * codes_to_onehot(codes)).sum(1)
+    np.testing.assert_allclose(own[known], a.contribution[known], atol=1e-6)
+    forward = deep_lift_shap(model, codes, task=1, n_shuffles=6, seed=4)
+    assert np.abs(forward.logit - a.logit).max() > 1e-3  # the other strand counts
+
+
+def test_a_motif_seen_only_on_the_other_strand_is_credited_to_its_bases_with_rc():
+    """A GATA detector and a window holding only TATC (GATA on the reverse strand): the forward strand
+    gives it nothing; with rc the positive contribution lies on TATC's bases, mapped back to the forward
+    strand, and nowhere else."""
+    model = motif_model("GATA")
+    seq = list("ACGTTACCGTTAGGCACCG" * 11)[:200]  # no AT dinucleotide, so no GATA or TATC
+    seq[120:124] = "TATC"
+    text = "".join(seq)
+    assert text.count("TATC") == 1 and "GATA" not in text
+    codes = str_to_codes(text)[None]
+    forward = deep_lift_shap(model, codes, n_shuffles=10)
+    assert forward.logit[0] == pytest.approx(-5.0, abs=1e-5) and forward.contribution[0].max() <= 1e-6
+    a = deep_lift_shap(model, codes, n_shuffles=10, rc=True)
+    c = a.contribution[0]
+    assert a.logit[0] == pytest.approx(0.0, abs=1e-5)  # the mean of -5 and +5
     assert np.argmax(c) in range(120, 124) and c[120:124].sum() > 1
     assert c[:120].max() <= 1e-6 and c[124:].max() <= 1e-6
     assert a.error[0] < 1e-5
@@ -208,6 +252,8 @@ def test_bad_arguments_are_one_line_errors():
     for seed in (-1, 1.5, True):
         with pytest.raises(InputError, match="give a whole number >= 0"):
             deep_lift_shap(model, codes, seed=seed)
+    with pytest.raises(InputError, match="rc 'yes'"):
+        deep_lift_shap(model, codes, rc="yes")
 
 
 @pytest.fixture
@@ -434,6 +480,29 @@ def test_cli_fasta_and_task_choice(setup, caplog):
         logits = model(torch.as_tensor(ohe))[:, 1].numpy()
     np.testing.assert_allclose([float(r[2]) for r in rows[1:]], logits, atol=1e-5)  # the root task's logit
     assert hyp.shape == (2, 4, 200)
+
+
+def test_cli_rc_explains_the_mean_of_both_strands(setup, caplog):
+    tmp_path, _ = setup
+    run = make_run(tmp_path, tiny_model(1, seed=5), ["m"])
+    out = tmp_path / "both"
+    argv = ["attribute", str(run), "--fasta", str(tmp_path / "q.fa"), "--shuffles", "4", "--out"]
+    with caplog.at_level("INFO"):
+        assert main(argv + [str(out), "--rc"]) == 0
+    assert "task m (mean of both strands)" in caplog.text
+    assert json.loads(out.with_suffix(".json").read_text())["strands"].startswith("both")
+    ohe = torch.as_tensor(np.load(f"{out}.ohe.npz")["arr_0"])
+    model = tiny_model(1, seed=5).eval()
+    with torch.no_grad():
+        both = ((model(ohe) + model(ohe.flip(1).flip(2))) / 2)[:, 0].numpy()
+    rows = [ln.split("\t") for ln in (tmp_path / "both.tsv").read_text().splitlines()[1:]]
+    np.testing.assert_allclose([float(r[2]) for r in rows], both, atol=1e-5)
+    for r in rows:
+        assert float(r[5]) == pytest.approx(float(r[4]), abs=1e-4) and float(r[6]) < 1e-4
+    assert main(argv + [str(tmp_path / "fwd")]) == 0
+    assert json.loads((tmp_path / "fwd.json").read_text())["strands"] == "forward"
+    forward = [float(ln.split("\t")[2]) for ln in (tmp_path / "fwd.tsv").read_text().splitlines()[1:]]
+    assert np.abs(np.array(forward) - both).max() > 1e-3
 
 
 def test_cli_bad_input_is_one_line_and_writes_nothing(setup, capsys):

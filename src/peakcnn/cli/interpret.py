@@ -364,7 +364,9 @@ as error the largest gap between the two over single references, which DeepLIFT 
 settings); and PREFIX.png (contribution logos of the windows with the highest logits, over the 100 bp
 where their contributions are strongest). With --bed, --track TRACK also writes the contributions base by
 base along the genome as a bigWig or bedGraph (by extension), the mean where windows overlap, for a genome
-browser."""
+browser. --rc explains the mean of the two strands' logits: the reverse-complement strand is attributed
+against the reverse complements of the same references and its scores are mapped back onto the forward
+strand and averaged with it (twice the time); the logit columns are then means of the two strands."""
 
 
 def _register_attribute(sub) -> None:
@@ -384,6 +386,9 @@ def _register_attribute(sub) -> None:
         "--shuffles", type=positive_int, default=20, metavar="K", help="dinucleotide-shuffled references (default 20)"
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the references (default 0)")
+    p.add_argument(
+        "--rc", action="store_true", help="explain the mean logit of both strands (default: the forward strand)"
+    )
     p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix (PREFIX.hyp.npz/.ohe.npz/.tsv/...)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG (an older PREFIX.png is removed)")
     p.add_argument(
@@ -529,7 +534,14 @@ def _attribute_and_write(args, model, tasks, task, window, inputs, written: list
     codes, header, keys, labels, firsts, placed = inputs
     with progress_bar(show_progress(args), len(codes), "window", "attribute") as bar:
         a = deep_lift_shap(
-            model, codes, task, n_shuffles=args.shuffles, seed=args.seed, device=args.device, progress=bar.update
+            model,
+            codes,
+            task,
+            n_shuffles=args.shuffles,
+            seed=args.seed,
+            device=args.device,
+            progress=bar.update,
+            rc=args.rc,
         )
     rows = (
         list(k) + [format_float(v) for v in (lo, ref, lo - ref, c, err)]
@@ -544,6 +556,7 @@ def _attribute_and_write(args, model, tasks, task, window, inputs, written: list
         "task": tasks[task],
         "shuffles": args.shuffles,
         "seed": args.seed,
+        "strands": "both: the mean of the two strands' logits is explained" if args.rc else "forward",
         "window": window,
         "windows": len(codes),
         "input": {"bed": args.bed, "genome": args.genome} if args.bed else {"fasta": args.fasta},
@@ -577,7 +590,8 @@ def _attribute_and_write(args, model, tasks, task, window, inputs, written: list
                 [f"{labels[i]}  (logit {a.logit[i]:.2f})" for i in top],
                 [firsts[i] for i in top],
                 renames.enter_context(atomic_output(args.out + ".png")),
-                title=f"{tasks[task]}: DeepLIFT/SHAP contributions, {args.shuffles} dinucleotide shuffles",
+                title=f"{tasks[task]}: DeepLIFT/SHAP contributions, {args.shuffles} dinucleotide shuffles"
+                + (", mean of both strands" if args.rc else ""),
             )
     if writer is not None:
         writer.commit()  # renamed last, after every other file is complete
@@ -597,9 +611,10 @@ def _attribute_and_write(args, model, tasks, task, window, inputs, written: list
             args.out,
         )
     log.info(
-        "attribute: %d window(s), task %s, %d shuffles, largest summation error %.2g -> %s.{%s}%s",
+        "attribute: %d window(s), task %s%s, %d shuffles, largest summation error %.2g -> %s.{%s}%s",
         len(codes),
         tasks[task],
+        " (mean of both strands)" if args.rc else "",
         args.shuffles,
         worst,
         args.out,

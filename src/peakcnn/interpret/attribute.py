@@ -16,6 +16,12 @@ on its own and the ``N`` stay in place, so the padding of a window that runs off
 short sequence) and assembly gaps are ``N`` in the references too and contribute nothing. The references of
 a window are drawn from a generator seeded with ``seed`` and the window's own bases, so the same window gets
 the same scores wherever it stands in the input and whatever the batch size.
+
+With ``rc`` the output explained is the mean of the logits of the window and of its reverse complement: the
+reverse-complement strand is attributed against the reverse complements of the same references, its
+multipliers are mapped back onto the forward strand's positions and bases, and the two strands' multipliers
+are averaged. Contributions then add up to the mean of the two strands' logit differences, exactly as for
+one strand.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ import torch
 from torch import nn
 
 from peakcnn.errors import InputError
-from peakcnn.inference import best_device, default_batch, exact_inference, full_float32
+from peakcnn.inference import best_device, default_batch, exact_inference, full_float32, reverse_complement
+from peakcnn.runconfig import check_flag
 from peakcnn.sequence import N_CODE, codes_to_onehot_torch
 
 #: References per window unless told otherwise (as chrombpnet and tangermeme use).
@@ -42,8 +49,8 @@ class Attributions:
 
     hypothetical: np.ndarray  # (n, 4, W) float32: hypothetical contribution of each base at each position
     contribution: np.ndarray  # (n, W) float32: contribution of the window's own base at each position (0 at N)
-    logit: np.ndarray  # (n,) float64: the window's logit
-    reference_logit: np.ndarray  # (n,) float64: mean logit of its references
+    logit: np.ndarray  # (n,) float64: the window's logit (with rc: the mean of its two strands' logits)
+    reference_logit: np.ndarray  # (n,) float64: mean logit of its references (with rc: of both strands)
     # (n,) float64: over the references, the largest gap between the contributions against one reference,
     # summed, and the logit minus that reference's logit (DeepLIFT makes it 0)
     error: np.ndarray
@@ -85,6 +92,7 @@ def deep_lift_shap(
     device: str | torch.device | None = None,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    rc: bool = False,
 ) -> Attributions:
     """DeepLIFT/SHAP attributions of output ``task`` for windows ``codes`` (uint8 ``(n, W)``, the model's
     window length).
@@ -106,10 +114,10 @@ def deep_lift_shap(
         Window-reference pairs per pass (default: the device's prediction batch).
     progress
         Called with the number of windows finished after each batch.
+    rc
+        Explain the mean logit of both strands (see the module text); twice the work.
     """
     import copy
-
-    from tangermeme.deep_lift_shap import deep_lift_shap as tangermeme_dls
 
     codes = np.asarray(codes)
     if codes.ndim != 2 or codes.dtype != np.uint8:
@@ -123,6 +131,7 @@ def deep_lift_shap(
         raise InputError(f"n_shuffles {n_shuffles}: need at least 1 reference per window")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed {seed!r}: give a whole number >= 0")
+    check_flag(rc, "rc")
     dev = best_device(device)
     net = copy.deepcopy(model).to(dev).eval()
     for p in net.parameters():
@@ -143,25 +152,16 @@ def deep_lift_shap(
         out.unshuffled += int((refs == chunk[:, None]).all(axis=(1, 2)).sum())
         x = codes_to_onehot_torch(torch.as_tensor(chunk, device=dev))  # (b, 4, W)
         r = codes_to_onehot_torch(torch.as_tensor(refs.reshape(-1, window), device=dev))  # (b*K, 4, W)
-        with torch.enable_grad(), full_float32(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # its convergence warnings: the error is measured below, per window
-            m = tangermeme_dls(
-                net,
-                x,
-                target=task,
-                references=r.view(len(chunk), n_shuffles, 4, window),
-                raw_outputs=True,
-                only_warn=True,  # N (all-zero columns) in a window is valid input here
-                batch_size=min(pairs, len(chunk) * n_shuffles),  # a window's references can span passes
-                device=dev,
-            )  # multipliers (b, K, 4, W)
-        m = m.detach().to(dev).reshape(-1, 4, window)
+        m = _multipliers(net, x, r, task, pairs, dev)
+        if rc:  # the other strand's multipliers, mapped back onto the forward strand (a linear map)
+            other = _multipliers(net, reverse_complement(x), reverse_complement(r), task, pairs, dev)
+            m = (m + reverse_complement(other)) / 2
         xs = x.repeat_interleave(n_shuffles, dim=0)
         with exact_inference():
             contribution = ((xs - r) * m).sum(1).view(len(chunk), n_shuffles, window)
             hypothetical = (m - (r * m).sum(1, keepdim=True)).view(len(chunk), n_shuffles, 4, window)
-            logit = net(x)[:, task].double()
-            ref_logit = net(r)[:, task].double().view(len(chunk), n_shuffles)
+            logit = _logit(net, x, task, rc)
+            ref_logit = _logit(net, r, task, rc).view(len(chunk), n_shuffles)
         error = (contribution.double().sum(-1) - (logit[:, None] - ref_logit)).abs().max(1).values
         sl = slice(lo, lo + len(chunk))
         out.hypothetical[sl] = hypothetical.mean(1).cpu().numpy()
@@ -172,6 +172,35 @@ def deep_lift_shap(
         if progress is not None:
             progress(len(chunk))
     return out
+
+
+def _multipliers(
+    net: nn.Module, x: torch.Tensor, r: torch.Tensor, task: int, pairs: int, dev: torch.device
+) -> torch.Tensor:
+    """DeepLIFT multipliers ``(b * K, 4, W)`` of windows ``x`` ``(b, 4, W)`` against their ``K`` references
+    each, ``r`` ``(b * K, 4, W)`` (window by window), at most ``pairs`` window-reference pairs per pass."""
+    from tangermeme.deep_lift_shap import deep_lift_shap as tangermeme_dls
+
+    b, _, window = x.shape
+    with torch.enable_grad(), full_float32(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its convergence warnings: the error is measured per window
+        m = tangermeme_dls(
+            net,
+            x,
+            target=task,
+            references=r.reshape(b, -1, 4, window),
+            raw_outputs=True,
+            only_warn=True,  # N (all-zero columns) in a window is valid input here
+            batch_size=min(pairs, len(r)),  # a window's references can span passes
+            device=dev,
+        )  # (b, K, 4, W)
+    return m.detach().to(dev).reshape(-1, 4, window)
+
+
+def _logit(net: nn.Module, x: torch.Tensor, task: int, rc: bool) -> torch.Tensor:
+    """Float64 logits of ``task`` for one-hot ``x``; with ``rc`` the mean of both strands' logits."""
+    logit = net(x)[:, task].double()
+    return (logit + net(reverse_complement(x))[:, task].double()) / 2 if rc else logit
 
 
 #: Windows drawn in the figure at the most (those with the highest logits) and the stretch shown of each.
