@@ -1,6 +1,7 @@
 """The real-data benchmark script's own logic that runs without the real data."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,59 @@ def test_attribution_kmers_counts_both_strands_and_sums_each_kmer_s_positions():
     assert "CCCTN" not in rows and "GGCCCT" not in rows
     share, positions = kmers.motif_share(seqs, contribution, ["GGGCC"])
     assert share == 1.0 and positions == 10 / 16
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", SCRIPT.parent / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_modisco_matches_trims_each_pattern_and_finds_the_jaspar_motif_it_was_made_of(tmp_path, monkeypatch, capsys):
+    """Patterns written as TF-MoDISco writes them: a JASPAR motif inside uniform flanks (positive), and the
+    reverse complement of another (negative). Each is trimmed to the motif's columns and matched to it."""
+    import h5py
+    import numpy as np
+
+    from peakcnn.interpret.motifs import information, jaspar_motifs
+
+    matches = _script("modisco_matches")
+    db = jaspar_motifs("plants")
+    order = sorted(range(len(db.ppms)), key=lambda j: -information(db.ppms[j]).sum())
+    first, second = order[0], next(j for j in order if db.ppms[j].shape[1] != db.ppms[order[0]].shape[1])
+
+    def pattern(group, name, ppm, sign, seqlets):
+        seq = np.full((ppm.shape[1] + 20, 4), 0.25)
+        seq[10:-10] = ppm.T
+        contrib = np.full(seq.shape, 0.01) * sign  # flanks: under 0.3 of the motif's columns
+        contrib[10:-10] = ppm.T * sign
+        g = group.create_group(name)
+        g["sequence"], g["contrib_scores"], g["hypothetical_contribs"] = seq, contrib, contrib
+        g.create_group("seqlets")["n_seqlets"] = np.array([seqlets])
+
+    path = tmp_path / "modisco.h5"
+    with h5py.File(path, "w") as f:
+        pos = f.create_group("pos_patterns")
+        pattern(pos, "pattern_10", db.ppms[second], 1, 7)
+        pattern(pos, "pattern_2", db.ppms[first], 1, 40)
+        pattern(f.create_group("neg_patterns"), "pattern_0", db.ppms[second][::-1, ::-1], -1, 12)
+    found = matches.read_patterns(str(path), 0.3)
+    assert [(p.name, p.sign, p.seqlets) for p in found] == [
+        ("pos_patterns/pattern_2", "+", 40),  # numeric order: pattern_2 before pattern_10
+        ("pos_patterns/pattern_10", "+", 7),
+        ("neg_patterns/pattern_0", "-", 12),
+    ]
+    np.testing.assert_allclose(found[0].ppm, db.ppms[first])  # trimmed to the motif's own columns
+    np.testing.assert_allclose(found[2].ppm, db.ppms[second][::-1, ::-1])
+    best = matches.best_matches(found, db, 2)
+    assert [b[0][0] for b in best] == [db.ids[first], db.ids[second], db.ids[second]]  # either strand
+    assert all(b[0][2] < 0.05 for b in best) and all(len(b) == 2 for b in best)
+    monkeypatch.setattr("sys.argv", ["modisco_matches.py", str(path), "--top", "1"])
+    matches.main()
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("3 patterns in") and "JASPAR" in table[0]
+    assert table[3].startswith("| pos_patterns/pattern_2 | + | 40 | ") and table[3].endswith(
+        f"{db.names[first]} {db.ids[first]} ({best[0][0][2]:.2g}) |"
+    )
