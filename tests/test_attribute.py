@@ -482,14 +482,19 @@ def test_cli_fasta_and_task_choice(setup, caplog):
     assert hyp.shape == (2, 4, 200)
 
 
-def test_cli_rc_explains_the_mean_of_both_strands(setup, caplog):
+def test_cli_rc_explains_the_mean_of_both_strands(setup, caplog, monkeypatch):
+    import peakcnn.interpret.attribute as attribute
+
+    titles = []
+    real = attribute.plot_contributions
+    monkeypatch.setattr(attribute, "plot_contributions", lambda *a, **kw: titles.append(kw["title"]) or real(*a, **kw))
     tmp_path, _ = setup
     run = make_run(tmp_path, tiny_model(1, seed=5), ["m"])
     out = tmp_path / "both"
     argv = ["attribute", str(run), "--fasta", str(tmp_path / "q.fa"), "--shuffles", "4", "--out"]
     with caplog.at_level("INFO"):
         assert main(argv + [str(out), "--rc"]) == 0
-    assert "task m (mean of both strands)" in caplog.text
+    assert "task m (mean of both strands)" in caplog.text and titles[0].endswith(", mean of both strands")
     assert json.loads(out.with_suffix(".json").read_text())["strands"].startswith("both")
     ohe = torch.as_tensor(np.load(f"{out}.ohe.npz")["arr_0"])
     model = tiny_model(1, seed=5).eval()
@@ -501,6 +506,7 @@ def test_cli_rc_explains_the_mean_of_both_strands(setup, caplog):
         assert float(r[5]) == pytest.approx(float(r[4]), abs=1e-4) and float(r[6]) < 1e-4
     assert main(argv + [str(tmp_path / "fwd")]) == 0
     assert json.loads((tmp_path / "fwd.json").read_text())["strands"] == "forward"
+    assert titles[1].endswith("dinucleotide shuffles")
     forward = [float(ln.split("\t")[2]) for ln in (tmp_path / "fwd.tsv").read_text().splitlines()[1:]]
     assert np.abs(np.array(forward) - both).max() > 1e-3
 
