@@ -6,15 +6,21 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "root_atac.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _script(name: str):
+    """The benchmark script ``benchmarks/NAME.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def root_atac():
-    spec = importlib.util.spec_from_file_location("root_atac_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _script("root_atac")
 
 
 def test_output_suffix_names_few_recipes_and_keeps_many_within_a_file_name(root_atac, tmp_path):
@@ -34,11 +40,7 @@ def test_output_suffix_names_few_recipes_and_keeps_many_within_a_file_name(root_
 def test_attribution_kmers_counts_both_strands_and_sums_each_kmer_s_positions():
     import numpy as np
 
-    spec = importlib.util.spec_from_file_location(
-        "attribution_kmers_under_test", SCRIPT.parent / "attribution_kmers.py"
-    )
-    kmers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(kmers)
+    kmers = _script("attribution_kmers")
     ohe = np.zeros((2, 4, 8), np.float32)
     for w, seq in enumerate(["AAGGGCCA", "TGGCCCTN"]):
         for j, b in enumerate(seq):
@@ -54,14 +56,6 @@ def test_attribution_kmers_counts_both_strands_and_sums_each_kmer_s_positions():
     assert "CCCTN" not in rows and "GGCCCT" not in rows
     share, positions = kmers.motif_share(seqs, contribution, ["GGGCC"])
     assert share == 1.0 and positions == 10 / 16
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test", SCRIPT.parent / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_modisco_matches_trims_on_the_summed_absolute_contribution_then_on_information():

@@ -461,7 +461,7 @@ def _open_track(path, genome, regions):
 
 def _fill_track(writer, regions, contribution) -> None:
     """Add the per-base contributions of every chromosome (overlapping windows averaged) and finish the
-    temporary file; nothing is in place before :func:`_committed`."""
+    temporary file; nothing is in place before ``writer.commit()``."""
     import numpy as np
 
     from peakcnn.interpret.attribute import track_intervals
