@@ -232,6 +232,8 @@ def _set_config(key, value):
         (_set("training", "lr 0.1"), "'training' is 'lr 0.1', must be a JSON object"),
         (_set("genome_chroms", "chr1"), "'genome_chroms' is 'chr1', must be a list of names"),
         (_set("epoch", "3"), "'epoch' is '3', must be a non-negative integer"),
+        (_set("max_n_frac", 1.5), "'max_n_frac' is 1.5, must be a fraction from 0 to 1"),
+        (_set("max_n_frac", "0.1"), "'max_n_frac' is '0.1', must be a fraction from 0 to 1"),
         (_set("model_config", [200]), "'model_config' is [200], not a JSON object describing the network"),
         (lambda m: m["model_config"].pop("dense_units"), "'model_config.dense_units' is missing"),
         (_set_config("kernel", 3), "'model_config' has unknown fields kernel (known: window, n_tasks"),

@@ -256,7 +256,8 @@ def test_ensemble_cli_evaluate_predict_and_init(tmp_path, capsys):
     outs = {}
     for name in ("ens", "r1", "r2"):
         out = tmp_path / f"{name}.tsv"
-        assert main(["-q", "predict", str(tmp_path / name), "--fasta", str(tmp_path / "q.fa"), "--out", str(out)]) == 0
+        argv = ["-q", "predict", str(tmp_path / name), "--fasta", str(tmp_path / "q.fa"), "--max-n-frac", "1"]
+        assert main([*argv, "--out", str(out)]) == 0
         rows = [ln.split("\t") for ln in out.read_text().splitlines() if not ln.startswith(("#", "name"))]
         outs[name] = np.array([float(r[-1]) for r in rows])
     assert len(outs["ens"]) == 3
@@ -311,6 +312,21 @@ def test_ensemble_keeps_the_members_centring_or_warns(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         meta = build_ensemble([runs["one", "summit"], runs["two", "midpoint"]], tmp_path / "mixed")
     assert "center" not in meta and "centred peak windows differently (midpoint, summit)" in caplog.text
+
+
+def test_ensemble_keeps_the_strictest_n_limit_of_its_members(tmp_path):
+    one, two = tiny_model(n_tasks=2, seed=1), tiny_model(n_tasks=2, seed=2)
+    runs = [make_run(tmp_path, m, TASKS, f"r{i}", max_n_frac=f) for i, (m, f) in enumerate(((one, 0.2), (two, 0.05)))]
+    assert build_ensemble(runs, tmp_path / "e")["max_n_frac"] == 0.05
+    assert [
+        m["max_n_frac"] for m in json.loads((tmp_path / "e" / "model.json").read_text())["ensemble"]["members"]
+    ] == [
+        0.2,
+        0.05,
+    ]
+    unknown = [make_run(tmp_path, m, TASKS, f"u{i}") for i, m in enumerate((one, two))]  # recorded by none
+    assert "max_n_frac" not in build_ensemble(unknown, tmp_path / "u")
+    assert build_ensemble([runs[0], unknown[1]], tmp_path / "half")["max_n_frac"] == 0.1  # prepare's default
 
 
 @pytest.mark.parametrize("failure", ["disk", KeyboardInterrupt])

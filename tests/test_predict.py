@@ -44,7 +44,7 @@ def test_predict_bed_centres_windows_as_the_training_data_set(tmp_path, center):
     recs = random_genome(tmp_path / "g.fa", {"chr1": 3000, "chr2": 500})
     bed = tmp_path / "r.narrowPeak"
     bed.write_text("chr1\t1000\t1400\tp1\t0\t.\t1\t1\t1\t50\nchr2\t0\t80\tp2\t0\t.\t1\t1\t1\t-1\n")
-    argv = ["predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(bed)]
+    argv = ["predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(bed), "--max-n-frac", "1"]
     assert main(argv + ["--out", str(tmp_path / "p.bed")]) == 0
     header, rows = _table(tmp_path / "p.bed")
     assert header == ["chrom", "start", "end", "name", "score", "strand", "a", "b"]
@@ -69,6 +69,7 @@ def test_predict_keeps_the_bed_chromosome_names_and_centres_overhanging_regions_
     # "1" names chr1; the second region runs 100 bp past the end of chr1 and is centred on 2900-3000
     (tmp_path / "r.bed").write_text("1\t1000\t1400\tp1\nchr1\t2900\t3100\tp2\n")
     argv = ["predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed")]
+    argv += ["--max-n-frac", "1"]  # the second window is a quarter N
     with caplog.at_level("WARNING"):
         assert main(argv + ["--out", str(tmp_path / "p.tsv")]) == 0
     assert "1 region(s) run past their chromosome's end (first: line 2, chr1:2900-3100)" in caplog.text
@@ -125,9 +126,14 @@ def test_predict_fasta_pads_and_crops(tmp_path, caplog):
     run = make_run(tmp_path, model, ["t"])
     seqs = {"short": "ACGTTGCA" * 5, "exact": "G" * 200, "long": "ACGT" * 80 + "T"}
     write_fasta(tmp_path / "q.fa", seqs)
+    argv = ["predict", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "p.tsv")]
     with caplog.at_level("WARNING"):
-        assert main(["predict", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "p.tsv")]) == 0
+        assert main(argv) == 0
     assert "1 of 3 sequences are shorter" in caplog.text and "1 longer" in caplog.text
+    # the short record's window is 80% N padding: NA unless --max-n-frac lets it through
+    assert "1 of 3 windows hold more than 10% N" in caplog.text and "first: record 'short'" in caplog.text
+    assert [r[2] == "NA" for r in _table(tmp_path / "p.tsv")[1]] == [True, False, False]
+    assert main(argv + ["--max-n-frac", "0.8"]) == 0
     header, rows = _table(tmp_path / "p.tsv")
     assert header == ["name", "length", "t"] and [r[0] for r in rows] == list(seqs)
     fitted = [fit_to_window(str_to_codes(s), 200)[0] for s in seqs.values()]
@@ -158,6 +164,7 @@ def test_predict_rc_scores_a_record_and_its_reverse_complement_the_same_with_any
         for what, src in (("f", "--fasta"), ("r", "--fasta"), ("bed", "--bed")):
             out, inp = tmp_path / f"{what}.tsv", tmp_path / ("r.bed" if what == "bed" else f"{what}.fa")
             argv = ["predict", str(run), "--genome", str(genome), src, str(inp), "--out", str(out), "--rc", *extra]
+            argv += ["--max-n-frac", "1"]  # the 50 bp record is padded to a window three quarters N
             assert main(argv) == 0
             header, rows = _table(out)
             scores[what] = {row[header.index("name")]: [float(x) for x in row[-2:]] for row in rows}
@@ -454,3 +461,45 @@ def test_input_reaches_the_model_device_by_a_blocking_copy(monkeypatch):
     for batch in (codes, codes_to_onehot(codes).astype(np.float64)):
         predict(model, batch, device="cpu")
     assert calls and not any(calls)
+
+
+def test_predict_writes_na_for_windows_of_mostly_n(tmp_path, caplog):
+    """A region in an assembly gap gets NA in every task column, with a warning naming its line; the limit
+    is the training data set's when the model records it, else prepare's default, else --max-n-frac."""
+    model = tiny_model()
+    seq = list(random_genome(tmp_path / "g.fa", {"chr1": 3000})["chr1"])
+    seq[1000:1400] = "N" * 400
+    (tmp_path / "g.fa").write_text(">chr1\n" + "".join(seq) + "\n")
+    # windows of 200 centred on 700 (no N), 980 (80 N: 40%), 950 (50 N: 25%)
+    (tmp_path / "r.bed").write_text("chr1\t600\t800\tclear\nchr1\t960\t1000\tgap\nchr1\t900\t1000\tedge\n")
+    cases = [({}, [], 0.1, "'prepare --max-n-frac' default"), ({"max_n_frac": 0.3}, [], 0.3, "the most the model's")]
+    cases += [({"max_n_frac": 0.3}, ["--max-n-frac", "0.5"], 0.5, "--max-n-frac")]
+    for i, (meta, extra, limit, source) in enumerate(cases):
+        run = make_run(tmp_path, model, ["a", "b"], f"run{i}", **meta)
+        argv = ["predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed"), *extra]
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assert main(argv + ["--out", str(tmp_path / "p.tsv")]) == 0
+        rows = _table(tmp_path / "p.tsv")[1]
+        na = {r[3]: r[4:] == ["NA", "NA"] for r in rows}
+        assert na == {"clear": False, "gap": limit < 0.4, "edge": limit < 0.25}, limit
+        if limit < 0.4:
+            n = int(na["gap"]) + int(na["edge"])
+            assert f"r.bed: {n} of 3 windows hold more than {limit * 100:g}% N ({source}" in caplog.text
+            assert "first: line 2" in caplog.text and "probabilities are written as NA" in caplog.text
+        else:
+            assert "N (" not in caplog.text
+        assert all(float(x) > 0 for r in rows for x in r[4:] if x != "NA")
+
+
+def test_training_records_the_data_sets_n_limit(tmp_path):
+    from _prepare_helpers import tiny_dataset_inputs
+
+    from peakcnn.checkpoint import load_model
+    from peakcnn.data.prepare import prepare_dataset
+    from peakcnn.train import train
+
+    inputs = tiny_dataset_inputs(tmp_path)
+    prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "ds", window=200, max_n_frac=0.2)
+    train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, progress=False)
+    assert load_model(tmp_path / "run")[1]["max_n_frac"] == 0.2

@@ -135,10 +135,8 @@ def test_the_default_stride_of_an_ensemble_fits_its_window(tmp_path, caplog):
         [make_run(tmp_path, one, ["a", "b"], "one"), make_run(tmp_path, two, ["a", "b"], "two")], tmp_path / "e"
     )
     recs = random_genome(tmp_path / "g.fa", {"chr1": 1000})
-    assert (
-        main(["scan", str(tmp_path / "e"), "--genome", str(tmp_path / "g.fa"), "--out", str(tmp_path / "t.bedGraph")])
-        == 0
-    )
+    argv = ["scan", str(tmp_path / "e"), "--genome", str(tmp_path / "g.fa"), "--max-n-frac", "1"]
+    assert main([*argv, "--out", str(tmp_path / "t.bedGraph")]) == 0
     rows = (tmp_path / "t.a.bedGraph").read_text().splitlines()
     assert rows[0].split("\t")[:3] == ["chr1", "0", "50"] and len(rows) == 20 and len(recs["chr1"]) == 1000
     assert "not a multiple of the model's pooling product 216" in caplog.text and "--stride" not in caplog.text
@@ -176,7 +174,7 @@ def test_scan_cli_bedgraph_matches_predict_at_midpoints(tmp_path):
         logits = _window_by_window(model, str_to_codes(recs["chr1"]), 16)
         model.head[-1].bias.sub_(torch.as_tensor(np.median(logits, axis=0)))
     run = make_run(tmp_path, model, tasks)
-    argv = ["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--stride", "16"]
+    argv = ["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--stride", "16", "--max-n-frac", "1"]
     assert main(argv + ["--out", str(tmp_path / "t.bedGraph")]) == 0
     # every task's track, every chromosome: intervals of 16 bp (the last one clipped), each holding the
     # prediction of the window centred on its midpoint, N-padded past the chromosome ends
@@ -256,11 +254,12 @@ def test_scan_cli_bigwig_and_bad_inputs(tmp_path, capsys):
     run = make_run(tmp_path, tiny_model(n_tasks=1), ["a"])
     random_genome(tmp_path / "g.fa", {"chr1": 1000})
     g = str(tmp_path / "g.fa")
-    assert main(["-q", "scan", str(run), "--genome", g, "--out", str(tmp_path / "t.bw"), "--fast"]) == 0
+    every = ["--max-n-frac", "1"]  # the N-padded windows at the ends scored too
+    assert main(["-q", "scan", str(run), "--genome", g, "--out", str(tmp_path / "t.bw"), "--fast", *every]) == 0
     bw = pyBigWig.open(str(tmp_path / "t.bw"))
     assert bw.chroms() == {"chr1": 1000} and len(bw.intervals("chr1")) == 21
     # the same intervals and values as the bedGraph writer (checked against window-by-window prediction)
-    assert main(["-q", "scan", str(run), "--genome", g, "--out", str(tmp_path / "t.bedGraph"), "--fast"]) == 0
+    assert main(["-q", "scan", str(run), "--genome", g, "--out", str(tmp_path / "t.bedGraph"), "--fast", *every]) == 0
     rows = [line.split("\t") for line in (tmp_path / "t.bedGraph").read_text().splitlines() if line[0] != "t"]
     got = bw.intervals("chr1")
     assert [(s, e) for s, e, _ in got] == [(int(r[1]), int(r[2])) for r in rows]
@@ -598,3 +597,49 @@ def test_the_bigwig_writer_process_runs_no_startup_code_from_the_environment(tmp
     random_genome(tmp_path / "g.fa", {"chr1": 3000})
     monkeypatch.setenv("PYTHONPATH", str(hooks))
     assert main(["-q", "scan", str(run), "--genome", str(tmp_path / "g.fa"), "--out", str(tmp_path / "t.bw")]) == 0
+
+
+def test_scan_leaves_windows_of_mostly_n_out_of_the_track_and_the_peaks(tmp_path, caplog):
+    """An assembly gap and the chromosome ends: an interval whose window holds more N than the limit (the
+    model's recorded 'prepare --max-n-frac', or --max-n-frac) has no value in the track and is in no peak;
+    every other interval keeps the value an unlimited scan gives it."""
+    seq = list(random_genome(tmp_path / "g.fa", {"chr1": 3000})["chr1"])
+    seq[1200:1800] = "N" * 600
+    seq = "".join(seq)
+    (tmp_path / "g.fa").write_text(">chr1\n" + seq + "\n")
+    run = make_run(tmp_path, tiny_model(n_tasks=1), ["a"], max_n_frac=0.25)
+    argv = ["scan", str(run), "--genome", str(tmp_path / "g.fa"), "--stride", "16", "--threshold", "0"]
+    assert main([*argv, "--max-n-frac", "1", "--out", str(tmp_path / "all.bedGraph")]) == 0
+    every = {
+        tuple(r[1:3]): r[3] for r in (ln.split("\t") for ln in (tmp_path / "all.bedGraph").read_text().splitlines())
+    }
+    windows = _reference_windows(seq, 16, 200)
+    assert len(every) == len(windows) == 188
+    for limit, extra in ((0.25, []), (0.1, ["--max-n-frac", "0.1"])):
+        caplog.clear()
+        with caplog.at_level("INFO"):
+            assert (
+                main([*argv, *extra, "--out", str(tmp_path / "t.bedGraph"), "--peaks-out", str(tmp_path / "p.bed")])
+                == 0
+            )
+        kept = [
+            (str(i * 16), str(min(i * 16 + 16, 3000))) for i, w in enumerate(windows) if w.count("N") <= limit * 200
+        ]
+        rows = [ln.split("\t") for ln in (tmp_path / "t.bedGraph").read_text().splitlines()]
+        assert [tuple(r[1:3]) for r in rows] == kept and [r[3] for r in rows] == [every[k] for k in kept]
+        gone, bp = len(windows) - len(kept), 3000 - sum(int(e) - int(s) for s, e in kept)
+        assert 40 < gone < 60, gone  # the 600 bp gap, less what a window may hold, and the ends
+        assert f"scan: {gone} of 188 intervals ({bp} bp) have no value in the track and no peak" in caplog.text
+        source = "the most the model's training windows held" if not extra else "--max-n-frac"
+        assert f"more than {limit * 100:g}% N ({source}" in caplog.text
+        peaks = [ln.split("\t") for ln in (tmp_path / "p.bed").read_text().splitlines()[1:]]
+        covered = {(int(s), int(e)) for s, e in kept}
+        for p in peaks:  # threshold 0: each peak is a run of kept intervals, and every kept interval is in one
+            inside = {(s, e) for s, e in covered if int(p[1]) <= s and e <= int(p[2])}
+            assert sum(e - s for s, e in inside) == int(p[2]) - int(p[1])
+        assert sum(int(p[2]) - int(p[1]) for p in peaks) == sum(e - s for s, e in covered)
+        assert len(peaks) == 2  # the gap splits the chromosome in two
+    # no peak is merged across the gap, however wide --merge-gap
+    wide = [*argv, "--max-n-frac", "0.1", "--merge-gap", "5000", "--peaks-out", str(tmp_path / "w.bed")]
+    assert main([*wide, "--out", str(tmp_path / "w.bedGraph")]) == 0
+    assert (tmp_path / "w.bed").read_text() == (tmp_path / "p.bed").read_text()

@@ -41,6 +41,62 @@ def check_genome(meta: dict, genome) -> None:
         )
 
 
+#: The most N a window may hold and still be scored, when the model does not record its training data
+#: set's limit: ``peakcnn prepare --max-n-frac``'s default.
+DEFAULT_MAX_N_FRAC = 0.1
+
+
+def max_n_frac(meta: dict, given: float | None = None) -> tuple[float, str]:
+    """The N limit of predict/scan/variants and where it comes from: ``given`` (``--max-n-frac``) when set,
+    else the one the training data set was built with (``max_n_frac`` in the model's JSON), else
+    :data:`DEFAULT_MAX_N_FRAC`."""
+    if given is not None:
+        return float(given), "--max-n-frac"
+    recorded = meta.get("max_n_frac")
+    if recorded is not None:
+        return float(recorded), "the most the model's training windows held, 'prepare --max-n-frac'"
+    return DEFAULT_MAX_N_FRAC, "'prepare --max-n-frac' default; the model does not record its data set's"
+
+
+def n_fractions(codes: np.ndarray) -> np.ndarray:
+    """Fraction of ``N`` in each window of ``codes`` ``(n, W)``, shape ``(n,)``."""
+    from peakcnn.sequence import N_CODE
+
+    return (codes == N_CODE).sum(axis=1) / max(1, codes.shape[1])  # as prepare's filter computes it
+
+
+def window_n_fractions(codes: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """Fraction of ``N`` in the windows ``[starts, starts + window)`` of one chromosome's ``codes``, shape
+    ``(len(starts),)``; the part of a window off either chromosome end counts as N (it is N-padded)."""
+    from peakcnn.sequence import N_CODE
+
+    cum = np.concatenate([[0], np.cumsum(codes == N_CODE, dtype=np.int64)])
+    lo = np.clip(starts, 0, len(codes))
+    hi = np.clip(starts + window, 0, len(codes))
+    inside = hi - lo
+    return (cum[hi] - cum[lo] + (window - inside)) / window
+
+
+def warn_too_many_n(
+    what: str, over: np.ndarray, first: str, limit: tuple[float, str], scores: str, things: str = "windows"
+) -> None:
+    """A warning counting the windows (``over``, a boolean mask) with more N than ``limit``
+    (:func:`max_n_frac`), whose ``scores`` are left out; ``first`` names the first one (a line, a record)."""
+    if over.any():
+        log.warning(
+            "warning: %s: %d of %d %s hold more than %g%% N (%s; first: %s): assembly gaps, chromosome ends "
+            "or N-padding; their %s (--max-n-frac 1 scores every window)",
+            what,
+            int(over.sum()),
+            len(over),
+            things,
+            100 * limit[0],
+            limit[1],
+            first,
+            scores,
+        )
+
+
 @dataclass
 class Regions:
     """Regions resolved against a genome, one window each."""
@@ -51,6 +107,7 @@ class Regions:
     end: np.ndarray  # int64 region end
     name: np.ndarray  # object
     window_start: np.ndarray  # int64
+    line: np.ndarray  # int64 line number of each region in its file
 
 
 def bed_regions(path: str | Path, genome, window: int, center: str = "summit") -> Regions:
@@ -94,7 +151,7 @@ def bed_regions(path: str | Path, genome, window: int, center: str = "summit") -
             peaks.end[i],
         )
     centre = clipped_centres(peaks.start, peaks.end, peaks.summit, length, center)
-    return Regions(chrom, peaks.chrom, peaks.start, peaks.end, peaks.name, window_starts(centre, window))
+    return Regions(chrom, peaks.chrom, peaks.start, peaks.end, peaks.name, window_starts(centre, window), peaks.line)
 
 
 def region_codes(regions: Regions, genome, window: int) -> np.ndarray:

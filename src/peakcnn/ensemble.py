@@ -101,7 +101,7 @@ def _whole_pair(stem: Path) -> bool:
 def _member_doc(run: Path, meta: dict) -> dict:
     keep = (
         "model_config", "tasks", "training", "dataset_sha256", "dataset_path", "epoch", "selected_by", "center",
-        "genome_chroms", "genome_chrom_descriptions", "init_overlap",
+        "genome_chroms", "genome_chrom_descriptions", "init_overlap", "max_n_frac",
     )  # fmt: skip
     return {"run": str(run.resolve()), **{k: meta[k] for k in keep if k in meta}}
 
@@ -112,6 +112,17 @@ def _model_file(run: Path) -> Path:
     from peakcnn.checkpoint import model_stem
 
     return model_stem(run).with_suffix(".json").resolve()
+
+
+def _strictest_n_limit(members: list[dict]) -> float | None:
+    """The least of the members' N limits (``max_n_frac``), so that no member scores more N than it was
+    trained on; a member that records none counts with prepare's default. ``None`` when none records one."""
+    from peakcnn.apply import DEFAULT_MAX_N_FRAC
+
+    limits = [m.get("max_n_frac") for m in members]
+    if all(v is None for v in limits):
+        return None
+    return min(DEFAULT_MAX_N_FRAC if v is None else v for v in limits)
 
 
 def _shared(values: list):
@@ -228,6 +239,7 @@ def build_ensemble(
         "center": _shared([m.get("center") for m in members]),
         "genome_chroms": _shared([m.get("genome_chroms") for m in members]),
         "genome_chrom_descriptions": _shared([m.get("genome_chrom_descriptions") for m in members]),
+        "max_n_frac": _strictest_n_limit(members),
     }
     centres = sorted({m["center"] for m in members if m.get("center")})
     if len(centres) > 1:

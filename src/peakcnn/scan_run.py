@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from peakcnn.apply import PEAK_HEADER, call_peaks, peak_rows
+from peakcnn.apply import PEAK_HEADER, call_peaks, max_n_frac, peak_rows, window_n_fractions
 from peakcnn.errors import InputError
 from peakcnn.inference import best_device, sigmoid
-from peakcnn.scan import default_stride, n_intervals, pool_product, scan_codes, scan_plans
+from peakcnn.scan import default_stride, n_intervals, pool_product, scan_codes, scan_plans, window_starts
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def scan_genome(
     out: str | Path,
     peaks_out: str | Path | None = None,
     peak_options: tuple[float, int, int] = (0.5, 0, 0),
+    max_n: tuple[float, str] | None = None,
     device=None,
     progress: bool = True,
 ) -> list[Path]:
@@ -52,6 +53,10 @@ def scan_genome(
         Interval width; ``None`` = :func:`~peakcnn.scan.default_stride`.
     peak_options
         ``(threshold, merge_gap, min_length)`` for :func:`~peakcnn.apply.call_peaks`.
+    max_n
+        ``(limit, where it comes from)`` as :func:`~peakcnn.apply.max_n_frac` gives it (default: its
+        default). An interval whose window holds more N than the limit (an assembly gap, a chromosome end)
+        gets no value in the tracks and is never part of a called peak.
 
     Returns
     -------
@@ -73,6 +78,8 @@ def scan_genome(
         )
     stride = stride or default_stride(model)
     _explain_stride(model, stride)
+    max_n = max_n or max_n_frac({})
+    left_out = [0, 0, 0]  # intervals without a value, their bp, intervals in all
     chosen = set(chroms)
     chroms = [c for c in genome.names if c in chosen]
     sizes = [(c, genome.lengths[c]) for c in chroms]
@@ -90,10 +97,12 @@ def scan_genome(
             probs = sigmoid(scan_codes(model, codes, stride, exact=exact, device=dev, progress=bar.update, plans=plans))
             starts = np.arange(n_intervals(length, stride), dtype=np.int64) * stride
             ends = np.minimum(starts + stride, length)
+            keep = window_n_fractions(codes, window_starts(length, stride, window), window) <= max_n[0]
+            left_out = [a + b for a, b in zip(left_out, _count(keep, starts, ends), strict=True)]
             for t, w in enumerate(writers):
-                w.add(chrom, starts, ends, probs[:, t])
+                w.add(chrom, starts[keep], ends[keep], probs[keep, t])
                 if peaks_out:
-                    found = call_peaks(starts, ends, probs[:, t], *peak_options)
+                    found = _call_between_gaps(starts, ends, probs[:, t], keep, peak_options)
                     peaks.extend(peak_rows(chrom, tasks[t], found, first=len(peaks)))
         for w in writers:  # every track complete under its temporary name before anything is put in place
             w.finish()
@@ -120,6 +129,17 @@ def scan_genome(
         raise
     finally:
         bar.close()
+    if left_out[0]:
+        log.info(
+            "scan: %d of %d intervals (%d bp) have no value in the track%s: their windows hold more than %g%% N "
+            "(%s): assembly gaps or chromosome ends",
+            left_out[0],
+            left_out[2],
+            left_out[1],
+            " and no peak" if peaks_out else "",
+            100 * max_n[0],
+            max_n[1],
+        )
     log.info(
         "scan: %s at stride %d (%s) -> %s",
         ", ".join(c for c, _ in sizes[:5]),
@@ -128,3 +148,19 @@ def scan_genome(
         ", ".join(map(str, paths)),
     )
     return paths
+
+
+def _count(keep: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[int, int, int]:
+    """Intervals left out (``~keep``), their bp, and intervals in all."""
+    out = ~keep
+    return int(out.sum()), int((ends[out] - starts[out]).sum()), len(keep)
+
+
+def _call_between_gaps(starts, ends, values, keep, peak_options) -> list[tuple[int, int, float, int]]:
+    """:func:`~peakcnn.apply.call_peaks` on each run of intervals kept (``keep``) on its own, so that no peak
+    covers or is merged across an interval left out (an assembly gap), whatever ``--merge-gap``."""
+    found = []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], keep.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        found += call_peaks(starts[a:b], ends[a:b], values[a:b], *peak_options)
+    return found

@@ -52,14 +52,25 @@ log = logging.getLogger(__name__)
 EMA_PREFIX = TRAIN_STATE_PREFIX + "ema."
 
 
-def _dataset_center(ds: Dataset) -> str:
-    """``summit`` or ``midpoint``: how ``prepare`` centred the data set's peak windows (``summit`` when the
-    data set does not say, as for synthetic ones)."""
+def _dataset_params(ds: Dataset) -> dict:
+    """The parameters ``prepare`` recorded in the data set (empty when it records none, as synthetic ones)."""
     try:
         params = json.loads(ds.attrs.get("params") or "{}")
     except (TypeError, json.JSONDecodeError):
         params = {}
-    return params.get("center", "summit") if isinstance(params, dict) else "summit"
+    return params if isinstance(params, dict) else {}
+
+
+def _dataset_center(ds: Dataset) -> str:
+    """``summit`` or ``midpoint``: how ``prepare`` centred the data set's peak windows (``summit`` when the
+    data set does not say, as for synthetic ones)."""
+    return _dataset_params(ds).get("center", "summit")
+
+
+def _dataset_max_n(ds: Dataset) -> float | None:
+    """The most N ``prepare`` let a window of the data set hold (``--max-n-frac``); ``None`` if not recorded."""
+    value = _dataset_params(ds).get("max_n_frac")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 #: What ``last.json`` must hold under ``train_state`` to resume a run.
@@ -244,6 +255,8 @@ class Trainer:
             "split_mode": self.ds.attrs.get("split_mode", "unknown"),
             # How 'predict --bed' must place windows, and which assembly 'predict'/'scan' should be given.
             "center": _dataset_center(self.ds),
+            # The most N a window may hold for predict/scan/variants to score it (more was never trained on).
+            **({"max_n_frac": n} if (n := _dataset_max_n(self.ds)) is not None else {}),
             "genome_chroms": list(self.ds.chroms),
             "genome_chrom_descriptions": dict(self.ds.chrom_descriptions),
             **({"init_overlap": self.init_overlap} if self.init_overlap is not None else {}),

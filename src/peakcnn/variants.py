@@ -205,18 +205,24 @@ def score_vcf(
     out,
     device=None,
     progress: bool = False,
+    max_n: tuple[float, str] | None = None,
 ) -> int:
     """Score every scoreable allele of ``vcf`` and write the TSV ``out``; returns the number of rows.
-    ``progress`` shows a bar of the windows scored (two per allele).
+    ``progress`` shows a bar of the windows scored (two per allele). An allele whose reference or
+    alternative window holds more N than ``max_n`` (``(limit, where it comes from)`` as
+    :func:`~peakcnn.apply.max_n_frac` gives it; default: its default) gets NA in every task column.
 
     The VCF is read twice and never held whole: once to check it and count what it holds
     (:func:`_survey`), once to score its alleles :data:`VARIANT_CHUNK` at a time, each chunk's rows written
     before the next is read. Memory does not grow with the number of variants."""
+    from peakcnn.apply import max_n_frac, n_fractions, warn_too_many_n
     from peakcnn.io.output import format_float, write_table
     from peakcnn.progress import progress_bar
 
     survey = _survey(vcf, genome)
     mismatch = {"count": 0, "first": None}
+    max_n = max_n or max_n_frac({})
+    too_many_n = {"over": [], "first": None}
 
     def rows(bar) -> Iterator[list]:
         todo = _scoreable(vcf, genome, survey)
@@ -228,15 +234,25 @@ def score_vcf(
             ref, alt = np.stack([w[0] for w in wins]), np.stack([w[1] for w in wins])
             s = score_windows(model, ref, alt, device=device, progress=bar.update)
             per_task = np.stack([s.p_ref, s.p_alt, s.diff, s.log_odds], axis=-1).reshape(len(wins), -1)
-            for (v, _), (_, _, match), r in zip(chunk, wins, per_task.tolist(), strict=True):
+            over = np.maximum(n_fractions(ref), n_fractions(alt)) > max_n[0]
+            too_many_n["over"].append(over)
+            for (v, _), (_, _, match), r, no in zip(chunk, wins, per_task.tolist(), over.tolist(), strict=True):
                 if not match:
                     mismatch["count"] += 1
                     mismatch["first"] = mismatch["first"] or v
-                yield [v.chrom, v.pos, v.id, v.ref, v.alt, int(match)] + [format_float(x) for x in r]
+                if no:
+                    too_many_n["first"] = too_many_n["first"] or v
+                scores = ["NA"] * len(r) if no else [format_float(x) for x in r]
+                yield [v.chrom, v.pos, v.id, v.ref, v.alt, int(match)] + scores
 
     cols = [f"{t}_{k}" for t in tasks for k in ("p_ref", "p_alt", "diff", "log_odds")]
     with progress_bar(progress, 2 * survey.n_scored, "window", "variants") as bar:
         n = write_table(out, ["chrom", "pos", "id", "ref", "alt", "ref_match"] + cols, rows(bar))
+    if too_many_n["first"] is not None:
+        first = too_many_n["first"]
+        where = f"line {first.line}, {first.chrom}:{first.pos}"
+        over = np.concatenate(too_many_n["over"])
+        warn_too_many_n(vcf, over, where, max_n, "scores are written as NA", things="alleles' windows")
     if mismatch["count"]:
         first = mismatch["first"]
         log.warning(

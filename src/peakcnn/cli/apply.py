@@ -15,7 +15,9 @@ PREDICT_DESCRIPTION = """Score regions of a genome (--genome G --bed REGIONS) or
 (--fasta SEQS) with the model of RUN. A region is scored on the window of the checkpoint's length centred
 as the training data set was ('prepare --center'): on its summit (narrowPeak column 10) or else its
 midpoint, or always on its midpoint. FASTA sequences shorter than the window are N-padded on both sides,
-longer ones centre-cropped (a warning counts them). OUT gets one row per region/sequence with the
+longer ones centre-cropped (a warning counts them). A window holding more N than --max-n-frac (assembly
+gaps, chromosome ends, much N-padding) gets NA, as the model never saw one in training. OUT gets one row
+per region/sequence with the
 probability of each task in a column named after it, and a header line; for regions, '.bed' (or '.bed.gz')
 gives BED6 (score 0, strand '.') followed by the task columns (header starts with '#'), anything else TSV; a
 name ending in '.gz' is written gzip-compressed."""
@@ -23,7 +25,8 @@ name ending in '.gz' is written gzip-compressed."""
 SCAN_DESCRIPTION = """Genome-wide prediction track. Interval i of a chromosome is [i*S, i*S+S) and holds
 the probability of the window centred on the interval midpoint i*S + S//2 (window start = midpoint -
 W//2), i.e. what 'peakcnn predict' gives for a region with that midpoint. Windows past chromosome ends are
-N-padded. Output format follows the extension (.bw/.bigWig or .bedGraph/.bg); with several tasks one file
+N-padded; an interval whose window holds more N than --max-n-frac (assembly gaps, chromosome ends) has no
+value and no peak. Output format follows the extension (.bw/.bigWig or .bedGraph/.bg); with several tasks one file
 per task is written, named OUT's stem + '.TASK' + extension (one task: OUT itself).
 Speed: the convolution trunk is computed once per chunk and shared by overlapping windows. Windows whose
 starts differ by a non-multiple of a pool width read different pooled values, so each layer is computed
@@ -43,7 +46,8 @@ it causes: the first base of the variant sits at the window centre (index W//2) 
 keep the window length). Both strands are averaged. Columns per task: p_ref, p_alt, diff = p_alt - p_ref
 and log_odds = logit(p_alt) - logit(p_ref) (Basset's SAD). Multi-allelic records give one row per ALT.
 ref_match is 0 where the genome does not carry REF (those rows are still scored, from the genome's bases,
-and counted in a warning). Variants on chromosomes absent from the genome, past chromosome ends or with
+and counted in a warning). An allele whose reference or alternative window holds more N than
+--max-n-frac gets NA. Variants on chromosomes absent from the genome, past chromosome ends or with
 symbolic alleles (<DEL>, *, breakends) are skipped and counted in warnings."""
 
 
@@ -52,6 +56,17 @@ def _common(p: argparse.ArgumentParser) -> None:
         "run", metavar="RUN", help="run folder written by 'peakcnn train' or 'peakcnn ensemble' (or its model.json)"
     )
     add_device_option(p)
+
+
+def _max_n_option(p: argparse.ArgumentParser, scores: str) -> None:
+    p.add_argument(
+        "--max-n-frac",
+        type=fraction,
+        metavar="F",
+        help=f"windows with more N than this (assembly gaps, chromosome ends, N-padding) get {scores}, since "
+        "their scores would be the network's reading of N, not of sequence (default: the training data set's "
+        "'prepare --max-n-frac', 0.1 if the model does not record it; 1 scores every window)",
+    )
 
 
 def _genome_options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -70,6 +85,7 @@ def register(sub) -> None:
     src.add_argument("--fasta", metavar="SEQS", help="FASTA of sequences to score")
     p.add_argument("--rc", action="store_true", help="average with the reverse-complement strand")
     add_shifts_option(p)
+    _max_n_option(p, "NA")
     p.add_argument("--out", required=True, metavar="FILE", help="output table (.bed or .tsv; .gz compresses)")
     p.set_defaults(func=run_predict)
 
@@ -81,6 +97,7 @@ def register(sub) -> None:
         "--stride", type=positive_int, metavar="S", help="interval width in bp (default: multiple of P near 50)"
     )
     s.add_argument("--fast", action="store_true", help="skip the border correction (approximate, faster)")
+    _max_n_option(s, "no value in the track and no peak")
     s.add_argument("--out", required=True, metavar="TRACK", help="track file (.bw/.bigWig/.bedGraph/.bg)")
     s.add_argument("--peaks-out", metavar="P.bed", help="also call peaks from the track (narrowPeak columns)")
     s.add_argument("--threshold", type=fraction, default=0.5, help="peak probability threshold (default 0.5)")
@@ -96,6 +113,7 @@ def register(sub) -> None:
     _common(v)
     _genome_options(v, required=True)
     v.add_argument("--vcf", required=True, help="VCF file (plain, gzip or bgzip)")
+    _max_n_option(v, "NA (either allele's window)")
     v.add_argument("--out", required=True, metavar="SCORES", help="output TSV")
     v.set_defaults(func=run_variants)
 
@@ -149,7 +167,15 @@ _CENTRED = {"summit": "summit (narrowPeak column 10; the midpoint where there is
 
 
 def run_predict(args) -> int:
-    from peakcnn.apply import bed_regions, fasta_codes, output_kind, region_codes
+    from peakcnn.apply import (
+        bed_regions,
+        fasta_codes,
+        max_n_frac,
+        n_fractions,
+        output_kind,
+        region_codes,
+        warn_too_many_n,
+    )
     from peakcnn.errors import InputError
     from peakcnn.inference import check_shifts, predict, sigmoid
     from peakcnn.io.output import check_distinct_files, check_output, format_float, write_table
@@ -179,15 +205,25 @@ def run_predict(args) -> int:
         note_unused_genome(args)
         names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
+    limit = max_n_frac(meta, args.max_n_frac)
+    over = n_fractions(codes) > limit[0]
+    if over.any():
+        i = int(over.argmax())
+        first = f"line {regions.line[i]}" if args.bed else f"record {names[i]!r}"
+        warn_too_many_n(args.bed or args.fasta, over, first, limit, "probabilities are written as NA")
     with progress_bar(show_progress(args), len(codes), "window", "predict") as bar:
         probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc, progress=bar.update, shifts=args.shifts))
-    rows = (list(k) + [format_float(x) for x in p] for k, p in zip(keys, probs.tolist(), strict=False))
+    rows = (
+        list(k) + (["NA"] * len(tasks) if no else [format_float(x) for x in p])
+        for k, p, no in zip(keys, probs.tolist(), over.tolist(), strict=True)
+    )
     n = write_table(args.out, header + tasks, rows, comment_header=bed)
     log.info("predict: %d rows x %d task(s) -> %s", n, len(tasks), args.out)
     return 0
 
 
 def run_scan(args) -> int:
+    from peakcnn.apply import max_n_frac
     from peakcnn.io.output import check_distinct_files, check_output, check_output_name
     from peakcnn.io.tracks import track_paths
     from peakcnn.scan_run import scan_genome
@@ -217,6 +253,7 @@ def run_scan(args) -> int:
         out=args.out,
         peaks_out=args.peaks_out,
         peak_options=(args.threshold, args.merge_gap, args.min_length),
+        max_n=max_n_frac(meta, args.max_n_frac),
         device=args.device,
         progress=not args.quiet,
     )
@@ -243,7 +280,7 @@ def _chroms(args, genome) -> list[str]:
 
 
 def run_variants(args) -> int:
-    from peakcnn.apply import output_kind
+    from peakcnn.apply import max_n_frac, output_kind
     from peakcnn.errors import InputError
     from peakcnn.io.output import check_distinct_files, check_output
     from peakcnn.variants import score_vcf
@@ -254,6 +291,16 @@ def run_variants(args) -> int:
         raise InputError(f"{args.out}: variants writes a table with 1-based VCF positions, not BED; name it .tsv")
     model, meta, tasks, window = _load(args)
     genome = _genome(args, meta)
-    n = score_vcf(model, tasks, window, genome, args.vcf, args.out, device=args.device, progress=show_progress(args))
+    n = score_vcf(
+        model,
+        tasks,
+        window,
+        genome,
+        args.vcf,
+        args.out,
+        device=args.device,
+        progress=show_progress(args),
+        max_n=max_n_frac(meta, args.max_n_frac),
+    )
     log.info("variants: %d allele(s) scored -> %s", n, args.out)
     return 0
