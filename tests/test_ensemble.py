@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _apply_helpers import make_run, random_codes, random_genome, tiny_model, write_tensors
+from _apply_helpers import make_run, random_codes, random_genome, tiny_model, write_fasta, write_tensors
 from _train_helpers import make_dataset
 from safetensors.torch import load_file
 
@@ -162,6 +162,7 @@ def _edit_member_config(i, key, value):
         (_edit_member(0, "center", "bogus"), "'ensemble.members[0].center' is 'bogus', must be one of summit"),
         (_edit_member(0, "training", []), "'ensemble.members[0].training' is [], must be a JSON object"),
         (_edit_member(0, "run", 5), "'ensemble.members[0].run' is 5, must be a string"),
+        (_edit_member(1, "max_n_frac", 2), "'ensemble.members[1].max_n_frac' is 2, must be a fraction from 0 to 1"),
         (lambda m: m["ensemble"].update(members=[1, 2]), "the ensemble lists no members"),
     ],
 )  # fmt: skip
@@ -318,6 +319,13 @@ def test_ensemble_keeps_the_strictest_n_limit_of_its_members(tmp_path):
     one, two = tiny_model(n_tasks=2, seed=1), tiny_model(n_tasks=2, seed=2)
     runs = [make_run(tmp_path, m, TASKS, f"r{i}", max_n_frac=f) for i, (m, f) in enumerate(((one, 0.2), (two, 0.05)))]
     assert build_ensemble(runs, tmp_path / "e")["max_n_frac"] == 0.05
+    # a 180 bp record is padded with 20 N (10%): scored by the member that allows 20%, NA by the ensemble
+    write_fasta(tmp_path / "q.fa", {"s": "ACGT" * 45})
+    for run, na in ((runs[0], False), (tmp_path / "e", True)):
+        assert (
+            main(["-q", "predict", str(run), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "p.tsv")]) == 0
+        )
+        assert ((tmp_path / "p.tsv").read_text().splitlines()[1].split("\t")[2:] == ["NA", "NA"]) is na
     assert [
         m["max_n_frac"] for m in json.loads((tmp_path / "e" / "model.json").read_text())["ensemble"]["members"]
     ] == [

@@ -470,9 +470,13 @@ def test_predict_writes_na_for_windows_of_mostly_n(tmp_path, caplog):
     seq = list(random_genome(tmp_path / "g.fa", {"chr1": 3000})["chr1"])
     seq[1000:1400] = "N" * 400
     (tmp_path / "g.fa").write_text(">chr1\n" + "".join(seq) + "\n")
-    # windows of 200 centred on 700 (no N), 980 (80 N: 40%), 950 (50 N: 25%)
-    (tmp_path / "r.bed").write_text("chr1\t600\t800\tclear\nchr1\t960\t1000\tgap\nchr1\t900\t1000\tedge\n")
-    cases = [({}, [], 0.1, "'prepare --max-n-frac' default"), ({"max_n_frac": 0.3}, [], 0.3, "the most the model's")]
+    # windows of 200 centred on 700 (no N), 980 (80 N: 40%), 950 (50 N: 25%), 920 (20 N: 10%, at the limit)
+    regions = ["600\t800\tclear", "960\t1000\tgap", "900\t1000\tedge", "900\t940\tat"]
+    (tmp_path / "r.bed").write_text("".join(f"chr1\t{r}\n" for r in regions))
+    cases = [
+        ({}, [], 0.1, "prepare's default --max-n-frac, as the model does not"),
+        ({"max_n_frac": 0.3}, [], 0.3, "the most the model's"),
+    ]
     cases += [({"max_n_frac": 0.3}, ["--max-n-frac", "0.5"], 0.5, "--max-n-frac")]
     for i, (meta, extra, limit, source) in enumerate(cases):
         run = make_run(tmp_path, model, ["a", "b"], f"run{i}", **meta)
@@ -482,10 +486,10 @@ def test_predict_writes_na_for_windows_of_mostly_n(tmp_path, caplog):
             assert main(argv + ["--out", str(tmp_path / "p.tsv")]) == 0
         rows = _table(tmp_path / "p.tsv")[1]
         na = {r[3]: r[4:] == ["NA", "NA"] for r in rows}
-        assert na == {"clear": False, "gap": limit < 0.4, "edge": limit < 0.25}, limit
+        assert na == {"clear": False, "gap": limit < 0.4, "edge": limit < 0.25, "at": False}, limit
         if limit < 0.4:
             n = int(na["gap"]) + int(na["edge"])
-            assert f"r.bed: {n} of 3 windows hold more than {limit * 100:g}% N ({source}" in caplog.text
+            assert f"r.bed: {n} of 4 windows hold more than {limit * 100:g}% N ({source}" in caplog.text
             assert "first: line 2" in caplog.text and "probabilities are written as NA" in caplog.text
         else:
             assert "N (" not in caplog.text

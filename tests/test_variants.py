@@ -355,10 +355,14 @@ def test_an_n_in_the_genome_does_not_carry_a_ref_base(genome_bases, ref, carried
 
 def test_variants_near_a_chromosome_end_get_na_beyond_the_n_limit(tmp_path, genome, caplog):
     """POS 50 puts 51 bp of N padding (25%) in its 200 bp windows: NA in every task column by default,
-    scored with --max-n-frac 1; POS 503's windows hold no N and are scored either way."""
+    scored with --max-n-frac 1; POS 81 puts 20 (10%, the limit) and is scored; POS 503's windows hold no N
+    and are scored either way. Deleting 150 bp at POS 850 leaves the reference window clear but pulls 98 N
+    into the alternative window: NA, where an SNV at the same base is scored."""
     run = make_run(tmp_path, motif_model(), ["m"])
-    vcf = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t503\tfar\tA\tC\nchr1\t50\tnear\tA\tT\n"
-    (tmp_path / "v.vcf").write_text(vcf)
+    records = ["503\tfar\tA\tC", "50\tnear\tA\tT", "81\tat\tA\tT", f"850\tdel\t{'A' * 150}\tA", "850\tsnv\tA\tT"]
+    (tmp_path / "v.vcf").write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n" + "".join(f"chr1\t{r}\n" for r in records)
+    )
     argv = ["variants", str(run), "--genome", str(tmp_path / "g.fa"), "--vcf", str(tmp_path / "v.vcf")]
     tables = {}
     for extra in ([], ["--max-n-frac", "1"]):
@@ -369,10 +373,11 @@ def test_variants_near_a_chromosome_end_get_na_beyond_the_n_limit(tmp_path, geno
             r.split("\t")[2]: r.split("\t")[6:] for r in (tmp_path / "s.tsv").read_text().splitlines()
         }
         if not extra:
-            assert "v.vcf: 1 of 2 alleles' windows hold more than 10% N" in caplog.text
+            assert "v.vcf: 2 of 5 alleles' windows hold more than 10% N" in caplog.text
             assert "first: line 4, chr1:50" in caplog.text and "scores are written as NA" in caplog.text
         else:
             assert "% N" not in caplog.text
-    assert tables[0]["near"] == ["NA"] * 4 and tables[0]["far"] == tables[2]["far"]
+    assert tables[0]["near"] == tables[0]["del"] == ["NA"] * 4
+    assert all(tables[0][k] == tables[2][k] for k in ("far", "at", "snv"))
     assert float(tables[2]["far"][1]) == pytest.approx(P_ON, abs=1e-5)  # A>C makes TGCA
-    assert all(x != "NA" for x in tables[2]["near"])
+    assert all(x != "NA" for k in ("near", "del") for x in tables[2][k])

@@ -55,7 +55,7 @@ def max_n_frac(meta: dict, given: float | None = None) -> tuple[float, str]:
     recorded = meta.get("max_n_frac")
     if recorded is not None:
         return float(recorded), "the most the model's training windows held, 'prepare --max-n-frac'"
-    return DEFAULT_MAX_N_FRAC, "'prepare --max-n-frac' default; the model does not record its data set's"
+    return DEFAULT_MAX_N_FRAC, "prepare's default --max-n-frac, as the model does not record its data set's"
 
 
 def n_fractions(codes: np.ndarray) -> np.ndarray:

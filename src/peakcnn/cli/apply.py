@@ -16,7 +16,8 @@ PREDICT_DESCRIPTION = """Score regions of a genome (--genome G --bed REGIONS) or
 as the training data set was ('prepare --center'): on its summit (narrowPeak column 10) or else its
 midpoint, or always on its midpoint. FASTA sequences shorter than the window are N-padded on both sides,
 longer ones centre-cropped (a warning counts them). A window holding more N than --max-n-frac (assembly
-gaps, chromosome ends, much N-padding) gets NA, as the model never saw one in training. OUT gets one row
+gaps, chromosome ends, the padding of a sequence shorter than the window by more than that fraction) gets
+NA, as the model never saw one in training. OUT gets one row
 per region/sequence with the
 probability of each task in a column named after it, and a header line; for regions, '.bed' (or '.bed.gz')
 gives BED6 (score 0, strand '.') followed by the task columns (header starts with '#'), anything else TSV; a
