@@ -70,11 +70,11 @@ def window_n_fractions(codes: np.ndarray, starts: np.ndarray, window: int) -> np
     ``(len(starts),)``; the part of a window off either chromosome end counts as N (it is N-padded)."""
     from peakcnn.sequence import N_CODE
 
-    cum = np.concatenate([[0], np.cumsum(codes == N_CODE, dtype=np.int64)])
+    where_n = np.flatnonzero(codes == N_CODE)  # memory grows with the N, not with the chromosome
     lo = np.clip(starts, 0, len(codes))
     hi = np.clip(starts + window, 0, len(codes))
-    inside = hi - lo
-    return (cum[hi] - cum[lo] + (window - inside)) / window
+    inside = np.searchsorted(where_n, hi) - np.searchsorted(where_n, lo)
+    return (inside + (window - (hi - lo))) / window
 
 
 def warn_too_many_n(
