@@ -59,10 +59,10 @@ def max_n_frac(meta: dict, given: float | None = None) -> tuple[float, str]:
 
 
 def n_fractions(codes: np.ndarray) -> np.ndarray:
-    """Fraction of ``N`` in each window of ``codes`` ``(n, W)``, shape ``(n,)``."""
-    from peakcnn.sequence import N_CODE
+    """Fraction of ``N`` in each window of ``codes`` ``(n, W)``, shape ``(n,)``: what prepare's filter reads."""
+    from peakcnn.data.windows import window_stats
 
-    return (codes == N_CODE).sum(axis=1) / max(1, codes.shape[1])  # as prepare's filter computes it
+    return window_stats(codes)[1]
 
 
 def window_n_fractions(codes: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
@@ -78,17 +78,17 @@ def window_n_fractions(codes: np.ndarray, starts: np.ndarray, window: int) -> np
 
 
 def warn_too_many_n(
-    what: str, over: np.ndarray, first: str, limit: tuple[float, str], scores: str, things: str = "windows"
+    what: str, count: int, total: int, first: str, limit: tuple[float, str], scores: str, things: str = "windows"
 ) -> None:
-    """A warning counting the windows (``over``, a boolean mask) with more N than ``limit``
-    (:func:`max_n_frac`), whose ``scores`` are left out; ``first`` names the first one (a line, a record)."""
-    if over.any():
+    """A warning counting the ``count`` of ``total`` windows with more N than ``limit`` (:func:`max_n_frac`),
+    whose ``scores`` are left out; ``first`` names the first one (a line, a record)."""
+    if count:
         log.warning(
             "warning: %s: %d of %d %s hold more than %g%% N (%s; first: %s): assembly gaps, chromosome ends "
             "or N-padding; their %s (--max-n-frac 1 scores every window)",
             what,
-            int(over.sum()),
-            len(over),
+            count,
+            total,
             things,
             100 * limit[0],
             limit[1],

@@ -79,7 +79,7 @@ def scan_genome(
     stride = stride or default_stride(model)
     _explain_stride(model, stride)
     max_n = max_n or max_n_frac({})
-    left_out = [0, 0, 0]  # intervals without a value, their bp, intervals in all
+    n_all = n_out = bp_out = 0  # intervals; those without a value, and their bp
     chosen = set(chroms)
     chroms = [c for c in genome.names if c in chosen]
     sizes = [(c, genome.lengths[c]) for c in chroms]
@@ -98,7 +98,9 @@ def scan_genome(
             starts = np.arange(n_intervals(length, stride), dtype=np.int64) * stride
             ends = np.minimum(starts + stride, length)
             keep = window_n_fractions(codes, window_starts(length, stride, window), window) <= max_n[0]
-            left_out = [a + b for a, b in zip(left_out, _count(keep, starts, ends), strict=True)]
+            n_all += len(keep)
+            n_out += int((~keep).sum())
+            bp_out += int((ends - starts)[~keep].sum())
             for t, w in enumerate(writers):
                 w.add(chrom, starts[keep], ends[keep], probs[keep, t])
                 if peaks_out:
@@ -129,13 +131,13 @@ def scan_genome(
         raise
     finally:
         bar.close()
-    if left_out[0]:
+    if n_out:
         log.info(
             "scan: %d of %d intervals (%d bp) have no value in the track%s: their windows hold more than %g%% N "
             "(%s): assembly gaps or chromosome ends",
-            left_out[0],
-            left_out[2],
-            left_out[1],
+            n_out,
+            n_all,
+            bp_out,
             " and no peak" if peaks_out else "",
             100 * max_n[0],
             max_n[1],
@@ -148,12 +150,6 @@ def scan_genome(
         ", ".join(map(str, paths)),
     )
     return paths
-
-
-def _count(keep: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[int, int, int]:
-    """Intervals left out (``~keep``), their bp, and intervals in all."""
-    out = ~keep
-    return int(out.sum()), int((ends[out] - starts[out]).sum()), len(keep)
 
 
 def _call_between_gaps(starts, ends, values, keep, peak_options) -> list[tuple[int, int, float, int]]:

@@ -222,7 +222,7 @@ def score_vcf(
     survey = _survey(vcf, genome)
     mismatch = {"count": 0, "first": None}
     max_n = max_n or max_n_frac({})
-    too_many_n = {"over": [], "first": None}
+    too_many_n = {"count": 0, "first": None}
 
     def rows(bar) -> Iterator[list]:
         todo = _scoreable(vcf, genome, survey)
@@ -235,7 +235,7 @@ def score_vcf(
             s = score_windows(model, ref, alt, device=device, progress=bar.update)
             per_task = np.stack([s.p_ref, s.p_alt, s.diff, s.log_odds], axis=-1).reshape(len(wins), -1)
             over = np.maximum(n_fractions(ref), n_fractions(alt)) > max_n[0]
-            too_many_n["over"].append(over)
+            too_many_n["count"] += int(over.sum())
             for (v, _), (_, _, match), r, no in zip(chunk, wins, per_task.tolist(), over.tolist(), strict=True):
                 if not match:
                     mismatch["count"] += 1
@@ -251,8 +251,9 @@ def score_vcf(
     if too_many_n["first"] is not None:
         first = too_many_n["first"]
         where = f"line {first.line}, {first.chrom}:{first.pos}"
-        over = np.concatenate(too_many_n["over"])
-        warn_too_many_n(vcf, over, where, max_n, "scores are written as NA", things="alleles' windows")
+        warn_too_many_n(
+            vcf, too_many_n["count"], n, where, max_n, "scores are written as NA", things="alleles' windows"
+        )
     if mismatch["count"]:
         first = mismatch["first"]
         log.warning(

@@ -211,7 +211,9 @@ def run_predict(args) -> int:
     if over.any():
         i = int(over.argmax())
         first = f"line {regions.line[i]}" if args.bed else f"record {names[i]!r}"
-        warn_too_many_n(args.bed or args.fasta, over, first, limit, "probabilities are written as NA")
+        warn_too_many_n(
+            args.bed or args.fasta, int(over.sum()), len(over), first, limit, "probabilities are written as NA"
+        )
     with progress_bar(show_progress(args), len(codes), "window", "predict") as bar:
         probs = sigmoid(predict(model, codes, device=args.device, rc=args.rc, progress=bar.update, shifts=args.shifts))
     rows = (
