@@ -496,6 +496,35 @@ def test_predict_writes_na_for_windows_of_mostly_n(tmp_path, caplog):
         assert all(float(x) > 0 for r in rows for x in r[4:] if x != "NA")
 
 
+def test_predict_holds_every_shifted_window_to_the_n_limit(tmp_path, caplog):
+    """``--shifts`` moves N into the windows it scores: a shift of most of the window was averaged in
+    silently, however much N it brought. Every window scored, each strand moved along itself, is held to the
+    limit."""
+    model = tiny_model()
+    seq = list(random_genome(tmp_path / "g.fa", {"chr1": 3000})["chr1"])
+    seq[1000:1400] = "N" * 400
+    (tmp_path / "g.fa").write_text(">chr1\n" + "".join(seq) + "\n")
+    # 200 bp windows: 500-700 without N; 820-1020 with 20 N on its right end (10%, at the limit)
+    (tmp_path / "r.bed").write_text("chr1\t550\t650\tclear\nchr1\t900\t940\tat\n")
+    run = make_run(tmp_path, model, ["a", "b"], "run")
+    argv = ["predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed")]
+    # moved right by 5, the window keeps 15 of its N and takes 5 in (10%); moved left by 5, it keeps 20 and
+    # takes 5 in (12.5%); on the reverse strand, moved by 5 along it, the window is the forward one moved by -5
+    cases = [([], False), (["--shifts", "0", "5"], False), (["--shifts", "-5", "0", "5"], True)]
+    cases += [(["--shifts", "0", "5", "--rc"], True), (["--shifts", "0", "150"], True)]
+    for extra, at_is_na in cases:
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assert main([*argv, *extra, "--out", str(tmp_path / "p.tsv")]) == 0
+        na = {r[3]: r[4] == "NA" for r in _table(tmp_path / "p.tsv")[1]}
+        assert na == {"clear": extra[-1:] == ["150"], "at": at_is_na}, extra
+        assert ("hold more than 10% N" in caplog.text) == at_is_na, extra
+    # the clear window is scored as without the limit
+    assert main([*argv, "--shifts", "0", "5", "--out", str(tmp_path / "a.tsv")]) == 0
+    assert main([*argv, "--shifts", "0", "5", "--max-n-frac", "1", "--out", str(tmp_path / "b.tsv")]) == 0
+    assert _table(tmp_path / "a.tsv")[1][0] == _table(tmp_path / "b.tsv")[1][0]
+
+
 def test_training_records_the_data_sets_n_limit(tmp_path):
     from _prepare_helpers import tiny_dataset_inputs
 

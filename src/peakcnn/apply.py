@@ -58,11 +58,23 @@ def max_n_frac(meta: dict, given: float | None = None) -> tuple[float, str]:
     return DEFAULT_MAX_N_FRAC, "prepare's default --max-n-frac, as the model does not record its data set's"
 
 
-def n_fractions(codes: np.ndarray) -> np.ndarray:
-    """Fraction of ``N`` in each window of ``codes`` ``(n, W)``, shape ``(n,)``: what prepare's filter reads."""
+def n_fractions(codes: np.ndarray, shifts=(0,), rc: bool = False) -> np.ndarray:
+    """Fraction of ``N`` in each window of ``codes`` ``(n, W)``, shape ``(n,)``: what prepare's filter reads.
+    With ``shifts``, the most of the windows moved by them (``N`` moved in), and with ``rc`` of their reverse
+    complements moved along their own strand too: the windows ``predict --shifts S... [--rc]`` scores."""
     from peakcnn.data.windows import window_stats
+    from peakcnn.sequence import N_CODE
 
-    return window_stats(codes)[1]
+    width, fractions = codes.shape[1], np.zeros(len(codes))
+    # the reverse strand moved by s keeps the bases the forward strand moved by -s keeps
+    for shift in {*shifts, *(-s for s in shifts)} if rc else set(shifts):
+        if shift == 0:
+            moved = window_stats(codes)[1]
+        else:
+            kept = codes[:, : width - shift] if shift > 0 else codes[:, -shift:]
+            moved = ((kept == N_CODE).sum(axis=1) + abs(shift)) / width
+        fractions = np.maximum(fractions, moved)
+    return fractions
 
 
 def window_n_fractions(codes: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:

@@ -27,7 +27,7 @@ SCAN_DESCRIPTION = """Genome-wide prediction track. Interval i of a chromosome i
 the probability of the window centred on the interval midpoint i*S + S//2 (window start = midpoint -
 W//2), i.e. what 'peakcnn predict' gives for a region with that midpoint. Windows past chromosome ends are
 N-padded; an interval whose window holds more N than --max-n-frac (assembly gaps, chromosome ends) has no
-value and no peak. Output format follows the extension (.bw/.bigWig or .bedGraph/.bg); with several tasks one file
+value and no peak. Output format follows the extension (.bw/.bigWig or .bedGraph/.bg/.bdg); with several tasks one file
 per task is written, named OUT's stem + '.TASK' + extension (one task: OUT itself).
 Speed: the convolution trunk is computed once per chunk and shared by overlapping windows. Windows whose
 starts differ by a non-multiple of a pool width read different pooled values, so each layer is computed
@@ -99,7 +99,7 @@ def register(sub) -> None:
     )
     s.add_argument("--fast", action="store_true", help="skip the border correction (approximate, faster)")
     _max_n_option(s, "no value in the track and no peak")
-    s.add_argument("--out", required=True, metavar="TRACK", help="track file (.bw/.bigWig/.bedGraph/.bg)")
+    s.add_argument("--out", required=True, metavar="TRACK", help="track file (.bw/.bigWig/.bedGraph/.bg/.bdg)")
     s.add_argument("--peaks-out", metavar="P.bed", help="also call peaks from the track (narrowPeak columns)")
     s.add_argument("--threshold", type=fraction, default=0.5, help="peak probability threshold (default 0.5)")
     s.add_argument(
@@ -207,7 +207,7 @@ def run_predict(args) -> int:
         names, lengths, codes = fasta_codes(args.fasta, window)
         header, keys = ["name", "length"], list(zip(names, lengths.tolist(), strict=False))
     limit = max_n_frac(meta, args.max_n_frac)
-    over = n_fractions(codes) > limit[0]
+    over = n_fractions(codes, args.shifts, args.rc) > limit[0]  # every window scored, shifted ones too
     if over.any():
         i = int(over.argmax())
         first = f"line {regions.line[i]}" if args.bed else f"record {names[i]!r}"

@@ -34,7 +34,7 @@ def track_format(path: str | Path) -> str:
         return "bigwig"
     if suffix in BEDGRAPH_EXT:
         return "bedgraph"
-    raise InputError(f"{path}: unknown track extension {suffix or '(none)'!r}; use .bw/.bigWig or .bedGraph/.bg")
+    raise InputError(f"{path}: unknown track extension {suffix or '(none)'!r}; use .bw/.bigWig or .bedGraph/.bg/.bdg")
 
 
 def safe_name(text: str) -> str:
