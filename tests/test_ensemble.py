@@ -214,6 +214,7 @@ def test_ensemble_refuses_a_run_given_twice_or_bad_output_names(tmp_path, capsys
         (["a b"], "task name 'a b' is empty or holds whitespace"),
         (["x", "x\t"], "task name 'x\\t' is empty or holds whitespace"),
         (["x", "x"], "task name 'x' is used twice"),
+        (["x", "start"], "task name 'start' is also the name of a column of predict's tables"),
     ):
         with pytest.raises(InputError, match=re.escape(f"--tasks: {problem}")):
             build_ensemble([r1, r2], tmp_path / "ens", tasks=names)

@@ -532,8 +532,19 @@ def test_shortest_window_is_the_shortest_a_preset_builds_on(tmp_path, inputs):
     assert shortest_window() == 27
     assert any(preset_config(name, 27, 1).trunk_length() == 1 for name in PRESETS)
     for name in PRESETS:
-        with pytest.raises(InputError, match="too short for the pooling layers"):
+        with pytest.raises(InputError, match="too short for its pooling layers"):
             preset_config(name, 26, 1)
+        shortest = shortest_window(name)
+        assert preset_config(name, shortest, 1).trunk_length() == 1
+        with pytest.raises(InputError, match=rf"^--arch {name}: a {shortest - 1} bp window .* at least {shortest} bp"):
+            preset_config(name, shortest - 1, 1)
+    # the message names the presets that do take the window
+    with pytest.raises(
+        InputError, match=r"longer --window, or choose an --arch that takes it: founding, basset, dilated$"
+    ):
+        preset_config("small", 63, 1)
+    with pytest.raises(InputError, match=r"longer --window, or choose an --arch that takes it: founding, dilated$"):
+        preset_config("basset", 47, 1)
     m = prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "out", window=27, progress=False)
     assert m["params"]["window"] == 27
 
@@ -659,6 +670,43 @@ def test_an_input_inside_out_is_refused_and_kept(tmp_path, inputs, capsys, which
         "prepare replaces; move it out or choose another --out"
     )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
+
+
+def test_a_path_through_out_and_back_is_outside_it_and_a_copy_is_named_where_it_is(
+    tmp_path, inputs, capsys, monkeypatch
+):
+    """``out/../genome.fa`` was refused as an input inside ``out``; a copied data set, reused, was printed
+    under the name of the folder it was copied from."""
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(inputs["genome"], tmp_path / "genome.fa")
+    argv = ["prepare", "--genome", str(out / ".." / "genome.fa"), "--peaks", str(inputs["a"])]
+    assert main([*argv, "--out", str(out)]) == 0
+    shutil.copytree(out, tmp_path / "copy")
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "copy")]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith(f"data set: {tmp_path / 'copy'} (")
+    monkeypatch.chdir(out)  # ../genome.fa from inside --out . is outside it; --out . is the current folder
+    argv = ["prepare", "--genome", "../genome.fa", "--peaks", str(inputs["a"]), "--seed", "2", "--force"]
+    assert main([*argv, "--out", "."]) == 2
+    assert "error: .: is the current folder or holds it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        (["a b", "c"], "task name 'a b' is empty or holds whitespace; pass distinct --names without spaces"),
+        (["x", "x"], "task name 'x' is used twice; pass distinct --names without spaces"),
+        (["x"], "1 task names for 2 peak files; give one --names entry per file"),
+        (["x", "name"], "task name 'name' is also the name of a column of predict's tables; name the task otherwise"),
+    ],
+)
+def test_task_names_that_cannot_head_an_output_column_are_refused(tmp_path, inputs, capsys, names, message):
+    argv = ["prepare", "--genome", str(inputs["genome"]), "--peaks", str(inputs["a"]), str(inputs["a"])]
+    assert main([*argv, "--names", *names, "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith(f"peakcnn: error: {message}")
+    assert not (tmp_path / "out").exists()
 
 
 def test_real_atac_on_tair10_chr1(tmp_path):

@@ -161,7 +161,7 @@ def build_ensemble(
     """
     from peakcnn import __version__
     from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, load_model, save_tensors
-    from peakcnn.io.bed import task_name_problem
+    from peakcnn.io.bed import task_column_clash, task_name_problem
     from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, recorded_dataset
 
     for name, value in (("runs", runs), ("tasks", tasks)):
@@ -171,7 +171,7 @@ def build_ensemble(
     if len(runs) < 2:
         raise InputError("an ensemble needs at least two runs; give two or more RUN folders")
     if tasks is not None:
-        problem = task_name_problem(list(tasks))
+        problem = task_name_problem(list(tasks)) or task_column_clash(list(tasks))
         if problem:
             raise InputError(f"--tasks: {problem}; give distinct names without whitespace, one per output")
     files = [_model_file(r) for r in runs]

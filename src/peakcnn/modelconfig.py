@@ -96,9 +96,19 @@ PRESETS["small64_dilated"] = {**PRESETS["small64"], "residual_dilations": [1, 2,
 def preset_config(name: str, window: int, n_tasks: int) -> ModelConfig:
     if name not in PRESETS:
         raise InputError(f"unknown architecture {name!r}; choose one of {', '.join(PRESETS)}")
+    if window < shortest_window(name):
+        fit = [arch for arch in PRESETS if window >= shortest_window(arch)]
+        raise InputError(
+            f"--arch {name}: a {window} bp window is too short for its pooling layers (they need at least "
+            f"{shortest_window(name)} bp); prepare the data set with a longer --window"
+            + (f", or choose an --arch that takes it: {', '.join(fit)}" if fit else "")
+        )
     return ModelConfig(window=window, n_tasks=n_tasks, **PRESETS[name])
 
 
-def shortest_window() -> int:
-    """The shortest window some preset takes: the product of its pool widths, so that one position is left."""
-    return min(math.prod(preset_config(name, 1 << 20, 1).pool_widths) for name in PRESETS)
+def shortest_window(arch: str | None = None) -> int:
+    """The shortest window preset ``arch`` takes (default: the shortest any preset takes): the product of its
+    pool widths, so that one position is left."""
+    if arch is None:
+        return min(shortest_window(name) for name in PRESETS)
+    return math.prod(PRESETS[arch].get("pool_widths", ModelConfig().pool_widths))

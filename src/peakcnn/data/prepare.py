@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from peakcnn.data.split import SPLIT_NAMES
 from peakcnn.data.store import DATASET_FILE, write_dataset
 from peakcnn.data.summary import gc_warnings, n_warnings, table_stats
 from peakcnn.errors import InputError, OutputError
-from peakcnn.io.bed import read_peaks, task_name, task_name_problem, write_bed
+from peakcnn.io.bed import read_peaks, task_column_clash, task_name, task_name_problem, write_bed
 from peakcnn.io.output import (
     built_aside,
     check_not_current_folder,
@@ -152,6 +153,9 @@ def _task_names(peaks: list[Path], names) -> list[str]:
     problem = task_name_problem(tasks)
     if problem:
         raise InputError(f"{problem}; pass distinct --names without spaces")
+    problem = task_column_clash(tasks)
+    if problem:
+        raise InputError(f"{problem}; name the task otherwise with --names")
     return tasks
 
 
@@ -205,11 +209,12 @@ def _fingerprint(inputs: dict, params: dict) -> str:
 
 
 def _check_inputs_outside(out: Path, paths) -> None:
-    """Refuse an input file inside ``out``: building the data set there replaces the folder."""
-    folders = {out.absolute(), out.resolve()}
+    """Refuse an input file inside ``out``: building the data set there replaces the folder. Paths are compared
+    as given (``..`` taken away by name, so a link inside ``out`` counts) and with links resolved."""
+    folders = {Path(os.path.abspath(out)), out.resolve()}
     for path in paths:
         path = Path(path)
-        for p in (path.absolute(), path.resolve()):
+        for p in (Path(os.path.abspath(path)), path.resolve()):
             if any(f == p or f in p.parents for f in folders):
                 raise InputError(
                     f"{path}: input file is inside --out {out}, which prepare replaces; move it out or choose "
@@ -435,7 +440,7 @@ def _prepare(
     reused = _existing(out, fingerprint, force)
     if reused is not None:
         log.info("%s: data set is up to date (same inputs and parameters); reusing it", out)
-        return reused
+        return {**reused, "output": str(out)}  # where it is now, if the folder was moved or copied
     check_not_current_folder(out)  # a rebuilt data set replaces the folder as a whole
     rng = np.random.default_rng(p["seed"])
     table, report = build_windows(genome, tables, tasks, p, rng, warn, step, exclude=excluded)

@@ -264,6 +264,19 @@ def task_name_problem(names: list[str]) -> str | None:
     return None
 
 
+#: The columns before the task columns in ``predict``'s tables, which a new task may not be named as.
+TABLE_COLUMNS = ("chrom", "start", "end", "name", "score", "strand", "length")
+
+
+def task_column_clash(names: list[str]) -> str | None:
+    """Why ``names`` cannot name new tasks beyond :func:`task_name_problem`, or ``None``: a task named as one
+    of :data:`TABLE_COLUMNS` would head a second column of that name in ``predict``'s output."""
+    clash = [t for t in names if t in TABLE_COLUMNS]
+    if clash:
+        return f"task name {clash[0]!r} is also the name of a column of predict's tables"
+    return None
+
+
 def write_bed(path: str | Path, columns: list, header: list[str] | None = None) -> int:
     """Write columns (equal-length sequences) as tab-separated lines; optional ``#`` header. Returns rows."""
     n = len(columns[0]) if columns else 0
