@@ -108,6 +108,8 @@ def _damage(path, case):
             f.attrs["tasks"] = "[a, b"
         elif case == "tasks one too many":
             f.attrs["tasks"] = json.dumps(["a", "b", "c"])
+        elif case == "chroms one too few":
+            f.attrs["chroms"] = json.dumps(["c1"])
         elif case == "chroms not a list":
             f.attrs["chroms"] = json.dumps({"c1": 1})
         elif case == "no checksum":
@@ -123,6 +125,7 @@ DAMAGE = {
     "tasks renamed": "content does not match its checksum (content_sha256)",
     "tasks not JSON": "attribute 'tasks' is missing or not a JSON list of names",
     "tasks one too many": "'labels' has shape (300, 2), expected (300, 3)",
+    "chroms one too few": "attribute 'chroms' names fewer chromosomes than the windows use",
     "chroms not a list": "attribute 'chroms' is missing or not a JSON list of names",
     "no checksum": "attribute 'content_sha256' is missing",
     "window not a number": "attribute 'window' is not a number",

@@ -373,6 +373,19 @@ def test_ctrl_c_or_sigterm_via_cli_exits_and_resumes(tmp_path, dataset, monkeypa
     after = read_history(tmp_path / "run" / "history.csv")
     assert [r["epoch"] for r in after] == [1, 2]
     assert after[0] == before[0]  # every column, ``seconds`` included
+    assert capsys.readouterr().out.startswith("trained 2 epochs, 1 of them now (resumed after epoch 1)\n")
+    assert main(["train", str(dataset), "--out", str(tmp_path / "run"), "--resume"]) == 0
+    assert steps["n"] == _n_batches(dataset, 16)
+    assert capsys.readouterr().out.startswith("nothing left to train: the run already holds 2 epochs\n")
+
+
+def test_the_next_command_printed_after_training_can_be_pasted():
+    from peakcnn.cli.train import summary_text
+
+    summary = {"run": "my runs/ü 1", "epochs_done": 3, "epochs_run": 3, "stopped_early": True}
+    text = summary_text({**summary, "selected_by": "valid_auprc", "best_epoch": 1, "best_valid_auprc": 0.5})
+    assert text.splitlines()[0] == "trained 3 epochs (stopped early)"
+    assert text.splitlines()[-1] == "next: peakcnn evaluate 'my runs/ü 1'"
 
 
 def test_resume_with_different_config_names_keys(tmp_path, dataset):
@@ -527,6 +540,12 @@ def test_missing_truncated_and_foreign_datasets(tmp_path, dataset, capsys):
         f.attrs["format_version"] = 99
     assert main(["train", str(tmp_path / "old"), "--out", out]) == 2
     assert "format version 99 is not supported" in capsys.readouterr().err
+    fasta = tmp_path / "genome.fa"  # a file that is not a data set at all
+    fasta.write_text(">c1\nACGT\n")
+    assert main(["train", str(fasta), "--out", out]) == 2
+    assert capsys.readouterr().err == (
+        f"peakcnn: error: {fasta}: not a peakcnn data set (not an HDF5 file); pass the folder 'peakcnn prepare' wrote\n"
+    )
     assert not (tmp_path / "run").exists()
 
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import random
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -454,9 +455,9 @@ def _interrupt_message(trainer: Trainer, dataset, run: Path) -> str:
     if trainer.epoch >= trainer.cfg.epochs or trainer.stopped_early:
         return (
             f"interrupted once training had ended: {run} holds the finished run ({trainer.epoch} epochs); "
-            f"evaluate it with: peakcnn evaluate {run}"
+            f"evaluate it with: peakcnn evaluate {shlex.quote(str(run))}"
         )
     return (
         f"interrupted during epoch {trainer.epoch + 1}; {run}/{LAST_NAME}.* holds epoch {trainer.epoch}; "
-        f"continue with: peakcnn train {dataset} --out {run} --resume"
+        f"continue with: peakcnn train {shlex.quote(str(dataset))} --out {shlex.quote(str(run))} --resume"
     )

@@ -503,6 +503,7 @@ class Trainer:
         cfg = self.cfg
         if cfg.ema and self.ema is None:
             self.ema = WeightAverage(self.model, cfg.ema)
+        start = self.epoch
         while self.epoch < cfg.epochs and not self.stopped_early:
             epoch = self.epoch + 1
             t0 = time.perf_counter()
@@ -514,12 +515,14 @@ class Trainer:
             log.info(_epoch_line(row, cfg.epochs))
         if self.stopped_early:
             log.info(f"early stop: no better validation auPRC for {cfg.early_stop} epochs")
-        return self.summary()
+        return self.summary(epochs_run=self.epoch - start)
 
-    def summary(self) -> dict:
+    def summary(self, epochs_run: int | None = None) -> dict:
+        """What the run holds: ``epochs_done`` in all, ``epochs_run`` of them by this call (``None`` if unknown)."""
         return {
             "run": str(self.run),
             "epochs_done": self.epoch,
+            "epochs_run": epochs_run,
             "best_epoch": self.best["epoch"],
             "best_valid_auprc": self.best["valid_auprc"],
             "stopped_early": self.stopped_early,

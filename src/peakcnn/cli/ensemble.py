@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 HELP = "combine trained runs into one model (the mean of their logits)"
 
@@ -39,5 +40,5 @@ def run(args: argparse.Namespace) -> int:
     members, combine = len(meta["ensemble"]["members"]), meta["ensemble"]["combine"]
     print(f"ensemble of {members} runs ({combine}): {args.out}/model.safetensors")
     dataset = "" if meta.get("dataset_path") else " --dataset DIR"
-    print(f"next: peakcnn evaluate {args.out}{dataset}")
+    print(f"next: peakcnn evaluate {shlex.quote(str(args.out))}{dataset}")
     return 0

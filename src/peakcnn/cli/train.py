@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from peakcnn.runconfig import add_device_option
@@ -131,8 +132,14 @@ def summary_text(summary: dict) -> str:
         which = f"epoch {summary['best_epoch']}, best validation auPRC {summary['best_valid_auprc']:.3f}"
     else:
         which = f"epoch {summary['epochs_done']}, the last one"
-    lines = [f"trained {summary['epochs_done']} epochs" + (" (stopped early)" if summary["stopped_early"] else "")]
-    lines.append(f"model: {run}/model.safetensors ({which})")
-    lines.append(f"history: {run}/history.csv")
-    lines.append(f"next: peakcnn evaluate {run}")
+    done, ran = summary["epochs_done"], summary.get("epochs_run")
+    early = " (stopped early)" if summary["stopped_early"] else ""
+    if ran == 0:
+        head = f"nothing left to train: the run already holds {done} epochs{early}"
+    elif ran is not None and ran < done:
+        head = f"trained {done} epochs{early}, {ran} of them now (resumed after epoch {done - ran})"
+    else:
+        head = f"trained {done} epochs{early}"
+    lines = [head, f"model: {run}/model.safetensors ({which})", f"history: {run}/history.csv"]
+    lines.append(f"next: peakcnn evaluate {shlex.quote(run)}")
     return "\n".join(lines)

@@ -138,6 +138,15 @@ def _names_attr(path: Path, attrs: dict, key: str) -> list[str]:
     return names
 
 
+def _looks_like_hdf5(path: Path) -> bool:
+    """Whether ``path`` starts with the HDF5 signature (a truncated HDF5 file does, a FASTA or BED does not)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        return False
+
+
 class Dataset:
     """Read access to a ``dataset.h5``; arrays are read on demand, by split or by row range.
 
@@ -171,6 +180,10 @@ class Dataset:
             missing = [k for k in _ARRAYS if k not in self._f]
             self._split = self._f["split"][:] if not missing else None
         except (OSError, KeyError, RuntimeError) as e:
+            if path.name != DATASET_FILE and "signature not found" in str(e) and not _looks_like_hdf5(path):
+                raise InputError(
+                    f"{path}: not a peakcnn data set (not an HDF5 file); pass the folder 'peakcnn prepare' wrote"
+                ) from None
             raise InputError(
                 f"{path}: cannot be read as a peakcnn data set ({e.__class__.__name__}: "
                 f"{str(e).splitlines()[0] if str(e) else 'unreadable'}); the file may be truncated, "
@@ -207,6 +220,9 @@ class Dataset:
         for name, shape in (("labels", (len(self._split), len(self.tasks))), ("chrom", (len(self._split),))):
             if self._f[name].shape != shape:
                 raise InputError(f"{path}: '{name}' has shape {self._f[name].shape}, expected {shape}; {_AGAIN}")
+        # The checksum covers the arrays, not the chromosome names they index
+        if len(self._split) and int(self._f["chrom"][:].max()) >= len(self.chroms):
+            raise InputError(f"{path}: attribute 'chroms' names fewer chromosomes than the windows use; {_AGAIN}")
         self._verify()
 
     def _verify(self) -> None:

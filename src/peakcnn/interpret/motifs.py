@@ -467,7 +467,9 @@ def find_motifs(
         raise InputError(f"--max-q {max_q}: give a q-value threshold, 0 < q <= 1")
     check_threshold(threshold)
     if motif_db is not None and jaspar_release is not None:
-        raise InputError("--jaspar-release picks a JASPAR release; it does not apply to --motif-db: give one")
+        raise InputError(
+            "--jaspar-release picks a JASPAR release and --motif-db replaces JASPAR with a file: give one or the other"
+        )
     run = Path(run)
     folder = Path(out) if out else run / "motifs"
     check_motif_folder(folder)
