@@ -191,6 +191,8 @@ def test_windows_with_nothing_to_shuffle_are_counted(setup, caplog):
     with caplog.at_level("WARNING"):
         assert main(argv + ["--shuffles", "2"]) == 0
     assert "2 window(s) have nothing to shuffle" in caplog.text
+    # the all-N window and the 18 bp one (91% N-padding) hold more N than the model's data set allowed
+    assert "warning: attribute: 2 of 3 windows hold more than 10% N (" in caplog.text and "first: n)" in caplog.text
 
 
 def test_batch_size_bounds_the_pairs_of_each_pass(monkeypatch):

@@ -195,15 +195,21 @@ def test_ism_without_plot_removes_the_figure_of_an_earlier_region(tmp_path):
     assert (tmp_path / "seqs.png").read_text().startswith(">s") and not (tmp_path / "seqs.npy").exists()
 
 
-def test_ism_of_an_all_n_sequence_plots_a_flat_logo_without_warnings(tmp_path, capsys):
+def test_ism_of_an_all_n_sequence_plots_a_flat_logo_without_warnings(tmp_path, capsys, caplog):
+    """No warning from plotting; peakcnn's own says that the window is mostly N (the model records no limit)."""
     import warnings
 
     run = make_run(tmp_path, tiny_model(n_tasks=1), ["a"])
     (tmp_path / "n.fa").write_text(">n\nNNNNNNNN\n")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), caplog.at_level("WARNING"):
         warnings.simplefilter("error")
         assert main(["-q", "ism", str(run), "--fasta", str(tmp_path / "n.fa"), "--out", str(tmp_path / "p")]) == 0
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr().err == "" and "shorter than the 200 bp window" in caplog.messages[0]
+    assert caplog.messages[1:] == [
+        "warning: ism: 1 of 1 windows hold more than 10% N (prepare's default --max-n-frac, as the model does not "
+        "record its data set's; first: n), more than the model was trained on: what it says there reads the N as "
+        "well as the sequence"
+    ]
     effects = np.load(tmp_path / "p.npy")
     assert effects.shape[:2] == (1, 4) and effects.any()  # each N can become any of the four bases
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -287,3 +293,25 @@ def test_ism_position_labels_do_not_run_together(tmp_path, monkeypatch):
     extents = [t.get_window_extent(renderer) for t in fig.axes[1].get_xticklabels() if t.get_text()]
     assert len(extents) >= 3
     assert all(left.x1 + 2 <= right.x0 for left, right in zip(extents, extents[1:]))
+
+
+def test_ism_warns_of_a_window_holding_more_n_than_the_model_was_trained_on(tmp_path, caplog):
+    run = make_run(tmp_path, tiny_model(n_tasks=1), ["a"], max_n_frac=0.2)
+    random_genome(tmp_path / "g.fa", {"chr1": 2000})
+    for region, warned in (
+        ("chr1:1-10", True),
+        ("chr1:1000-1010", False),
+        ("chr1:1936-1945", False),
+        ("chr1:1938-1947", True),
+    ):
+        caplog.clear()
+        argv = ["ism", str(run), "--genome", str(tmp_path / "g.fa"), "--region", region, "--no-plot"]
+        with caplog.at_level("WARNING"):
+            assert main([*argv, "--out", str(tmp_path / "e")]) == 0
+        # chr1:1-10 is centred 95 bp from the start: 95 of the 200 bp window are N-padding (47.5%);
+        # chr1:1936-1945 leaves 40 past the end (20%, at the limit), chr1:1938-1947 42
+        assert ("1 of 1 windows hold more than 20% N" in caplog.text) == warned, region
+        if warned:
+            assert (
+                f"the most the model's training windows held, 'prepare --max-n-frac'; first: {region})" in caplog.text
+            )

@@ -109,6 +109,25 @@ def warn_too_many_n(
         )
 
 
+def warn_explained_n(command: str, codes: np.ndarray, labels: list[str], meta: dict) -> None:
+    """A warning counting the windows of ``codes`` (``labels`` naming them) that ``ism`` or ``attribute``
+    (``command``) explains although they hold more N than the model's training windows could
+    (:func:`max_n_frac`): those explain what the network makes of the N as much as of sequence."""
+    limit = max_n_frac(meta)
+    over = n_fractions(codes) > limit[0]
+    if over.any():
+        log.warning(
+            "warning: %s: %d of %d windows hold more than %g%% N (%s; first: %s), more than the model was "
+            "trained on: what it says there reads the N as well as the sequence",
+            command,
+            int(over.sum()),
+            len(over),
+            100 * limit[0],
+            limit[1],
+            labels[int(over.argmax())],
+        )
+
+
 @dataclass
 class Regions:
     """Regions resolved against a genome, one window each."""

@@ -262,6 +262,9 @@ def _check_outputs(args, prefixes: list[str]) -> None:
 
 
 def run_ism(args) -> int:
+    import numpy as np
+
+    from peakcnn.apply import warn_explained_n
     from peakcnn.checkpoint import load_model
     from peakcnn.cli.apply import show_progress
     from peakcnn.interpret.ism import ism, n_mutants
@@ -279,6 +282,7 @@ def run_ism(args) -> int:
         [args.out] if len(items) == 1 else [f"{args.out}.{i + 1}_{safe_name(n)}" for i, (n, *_) in enumerate(items)]
     )
     _check_outputs(args, prefixes)
+    warn_explained_n("ism", np.stack([codes for _, codes, *_ in items]), [n or args.region for n, *_ in items], meta)
     onehot = [codes_to_onehot(codes) for _, codes, *_ in items]
     total = sum(n_mutants(x, lo, hi) for x, (_, _, lo, hi, _) in zip(onehot, items, strict=True))
     strands = "both strands averaged" if args.rc else "forward strand"
@@ -490,6 +494,7 @@ def _deleted_on_failure(writer):
 
 
 def run_attribute(args) -> int:
+    from peakcnn.apply import warn_explained_n
     from peakcnn.checkpoint import load_model
     from peakcnn.cli.apply import input_files
     from peakcnn.errors import InputError
@@ -511,6 +516,7 @@ def run_attribute(args) -> int:
     tasks, window = list(meta["tasks"]), int(meta["window"])
     task = _task_index(args, tasks)
     inputs = _attribute_inputs(args, meta, window)
+    warn_explained_n("attribute", inputs[0], inputs[3], meta)
     writer = _open_track(args.track, *inputs[-1]) if args.track else None
     with _deleted_on_failure(writer):
         _attribute_and_write(args, model, tasks, task, window, inputs, written, writer)
