@@ -393,6 +393,11 @@ def test_evaluate_shifts_average_moved_windows_and_the_report_says_so(trained, c
     one, arrays = score(trained / "run", baselines=False, shifts=[4])  # one shift: that window alone
     np.testing.assert_allclose(arrays["probs"]["CNN"], _sigmoid(predict_logits(model, moved(4))), atol=1e-6)
     assert one["model"]["strands"] == "forward strand, each window moved by +4 bp (N moved in)"
+    both, _ = score(trained / "run", baselines=False, shifts=[4], rc=True)
+    assert both["model"]["strands"] == (
+        "mean of both strands (forward and reverse complement), each window moved by +4 bp along its own strand "
+        "(N moved in)"
+    )
 
 
 def test_the_valid_split_caveat_names_the_6mer_choice_only_when_valid_made_it(trained, caplog):
@@ -740,6 +745,21 @@ def test_a_caveat_counts_the_windows_an_init_run_was_trained_on_in_another_data_
         f"{seen:,} of the {(mine == 2).sum():,} test windows overlap windows that {start} (--init of {run_init}) "
         "was trained or selected on, so their scores are optimistic"
     )
+
+
+def test_an_ensemble_of_two_data_sets_says_how_many_members_each_one_trained(trained, caplog):
+    make_dataset(trained / "other3", n=120, window=100, n_tasks=1, seed=6)
+    argv = ["-q", "train", str(trained / "other3"), "--out", str(trained / "run3"), "--arch", "small"]
+    assert main([*argv, "--epochs", "1", "--batch-size", "16"]) == 0
+    ens = trained / "ens_mixed"
+    assert main(["-q", "ensemble", str(trained / "run"), str(trained / "run3"), "--out", str(ens)]) == 0
+    make_dataset(trained / "other4", n=120, window=100, n_tasks=1, seed=7)
+    for ds, said in (("ds", "1 of the 2 members of {} were"), ("other4", "no member of {} was")):
+        caplog.clear()
+        argv = ["-q", "evaluate", str(ens), "--dataset", str(trained / ds), "--no-baselines", "--bootstrap", "0"]
+        with caplog.at_level("WARNING"):
+            assert main([*argv, "--out", str(trained / f"ens_mixed_{ds}")]) == 0
+        assert f"warning: {trained / ds / 'dataset.h5'}: {said.format(ens)} trained on it;" in caplog.text
 
 
 def test_ensemble_members_on_one_data_set_are_each_named_and_their_data_set_read_once(trained, monkeypatch):

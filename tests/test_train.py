@@ -825,6 +825,7 @@ def test_init_from_a_run_trained_on_held_out_windows_is_caveated(tmp_path, caplo
     assert overlap["checked"] and overlap["windows"] == expected
     assert json.loads((tmp_path / "run" / "config.json").read_text())["init"]["overlap"] == overlap
     assert f"{expected['valid']} valid and {expected['test']} test windows of" in caplog.text
+    assert "was trained on (test windows: trained or selected on), so their scores will be" in caplog.text
     doc, _ = score(tmp_path / "run", baselines=False, n_boot=0)
     n_test = overlap["of"]["test"]
     assert doc["caveat"] == (

@@ -196,9 +196,11 @@ def scoring_text(rc: bool, shifts=(0,)) -> str:
     if tuple(shifts) == (0,):
         return text
     moved = ", ".join(f"{s:+d}" if s else "0" for s in sorted(shifts))
+    # each strand moves along itself: in genome coordinates the reverse strand's moves are the opposite ones
+    along = " along its own strand" if rc and any(shifts) else ""
     if len(shifts) == 1:
-        return f"{text}, each window moved by {moved} bp (N moved in)"
-    return f"{text}, each window moved by {moved} bp (N moved in), probabilities averaged"
+        return f"{text}, each window moved by {moved} bp{along} (N moved in)"
+    return f"{text}, each window moved by {moved} bp{along} (N moved in), probabilities averaged"
 
 
 def dataset_path(run: Path, meta: dict, dataset) -> Path:
@@ -241,9 +243,16 @@ def _check_compatible(ds: Dataset, meta: dict, run: Path, explicit: bool) -> boo
             f"{ds.path}: changed since {run} was trained (sha256 differs), so its test split may overlap the "
             "training data; pass it with --dataset to evaluate anyway"
         )
+    members = (meta.get("ensemble") or {}).get("members", [])
+    on_this = sum(m.get("dataset_sha256") == ds.sha256 for m in members)
+    if members and trained_on is None:  # members of several data sets
+        which = f"{on_this} of the {len(members)} members of {run} were" if on_this else f"no member of {run} was"
+        what = f"{ds.path}: {which} trained on it"
+    else:
+        what = f"{ds.path} is not the data set {run} was trained on (sha256 differs)"
     log.warning(
-        f"warning: {ds.path} is not the data set {run} was trained on (sha256 differs); windows at the "
-        "coordinates of its training windows are counted, similar sequence elsewhere (repeats, a related genome) is not"
+        f"warning: {what}; windows at the coordinates of its training windows are counted, similar sequence "
+        "elsewhere (repeats, a related genome) is not"
     )
     return False
 

@@ -400,9 +400,9 @@ def _warn_overlap(init: dict, ds: Dataset) -> None:
     if held_out:
         counts = " and ".join(f"{n:,} {k}" for k, n in held_out.items())
         log.warning(
-            f"warning: {counts} windows of {ds.path} overlap windows that --init {init['run']} was trained or "
-            "selected on, so their scores will be optimistic; prepare both data sets with the same held-out "
-            "regions (--split, --valid-chroms/--test-chroms, --block-size)"
+            f"warning: {counts} windows of {ds.path} overlap windows that --init {init['run']} was trained on "
+            "(test windows: trained or selected on), so their scores will be optimistic; prepare both data sets "
+            "with the same held-out regions (--split, --valid-chroms/--test-chroms, --block-size)"
         )
 
 

@@ -90,7 +90,7 @@ def summary_table(doc: dict) -> str:
         f"CNN scored on the {doc['model']['strands']}",
         *([f"caveat: {doc['caveat']}"] if doc.get("caveat") else []),
         "",
-        "| model | windows (pos/neg) | auROC | auPRC | auPRC chance | accuracy |",
+        "| model | windows (pos/neg) | auROC | auPRC | auPRC chance | accuracy @0.5 |",
         "|---|---|---|---|---|---|",
     ]
     for model in doc["models"].values():
