@@ -151,6 +151,61 @@ def test_train_gives_the_caller_its_random_states_back(tmp_path):
         assert draw() == want
 
 
+@pytest.mark.parametrize(
+    "mode",
+    [torch.no_grad, torch.inference_mode, lambda: torch.set_grad_enabled(False)],
+    ids=["no_grad", "inference_mode", "set_grad_enabled"],
+)
+def test_train_and_attributions_work_in_whatever_grad_mode_the_caller_is_in(tmp_path, mode):
+    """Training and DeepLIFT/SHAP need gradients: inside a caller's ``torch.no_grad()`` training stopped with
+    a RuntimeError, and so did the attributions inside ``torch.inference_mode()``."""
+    from peakcnn.interpret.attribute import deep_lift_shap
+    from peakcnn.train import train
+
+    make_dataset(tmp_path / "ds", n=96, window=100)
+    model, codes = tiny_model(1), random_codes(2)
+    want = deep_lift_shap(model, codes, n_shuffles=2).contribution
+    with mode():
+        before = (torch.is_grad_enabled(), torch.is_inference_mode_enabled())
+        summary = train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1}, progress=False)
+        got = deep_lift_shap(model, codes, n_shuffles=2).contribution
+        assert (torch.is_grad_enabled(), torch.is_inference_mode_enabled()) == before
+    assert summary["epochs_done"] == 1 and np.array_equal(got, want)
+
+
+def test_load_model_leaves_torch_s_random_state_alone(tmp_path):
+    """Building the network to load weights into drew its initial weights from torch's global generator."""
+    from _apply_helpers import make_run
+
+    from peakcnn.checkpoint import load_model
+
+    run = make_run(tmp_path, tiny_model(1), ["a"])
+    torch.manual_seed(5)
+    want = torch.rand(3)
+    torch.manual_seed(5)
+    load_model(run)
+    assert torch.equal(torch.rand(3), want)
+
+
+def test_tomtom_leaves_torch_s_thread_count_alone():
+    """numba's parallel loops in memelite set the OpenMP thread count torch shares the first time they run: a
+    pipeline with OMP_NUM_THREADS=1 trained on every core after matching motifs. A new process, as only the
+    first call does it."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, torch; from peakcnn.interpret.motifs import MotifDatabase, match; "
+        "ppms = [np.random.default_rng(i).dirichlet(np.ones(4), 8).T for i in range(30)]; "
+        "match(ppms[:2], MotifDatabase([str(i) for i in range(30)], [str(i) for i in range(30)], ppms, 'test')); "
+        "print(torch.get_num_threads())"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+
+
 def test_train_gives_the_caller_its_mps_random_state_back(tmp_path, monkeypatch):
     """``torch.manual_seed`` reseeds the MPS generator too; on a Mac, training gives the caller's state back.
     The MPS generator is stood in for by a CPU one, reseeded and read as torch does the real one."""

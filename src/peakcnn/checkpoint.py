@@ -137,7 +137,8 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str)
     """Build the network described by ``meta`` and load ``tensors`` into it, checking that they fit."""
     try:
         config = ModelConfig.from_dict(meta["model_config"])
-        model = DNASeqClassifier(config)
+        with torch.random.fork_rng(devices=[]):  # the initial weights, replaced below, leave torch's draws alone
+            model = DNASeqClassifier(config)
     except (InputError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
         raise InputError(
             f"{where}: the model_config in its JSON does not describe a network ({e}); the checkpoint is damaged"

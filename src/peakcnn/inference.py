@@ -80,6 +80,14 @@ def exact_inference() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def autograd_on() -> Iterator[None]:
+    """Autograd on for the block, whatever the caller set (``torch.no_grad``, ``torch.inference_mode``,
+    ``torch.set_grad_enabled(False)``), and the caller's mode back after it: for training and gradients."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+@contextlib.contextmanager
 def inference_mode(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
     """:func:`placed` and :func:`exact_inference` for the block."""
     with placed(model, device), exact_inference():

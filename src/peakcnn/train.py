@@ -21,6 +21,7 @@ from peakcnn import __version__
 from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, transfer_weights
 from peakcnn.data.store import Dataset
 from peakcnn.errors import InputError
+from peakcnn.inference import autograd_on
 from peakcnn.io.output import check_output_folder, make_folder, remove_made_folders
 from peakcnn.model import preset_config
 from peakcnn.runconfig import (
@@ -233,7 +234,7 @@ def train(
     device = str(device) if isinstance(device, torch.device) else device
     check_flag(resume, "resume")
     check_flag(force, "force")
-    with _callers_random_state():
+    with _callers_random_state(), autograd_on():
         return _train(dataset, out, options, resume, force, device, progress)
 
 

@@ -605,8 +605,9 @@ def _attribute_and_write(args, model, tasks, task, window, inputs, written: list
         _remove_older_figure(args.out + ".png", "attribute")
     if a.unshuffled:
         log.warning(
-            "warning: %d window(s) have nothing to shuffle (all N, a single repeated base, or runs of 3 bp or "
-            "less between N): their references equal them, so all their contributions are 0",
+            "warning: %d window(s) have nothing to shuffle (no other order of their dinucleotides: all N, a "
+            "single repeated base, runs of 3 bp or less between N, or a few bases such as ACGT): their references "
+            "equal them, so all their contributions are 0",
             a.unshuffled,
         )
     if worst > 1e-3 * max(1.0, float(np.abs(a.logit - a.reference_logit).max())):

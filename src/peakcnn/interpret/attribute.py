@@ -35,7 +35,14 @@ import torch
 from torch import nn
 
 from peakcnn.errors import InputError
-from peakcnn.inference import best_device, default_batch, exact_inference, full_float32, reverse_complement
+from peakcnn.inference import (
+    autograd_on,
+    best_device,
+    default_batch,
+    exact_inference,
+    full_float32,
+    reverse_complement,
+)
 from peakcnn.runconfig import check_flag
 from peakcnn.sequence import N_CODE, codes_to_onehot_torch
 
@@ -117,6 +124,12 @@ def deep_lift_shap(
     rc
         Explain the mean logit of both strands (see the module text); twice the work.
     """
+    with autograd_on():  # gradients are the method, whatever grad mode the caller is in
+        return _deep_lift_shap(model, codes, task, n_shuffles, seed, device, batch_size, progress, rc)
+
+
+def _deep_lift_shap(model, codes, task, n_shuffles, seed, device, batch_size, progress, rc) -> Attributions:
+    """:func:`deep_lift_shap`, with autograd on."""
     import copy
 
     codes = np.asarray(codes)

@@ -334,9 +334,13 @@ def match(queries: list[np.ndarray], db: MotifDatabase) -> tuple[np.ndarray, np.
     if not queries:
         empty = np.zeros((0, len(db.ppms)))
         return empty, empty, empty.astype(np.int64)
-    with warnings.catch_warnings():  # memelite's warning of a small database: see few_targets_warning
-        warnings.filterwarnings("ignore", message="tomtom was given", category=UserWarning)
-        p, _, _, _, strands = tomtom(queries, db.ppms)
+    threads = torch.get_num_threads()  # numba's parallel loops reset the OpenMP thread count torch shares
+    try:
+        with warnings.catch_warnings():  # memelite's warning of a small database: see few_targets_warning
+            warnings.filterwarnings("ignore", message="tomtom was given", category=UserWarning)
+            p, _, _, _, strands = tomtom(queries, db.ppms)
+    finally:
+        torch.set_num_threads(threads)
     p = np.clip(np.asarray(p, dtype=np.float64), 0, 1)
     q = np.stack([false_discovery_control(row) for row in p])
     return p, q, np.asarray(strands, dtype=np.int64)
