@@ -19,6 +19,7 @@ from peakcnn.metrics import (
     log_loss,
     multitask_metrics,
     quick_scores,
+    rank_auroc,
     reliability_bins,
     sigmoid,
 )
@@ -100,6 +101,17 @@ def test_bootstrap_scores_equal_sklearn_on_the_drawn_windows():
     assert np.allclose(got["auroc"], want["auroc"], rtol=0, atol=1e-12)
     assert np.allclose(got["auprc"], want["auprc"], rtol=0, atol=1e-12)
     assert len(set(np.round(got["auroc"], 9))) == 7  # the resamples differ
+
+
+def test_rank_auroc_equals_sklearn_with_ties_and_without():
+    rng = np.random.default_rng(3)
+    for n, levels in ((7, 3), (200, 0), (500, 4), (2000, 25)):
+        y = (rng.random(n) < 0.4).astype(int)
+        y[:2] = (0, 1)
+        p = rng.normal(y, 1.0) if levels == 0 else rng.integers(0, levels, n) / levels  # ties, or none
+        assert rank_auroc(y, p) == pytest.approx(auroc(y, p), abs=1e-12)
+    assert rank_auroc([1, 0, 1], [0.9, 0.1, 0.9]) == 1.0 and rank_auroc([1, 0], [0.5, 0.5]) == 0.5
+    assert math.isnan(rank_auroc([1, 1], [0.2, 0.3])) and math.isnan(rank_auroc([], []))
 
 
 def test_bootstrap_interval_width_matches_the_hanley_mcneil_error_and_keeps_the_positive_rate():

@@ -44,6 +44,24 @@ def auroc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p))
 
 
+def rank_auroc(y: np.ndarray, p: np.ndarray) -> float:
+    """:func:`auroc` as the Mann-Whitney statistic (tied scores share their mean rank), which equals
+    scikit-learn's to float precision without importing it: importing scikit-learn takes about 1.5 s, half
+    of what ``prepare`` takes for its GC-alone figure on a chromosome's peaks."""
+    y, p = np.asarray(y).astype(bool).ravel(), np.asarray(p, dtype=np.float64).ravel()
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    order = np.argsort(p, kind="stable")
+    ordered = p[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], ordered.size]
+    ranks = np.empty(ordered.size)
+    ranks[order] = np.repeat((starts + ends + 1) / 2, ends - starts)  # 1-based mean rank of each tie group
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def auprc(y: np.ndarray, p: np.ndarray) -> float:
     """Average precision (sklearn), ``NaN`` if ``y`` has no positive or no negative."""
     from sklearn.metrics import average_precision_score

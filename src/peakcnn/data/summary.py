@@ -62,9 +62,9 @@ def table_stats(table: WindowTable) -> dict:
 def _gc_auroc(gc: np.ndarray, source: np.ndarray, in_split: np.ndarray) -> float | None:
     """How well GC content alone tells the split's peak windows (``source == 0``) from its negatives:
     auROC with GC as the score (0.5: not at all), ``None`` without both classes."""
-    from peakcnn.metrics import auroc
+    from peakcnn.metrics import rank_auroc
 
-    value = auroc(source[in_split] == 0, gc[in_split])
+    value = rank_auroc(source[in_split] == 0, gc[in_split])
     return None if np.isnan(value) else round(value, 4)
 
 
