@@ -330,7 +330,75 @@ def test_predict_and_ism_take_a_model_of_another_dtype(dtype, tol):
     assert got.dtype == np.float32 and np.abs(got - want).max() < tol
     x = codes_to_onehot(codes[:1])
     assert np.abs(ism(other, x, 90, 110) - ism(model, x, 90, 110)).max() < tol * 10
+    # DeepLIFT in the model's float64, or in float32 for a half-precision model; filter sites alike
+    from peakcnn.interpret.attribute import deep_lift_shap
+    from peakcnn.interpret.motifs import filter_motifs
+
+    want, got = (deep_lift_shap(m, codes, n_shuffles=2).contribution for m in (model, other))
+    assert np.abs(got - want).max() < tol * 10
+    labels = np.array([[1], [0], [1]])
+    want, got = (filter_motifs(m, codes, labels) for m in (model, other))
+    assert np.abs(got.max_activation - want.max_activation).max() < tol * 10
     assert next(other.parameters()).dtype == dtype  # the caller's model is left as it was
+
+
+def test_each_module_of_the_callers_model_keeps_its_mode():
+    """filter_motifs ran a slice of the trunk, a new container in train mode, and left the caller's first
+    layers in train mode when it restored the slice's mode (batch norm then moved the model's outputs)."""
+    from peakcnn.interpret.motifs import filter_motifs
+
+    model = tiny_model(1).eval()
+    model.trunk[1].train()  # mixed modes, as a caller may have set them
+    modes = [m.training for m in model.modules()]
+    codes = random_codes(4)
+    filter_motifs(model, codes, np.array([[1], [0], [1], [0]]))
+    assert [m.training for m in model.modules()] == modes
+    predict(model, codes, fold=False)
+    ism(model, codes_to_onehot(codes[:1]), 95, 105)
+    assert [m.training for m in model.modules()] == modes
+
+
+def test_attribution_motif_and_variant_functions_check_their_inputs():
+    from peakcnn.interpret.motifs import MotifDatabase, filter_motifs, match
+    from peakcnn.variants import score_windows
+
+    model, codes = tiny_model(1), random_codes(4)
+    labels = np.array([[1], [0], [1], [0]])
+    for args, kwargs, message in (
+        ((codes + 5, labels), {}, "codes: holds code"),
+        ((codes_to_onehot(codes), labels), {}, r"codes: expected uint8 sequence codes of shape \(n, W\)"),
+        ((codes, labels[:, 0]), {}, r"labels: shape \(4,\); give one row of task labels per window"),
+        ((codes, labels[:2]), {}, r"labels: shape \(2, 1\)"),
+        ((codes, labels), {"batch_size": 0}, "batch_size 0: give a whole number"),
+        ((codes, labels), {"threshold": "0.5"}, "--threshold '0.5': give a fraction"),
+    ):
+        with pytest.raises(InputError, match=message):
+            filter_motifs(model, *args, **kwargs)
+    rng = np.random.default_rng(0)
+    ppms = [rng.dirichlet(np.ones(4), 6).T for _ in range(30)]
+    db = MotifDatabase([str(i) for i in range(30)], [str(i) for i in range(30)], ppms, "test")
+    assert np.array_equal(match([ppms[0] * 50], db)[0], match([ppms[0]], db)[0])  # counts are made probabilities
+    for queries, message in (
+        (ppms[0], "queries: a ndarray; give a list"),
+        ([np.full((4, 6), np.nan)], "query 0: a column holds a negative, empty or non-finite value"),
+        ([ppms[1], ppms[0].T], r"query 1: a motif needs 4 rows \(A C G T\)"),
+    ):
+        with pytest.raises(InputError, match=message):
+            match(queries, db)
+    with pytest.raises(InputError, match=r"ref and alt: shapes \(4, 200\) and \(2, 200\)"):
+        score_windows(model, codes, codes[:2])
+
+
+def test_main_returns_the_status_of_usage_errors_help_and_version_and_takes_paths(tmp_path, capsys):
+    """argparse's exits were SystemExit exceptions from Python, and a Path in argv a TypeError."""
+    from peakcnn.cli import main
+
+    assert main(["evaluate", "run", "--split", "val"]) == 2
+    assert "invalid choice: 'val'" in capsys.readouterr().err
+    assert main(["--version"]) == 0 and main(["evaluate", "--help"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", tmp_path / "nowhere"]) == 2
+    assert capsys.readouterr().err.startswith(f"peakcnn: error: {tmp_path / 'nowhere'}: no run folder here")
 
 
 def test_force_and_resume_take_true_or_false_only(tmp_path):
@@ -347,6 +415,27 @@ def test_force_and_resume_take_true_or_false_only(tmp_path):
         with pytest.raises(InputError, match=rf"{key} 'yes' \(str\): give True or False"):
             train(tmp_path / "syn", tmp_path / "run", {"arch": "small", "epochs": 1}, progress=False, **{key: "yes"})
     assert not (tmp_path / "run").exists()
+    from peakcnn.ensemble import build_ensemble
+
+    with pytest.raises(InputError, match=r"force 'no' \(str\): give True or False"):
+        build_ensemble([tmp_path / "a", tmp_path / "b"], tmp_path / "ens", force="no")
+
+
+def test_numbers_from_numpy_are_taken_and_limits_out_of_range_refused(tmp_path):
+    """A numpy integer as n_boot was refused with a message naming it a whole number out of range; an N limit
+    of NaN marked nothing, one of 5 everything."""
+    from peakcnn.apply import max_n_frac
+    from peakcnn.evaluate import score
+    from peakcnn.train import train
+
+    make_dataset(tmp_path / "syn", n=96, window=100)
+    train(tmp_path / "syn", tmp_path / "run", {"arch": "small", "epochs": 1}, progress=False)
+    doc, _ = score(tmp_path / "run", baselines=False, n_boot=np.int64(100))
+    assert doc["intervals"]["resamples"] == 100 and type(doc["intervals"]["resamples"]) is int
+    assert max_n_frac({}, np.float32(0.25)) == (0.25, "--max-n-frac")
+    for given in (float("nan"), -0.1, 5, "0.2", True):
+        with pytest.raises(InputError, match=f"--max-n-frac {given!r}: give a fraction of the window, 0 to 1"):
+            max_n_frac({}, given)
 
 
 def test_python_guide_runs_as_written(tmp_path, monkeypatch):

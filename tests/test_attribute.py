@@ -249,8 +249,19 @@ def test_bad_arguments_are_one_line_errors():
         deep_lift_shap(model, codes, task=2)
     with pytest.raises(InputError, match="windows of 100 bp, the model reads 200 bp"):
         deep_lift_shap(model, codes[:, :100])
-    with pytest.raises(InputError, match="at least 1 reference"):
-        deep_lift_shap(model, codes, n_shuffles=0)
+    for n_shuffles in (0, 2.5, True):
+        with pytest.raises(InputError, match="references per window, at least 1"):
+            deep_lift_shap(model, codes, n_shuffles=n_shuffles)
+    for task in ("0", 0.5, -1):
+        with pytest.raises(InputError, match=f"task {task!r}: give a whole number >= 0"):
+            deep_lift_shap(model, codes, task=task)
+    for batch_size in (0, -1, 1.5):
+        with pytest.raises(InputError, match="window-reference pairs, at least 1"):
+            deep_lift_shap(model, codes, batch_size=batch_size)
+    with pytest.raises(InputError, match=f"codes: holds code {int(codes.max()) + 5}; codes are A=0"):
+        deep_lift_shap(model, codes + 5)
+    with pytest.raises(InputError, match="model is a str; give a torch.nn.Module"):
+        deep_lift_shap("run", codes)
     for seed in (-1, 1.5, True):
         with pytest.raises(InputError, match="give a whole number >= 0"):
             deep_lift_shap(model, codes, seed=seed)
@@ -531,10 +542,9 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(setup, capsys):
         assert main(["attribute", str(run), *extra]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
-    with pytest.raises(SystemExit) as e:
-        main(["attribute", str(run), *fasta, "--shuffles", "0", "--out", str(tmp_path / "o")])
+    status = main(["attribute", str(run), *fasta, "--shuffles", "0", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert e.value.code == 2 and err == [
+    assert status == 2 and err == [
         "peakcnn: error: argument --shuffles: '0' must be a positive integer; see 'peakcnn attribute --help'"
     ]
     assert set(tmp_path.rglob("*")) == before

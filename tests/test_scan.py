@@ -274,10 +274,9 @@ def test_scan_cli_bigwig_and_bad_inputs(tmp_path, capsys):
     out = ["--out", str(tmp_path / "v.bw"), "--peaks-out", str(tmp_path / "v.bed")]
     for option, value in [("--stride", "0"), ("--threshold", "nan"), ("--threshold", "1.5"), ("--merge-gap", "-1"),
                           ("--min-length", "-2"), ("--min-length", "x")]:  # fmt: skip
-        with pytest.raises(SystemExit) as e:
-            main(["scan", str(run), "--genome", g, *out, option, value])
+        status = main(["scan", str(run), "--genome", g, *out, option, value])
         err = capsys.readouterr().err.strip().splitlines()
-        assert e.value.code == 2 and f"argument {option}: {value!r}" in err[-1], (option, value, err)
+        assert status == 2 and f"argument {option}: {value!r}" in err[-1], (option, value, err)
     assert not (tmp_path / "v.bw").exists() and not (tmp_path / "v.bed").exists()
 
 
@@ -346,6 +345,21 @@ def test_scan_genome_refuses_a_stride_below_one_bp_or_above_the_window(stride, m
         out = tmp_path / "unused.bw"
         scan_genome(tiny_model(n_tasks=1), ["a"], None, [], stride, exact=True, out=out, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scan_genome_refuses_chromosomes_not_in_the_genome_and_one_name_as_a_string(tmp_path):
+    """A name not in the genome was dropped, and a string read letter by letter: an empty track, silently."""
+    from peakcnn.errors import InputError
+    from peakcnn.io.fasta import Genome
+    from peakcnn.scan_run import scan_genome
+
+    random_genome(tmp_path / "g.fa", {"chr1": 1000, "chr2": 1000})
+    genome, out = Genome(tmp_path / "g.fa"), tmp_path / "t.bedGraph"
+    for chroms, message in (("chr2", "chroms 'chr2': give a list of chromosome names"),
+                            (["chr2", "chr9"], "chroms: 'chr9' is not in genome g.fa")):  # fmt: skip
+        with pytest.raises(InputError, match=message):
+            scan_genome(tiny_model(n_tasks=1), ["a"], genome, chroms, 50, exact=True, out=out, progress=False)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("repeat", [False, True])

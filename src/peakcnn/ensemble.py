@@ -162,8 +162,9 @@ def build_ensemble(
     from peakcnn import __version__
     from peakcnn.checkpoint import LAST_NAME, MODEL_NAME, load_model, save_tensors
     from peakcnn.io.bed import task_column_clash, task_name_problem
-    from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, recorded_dataset
+    from peakcnn.runconfig import CONFIG_FILE, HISTORY_FILE, check_flag, recorded_dataset
 
+    check_flag(force, "force")
     for name, value in (("runs", runs), ("tasks", tasks)):
         if isinstance(value, (str, bytes, Path)):  # one string would be taken letter by letter
             raise InputError(f"{name} {value!r}: give a list, one item per {name[:-1]}")

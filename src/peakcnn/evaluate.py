@@ -367,6 +367,7 @@ def score(
     check_flag(baselines, "baselines")
     check_flag(rc, "rc")
     check_n_boot(n_boot)
+    n_boot = None if n_boot is None else int(n_boot)  # a numpy integer too, as JSON writes a plain int
     run = _run_folder(run)
     model, meta = load_model(run)
     shifts = check_shifts(shifts, int(meta["window"]), shifts_name)

@@ -48,15 +48,17 @@ def best_device(device: str | torch.device | None = None) -> torch.device:
 
 @contextlib.contextmanager
 def placed(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode on ``device`` for the block, then restore its mode and device."""
-    was_training = model.training
+    """Put ``model`` in eval mode on ``device`` for the block, then restore its device and the mode of each of
+    its modules (a slice such as ``model.trunk[:3]`` is a new container whose own mode is not its layers')."""
+    modes = [(m, m.training) for m in model.modules()]
     params = list(model.parameters()) + list(model.buffers())
     old_device = params[0].device if params else device
     model.eval().to(device)
     try:
         yield model
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
         model.to(old_device)
 
 

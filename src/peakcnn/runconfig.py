@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+import numbers
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -368,7 +369,7 @@ def check_n_boot(n_boot) -> None:
     that :func:`n_boot_allowed`, as ``evaluate --bootstrap`` takes."""
     if n_boot is None:
         return
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or not n_boot_allowed(n_boot):
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or not n_boot_allowed(n_boot):
         raise InputError(f"n_boot {n_boot!r}: give 0 (no intervals) or a whole number from {MIN_BOOT} to {MAX_BOOT:,}")
 
 

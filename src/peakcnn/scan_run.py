@@ -80,6 +80,15 @@ def scan_genome(
     _explain_stride(model, stride)
     max_n = max_n or max_n_frac({})
     n_all = n_out = bp_out = 0  # intervals; those without a value, and their bp
+    if isinstance(chroms, (str, bytes)):  # one name would be read letter by letter
+        raise InputError(f"chroms {chroms!r}: give a list of chromosome names")
+    unknown = [c for c in chroms if c not in genome.lengths]
+    if unknown:
+        from peakcnn.io.fasta import describe_genome_names
+
+        raise InputError(
+            f"chroms: {unknown[0]!r} is not in genome {genome.path.name} ({describe_genome_names(genome)})"
+        )
     chosen = set(chroms)
     chroms = [c for c in genome.names if c in chosen]
     sizes = [(c, genome.lengths[c]) for c in chroms]

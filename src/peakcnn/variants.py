@@ -93,6 +93,11 @@ def score_windows(
 ) -> VariantScores:
     """Score paired windows: codes ``(n, W)`` each, or one-hot ``(n, 4, W)``; both strands when ``rc``.
     ``progress`` is called with the number of windows scored after each batch (``2n`` in all)."""
+    from peakcnn.errors import InputError
+
+    shapes = tuple(getattr(x, "shape", None) for x in (ref, alt))
+    if shapes[0] != shapes[1]:
+        raise InputError(f"ref and alt: shapes {shapes[0]} and {shapes[1]}; give one alternative window per reference")
     return VariantScores(
         l_ref=predict(model, ref, device=device, rc=rc, progress=progress).astype(np.float64),
         l_alt=predict(model, alt, device=device, rc=rc, progress=progress).astype(np.float64),

@@ -74,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 2 bad input, 1 a failed read or write such
     as a full disk, 130 interrupted by Ctrl-C, 143 by SIGTERM)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv is not None:  # paths and numbers given from Python, as a shell would pass them
+        argv = [os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in argv]
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help or --version (0), or a usage error (2), already printed
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

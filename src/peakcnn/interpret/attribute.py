@@ -38,9 +38,12 @@ from peakcnn.errors import InputError
 from peakcnn.inference import (
     autograd_on,
     best_device,
+    check_batch_size,
+    check_model,
     default_batch,
     exact_inference,
     full_float32,
+    input_dtype,
     reverse_complement,
 )
 from peakcnn.runconfig import check_flag
@@ -132,21 +135,32 @@ def _deep_lift_shap(model, codes, task, n_shuffles, seed, device, batch_size, pr
     """:func:`deep_lift_shap`, with autograd on."""
     import copy
 
+    check_model(model)
     codes = np.asarray(codes)
     if codes.ndim != 2 or codes.dtype != np.uint8:
         raise InputError(f"codes: expected uint8 sequence codes of shape (n, W), got {codes.dtype} {codes.shape}")
+    if codes.size and int(codes.max()) > N_CODE:
+        raise InputError(f"codes: holds code {int(codes.max())}; codes are A=0 C=1 G=2 T=3 N=4")
     window, n_tasks = model.config.window, model.config.n_tasks
     if codes.shape[1] != window:
         raise InputError(f"codes: windows of {codes.shape[1]} bp, the model reads {window} bp")
-    if not 0 <= task < n_tasks:
+    for name, value, want in (
+        ("task", task, "a whole number >= 0"),
+        ("n_shuffles", n_shuffles, "a whole number of references per window, at least 1"),
+        ("seed", seed, "a whole number >= 0"),
+    ):
+        low = 1 if name == "n_shuffles" else 0
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
+            raise InputError(f"{name} {value!r}: give {want}")
+    if task >= n_tasks:
         raise InputError(f"task {task}: the model has {n_tasks} output(s), numbered 0..{n_tasks - 1}")
-    if n_shuffles < 1:
-        raise InputError(f"n_shuffles {n_shuffles}: need at least 1 reference per window")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed {seed!r}: give a whole number >= 0")
+    batch_size = check_batch_size(batch_size, "window-reference pairs")
     check_flag(rc, "rc")
     dev = best_device(device)
     net = copy.deepcopy(model).to(dev).eval()
+    if input_dtype(net) not in (torch.float32, torch.float64):  # half precision: DeepLIFT's ratios in float32
+        net = net.float()
+    dtype = input_dtype(net)
     for p in net.parameters():
         p.requires_grad_(False)
     pairs = batch_size or default_batch(dev)  # window-reference pairs per pass
@@ -163,8 +177,8 @@ def _deep_lift_shap(model, codes, task, n_shuffles, seed, device, batch_size, pr
         chunk = codes[lo : lo + per]
         refs = shuffled_references(chunk, n_shuffles, seed)
         out.unshuffled += int((refs == chunk[:, None]).all(axis=(1, 2)).sum())
-        x = codes_to_onehot_torch(torch.as_tensor(chunk, device=dev))  # (b, 4, W)
-        r = codes_to_onehot_torch(torch.as_tensor(refs.reshape(-1, window), device=dev))  # (b*K, 4, W)
+        x = codes_to_onehot_torch(torch.as_tensor(chunk, device=dev)).to(dtype)  # (b, 4, W)
+        r = codes_to_onehot_torch(torch.as_tensor(refs.reshape(-1, window), device=dev)).to(dtype)  # (b*K, 4, W)
         m = _multipliers(net, x, r, task, pairs, dev)
         if rc:  # the other strand's multipliers, mapped back onto the forward strand (a linear map)
             other = _multipliers(net, reverse_complement(x), reverse_complement(r), task, pairs, dev)

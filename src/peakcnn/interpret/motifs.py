@@ -15,6 +15,7 @@ in a window tells the peak windows (positive for any task) from the others: 0.5 
 from __future__ import annotations
 
 import logging
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,8 +73,12 @@ def _unfold(x: torch.Tensor, width: int, pad: int) -> torch.Tensor:
 
 def check_threshold(threshold: float) -> None:
     """One line unless ``threshold`` is a fraction of the way from the mean to the largest activation."""
-    if not 0 <= threshold < 1:
-        raise InputError(f"--threshold {threshold}: give a fraction of the way from the mean to the largest "
+    if (
+        isinstance(threshold, (bool, np.bool_))
+        or not isinstance(threshold, (int, float, np.number))
+        or not (0 <= threshold < 1)
+    ):
+        raise InputError(f"--threshold {threshold!r}: give a fraction of the way from the mean to the largest "
                          "activation, 0 <= t < 1")  # fmt: skip
 
 
@@ -92,11 +97,19 @@ def filter_motifs(
     either pass."""
     from sklearn.metrics import roc_auc_score
 
-    from peakcnn.inference import best_device, inference_mode
-    from peakcnn.sequence import codes_to_onehot_torch
+    from peakcnn.inference import best_device, check_batch_size, inference_mode, input_dtype
+    from peakcnn.sequence import N_CODE, codes_to_onehot_torch
 
     check_threshold(threshold)
     layer = first_layer(model)
+    codes, labels = np.asarray(codes), np.asarray(labels)
+    if codes.ndim != 2 or codes.dtype != np.uint8:
+        raise InputError(f"codes: expected uint8 sequence codes of shape (n, W), got {codes.dtype} {codes.shape}")
+    if codes.size and int(codes.max()) > N_CODE:
+        raise InputError(f"codes: holds code {int(codes.max())}; codes are A=0 C=1 G=2 T=3 N=4")
+    if labels.ndim != 2 or len(labels) != len(codes):
+        raise InputError(f"labels: shape {labels.shape}; give one row of task labels per window, ({len(codes)}, T)")
+    batch_size = check_batch_size(batch_size)
     conv = layer[0]
     width, n_filters, pad = conv.kernel_size[0], conv.out_channels, conv.padding[0]
     dev = best_device(device)
@@ -111,7 +124,7 @@ def filter_motifs(
 
         def activations(rows):
             x = codes_to_onehot_torch(torch.as_tensor(codes[rows], device=dev), dtype=torch.float32)
-            return x, net(x).float()
+            return x, net(x.to(input_dtype(net))).float()
 
         for rows in batches:
             _, a = activations(rows)
@@ -331,6 +344,10 @@ def match(queries: list[np.ndarray], db: MotifDatabase) -> tuple[np.ndarray, np.
     from memelite import tomtom
     from scipy.stats import false_discovery_control
 
+    if isinstance(queries, np.ndarray) or not isinstance(queries, (list, tuple)):
+        raise InputError(f"queries: a {type(queries).__name__}; give a list of (4, K) probability matrices")
+    # counts are made probabilities, as the database's are; a matrix that cannot be one is refused
+    queries = [_checked_matrix(np.asarray(q, dtype=np.float64), f"query {i}") for i, q in enumerate(queries)]
     if not queries:
         empty = np.zeros((0, len(db.ppms)))
         return empty, empty, empty.astype(np.int64)
@@ -463,12 +480,13 @@ def find_motifs(
 
     if split not in (*SPLITS, "all"):
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)} or all")
-    if isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1:
+    if isinstance(max_windows, bool) or not isinstance(max_windows, numbers.Integral) or max_windows < 1:
         raise InputError(f"--max-windows {max_windows!r}: give a whole number of at least 1")
-    if isinstance(influence, bool) or not isinstance(influence, int) or influence < 0:
+    if isinstance(influence, bool) or not isinstance(influence, numbers.Integral) or influence < 0:
         raise InputError(f"--influence {influence!r}: give a number of windows, 0 to skip")
-    if not 0 < max_q <= 1:
-        raise InputError(f"--max-q {max_q}: give a q-value threshold, 0 < q <= 1")
+    max_windows, influence = int(max_windows), int(influence)  # numpy integers too, as plain ints in JSON
+    if isinstance(max_q, bool) or not isinstance(max_q, numbers.Real) or not 0 < max_q <= 1:
+        raise InputError(f"--max-q {max_q!r}: give a q-value threshold, 0 < q <= 1")
     check_threshold(threshold)
     if motif_db is not None and jaspar_release is not None:
         raise InputError(
