@@ -144,12 +144,11 @@ def _deep_lift_shap(model, codes, task, n_shuffles, seed, device, batch_size, pr
     window, n_tasks = model.config.window, model.config.n_tasks
     if codes.shape[1] != window:
         raise InputError(f"codes: windows of {codes.shape[1]} bp, the model reads {window} bp")
-    for name, value, want in (
-        ("task", task, "a whole number >= 0"),
-        ("n_shuffles", n_shuffles, "a whole number of references per window, at least 1"),
-        ("seed", seed, "a whole number >= 0"),
+    for name, value, low, want in (
+        ("task", task, 0, "a whole number >= 0"),
+        ("n_shuffles", n_shuffles, 1, "a whole number of references per window, at least 1"),
+        ("seed", seed, 0, "a whole number >= 0"),
     ):
-        low = 1 if name == "n_shuffles" else 0
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
             raise InputError(f"{name} {value!r}: give {want}")
     if task >= n_tasks:
