@@ -603,6 +603,27 @@ def test_init_transfers_every_layer_that_fits(tmp_path, dataset):
     assert main(args + ["--epochs", "1", "--batch-size", "16", "--init", str(tmp_path / "source")]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["init"]["copied"] == info["copied"] and config["training"]["init"] == str(tmp_path / "source")
+    # another window: the first dense layer's weight does not fit, so the whole dense head starts fresh (its
+    # bias and the layers after it were copied one tensor at a time)
+    torch.manual_seed(1)
+    target = DNASeqClassifier(preset_config("small", 128, 2))
+    info = transfer_weights(target, tmp_path / "source", ["task0", "task1"])
+    assert sorted(info["kept"]) == sorted(k for k in target.state_dict() if k.startswith("head."))
+    assert info["copied"] == [k for k in target.state_dict() if not k.startswith("head.")]
+
+
+def test_init_from_a_run_that_itself_started_from_another_says_what_is_not_checked(tmp_path, dataset, caplog):
+    """Only the starting run's own data set is compared with this one; the run it started from is named."""
+    train(dataset, tmp_path / "first", {**SMALL, "epochs": 1}, progress=False)
+    train(dataset, tmp_path / "second", {**SMALL, "epochs": 1, "init": str(tmp_path / "first")}, progress=False)
+    with caplog.at_level("WARNING"):
+        train(dataset, tmp_path / "third", {**SMALL, "epochs": 1, "init": str(tmp_path / "second")}, progress=False)
+    assert (
+        f"--init {tmp_path / 'second'} was itself started from {tmp_path / 'first'}, whose training windows are "
+        "not checked against this data set" in caplog.text
+    )
+    config = json.loads((tmp_path / "third" / "config.json").read_text())
+    assert config["init"]["started_from"] == str(tmp_path / "first")
 
 
 def test_init_is_recorded_as_one_path_however_it_is_spelt(tmp_path, dataset, monkeypatch):

@@ -357,15 +357,18 @@ def transfer_weights(model: nn.Module, source: str | Path, tasks: list[str] | No
     """Copy into ``model`` every tensor of the trained run ``source`` with the same name and shape.
 
     Used to start training from another run (transfer learning): the convolutions carry over whenever the
-    architecture matches, the dense layers when the window matches too, and the output layer when the
-    tasks match as well (``tasks``, the names of ``model``'s outputs, equal to the source's in the same
-    order; without ``tasks``, when their number matches); everything else keeps its fresh initialisation.
+    architecture matches, the dense layers when the window matches too (otherwise the whole dense head starts
+    fresh), and the output layer when the tasks match as well (``tasks``, the names of ``model``'s outputs,
+    equal to the source's in the same order; without ``tasks``, when their number matches); everything else,
+    each layer whole, keeps its fresh initialisation. ``started_from`` is the run the source itself started
+    from, if any: its training windows are not among the source's data set's.
 
     Returns
     -------
     dict
-        ``{"run", "tasks", "copied", "kept", "dataset_sha256", "dataset_path"}``: the source, its task names,
-        the names of the tensors copied and of those left as initialised, and the data set it was trained on.
+        ``{"run", "tasks", "copied", "kept", "dataset_sha256", "dataset_path", "started_from"}``: the source,
+        its task names, the names of the tensors copied and of those left as initialised, the data set it was
+        trained on and the run it started from.
     """
     source_model, meta = load_model(source)
     if is_ensemble(meta):
@@ -373,8 +376,14 @@ def transfer_weights(model: nn.Module, source: str | Path, tasks: list[str] | No
     theirs = source_model.state_dict()
     ours = model.state_dict()
     copied = [k for k, v in ours.items() if k in theirs and theirs[k].shape == v.shape]
+    # Layer by layer: a layer whose weight does not fit starts fresh as a whole (its bias too), and so does the
+    # dense head after a dense layer other than the output one that does not fit (another window)
+    output = _output_layer(model)
+    fresh = {k.rsplit(".", 1)[0] for k in ours if k.endswith("weight") and k not in copied}
+    if any(layer.startswith("head.") and layer != output for layer in fresh):
+        fresh |= {k.rsplit(".", 1)[0] for k in ours if k.startswith("head.")}
+    copied = [k for k in copied if k.rsplit(".", 1)[0] not in fresh]
     if tasks is not None and list(tasks) != list(meta.get("tasks", [])):  # output i is another task there
-        output = _output_layer(model)
         copied = [k for k in copied if not k.startswith(f"{output}.")]
     if not any(k.startswith("trunk.") and k.endswith("weight") for k in copied):
         arch = (meta.get("training") or {}).get("arch")
@@ -392,4 +401,5 @@ def transfer_weights(model: nn.Module, source: str | Path, tasks: list[str] | No
         "kept": [k for k in ours if k not in copied],
         "dataset_sha256": meta.get("dataset_sha256"),
         "dataset_path": meta.get("dataset_path"),
+        "started_from": (meta.get("training") or {}).get("init"),
     }

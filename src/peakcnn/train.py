@@ -391,6 +391,12 @@ def training_overlap(ds: Dataset, path, sha256, who: str, valid_too: bool = True
 
 
 def _warn_overlap(init: dict, ds: Dataset) -> None:
+    if init.get("started_from"):
+        log.warning(
+            f"warning: --init {init['run']} was itself started from {init['started_from']}, whose training "
+            "windows are not checked against this data set (only the starting run's own data set is); if it was "
+            "trained on this genome, hold out the same regions in every data set of the chain"
+        )
     overlap = init["overlap"]
     if not overlap["checked"]:
         log.warning(
