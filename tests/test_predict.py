@@ -229,7 +229,7 @@ def test_the_sequence_of_a_bed_region_is_placed_as_the_region(tmp_path, window):
     "bed_text, message",
     [
         ("chr1\t3000\t3100\tx\n", "starts past the end of chr1"),
-        ("chrQ\t1\t10\tx\n", "no chromosome name matches"),
+        ("chrQ\t1\t10\tx\n", "no chromosome name matches genome g.fa (BED has chrQ; genome has chr1)"),
     ],
 )
 def test_predict_bad_regions(tmp_path, capsys, bed_text, message):
@@ -534,3 +534,14 @@ def test_training_records_the_data_sets_n_limit(tmp_path):
     prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "ds", window=200, max_n_frac=0.2)
     train(tmp_path / "ds", tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, progress=False)
     assert load_model(tmp_path / "run")[1]["max_n_frac"] == 0.2
+
+
+def test_predict_counts_the_regions_it_drops_as_regions(tmp_path, caplog):
+    run = make_run(tmp_path, tiny_model(), ["a", "b"])
+    random_genome(tmp_path / "g.fa", {"chr1": 3000})
+    (tmp_path / "r.bed").write_text("chr1\t100\t200\tx\nchrQ\t1\t10\ty\nchrQ\t5\t20\tz\n")
+    argv = ["predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed")]
+    with caplog.at_level("WARNING"):
+        assert main([*argv, "--out", str(tmp_path / "p.tsv")]) == 0
+    assert "r.bed: 2 regions on 1 chromosome(s) absent from genome g.fa are dropped: chrQ (2)" in caplog.text
+    assert [r[3] for r in _table(tmp_path / "p.tsv")[1]] == ["x"]

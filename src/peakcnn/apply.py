@@ -157,7 +157,7 @@ def bed_regions(path: str | Path, genome, window: int, center: str = "summit") -
     from peakcnn.io.fasta import resolve_chroms
 
     peaks = read_peaks(path, "--bed")
-    mapping, _ = resolve_chroms(peaks.chrom, genome, str(path))
+    mapping, _ = resolve_chroms(peaks.chrom, genome, str(path), what="regions", holder="BED")
     keep = np.array([c in mapping for c in peaks.chrom], dtype=bool)
     peaks = peaks.subset(keep)
     chrom = np.array([mapping[c] for c in peaks.chrom], dtype=object)
