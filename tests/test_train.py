@@ -612,6 +612,21 @@ def test_init_transfers_every_layer_that_fits(tmp_path, dataset):
     assert info["copied"] == [k for k in target.state_dict() if not k.startswith("head.")]
 
 
+def test_init_from_the_run_force_replaces_is_refused_and_the_run_kept(tmp_path, dataset, capsys):
+    """--init X --out X --force loaded X's weights, then erased X: the record named a run that no longer held them."""
+    run = tmp_path / "run"
+    train(dataset, run, {**SMALL, "epochs": 1}, progress=False)
+    kept = {p.name: p.read_bytes() for p in run.iterdir()}
+    for init in (run, run / "model.json"):
+        argv = ["train", str(dataset), "--out", str(run), "--arch", "small", "--init", str(init), "--force"]
+        assert main(argv) == 2
+        assert capsys.readouterr().err == (
+            f"peakcnn: error: --init {init}: is the run --out {run} replaces, so training would erase the weights "
+            "it starts from; give --out another folder\n"
+        )
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == kept
+
+
 def test_init_from_a_run_that_itself_started_from_another_says_what_is_not_checked(tmp_path, dataset, caplog):
     """Only the starting run's own data set is compared with this one; the run it started from is named."""
     train(dataset, tmp_path / "first", {**SMALL, "epochs": 1}, progress=False)

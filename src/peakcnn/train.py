@@ -272,6 +272,11 @@ def _train(dataset, out, options, resume, force, device, progress) -> dict:
             if resume
             else (TrainConfig.from_dict({**TrainConfig().to_dict(), **options}), None)
         )
+        if cfg.init and not resume and run.resolve() in (Path(cfg.init).resolve(), *Path(cfg.init).resolve().parents):
+            raise InputError(
+                f"--init {cfg.init}: is the run --out {out} replaces, so training would erase the weights it starts "
+                "from; give --out another folder"
+            )
         dev = resolve_device(device)
         _check_trainable(ds, cfg)
         trainer = Trainer(ds, run, cfg, dev, progress)
