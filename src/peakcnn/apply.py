@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from peakcnn.errors import InputError
+from peakcnn.runconfig import is_real_number
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def max_n_frac(meta: dict, given: float | None = None) -> tuple[float, str]:
     else the one the training data set was built with (``max_n_frac`` in the model's JSON), else
     :data:`DEFAULT_MAX_N_FRAC`."""
     if given is not None:
-        if isinstance(given, bool) or not isinstance(given, (int, float, np.number)) or not 0 <= given <= 1:
+        if not is_real_number(given) or not 0 <= given <= 1:
             raise InputError(f"--max-n-frac {given!r}: give a fraction of the window, 0 to 1")
         return float(given), "--max-n-frac"
     recorded = meta.get("max_n_frac")

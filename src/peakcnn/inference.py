@@ -22,7 +22,7 @@ from torch import nn
 from peakcnn import metrics
 from peakcnn.ensemble import EnsembleModel
 from peakcnn.errors import InputError
-from peakcnn.runconfig import resolve_device
+from peakcnn.runconfig import is_whole_number, resolve_device
 
 #: Windows per forward pass on a CPU. Small batches keep each convolution's working set in cache: with the
 #: founding model (800 bp) batch 32 runs about 1.3x faster than 64 or 256 (``benchmarks/predict.py``).
@@ -319,7 +319,7 @@ def check_batch_size(batch_size, what: str = "windows") -> int | None:
     it is a whole number >= 1."""
     if batch_size is None:
         return None
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if not is_whole_number(batch_size) or batch_size < 1:
         raise InputError(f"batch_size {batch_size!r}: give a whole number of {what}, at least 1")
     return int(batch_size)
 

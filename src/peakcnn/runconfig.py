@@ -364,12 +364,22 @@ def n_boot_allowed(n: int) -> bool:
     return n == 0 or MIN_BOOT <= n <= MAX_BOOT
 
 
+def is_whole_number(value) -> bool:
+    """A whole number from Python or numpy (``True`` and ``np.True_`` are not one)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real_number(value) -> bool:
+    """A real number from Python or numpy, whole or not (``True`` and complex numbers are not one)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_n_boot(n_boot) -> None:
     """Raise :class:`InputError` unless ``n_boot`` is ``None`` (the default) or a whole number of resamples
     that :func:`n_boot_allowed`, as ``evaluate --bootstrap`` takes."""
     if n_boot is None:
         return
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or not n_boot_allowed(n_boot):
+    if not is_whole_number(n_boot) or not n_boot_allowed(n_boot):
         raise InputError(f"n_boot {n_boot!r}: give 0 (no intervals) or a whole number from {MIN_BOOT} to {MAX_BOOT:,}")
 
 

@@ -46,7 +46,7 @@ from peakcnn.inference import (
     input_dtype,
     reverse_complement,
 )
-from peakcnn.runconfig import check_flag
+from peakcnn.runconfig import check_flag, is_whole_number
 from peakcnn.sequence import N_CODE, codes_to_onehot_torch
 
 #: References per window unless told otherwise (as chrombpnet and tangermeme use).
@@ -149,7 +149,7 @@ def _deep_lift_shap(model, codes, task, n_shuffles, seed, device, batch_size, pr
         ("n_shuffles", n_shuffles, 1, "a whole number of references per window, at least 1"),
         ("seed", seed, 0, "a whole number >= 0"),
     ):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
+        if not is_whole_number(value) or value < low:
             raise InputError(f"{name} {value!r}: give {want}")
     if task >= n_tasks:
         raise InputError(f"task {task}: the model has {n_tasks} output(s), numbered 0..{n_tasks - 1}")

@@ -15,7 +15,6 @@ in a window tells the peak windows (positive for any task) from the others: 0.5 
 from __future__ import annotations
 
 import logging
-import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from peakcnn.errors import InputError
+from peakcnn.runconfig import is_real_number, is_whole_number
 from peakcnn.sequence import ALPHABET as BASES
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,7 @@ def _unfold(x: torch.Tensor, width: int, pad: int) -> torch.Tensor:
 
 def check_threshold(threshold: float) -> None:
     """One line unless ``threshold`` is a fraction of the way from the mean to the largest activation."""
-    if (
-        isinstance(threshold, (bool, np.bool_))
-        or not isinstance(threshold, (int, float, np.number))
-        or not (0 <= threshold < 1)
-    ):
+    if not is_real_number(threshold) or not 0 <= threshold < 1:
         raise InputError(f"--threshold {threshold!r}: give a fraction of the way from the mean to the largest "
                          "activation, 0 <= t < 1")  # fmt: skip
 
@@ -480,12 +476,12 @@ def find_motifs(
 
     if split not in (*SPLITS, "all"):
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)} or all")
-    if isinstance(max_windows, bool) or not isinstance(max_windows, numbers.Integral) or max_windows < 1:
+    if not is_whole_number(max_windows) or max_windows < 1:
         raise InputError(f"--max-windows {max_windows!r}: give a whole number of at least 1")
-    if isinstance(influence, bool) or not isinstance(influence, numbers.Integral) or influence < 0:
+    if not is_whole_number(influence) or influence < 0:
         raise InputError(f"--influence {influence!r}: give a number of windows, 0 to skip")
     max_windows, influence = int(max_windows), int(influence)  # numpy integers too, as plain ints in JSON
-    if isinstance(max_q, bool) or not isinstance(max_q, numbers.Real) or not 0 < max_q <= 1:
+    if not is_real_number(max_q) or not 0 < max_q <= 1:
         raise InputError(f"--max-q {max_q!r}: give a q-value threshold, 0 < q <= 1")
     check_threshold(threshold)
     if motif_db is not None and jaspar_release is not None:
