@@ -215,7 +215,7 @@ _OPTIONAL_FIELDS = {
     "selected_by": (lambda v: isinstance(v, str), "a string"),
     "epoch": (lambda v: is_int(v) and v >= 0, "a non-negative integer"),
     "max_n_frac": (
-        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1,
+        lambda v: is_number(v) and 0 <= v <= 1,
         "a fraction from 0 to 1 (the training data set's 'prepare --max-n-frac')",
     ),
     "run": (lambda v: isinstance(v, str), "a string (an ensemble member's run folder)"),

@@ -279,6 +279,19 @@ def check_model(model) -> None:
         raise InputError(f"model is a {type(model).__name__}; give a torch.nn.Module{hint}")
 
 
+def check_codes(codes) -> np.ndarray:
+    """``codes`` as a uint8 array ``(n, W)`` of sequence codes 0-4 (``A C G T N``); :class:`InputError` naming
+    ``codes`` otherwise (the argument of the functions that read codes only, such as ``deep_lift_shap``)."""
+    from peakcnn.sequence import N_CODE
+
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.dtype != np.uint8:
+        raise InputError(f"codes: expected uint8 sequence codes of shape (n, W), got {codes.dtype} {codes.shape}")
+    if codes.size and int(codes.max()) > N_CODE:
+        raise InputError(f"codes: holds code {int(codes.max())}; codes are A=0 C=1 G=2 T=3 N=4")
+    return codes
+
+
 def check_input(model: nn.Module, X, one_hot_only: bool = False) -> None:
     """Raise :class:`InputError` unless ``X`` is a batch ``model`` takes: one-hot ``(N, 4, L)`` (or, unless
     ``one_hot_only``, integer codes ``(N, L)`` in 0-4), with ``L`` the model's window when it has one."""

@@ -78,8 +78,6 @@ def scan_genome(
         )
     stride = stride or default_stride(model)
     _explain_stride(model, stride)
-    max_n = max_n or max_n_frac({})
-    n_all = n_out = bp_out = 0  # intervals; those without a value, and their bp
     if isinstance(chroms, (str, bytes)):  # one name would be read letter by letter
         raise InputError(f"chroms {chroms!r}: give a list of chromosome names")
     unknown = [c for c in chroms if c not in genome.lengths]
@@ -89,6 +87,8 @@ def scan_genome(
         raise InputError(
             f"chroms: {unknown[0]!r} is not in genome {genome.path.name} ({describe_genome_names(genome)})"
         )
+    max_n = max_n or max_n_frac({})
+    n_all = n_out = bp_out = 0  # intervals; those without a value, and their bp
     chosen = set(chroms)
     chroms = [c for c in genome.names if c in chosen]
     sizes = [(c, genome.lengths[c]) for c in chroms]

@@ -61,16 +61,13 @@ def _dataset_params(ds: Dataset) -> dict:
     return params if isinstance(params, dict) else {}
 
 
-def _dataset_center(ds: Dataset) -> str:
-    """``summit`` or ``midpoint``: how ``prepare`` centred the data set's peak windows (``summit`` when the
-    data set does not say, as for synthetic ones)."""
-    return _dataset_params(ds).get("center", "summit")
-
-
-def _dataset_max_n(ds: Dataset) -> float | None:
-    """The most N ``prepare`` let a window of the data set hold (``--max-n-frac``); ``None`` if not recorded."""
-    value = _dataset_params(ds).get("max_n_frac")
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _prepared_windows(ds: Dataset) -> dict:
+    """How ``prepare`` made the data set's windows, as predict/scan/variants must know it: ``center``,
+    ``summit`` or ``midpoint`` (``summit`` when the data set does not say, as for synthetic ones), and
+    ``max_n_frac``, the most N it let a window hold (``--max-n-frac``), when it records one."""
+    params = _dataset_params(ds)
+    limit = params.get("max_n_frac")
+    return {"center": params.get("center", "summit"), **({"max_n_frac": float(limit)} if is_number(limit) else {})}
 
 
 #: What ``last.json`` must hold under ``train_state`` to resume a run.
@@ -253,10 +250,9 @@ class Trainer:
             "dataset_path": str(self.ds.path.resolve()),
             "negatives": self.ds.attrs.get("negatives", "unknown"),
             "split_mode": self.ds.attrs.get("split_mode", "unknown"),
-            # How 'predict --bed' must place windows, and which assembly 'predict'/'scan' should be given.
-            "center": _dataset_center(self.ds),
-            # The most N a window may hold for predict/scan/variants to score it (more was never trained on).
-            **({"max_n_frac": n} if (n := _dataset_max_n(self.ds)) is not None else {}),
+            # How 'predict --bed' must place windows, and the most N a window may hold for predict/scan/variants
+            # to score it (more was never trained on); then which assembly 'predict'/'scan' should be given.
+            **_prepared_windows(self.ds),
             "genome_chroms": list(self.ds.chroms),
             "genome_chrom_descriptions": dict(self.ds.chrom_descriptions),
             **({"init_overlap": self.init_overlap} if self.init_overlap is not None else {}),

@@ -39,6 +39,7 @@ from peakcnn.inference import (
     autograd_on,
     best_device,
     check_batch_size,
+    check_codes,
     check_model,
     default_batch,
     exact_inference,
@@ -136,11 +137,7 @@ def _deep_lift_shap(model, codes, task, n_shuffles, seed, device, batch_size, pr
     import copy
 
     check_model(model)
-    codes = np.asarray(codes)
-    if codes.ndim != 2 or codes.dtype != np.uint8:
-        raise InputError(f"codes: expected uint8 sequence codes of shape (n, W), got {codes.dtype} {codes.shape}")
-    if codes.size and int(codes.max()) > N_CODE:
-        raise InputError(f"codes: holds code {int(codes.max())}; codes are A=0 C=1 G=2 T=3 N=4")
+    codes = check_codes(codes)
     window, n_tasks = model.config.window, model.config.n_tasks
     if codes.shape[1] != window:
         raise InputError(f"codes: windows of {codes.shape[1]} bp, the model reads {window} bp")

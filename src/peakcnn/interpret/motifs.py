@@ -93,16 +93,12 @@ def filter_motifs(
     either pass."""
     from sklearn.metrics import roc_auc_score
 
-    from peakcnn.inference import best_device, check_batch_size, inference_mode, input_dtype
-    from peakcnn.sequence import N_CODE, codes_to_onehot_torch
+    from peakcnn.inference import best_device, check_batch_size, check_codes, inference_mode, input_dtype
+    from peakcnn.sequence import codes_to_onehot_torch
 
     check_threshold(threshold)
     layer = first_layer(model)
-    codes, labels = np.asarray(codes), np.asarray(labels)
-    if codes.ndim != 2 or codes.dtype != np.uint8:
-        raise InputError(f"codes: expected uint8 sequence codes of shape (n, W), got {codes.dtype} {codes.shape}")
-    if codes.size and int(codes.max()) > N_CODE:
-        raise InputError(f"codes: holds code {int(codes.max())}; codes are A=0 C=1 G=2 T=3 N=4")
+    codes, labels = check_codes(codes), np.asarray(labels)
     if labels.ndim != 2 or len(labels) != len(codes):
         raise InputError(f"labels: shape {labels.shape}; give one row of task labels per window, ({len(codes)}, T)")
     batch_size = check_batch_size(batch_size)
