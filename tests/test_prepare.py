@@ -996,9 +996,9 @@ def test_other_libraries_info_logs_stay_off_stderr(inputs, tmp_path):
     )
     argv = ["prepare", "--genome", str(inputs["genome"]), "--peaks", str(inputs["a"]), "--out", str(tmp_path / "ds")]
 
-    def run(*flags):
+    def run(*flags, after=()):
         done = subprocess.run(
-            [sys.executable, "-c", script, *flags, *argv], capture_output=True, text=True, timeout=300
+            [sys.executable, "-c", script, *flags, *argv, *after], capture_output=True, text=True, timeout=300
         )
         assert done.returncode == 0, done.stderr
         return done.stderr
@@ -1007,6 +1007,7 @@ def test_other_libraries_info_logs_stay_off_stderr(inputs, tmp_path):
     again = run()  # the same inputs: the data set is reused, which peakcnn says at INFO
     assert "data set is up to date" in again and "third-party chatter" not in again
     assert "data set is up to date" not in run("-q")
+    assert "data set is up to date" not in run(after=["-q"])  # after the command name, too
 
 
 def test_overlapping_matches_chromosomes_across_naming_styles():

@@ -76,6 +76,8 @@ def test_the_command_line_draws_a_bar_on_a_terminal_only(tmp_path, capsys, monke
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert main(["-q", *argv]) == 0
     assert total not in capsys.readouterr().err  # --quiet: none either
+    assert main([*argv, "--quiet"]) == 0
+    assert total not in capsys.readouterr().err  # nor with --quiet after the command name
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert f"{command}: " in err and total in err  # the bar and its total (drawn at the start, cleared at the end)

@@ -21,6 +21,9 @@ from peakcnn.errors import TERMINATED, InputError, PeakcnnError, interrupt_statu
 COMMANDS = ("prepare", "train", "ensemble", "evaluate", "apply", "interpret", "demo")
 
 
+QUIET_HELP = "only warnings and errors, no progress bars (before or after the command name)"
+
+
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, ``peakcnn: error: ...``, like every other error of the
     command line (argparse's own prints the usage text first); sub-command parsers are of this class too."""
@@ -35,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learn the regulatory code of a genome from its peaks (Basset-style CNNs).",
     )
     parser.add_argument("--version", action="version", version=f"peakcnn {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -45,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for command in sub.choices.values():  # `peakcnn predict ... -q` as well as `peakcnn -q predict ...`
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
     return parser
 
 
