@@ -357,6 +357,18 @@ def test_evaluate_rc_scores_the_mean_of_both_strands(trained, capsys):
     assert STRANDS_BOTH in (out / "report.html").read_text()
 
 
+def test_evaluate_draws_the_baselines_bar_on_a_terminal_unless_quiet(trained, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    argv = ["evaluate", str(trained / "run"), "--bootstrap", "0"]
+    bar = "baselines: "
+    assert main([*argv, "--out", str(trained / "bar_eval")]) == 0
+    assert bar in capsys.readouterr().err
+    assert main([*argv, "--out", str(trained / "quiet_eval"), "-q"]) == 0
+    assert bar not in capsys.readouterr().err
+    assert main(["-q", *argv, "--out", str(trained / "quiet_eval2")]) == 0
+    assert bar not in capsys.readouterr().err
+
+
 def test_evaluate_shifts_average_moved_windows_and_the_report_says_so(trained, capsys):
     from peakcnn.checkpoint import load_model
     from peakcnn.data.store import Dataset

@@ -164,12 +164,14 @@ def with_note(label: str, note: str) -> str:
     return f"{label[:-1]}; {note})" if label.endswith(")") else f"{label} ({note})"
 
 
-def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, tasks: list[str] | None = None):
+def run_baselines(
+    train, valid, test, baselines: list[Baseline] | None = None, tasks: list[str] | None = None, progress: bool = True
+):
     """Fit every baseline; returns ``{name: {"label", "plain_label", "task_notes", "probs", "chosen_c",
     "fitted", "tuned"}}``: ``fitted`` and ``tuned`` say whether ``train`` fitted, and ``valid`` chose the C
     of, at least one task. The label of a baseline not fitted, or whose C could not be chosen on ``valid``,
     for some task says so; ``plain_label`` is the label without those notes and ``task_notes`` holds them
-    task by task."""
+    task by task. A progress bar shows on a terminal unless ``progress`` is False."""
     from tqdm import tqdm
 
     out = {}
@@ -179,7 +181,8 @@ def run_baselines(train, valid, test, baselines: list[Baseline] | None = None, t
         f"fitting {len(baselines)} baseline(s) for {n_tasks} task(s) on {len(train[1]):,} training windows "
         "(--no-baselines skips them)"
     )
-    bar = tqdm(total=len(baselines) * n_tasks, desc="baselines", unit="fit", leave=False, disable=None)
+    total = len(baselines) * n_tasks
+    bar = tqdm(total=total, desc="baselines", unit="fit", leave=False, disable=None if progress else True)
     for b in baselines:
         probs = fit_predict(b, train, valid, test, tasks, step=bar.update)
         label = b.label

@@ -155,12 +155,15 @@ def _check_run_is_the_demos(out: Path, manifest: dict) -> None:
         )
 
 
-def run_demo(out="peakcnn_demo", full: bool = False, device: str = "auto") -> dict:
-    """Prepare, train and evaluate into ``out``; returns timings, the metrics document and the report path."""
+def run_demo(out="peakcnn_demo", full: bool = False, device: str = "auto", progress: bool = True) -> dict:
+    """Prepare, train and evaluate into ``out``, with progress bars on a terminal unless ``progress`` is
+    False; returns timings, the metrics document and the report path."""
     from peakcnn.evaluate import REPORT_FILE, evaluate
+    from peakcnn.runconfig import check_flag
     from peakcnn.train import train
 
     out = check_options(out, device)
+    check_flag(progress, "progress")
     out.mkdir(parents=True, exist_ok=True)
     times = {}
     t0 = time.perf_counter()
@@ -168,10 +171,10 @@ def run_demo(out="peakcnn_demo", full: bool = False, device: str = "auto") -> di
     times["prepare"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     recipe = FULL_RECIPE if full else QUICK_RECIPE
-    train(dataset, out / "run", recipe, force=True, device=device, progress=sys.stderr.isatty())
+    train(dataset, out / "run", recipe, force=True, device=device, progress=progress and sys.stderr.isatty())
     times["train"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    doc, folder = evaluate(out / "run", device=device)
+    doc, folder = evaluate(out / "run", device=device, progress=progress)
     times["evaluate"] = time.perf_counter() - t2
     times["total"] = time.perf_counter() - t0
     return {"times": times, "doc": doc, "report": folder / REPORT_FILE, "recipe": recipe_text(full)}

@@ -351,13 +351,15 @@ def score(
     n_boot: int | None = None,
     shifts=(0,),
     shifts_name: str = "shifts",
+    progress: bool = True,
 ) -> tuple[dict, dict]:
     """Score the run's model (and the baselines) on ``split``; ``rc`` averages the CNN over both strands,
     ``shifts`` over windows moved by those bases (:func:`peakcnn.inference.strand_logits`); the CNN runs
     on ``device`` (default: the best available, as ``--device auto``). With ``n_boot`` > 0,
     every model's auROC and auPRC per task get 95% intervals (:func:`peakcnn.metrics.add_intervals`);
     ``None`` means :data:`~peakcnn.runconfig.N_BOOT` resamples for at most
-    :data:`~peakcnn.runconfig.N_BOOT_MAX_TASKS` tasks, none for more.
+    :data:`~peakcnn.runconfig.N_BOOT_MAX_TASKS` tasks, none for more. The baselines' fitting shows a
+    progress bar on a terminal unless ``progress`` is False.
 
     Returns
     -------
@@ -366,6 +368,7 @@ def score(
     """
     check_flag(baselines, "baselines")
     check_flag(rc, "rc")
+    check_flag(progress, "progress")
     check_n_boot(n_boot)
     n_boot = None if n_boot is None else int(n_boot)  # a numpy integer too, as JSON writes a plain int
     run = _run_folder(run)
@@ -398,7 +401,9 @@ def score(
         }
         fitted = {}
         if baselines:
-            fitted = run_baselines(ds.load_split("train"), ds.load_split("valid"), (codes, labels), tasks=ds.tasks)
+            fitted = run_baselines(
+                ds.load_split("train"), ds.load_split("valid"), (codes, labels), tasks=ds.tasks, progress=progress
+            )
             for name, b in fitted.items():
                 probs[name] = b["probs"]
                 doc["models"][name] = {k: b[k] for k in ("label", "plain_label", "task_notes", "chosen_c")}
@@ -483,6 +488,7 @@ def evaluate(
     n_boot: int | None = None,
     shifts=(0,),
     shifts_name: str = "shifts",
+    progress: bool = True,
 ) -> tuple[dict, Path]:
     """Score, plot and report; returns ``(metrics document, output folder)``.
 
@@ -511,6 +517,8 @@ def evaluate(
         as it is; the default ``(0,)`` is the window alone).
     shifts_name
         How an error names ``shifts`` (the command line passes ``--shifts``).
+    progress
+        Show the baselines' progress bar on a terminal (``False``: never).
     """
     if split not in SPLITS:
         raise InputError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
@@ -518,7 +526,7 @@ def evaluate(
     check_evaluation_folder(folder)
     check_not_current_folder(folder)
     folder = folder_destination(folder)
-    doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts, shifts_name)
+    doc, arrays = score(run, dataset, split, baselines, rc, device, n_boot, shifts, shifts_name, progress)
     with built_aside(folder) as tmp:
         _write_outputs(tmp, doc, arrays, read_history(Path(run) / HISTORY_FILE))
     return doc, folder

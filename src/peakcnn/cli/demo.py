@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_options(args.out, args.device)
     print(f"peakcnn demo: {recipe_text(args.full)}", flush=True)
-    result = run_demo(args.out, args.full, args.device)
+    result = run_demo(args.out, args.full, args.device, progress=not args.quiet)
     t = result["times"]
     print(summary_table(result["doc"]))
     print(f"recipe: {result['recipe']}")

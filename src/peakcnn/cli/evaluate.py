@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         n_boot=args.bootstrap,
         shifts=args.shifts,
         shifts_name="--shifts",
+        progress=not args.quiet,
     )
     print(summary_table(doc))
     print(f"report: {folder / REPORT_FILE}")
