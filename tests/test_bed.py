@@ -27,12 +27,13 @@ def test_narrowpeak_summits(tmp_path, gz, crlf):
         "track name=x\nbrowser position chr1\n# comment\n\n"
         "1\t100\t400\tp1\t50\t.\t3.4\t7.0\t5.0\t120\n"
         "2\t1000\t1200\tp2\t60\t.\t3.4\t7.0\t5.0\t-1\n"
+        "3\t50\t90\tp3\t70\t.\t3.4\t7.0\t5.0\t0\n"
     )
     p = read_peaks(_write(tmp_path / "x.narrowPeak", text, gz, crlf))
-    assert p.format == "narrowPeak" and len(p) == 2
-    assert list(p.chrom) == ["1", "2"] and list(p.start) == [100, 1000] and list(p.end) == [400, 1200]
-    assert list(p.summit) == [220, -1]
-    assert list(p.name) == ["p1", "p2"] and list(p.score) == [50.0, 60.0] and list(p.line) == [5, 6]
+    assert p.format == "narrowPeak" and len(p) == 3
+    assert list(p.chrom) == ["1", "2", "3"] and list(p.start) == [100, 1000, 50] and list(p.end) == [400, 1200, 90]
+    assert list(p.summit) == [220, -1, 50]  # offset 0: the summit is the peak's first base
+    assert list(p.name) == ["p1", "p2", "p3"] and list(p.score) == [50.0, 60.0, 70.0] and list(p.line) == [5, 6, 7]
 
 
 def test_narrowpeak_with_extra_columns_keeps_its_summits(tmp_path):
@@ -46,9 +47,9 @@ def test_narrowpeak_with_extra_columns_keeps_its_summits(tmp_path):
 
 
 def test_only_track_and_browser_lines_are_skipped_not_chromosomes_named_so(tmp_path):
-    text = "track name=x\nbrowser position chr1:1-100\ntrack\ntrackA\t10\t20\nbrowser2\t5\t9\nchr1\t1\t4\n"
+    text = "track name=x\nbrowser position chr1:1-100\ntrack\ntrackA\t10\t20\nbrowser2\t5\t9\nchr1\t1\t4\nTrack\t2\t3\n"
     p = read_peaks(_write(tmp_path / "t.bed", text))
-    assert list(p.chrom) == ["trackA", "browser2", "chr1"] and list(p.line) == [4, 5, 6]
+    assert list(p.chrom) == ["trackA", "browser2", "chr1", "Track"] and list(p.line) == [4, 5, 6, 7]
 
 
 def test_bed3_bed6_broadpeak_and_spaces(tmp_path):
@@ -58,6 +59,7 @@ def test_bed3_bed6_broadpeak_and_spaces(tmp_path):
     assert p6.format == "bed6" and p6.score[0] == 0.0
     pb = read_peaks(_write(tmp_path / "c.broadPeak", "chr1\t10\t20\tn\t5\t.\t1\t2\t3\n"))
     assert pb.format == "broadPeak" and pb.summit[0] == -1
+    assert read_peaks(_write(tmp_path / "c9.bed", "chr1\t10\t20\tn\t5\t.\t1\t2\t3\n")).format == "bed9"
     p8 = read_peaks(_write(tmp_path / "d.bed", "chr1\t10\t20\tn\t5\t+\t12\t18\n"))
     assert p8.format == "bed8"
 

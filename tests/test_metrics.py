@@ -51,6 +51,9 @@ def test_binary_metrics_against_direct_formulas():
     assert m["auprc"] == pytest.approx(precision_at[hits].mean(), rel=1e-9)
     assert binary_metrics(np.array([1, 0, 1, 0]), np.array([0.9, 0.8, 0.7, 0.1]))["auprc"] == pytest.approx(5 / 6)
     assert sum(b["n"] for b in m["reliability"]) == 300
+    # at the edges: a probability of exactly 1 falls in the last bin, and 0.5 (a logit of 0) is called positive
+    edge = binary_metrics(np.array([1, 0]), np.array([1.0, 0.5]))
+    assert [b["n"] for b in edge["reliability"]] == [0, 0, 0, 0, 0, 1, 0, 0, 0, 1] and edge["accuracy"] == 0.5
 
 
 def test_single_class_gives_nan_and_macro_leaves_that_task_out_of_every_mean():
@@ -75,6 +78,11 @@ def test_single_class_gives_nan_and_macro_leaves_that_task_out_of_every_mean():
     # the macro average over one task carries that task's interval
     add_intervals(out, y, p, ["a", "b"], n_boot=50)
     assert macro["auroc_interval"] == b["auroc_interval"] and macro["auprc_interval"] == b["auprc_interval"]
+    # whichever column the one-class task is in (b separates its classes perfectly: an interval of [1, 1])
+    swapped = multitask_metrics(y[:, ::-1], p[:, ::-1], ["b", "a"])
+    add_intervals(swapped, y[:, ::-1], p[:, ::-1], ["b", "a"], n_boot=50)
+    assert swapped["macro"]["auroc_interval"] == swapped["tasks"]["b"]["auroc_interval"] == [1.0, 1.0]
+    assert swapped["macro"]["auprc_interval"] == [1.0, 1.0]
     # the per-epoch scores average the same task
     assert quick_scores(y, p) == pytest.approx({"accuracy": 1.0, "auroc": 1.0, "auprc": 1.0})
     # with both classes everywhere every task counts
@@ -230,6 +238,23 @@ def test_baselines_see_what_they_should():
     assert len(set(valid_auprc.values())) > 1  # the choice matters on these windows
     assert tuned.chosen_c[0] == max(valid_auprc, key=lambda c: (valid_auprc[c], -c))
     assert features(Baseline("k4", "k4", k=4), test[0]).sum(axis=1) == pytest.approx(1.0)
+
+
+def test_baseline_edge_cases_worked_by_hand(caplog):
+    """A window of N has the neutral GC fraction 0.5; among Cs tied on validation auPRC the strongest
+    regularisation wins; a baseline fitted on one class only is neither fitted nor tuned."""
+    from peakcnn.baselines import C_GRID, _choose_c, run_baselines
+
+    assert features(Baseline("gc", "gc"), np.full((2, 10), 4, np.uint8)).tolist() == [[0.5], [0.5]]
+    x = np.r_[np.linspace(-3.5, -2.5, 20), np.linspace(2.5, 3.5, 20)].reshape(-1, 1)
+    y = np.r_[np.zeros(20), np.ones(20)]
+    assert _choose_c(x, y, x, y) == min(C_GRID)  # every C separates the clusters: auPRC 1 for all
+    codes = np.random.default_rng(0).integers(0, 4, (40, 50)).astype(np.uint8)
+    zeros, both = np.zeros((40, 1), np.uint8), y.reshape(-1, 1).astype(np.uint8)
+    with caplog.at_level("WARNING"):
+        fitted = run_baselines((codes, zeros), (codes, both), (codes, both), tasks=["t"], progress=False)
+    for name in ("gc", "kmer4", "kmer6"):
+        assert not fitted[name]["fitted"] and not fitted[name]["tuned"], name
 
 
 def _baselines_with_one_class(caplog, split: str):

@@ -40,6 +40,14 @@ def test_multiallelic_split_and_symbolic_counted(tmp_path):
     assert report.records == 7 and report.symbolic == 5 and "<DEL>" in report.symbolic_examples[0]
 
 
+def test_lowercase_header_and_blank_lines_are_read(tmp_path):
+    """A `#chrom` header in lower case is the header; blank lines (a trailing empty one, say) are skipped, and
+    the line numbers count them."""
+    path = _write(tmp_path, "chr1\t5\t.\tA\tC\n\n\nchr1\t9\t.\tG\tT\n\n", header="#chrom\tpos\tid\tref\talt\n")
+    variants, report = read_vcf(path)
+    assert [(v.pos, v.alt, v.line) for v in variants] == [(5, "C", 2), (9, "T", 5)] and report.records == 2
+
+
 def test_an_alt_equal_to_its_ref_is_skipped_and_counted(tmp_path, caplog):
     """An ALT allele equal to its REF (a genotyping tool's placeholder, against the VCF specification) holds
     no change to score: it is skipped and counted, and `variants` warns naming the first one."""

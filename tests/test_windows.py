@@ -14,6 +14,7 @@ from peakcnn.data.windows import (
     clipped_centres,
     deduplicate,
     merge_centres,
+    padded,
     peak_centres,
     window_stats,
 )
@@ -24,6 +25,9 @@ def test_centres_and_clipping():
     start, end, summit = np.array([0, 100, 50]), np.array([10, 301, 70]), np.array([3, -1, 60])
     assert list(peak_centres(start, end, summit, "summit")) == [3, 200, 60]
     assert list(peak_centres(start, end, summit, "midpoint")) == [5, 200, 60]
+    assert list(peak_centres(np.array([0]), np.array([10]), np.array([0]), "summit")) == [0]  # a summit on base 0
+    # a window ending on the chromosome's last base is not padded; one a base further is
+    assert padded(np.array([0, 0, 0]), np.array([900, 901, -1]), 100, np.array([1000])).tolist() == [False, True, True]
     keep, e, c, clipped = clip_to_chromosomes(
         np.array([0, 0, 1]),
         np.array([10, 95, 200]),
@@ -116,6 +120,34 @@ def test_region_layout_gaps_and_assignment():
     assert layout.blocks[1][2][0] == sp.PATTERN[25 % len(sp.PATTERN)]
 
 
+def test_region_layout_edges_worked_by_hand():
+    """Half-open blocks at their exact edges: an odd window keeps a gap of a whole window; a chromosome whose
+    length is not a multiple of the block size keeps its partial last block (and the pattern's count)."""
+    lo, hi, split = sp.region_layout(np.array([4_500]), 1_000, 101).blocks[0]
+    # blocks 0-3 train, block 4 (4000-4500) valid; the gap 3950-4051 is centred on 4000 and 101 long
+    assert lo.tolist() == [-101, 4051] and hi.tolist() == [3950, 4601] and split.tolist() == [0, 1]
+    layout = sp.region_layout(np.array([4_500, 1_000]), 1_000, 100)
+    assert layout.blocks[0][2].tolist() == [0, 1] and layout.blocks[1][2].tolist() == [0]  # 6th block: train
+    assert layout.blocks[0][0].tolist() == [-100, 4050] and layout.blocks[0][1].tolist() == [3950, 4600]
+    # a window starting on a block's first base, one ending on its last, and one a base past that
+    assert sp.assign(layout, np.zeros(3, np.int64), np.array([4050, 3850, 3851]), 100).tolist() == [1, 0, sp.DROPPED]
+    # negatives: the whole window inside a block of the split, its centre on the chromosome
+    c, a, b = sp.start_intervals(layout, 0, np.array([4_500, 1_000]), 100)
+    assert list(zip(c.tolist(), a.tolist(), b.tolist(), strict=True)) == [(0, -50, 3851), (1, -50, 950)]
+    # whole chromosomes: a window padded off the chromosome's start belongs to its chromosome's split
+    chrom_wise = sp.chrom_layout(np.array([1_000]), np.array([2]), 100)
+    assert sp.assign(chrom_wise, np.array([0, 0]), np.array([-50, 950]), 100).tolist() == [2, 2]
+
+
+def test_touching_windows_do_not_overlap():
+    """Windows are half-open: [0, 100) and [100, 200) share no base, in the leak check and in the
+    training-overlap check of another data set alike."""
+    assert sp.cross_split_overlaps(np.array([0, 0]), np.array([0, 100]), np.array([100, 200]), np.array([0, 1])) == 0
+    other = (["c"], np.array([0, 0]), np.array([0, 200]), 100)
+    assert sp.overlapping(["c"], np.array([0]), np.array([100]), 100, other).tolist() == [False]
+    assert sp.overlapping(["c"], np.array([0, 0]), np.array([99, 101]), 100, other).tolist() == [True, True]
+
+
 def test_cross_split_overlap_detector_finds_planted_overlap():
     chrom = np.array([0, 0, 0, 1])
     start = np.array([0, 500, 1000, 550])
@@ -150,7 +182,21 @@ def test_interval_subtraction_and_sampler():
 
 def test_allocate_exact_total():
     out = neg._allocate(np.array([3, 0, 5, 1]), 10)
-    assert out.sum() == 10 and out[1] == 0
+    # exact shares 3.33, 0, 5.56, 1.11: floors 3, 0, 5, 1 and the one left over to the largest remainder
+    assert out.tolist() == [3, 0, 6, 1]
+
+
+def test_gc_bins_and_nearest_gc_fill_in():
+    """50 GC bins of width 0.02 (GC = 1 in the last); a bin that ran short is filled with the unused
+    candidates nearest its centre, each candidate used once."""
+    assert neg.GC_BINS == 50
+    assert neg._gc_bin(np.array([0, 0.019, 0.02, 0.5, 0.999, 1.0])).tolist() == [0, 0, 1, 25, 49, 49]
+    # two bins (centres 0.25, 0.75): bin 1 wants one; 0.9 is 0.15 from its centre, 0.55 is 0.20
+    c, s = neg._nearest_gc(np.array([0, 1]), np.array([0, 0]), np.array([10, 20]), np.array([0.55, 0.9]))
+    assert s.tolist() == [20]
+    # two bins want one each and one candidate is left: it is used once, not twice
+    c, s = neg._nearest_gc(np.array([1, 1]), np.array([0]), np.array([5]), np.array([0.2]))
+    assert s.tolist() == [5]
 
 
 def test_gc_matched_sampling_matches_target(tmp_path):
