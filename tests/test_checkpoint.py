@@ -168,6 +168,21 @@ def test_training_checkpoint_holds_full_state_without_pickle(tmp_path):
     assert set(state["rng"]) == {"numpy", "python"}
     assert meta["training"]["lr_schedule"] == "cosine" and meta["dataset_sha256"]
     assert not list((tmp_path / "run").glob("*.pt")) and not list((tmp_path / "run").glob("*.tmp"))
+    # the training checkpoint loads as a model too: its training state is left aside
+    last, _ = load_model(tmp_path / "run" / "last.json")
+    assert torch.equal(last.state_dict()["trunk.0.weight"], tensors["trunk.0.weight"])
+
+
+def test_a_batch_norm_channel_of_zero_variance_is_not_damage():
+    """A channel that never fired ends with running_var 0 (finite outputs); only a negative variance is
+    damage."""
+    from peakcnn.checkpoint import tensor_fault
+
+    assert tensor_fault({"trunk.1.running_var": torch.tensor([0.0, 1.0])}) is None
+    assert tensor_fault({"trunk.1.running_var": torch.tensor([-1.0, 1.0])}) == (
+        "trunk.1.running_var",
+        "a negative variance",
+    )
 
 
 def test_optimizer_and_rng_parts_round_trip():

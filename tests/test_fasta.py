@@ -125,6 +125,28 @@ def test_a_name_ending_in_a_non_ascii_digit_matches_nothing():
     assert aliases.resolve("chr\u00b2") is None and aliases.resolve("chr\u0661") is None
 
 
+def test_name_keys_of_prefixed_and_separated_names():
+    """The longest prefix is taken off first, then a separator: Chromosome1, chrom02, Chromosome_1 and chr-02
+    are 1 and 2; a bare 'chr' keeps its name and matches no record called 'chromosome'."""
+    from peakcnn.io.chromnames import AliasMap, name_key
+
+    assert name_key("Chromosome1") == name_key("Chromosome_1") == "1"
+    assert name_key("chrom02") == name_key("chr-02") == "2"
+    assert AliasMap(["Chromosome1"], {}).resolve("chr1") == "Chromosome1"
+    assert AliasMap(["Chromosome_1"], {}).resolve("1") == "Chromosome_1"
+    assert name_key("chr") == "chr" and AliasMap(["chromosome"], {}).resolve("chr") is None
+
+
+def test_a_plastid_described_as_chloroplast_chromosome_is_pt():
+    """'chromosome complete' names no chromosome (a word, not a short name or number): the description's
+    'chloroplast' makes the record the plastid, which ChrC finds."""
+    from peakcnn.io.chromnames import AliasMap, description_key
+
+    d = "Zea mays chloroplast chromosome complete sequence"
+    assert description_key(d) == "pt"
+    assert AliasMap(["NC_001666.2"], {"NC_001666.2": d}).resolve("ChrC") == "NC_001666.2"
+
+
 def test_an_exact_name_wins_over_names_that_differ_only_in_case():
     """A genome holding both chr1 and Chr1: each name is its own record; a third spelling is ambiguous."""
     from peakcnn.io.chromnames import AliasMap

@@ -35,11 +35,26 @@ def test_founding_default_is_the_described_network():
     ]
     linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
     assert [(lin.in_features, lin.out_features) for lin in linears] == [(5800, 1000), (1000, 1000), (1000, 1)]
+    # each convolution block: batch norm, ReLU, max-pool 3 (stride 3), dropout 0.1 / 0.2 / 0.3
+    kinds = [type(m).__name__ for m in model.trunk]
+    assert kinds == ["Conv1d", "BatchNorm1d", "ReLU", "MaxPool1d", "Dropout"] * 3
+    pools = [m for m in model.trunk if isinstance(m, torch.nn.MaxPool1d)]
+    assert [(p.kernel_size, p.stride) for p in pools] == [(3, 3)] * 3
+    assert [m.p for m in model.trunk if isinstance(m, torch.nn.Dropout)] == [0.1, 0.2, 0.3]
+    # dropout 0.5 before each dense layer
+    kinds = [type(m).__name__ for m in model.head]
+    assert kinds == ["Flatten"] + ["Dropout", "Linear", "ReLU"] * 2 + ["Dropout", "Linear"]
+    assert [m.p for m in model.head if isinstance(m, torch.nn.Dropout)] == [0.5, 0.5, 0.5]
 
 
 def test_window_too_short_for_pooling():
     with pytest.raises(InputError, match="too short"):
         preset_config("founding", 20, 1)
+    # the shortest window of the small preset leaves one position for the dense layer: it is taken
+    config = preset_config("small", 64, 1)
+    assert (config.trunk_length(), config.dense_inputs()) == (1, 32)
+    with pytest.raises(InputError, match="too short for the pooling layers"):
+        ModelConfig(window=20)  # an empty feature map
 
 
 def _motif_detector() -> DNASeqClassifier:

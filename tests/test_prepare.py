@@ -1023,3 +1023,55 @@ def test_overlapping_matches_chromosomes_across_naming_styles():
     assert hits.tolist() == [True, True, True]
     hits = overlapping(["chr2", "Chr3"], np.array([0, 1]), np.array([0, 0]), 100, other)
     assert hits.tolist() == [True, False]  # the exact name wins over the ambiguous key
+
+
+def _acgt_genome_with_n_tails(tmp_path, chroms=("chr1", "chr2", "chr3", "chr4")):
+    """Chromosomes of 60 kb of random bases then 20 kb of N, 4 peaks each in the bases (one summit on base 0)."""
+    rng = np.random.default_rng(2)
+    records = {c: random_seq(rng, 60_000) + "N" * 20_000 for c in chroms}
+    lines = [
+        f"{c}\t{2_000 + 12_000 * k}\t{2_100 + 12_000 * k}\tp\t1\t.\t1\t1\t1\t50\n" for c in chroms for k in range(4)
+    ]
+    lines.append(f"{chroms[0]}\t0\t100\tp\t1\t.\t1\t1\t1\t0\n")  # a summit on the chromosome's first base
+    (tmp_path / "p.narrowPeak").write_text("".join(lines))
+    return write_fasta(tmp_path / "g.fa", records), tmp_path / "p.narrowPeak"
+
+
+def test_max_n_frac_is_an_upper_bound_and_n_refusals_count_only_when_short(tmp_path):
+    """``--max-n-frac 0`` keeps every window without N (the limit is inclusive): only the window centred
+    on base 0, half N, is dropped. Free windows in the N tails are refused by the N filter, but the splits
+    do not fall short, so no refusal is reported; the summit on base 0 counts as a summit."""
+    genome, peaks = _acgt_genome_with_n_tails(tmp_path)
+    m = prepare_dataset(genome, [peaks], tmp_path / "ds", window=200, split="region", max_n_frac=0.0, progress=False)
+    report = m["report"]
+    assert report["windows_dropped"]["N fraction above max_n_frac"] == 1
+    assert report["peaks_kept_centred_on_summit"] == {"p": 17}
+    assert report["negatives_not_found"] == 0 and report["negatives_refused_for_n"] == 0
+    positives = sum(m["stats"]["classes"]["positive"][k]["windows"] for k in ("train", "valid", "test"))
+    assert positives == 16
+
+
+def test_split_chrom_needs_three_chromosomes_with_peaks(tmp_path):
+    genome, peaks = _acgt_genome_with_n_tails(tmp_path, chroms=("chr1", "chr2"))
+    with pytest.raises(InputError, match=r"--split chrom needs >= 3 chromosomes with peaks \(found 2\)"):
+        prepare_dataset(genome, [peaks], tmp_path / "ds", window=200, split="chrom", progress=False)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_cyclic_choice_and_which_duplicate_is_kept():
+    """Shuffled negatives draw whole permutations of the positives, then part of one more; of two identical
+    sequences the positive is kept (its split, place and label), whatever the negative's split."""
+    from peakcnn.data.build import _combine, _cyclic_choice
+
+    rng = np.random.default_rng(0)
+    half = _cyclic_choice(rng, 4, 2)
+    assert len(half) == 2 and len(set(half.tolist())) == 2
+    more = _cyclic_choice(rng, 4, 6)
+    assert len(more) == 6 and sorted(more[:4].tolist()) == [0, 1, 2, 3]
+    seq = np.zeros((1, 8), np.uint8)
+    pos = {"seqs": seq, "labels": np.ones((1, 1), np.uint8), "chrom": np.array([0]), "start": np.array([100]),
+           "split": np.array([1])}  # fmt: skip
+    negs = {"seqs": seq.copy(), "chrom": np.array([0]), "start": np.array([5_000]), "split": np.array([0])}
+    table, n_dup = _combine(pos, negs, ["t"], ["chr1"])
+    assert n_dup == 1 and table.source.tolist() == [0] and table.split.tolist() == [1]
+    assert table.start.tolist() == [100] and table.labels.tolist() == [[1]]

@@ -54,7 +54,7 @@ def test_random_shift_moves_rows_and_fills_with_n():
         match = [k for k in range(-5, 6) if torch.equal(out, _shift_by(row, k))]
         assert match, "every row is its window moved by at most 5 bp, N where it moved in from outside"
         offsets.append(match[0])
-    assert len(set(offsets)) >= 8  # offsets are drawn, not constant
+    assert set(offsets) == set(range(-5, 6))  # drawn, from -5 to +5 bp both included
     assert torch.equal(random_shift(codes, 0), codes)
 
 
@@ -89,6 +89,41 @@ def test_n_content_difference_between_classes_warns():
     table.seqs[table.source == 0, :20] = s.N_CODE  # peak windows padded with N, negatives not
     (warning,) = n_warnings(table_stats(table))
     assert warning.startswith("N content differs between classes (peak windows vs negatives: mean N fraction")
+
+
+def test_table_stats_and_n_warnings_worked_by_hand():
+    """Four windows of 10 bp: a train positive, a valid positive whose first 5 bases are N, and two train
+    negatives; then the N check's two thresholds and its per-task pairs, on stats written by hand."""
+    from peakcnn.data.store import WindowTable
+    from peakcnn.data.summary import n_warnings, table_stats
+
+    seqs = np.zeros((4, 10), np.uint8)
+    seqs[1, :5] = s.N_CODE
+    table = WindowTable(
+        seqs=seqs, labels=np.array([[1], [1], [0], [0]], np.uint8), chrom=np.zeros(4, np.uint16),
+        start=np.arange(4) * 100, split=np.array([0, 1, 0, 0], np.uint8), source=np.array([0, 0, 1, 1], np.uint8),
+        tasks=["t"], chroms=["c"],
+    )  # fmt: skip
+    stats = table_stats(table)
+    positive, negative = stats["classes"]["positive"]["all"], stats["classes"]["negative"]["all"]
+    assert (positive["with_n"], positive["n_fraction_mean"]) == (0.5, 0.25)
+    assert (negative["with_n"], negative["n_fraction_mean"]) == (0.0, 0.0)
+    assert stats["tasks"]["t"]["train"] == {"positive": 1, "negative": 2}
+    assert stats["tasks"]["t"]["valid"] == {"positive": 1, "negative": 0}
+
+    def group(windows, mean, with_n):
+        return {"windows": windows, "n_fraction_mean": mean, "with_n": with_n}
+
+    same = group(10, 0.0, 0.0)
+    # 10% of peak windows hold some N although the mean N fraction hardly differs
+    few = {"classes": {"positive": {"all": group(10, 0.0001, 0.1)}, "negative": {"all": same}}, "tasks": {"t": {}}}
+    (warning,) = n_warnings(few)
+    assert warning.startswith("N content differs between classes (peak windows vs negatives")
+    # two tasks: each task's positives are compared with its negatives too
+    tasks = {"a": {"n_fraction": {"positive": group(5, 0.1, 0.5), "negative": same}},
+             "b": {"n_fraction": {"positive": same, "negative": same}}}  # fmt: skip
+    (warning,) = n_warnings({"classes": {"positive": {"all": same}, "negative": {"all": same}}, "tasks": tasks})
+    assert warning.startswith("N content differs between classes (task a positives vs negatives")
 
 
 def test_codes_outside_0_to_4_and_one_hot_of_another_layout_are_refused():

@@ -310,6 +310,24 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best(tmp_path, datase
     assert not torch.equal(model.state_dict()["trunk.0.weight"], last.state_dict()["trunk.0.weight"])
 
 
+@pytest.mark.parametrize(
+    ("scripted", "early_stop", "expected"),
+    [
+        ([0.5, 0.4, 0.6, 0.55, 0.7, 0.65], 2, (False, 6, 5)),  # patience counts consecutive epochs only
+        ([0.5, 0.8, 0.8], 0, (False, 3, 2)),  # a tie keeps the first epoch that reached the best
+    ],
+)
+def test_patience_and_ties_worked_by_hand(tmp_path, dataset, monkeypatch, scripted, early_stop, expected):
+    real, scores = peakcnn.trainer.Trainer._validate, iter(scripted)
+    monkeypatch.setattr(
+        peakcnn.trainer.Trainer, "_validate", lambda self, e: {**real(self, e), "valid_auprc": next(scores)}
+    )
+    options = {**SMALL, "epochs": len(scripted), "early_stop": early_stop, "select_best": True}
+    summary = train(dataset, tmp_path / "run", options, progress=False)
+    assert (summary["stopped_early"], summary["epochs_done"], summary["best_epoch"]) == expected
+    assert load_model(tmp_path / "run")[1]["epoch"] == expected[2]
+
+
 def test_resume_keeps_early_stopping_patience(tmp_path, dataset, monkeypatch):
     """Interrupted after one epoch without improvement, a resumed run counts that epoch towards the patience:
     it stops where the uninterrupted run stops, with the same history and model."""

@@ -91,6 +91,15 @@ def test_labels_use_central_region():
     lab = label_windows(win_c, win_x, peak_c, peak_x, task, 2, 200)
     assert lab.tolist() == [[1, 0], [0, 1], [0, 1]]  # |d| = 100 positive, 101 negative
 
+    def label(peaks, distance):  # one window centred on 1000, one task
+        peaks = np.array(peaks)
+        z = np.zeros(len(peaks), np.int64)
+        return label_windows(np.array([0]), np.array([1000]), z, peaks, z, 1, distance)[0, 0]
+
+    assert (label([899], 200), label([900], 200), label([1100], 200), label([1101], 200)) == (0, 1, 1, 0)
+    assert (label([1100], 201), label([1101], 201), label([899], 201)) == (1, 0, 0)  # half of 201 is 100
+    assert label([5000, 1050], 200) == 1  # peaks in no particular order
+
 
 def test_deduplicate_keeps_lowest_priority_and_ors_labels():
     seqs = np.array([[0, 1, 2], [3, 3, 3], [0, 1, 2], [0, 1, 2]], dtype=np.uint8)
