@@ -315,3 +315,12 @@ def test_ism_warns_of_a_window_holding_more_n_than_the_model_was_trained_on(tmp_
             assert (
                 f"the most the model's training windows held, 'prepare --max-n-frac'; first: {region})" in caplog.text
             )
+
+
+@pytest.mark.parametrize(("start", "end"), [(5, 5), (0, 41)])
+def test_ism_refuses_an_empty_range_or_one_past_the_window(start, end):
+    from peakcnn.errors import InputError
+
+    x = codes_to_onehot(str_to_codes("ACGT" * 10))[None]
+    with pytest.raises(InputError, match=rf"start {start}, end {end}: give whole numbers with 0 <= start < end <= 40"):
+        ism(tiny_model(window=40), x, start, end)

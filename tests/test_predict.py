@@ -545,3 +545,29 @@ def test_predict_counts_the_regions_it_drops_as_regions(tmp_path, caplog):
         assert main([*argv, "--out", str(tmp_path / "p.tsv")]) == 0
     assert "r.bed: 2 regions on 1 chromosome(s) absent from genome g.fa are dropped: chrQ (2)" in caplog.text
     assert [r[3] for r in _table(tmp_path / "p.tsv")[1]] == ["x"]
+
+
+def test_check_codes_refuses_the_first_code_past_n_and_batch_defaults():
+    from peakcnn.errors import InputError
+    from peakcnn.inference import CPU_BATCH, GPU_BATCH, check_codes, default_batch
+
+    with pytest.raises(InputError, match="holds code 5"):
+        check_codes(np.array([[0, 5]], dtype=np.uint8))
+    assert default_batch("cpu") == CPU_BATCH == 32 and default_batch("cuda") == GPU_BATCH == 256
+
+
+def test_max_n_frac_zero_is_a_limit():
+    """``--max-n-frac 0``: only windows without N are scored (0 is in the documented range 0-1)."""
+    from peakcnn.apply import max_n_frac
+
+    assert max_n_frac({}, 0) == (0.0, "--max-n-frac")
+
+
+def test_a_region_ending_on_the_chromosomes_last_base_does_not_run_past_it(tmp_path, caplog):
+    run = make_run(tmp_path, tiny_model(), ["a", "b"])
+    random_genome(tmp_path / "g.fa", {"chr1": 3000})
+    (tmp_path / "r.bed").write_text("chr1\t2800\t3000\tp\nchr1\t2800\t3001\tq\n")  # half-open: 3000 is the end
+    argv = ["predict", str(run), "--genome", str(tmp_path / "g.fa"), "--bed", str(tmp_path / "r.bed")]
+    with caplog.at_level("WARNING"):
+        assert main([*argv, "--max-n-frac", "1", "--out", str(tmp_path / "p.tsv")]) == 0
+    assert "1 region(s) run past their chromosome's end (first: line 2," in caplog.text

@@ -657,3 +657,67 @@ def test_scan_leaves_windows_of_mostly_n_out_of_the_track_and_the_peaks(tmp_path
     wide = [*argv, "--max-n-frac", "0.1", "--merge-gap", "5000", "--peaks-out", str(tmp_path / "w.bed")]
     assert main([*wide, "--out", str(tmp_path / "w.bedGraph")]) == 0
     assert (tmp_path / "w.bed").read_text() == (tmp_path / "p.bed").read_text()
+
+
+def _window_by_window(model, codes, stride, window):
+    from peakcnn.scan import padded, window_starts
+
+    starts = window_starts(len(codes), stride, window)
+    return predict(model, np.stack([padded(codes, a, a + window) for a in starts]))
+
+
+@pytest.mark.parametrize(
+    ("widths", "window", "length", "seed"),
+    [
+        ([7, 5, 3], 16, 400, 1),  # a window so short that its two borders' reach overlaps: scored window by window
+        ([19, 3, 3], 200, 1500, 2),  # a wide first kernel: several groups of changed inputs at a border
+    ],
+)
+def test_scan_equals_window_by_window_at_awkward_sizes(widths, window, length, seed):
+    model = tiny_model(conv_widths=widths, window=window)
+    codes = random_codes(length, seed=seed)
+    out = scan_codes(model, codes, 8)
+    assert np.abs(sigmoid(out) - sigmoid(_window_by_window(model, codes, 8, window))).max() < 1e-5
+
+
+def test_a_custom_trunk_with_an_overlapping_pool_is_scanned_window_by_window():
+    from types import SimpleNamespace
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.config = SimpleNamespace(window=20, n_tasks=1)
+            self.trunk = torch.nn.Sequential(
+                torch.nn.Conv1d(4, 4, 3, padding=1), torch.nn.MaxPool1d(2, stride=1), torch.nn.ReLU()
+            )
+            self.head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 19, 1))
+
+        def forward(self, x):
+            return self.head(self.trunk(x))
+
+    model, codes = Net().eval(), random_codes(300, seed=3)
+    np.testing.assert_allclose(scan_codes(model, codes, 4), _window_by_window(model, codes, 4, 20), atol=1e-5)
+
+
+def test_scan_progress_counts_the_bases_and_short_windows_keep_the_shared_trunk():
+    from peakcnn.ensemble import EnsembleModel
+    from peakcnn.inference import fold_model
+    from peakcnn.scan import scan_plans
+    from peakcnn.scan_edges import borders_independent, trunk_layers
+
+    steps = []
+    scan_codes(tiny_model(), random_codes(1001), 8, progress=steps.append)
+    assert sum(steps) == 1001  # the last interval is 1 bp long: 125 x 8 + 1
+    model = tiny_model(window=16)  # borders that just fit
+    assert borders_independent(trunk_layers(fold_model(model)), 16)
+    assert scan_plans(model, 16, torch.device("cpu"))[0][1] is not None
+    # members pooling by 8 and 27 have no common stride within a 40 bp window: the stride is the window
+    assert default_stride(EnsembleModel([tiny_model(window=40), tiny_model(window=40, pool_widths=[3, 3, 3])])) == 40
+
+
+def test_peak_calls_include_the_threshold_and_the_minimum_length():
+    starts = np.arange(5) * 10
+    vals = np.array([0.0, 0.5, 0.5, 0.2, 0.0])
+    assert call_peaks(starts, starts + 10, vals, 0.5, 0, 20) == [(10, 30, 0.5, 15)]

@@ -141,3 +141,18 @@ def test_codes_outside_0_to_4_and_one_hot_of_another_layout_are_refused():
     with pytest.raises(InputError, match=r"one-hot of shape \(1, 10, 4\): give shape \(\.\.\., 4, L\)"):
         s.onehot_to_codes(np.moveaxis(onehot, -1, -2)[None])
     assert s.codes_to_str(np.array([4, 3], dtype=np.int64)) == "NT" and s.codes_to_str(np.zeros(0, np.uint8)) == ""
+
+
+def test_batches_are_reverse_complemented_and_counted_row_by_row():
+    codes = np.array([[0, 0, 1], [2, 3, 4]], dtype=np.uint8)  # AAC, GTN
+    assert s.reverse_complement_codes(codes).tolist() == [[2, 3, 3], [4, 0, 1]]  # GTT, NAC: rows kept in order
+    assert s.n_fraction(np.array([[4, 4, 0, 1], [0, 1, 2, 3]], dtype=np.uint8)).tolist() == [0.5, 0.0]
+
+
+def test_code_5_is_refused_and_a_non_ascii_letter_keeps_its_place():
+    from peakcnn.errors import InputError
+
+    for f in (s.codes_to_onehot, s.codes_to_str):
+        with pytest.raises(InputError, match=r"values 0\.\.5"):
+            f(np.array([0, 5]))
+    assert s.str_to_codes("A\u00e9C").tolist() == [0, 4, 1]  # read as N, not dropped: C stays at position 2
