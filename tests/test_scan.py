@@ -659,13 +659,6 @@ def test_scan_leaves_windows_of_mostly_n_out_of_the_track_and_the_peaks(tmp_path
     assert (tmp_path / "w.bed").read_text() == (tmp_path / "p.bed").read_text()
 
 
-def _window_by_window(model, codes, stride, window):
-    from peakcnn.scan import padded, window_starts
-
-    starts = window_starts(len(codes), stride, window)
-    return predict(model, np.stack([padded(codes, a, a + window) for a in starts]))
-
-
 @pytest.mark.parametrize(
     ("widths", "window", "length", "seed"),
     [
