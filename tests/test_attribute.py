@@ -548,3 +548,11 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(setup, capsys):
         "peakcnn: error: argument --shuffles: '0' must be a positive integer; see 'peakcnn attribute --help'"
     ]
     assert set(tmp_path.rglob("*")) == before
+
+
+def test_a_four_base_run_between_n_is_shuffled():
+    """AACA between N: a dinucleotide shuffle keeps its first and last base, and AACA and ACAA are the two
+    orders with its dinucleotides; a run of 3 or fewer cannot change."""
+    refs = shuffled_references(np.array([[4, 0, 0, 1, 0, 4, 2, 1, 2]], np.uint8), 50, 0)
+    rows = {tuple(r) for r in refs[0].tolist()}
+    assert rows == {(4, 0, 0, 1, 0, 4, 2, 1, 2), (4, 0, 1, 0, 0, 4, 2, 1, 2)}

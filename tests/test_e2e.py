@@ -791,3 +791,79 @@ def test_ensemble_members_on_one_data_set_are_each_named_and_their_data_set_read
         for r in ("run", "run2")
     )
     assert len(calls) == 1
+
+
+def test_a_valid_split_evaluation_describes_the_valid_split(trained):
+    """Every per-split figure of the document and the report is the valid split's when valid is scored:
+    its chromosomes, regions and negatives, computed here from the data set's arrays."""
+    from peakcnn.data.store import Dataset
+    from peakcnn.evaluate import _split_regions, score
+    from peakcnn.report import render
+
+    doc, _ = score(trained / "run", split="valid", baselines=False, n_boot=0)
+    with Dataset(trained / "ds" / "dataset.h5") as ds:
+        split, chrom, source, labels, names = (
+            ds.read("split"),
+            ds.read("chrom"),
+            ds.read("source"),
+            ds.read("labels"),
+            ds.chroms,
+        )
+        spans = _split_regions(ds, "valid", limit=10_000)
+        assert len(spans) > 1
+        assert _split_regions(ds, "valid", limit=len(spans)) == spans  # no "... 0 more"
+        assert _split_regions(ds, "valid", limit=len(spans) - 1)[-1] == "... 1 more"
+    negatives = {k: int(((split == k) & (source == 1) & (labels[:, 0] == 0)).sum()) for k in (1, 2)}
+    assert negatives[1] != negatives[2]  # so the valid split's count tells the splits apart
+    assert doc["dataset"]["negatives_by_task"] == {"task0": {"generated": negatives[1], "peaks_of_other_tasks": 0}}
+    ids, counts = np.unique(chrom[split == 1], return_counts=True)
+    held = {names[int(i)]: int(n) for i, n in zip(ids, counts, strict=True)}
+    html = render(doc, {}, [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}])
+    assert f"Chromosomes in the valid split (windows): {', '.join(f'{c} ({n:,})' for c, n in held.items())}." in html
+    assert f"Regions of the valid split (1-based, inclusive): {'; '.join(spans)}." in html
+    n = [int((split == k).sum()) for k in range(3)]
+    assert n[0] > n[1] != n[2]  # not in sorted order, so a count under the wrong name shows
+    assert f"(windows per split: train {n[0]:,}, valid {n[1]:,}, test {n[2]:,})" in html
+    assert " of 3 trained" in html
+
+
+def test_intervals_up_to_the_task_limit_and_a_nan_output_of_one_task(tmp_path, monkeypatch):
+    import peakcnn.evaluate as ev
+    from peakcnn.errors import InputError
+
+    make_dataset(tmp_path / "ds", n=120, window=100, n_tasks=2)
+    argv = ["-q", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "run"), "--arch", "small", "--epochs", "1"]
+    assert main(argv) == 0
+    monkeypatch.setattr(ev, "N_BOOT_MAX_TASKS", 2)
+    monkeypatch.setattr(ev, "N_BOOT", 50)
+    assert ev.score(tmp_path / "run", baselines=False)[0]["intervals"]["resamples"] == 50  # 2 tasks, limit 2
+    real = ev.predict_logits
+
+    def one_nan(*args, **kwargs):
+        out = real(*args, **kwargs)
+        out[0, 1] = np.nan  # one output of one window
+        return out
+
+    monkeypatch.setattr(ev, "predict_logits", one_nan)
+    with pytest.raises(InputError, match=r"the model's output is NaN for 1 of \d+ test windows"):
+        ev.score(tmp_path / "run", baselines=False, n_boot=0)
+
+
+def test_caveats_name_the_split_scored(caplog):
+    """An --init run's overlap with the valid split is a caveat of valid scores; an ensemble whose members
+    share one data set, scored on another, is said not to be trained on it."""
+    from types import SimpleNamespace
+
+    from peakcnn.evaluate import _check_compatible, init_caveat
+
+    overlap = {"checked": True, "windows": {"valid": 3, "test": 0}, "of": {"valid": 40, "test": 75}}
+    meta = {"training": {"init": "r"}, "dataset_sha256": "abc", "init_overlap": overlap}
+    assert init_caveat("valid", meta, "abc") == (
+        "3 of the 40 valid windows overlap windows that r (--init) was trained on, so their scores are optimistic"
+    )
+    assert init_caveat("test", meta, "abc") is None and init_caveat("train", meta, "abc") is None
+    ds = SimpleNamespace(tasks=["a"], window=100, sha256="B", path="p")
+    ens = {"tasks": ["a"], "window": 100, "dataset_sha256": "A", "ensemble": {"members": [{"dataset_sha256": "A"}] * 2}}
+    with caplog.at_level("WARNING"):
+        assert _check_compatible(ds, ens, "r", explicit=True) is False
+    assert "warning: p is not the data set r was trained on (sha256 differs)" in caplog.text

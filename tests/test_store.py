@@ -82,10 +82,11 @@ def test_missing_truncated_and_wrong_version(tmp_path):
     trunc.write_bytes(data[: len(data) // 3])
     with pytest.raises(InputError, match="truncated"):
         Dataset(trunc.parent)
-    with h5py.File(path, "a") as f:
-        f.attrs["format_version"] = 99
-    with pytest.raises(InputError, match="format version 99"):
-        Dataset(path)
+    for version in (99, 0):  # a newer format, and an older one
+        with h5py.File(path, "a") as f:
+            f.attrs["format_version"] = version
+        with pytest.raises(InputError, match=f"format version {version} is not supported"):
+            Dataset(path)
 
 
 def _damage(path, case):

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import shutil
 import signal
 
@@ -1029,3 +1030,30 @@ def test_scores_without_a_value_are_null_in_model_json(tmp_path, valid):
     assert model["valid"]["valid_auprc"] is None and model["valid"]["train_loss"] > 0
     assert math.isnan(json.loads((tmp_path / "run" / "last.json").read_text())["train_state"]["best"]["valid_auprc"])
     assert load_model(tmp_path / "run")[1]["valid"]["valid_auprc"] is None
+
+
+@pytest.mark.parametrize(
+    ("option", "bad", "good", "message"),
+    [
+        ("batch_size", 1, 2, "--batch-size 1: must be at least 2"),
+        ("momentum", 1.0, 0.99, "momentum 1.0: must be in [0, 1)"),
+        ("seed", 2**63, 2**63 - 1, "--seed 9223372036854775808: must be an integer in [0, 2**63)"),
+        ("lr", 0.0, 1e-8, "--lr 0.0: must be a positive number"),
+    ],
+)
+def test_option_bounds_at_the_bound(option, bad, good, message):
+    TrainConfig(**{option: good}).validate()
+    with pytest.raises(InputError, match=re.escape(message)):
+        TrainConfig(**{option: bad}).validate()
+
+
+def test_bootstrap_history_and_cuda_index_bounds(monkeypatch):
+    from peakcnn.runconfig import MAX_BOOT, _history_fault, n_boot_allowed, resolve_device
+
+    assert MAX_BOOT == 100_000 and n_boot_allowed(100_000) and not n_boot_allowed(100_001)
+    assert _history_fault({"epoch": 1, "valid_auroc": 1.0}) is None  # a perfect score is a score
+    assert _history_fault({"epoch": 1, "valid_auroc": 1.5}) == "valid_auroc 1.5 is not a score from 0 to 1"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(InputError, match=re.escape("--device cuda:1: this machine has 1 CUDA device(s); use cuda:0")):
+        resolve_device("cuda:1")
