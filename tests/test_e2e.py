@@ -867,3 +867,46 @@ def test_caveats_name_the_split_scored(caplog):
     with caplog.at_level("WARNING"):
         assert _check_compatible(ds, ens, "r", explicit=True) is False
     assert "warning: p is not the data set r was trained on (sha256 differs)" in caplog.text
+
+
+def test_the_overlap_caveat_of_another_data_set_counts_the_split_scored(tmp_path, monkeypatch):
+    """Scored on a data set it was not trained on, a run's caveat gives the overlapping windows of the split
+    scored out of that split's windows."""
+    from types import SimpleNamespace
+
+    import peakcnn.train
+    from peakcnn.evaluate import training_caveat
+
+    counts = {
+        "checked": True,
+        "windows": {"train": 0, "valid": 3, "test": 5},
+        "of": {"train": 100, "valid": 40, "test": 75},
+    }
+    monkeypatch.setattr(peakcnn.train, "training_overlap", lambda *args: counts)
+    meta = {"dataset_sha256": "other", "dataset_path": "/x", "training": {}}
+    ds = SimpleNamespace(sha256="mine")
+    said = f"windows overlap windows that {tmp_path} was trained or selected on, so their scores are optimistic"
+    assert training_caveat("valid", meta, ds, tmp_path) == f"3 of the 40 valid {said}"
+    assert training_caveat("test", meta, ds, tmp_path) == f"5 of the 75 test {said}"
+    assert training_caveat("train", meta, ds, tmp_path) is None
+
+
+@pytest.mark.parametrize(("n_tasks", "caption"), [(6, "ROC curves"), (7, "ROC curves (6 of 7 tasks")])
+def test_curve_captions_say_when_only_some_tasks_are_drawn(tmp_path, n_tasks, caption):
+    """Six panels fit: a caption names a subset only when there are more tasks than panels."""
+    from peakcnn.data.store import write_dataset
+    from peakcnn.evaluate import score
+    from peakcnn.report import render
+
+    table = synthetic_table(n=120, window=100)
+    table.labels = np.random.default_rng(0).integers(0, 2, (120, n_tasks)).astype(np.uint8)
+    table.tasks = [f"t{k}" for k in range(n_tasks)]
+    (tmp_path / "ds").mkdir()
+    write_dataset(table, tmp_path / "ds" / "dataset.h5")
+    argv = ["-q", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "run"), "--arch", "small", "--epochs", "1"]
+    assert main(argv) == 0
+    doc, _ = score(tmp_path / "run", baselines=False, n_boot=0)
+    (tmp_path / "roc.png").write_bytes(b"png")
+    html = render(doc, {"roc": tmp_path / "roc.png"}, [])
+    shown = re.search(r"<figcaption>(ROC curves[^<]*)</figcaption>", html).group(1)
+    assert shown.startswith(caption) and (n_tasks > 6 or shown == caption)
