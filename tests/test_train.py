@@ -842,6 +842,35 @@ def test_choosing_epochs_on_a_validation_split_of_one_class_is_refused(tmp_path,
     assert main(["-q", *argv, "--lr-schedule", "plateau"]) == 0  # the plateau schedule falls back on the loss
 
 
+def test_trainability_checks_at_their_edges(tmp_path, capsys):
+    """One task of one class is refused as two are; one training window is too few; --early-stop is
+    allowed when one of two tasks still has both classes in the validation split."""
+    from _train_helpers import synthetic_table
+
+    from peakcnn.data.store import write_dataset
+
+    table = synthetic_table(n=120, window=100, n_tasks=1)
+    table.labels[:] = 1
+    write_dataset(table, tmp_path / "one.h5")
+    argv = ["--arch", "small", "--epochs", "1", "--batch-size", "32"]
+    assert main(["train", str(tmp_path / "one.h5"), "--out", str(tmp_path / "r1"), *argv]) == 2
+    assert "in the training split every task has one class only" in capsys.readouterr().err
+    table = synthetic_table(n=120, window=100, n_tasks=1)
+    keep = (table.split != 0) | (np.arange(len(table.split)) == np.flatnonzero(table.split == 0)[0])
+    for key in ("seqs", "labels", "chrom", "start", "split", "source"):
+        setattr(table, key, getattr(table, key)[keep])
+    write_dataset(table, tmp_path / "few.h5")
+    assert main(["train", str(tmp_path / "few.h5"), "--out", str(tmp_path / "r2"), *argv]) == 2
+    assert "the training split has 1 windows; at least 2 are needed" in capsys.readouterr().err
+    table = synthetic_table(n=120, window=100, n_tasks=2)
+    table.labels[table.split == 1, 0] = 0  # task0: one class in valid; task1 keeps both
+    assert 0 < table.labels[table.split == 1, 1].sum() < (table.split == 1).sum()
+    write_dataset(table, tmp_path / "half.h5")
+    assert (
+        main(["-q", "train", str(tmp_path / "half.h5"), "--out", str(tmp_path / "r3"), *argv, "--early-stop", "1"]) == 0
+    )
+
+
 def test_init_from_a_run_trained_on_held_out_windows_is_caveated(tmp_path, caplog, capsys):
     """A run started (--init) from a model trained on another split of the same genome: the held-out windows
     that overlap the starting run's train or valid windows are counted (checked here against windows.bed),
