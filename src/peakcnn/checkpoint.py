@@ -25,6 +25,7 @@ from peakcnn.io.bed import task_name_problem
 from peakcnn.io.output import atomic_write_bytes
 from peakcnn.metrics import json_safe
 from peakcnn.model import DNASeqClassifier, ModelConfig
+from peakcnn.runconfig import is_real_number, is_whole_number
 from peakcnn.sequence import ENCODING_NAME
 
 MODEL_NAME = "model"  # the best (or final) model of a run
@@ -168,36 +169,26 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str)
     return model
 
 
-def is_int(value) -> bool:
-    """A whole number as JSON gives it (``True`` is not one)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value) -> bool:
-    """A number as JSON gives it (``True`` is not one)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_int_list(value) -> bool:
-    return isinstance(value, list) and all(map(is_int, value))
+    return isinstance(value, list) and all(map(is_whole_number, value))
 
 
 #: Type each ``model_config`` field must have in a checkpoint: (test, description for the message). Every
 #: field of :class:`ModelConfig` must be present; its values are then checked by :class:`ModelConfig` itself.
 _CONFIG_TYPES = {
-    "window": (lambda v: is_int(v) and v > 0, "a positive integer (bp)"),
-    "n_tasks": (lambda v: is_int(v) and v > 0, "a positive integer"),
+    "window": (lambda v: is_whole_number(v) and v > 0, "a positive integer (bp)"),
+    "n_tasks": (lambda v: is_whole_number(v) and v > 0, "a positive integer"),
     "conv_filters": (_is_int_list, "a list of integers"),
     "conv_widths": (_is_int_list, "a list of integers"),
     "pool_widths": (_is_int_list, "a list of integers"),
     "conv_dropout": (
-        lambda v: isinstance(v, list) and all(is_number(p) and 0 <= p <= 1 for p in v),
+        lambda v: isinstance(v, list) and all(is_real_number(p) and 0 <= p <= 1 for p in v),
         "a list of numbers in [0, 1]",
     ),
     "residual_dilations": (_is_int_list, "a list of integers"),
-    "residual_dropout": (lambda v: is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "residual_dropout": (lambda v: is_real_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
     "dense_units": (_is_int_list, "a list of integers"),
-    "dense_dropout": (lambda v: is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "dense_dropout": (lambda v: is_real_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
 }
 
 #: Optional keys other commands read: (test, description). ``center`` is checked against ``prepare --center``.
@@ -213,9 +204,9 @@ _OPTIONAL_FIELDS = {
     "dataset_sha256": (lambda v: isinstance(v, str), "a string"),
     "dataset_path": (lambda v: isinstance(v, str), "a string"),
     "selected_by": (lambda v: isinstance(v, str), "a string"),
-    "epoch": (lambda v: is_int(v) and v >= 0, "a non-negative integer"),
+    "epoch": (lambda v: is_whole_number(v) and v >= 0, "a non-negative integer"),
     "max_n_frac": (
-        lambda v: is_number(v) and 0 <= v <= 1,
+        lambda v: is_real_number(v) and 0 <= v <= 1,
         "a fraction from 0 to 1 (the training data set's 'prepare --max-n-frac')",
     ),
     "run": (lambda v: isinstance(v, str), "a string (an ensemble member's run folder)"),
@@ -276,7 +267,7 @@ def _check_meta(meta: dict, path: Path) -> None:
     names (one per output of the network), window (the network's), encoding, centring, model config(s)."""
     tasks = _check_tasks(meta.get("tasks"), path, "tasks")
     window = meta.get("window")
-    if not is_int(window) or window <= 0:
+    if not is_whole_number(window) or window <= 0:
         raise InputError(f"{path}: 'window' is missing or not a positive length ({_show(window)}); {_DAMAGED}")
     if meta.get("encoding") != ENCODING_NAME:
         raise InputError(

@@ -29,8 +29,6 @@ from peakcnn.checkpoint import (
     LAST_NAME,
     MODEL_NAME,
     TRAIN_STATE_PREFIX,
-    is_int,
-    is_number,
     load_tensors,
     model_from_tensors,
     model_meta,
@@ -44,7 +42,15 @@ from peakcnn.errors import TERMINATED, InputError, PeakcnnError
 from peakcnn.inference import predict
 from peakcnn.metrics import quick_scores, sigmoid
 from peakcnn.model import DNASeqClassifier, preset_config
-from peakcnn.runconfig import HISTORY_FILE, TrainConfig, amp_dtype, native_bf16, write_history
+from peakcnn.runconfig import (
+    HISTORY_FILE,
+    TrainConfig,
+    amp_dtype,
+    is_real_number,
+    is_whole_number,
+    native_bf16,
+    write_history,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +73,7 @@ def _prepared_windows(ds: Dataset) -> dict:
     ``max_n_frac``, the most N it let a window hold (``--max-n-frac``), when it records one."""
     params = _dataset_params(ds)
     limit = params.get("max_n_frac")
-    return {"center": params.get("center", "summit"), **({"max_n_frac": float(limit)} if is_number(limit) else {})}
+    return {"center": params.get("center", "summit"), **({"max_n_frac": float(limit)} if is_real_number(limit) else {})}
 
 
 #: What ``last.json`` must hold under ``train_state`` to resume a run.
@@ -79,23 +85,23 @@ def _state_fault(state: dict, epochs: int) -> str | None:
     not whole numbers in range, a history that does not hold one row of numbers per epoch done, a best epoch
     or optimizer settings of the wrong type."""
     epoch, history, best, bad = state["epoch"], state["history"], state["best"], state["bad_epochs"]
-    if not is_int(epoch) or not 0 <= epoch <= epochs:
+    if not is_whole_number(epoch) or not 0 <= epoch <= epochs:
         return f"epoch {epoch!r} is not a whole number from 0 to the run's {epochs} epochs"
     if not isinstance(history, list) or len(history) != epoch:
         return f"history does not hold one row for each of its {epoch} epoch(s)"
     for i, row in enumerate(history, 1):
         if not isinstance(row, dict) or row.get("epoch") != i:
             return f"history row {i} is not epoch {i}'s"
-        if not all(v is None or is_number(v) for v in row.values()):
+        if not all(v is None or is_real_number(v) for v in row.values()):
             return f"history row {i} holds a value that is not a number"
     if not (
         isinstance(best, dict)
-        and is_int(best.get("epoch"))
+        and is_whole_number(best.get("epoch"))
         and 0 <= best["epoch"] <= epoch
-        and (best.get("valid_auprc") is None or is_number(best["valid_auprc"]))
+        and (best.get("valid_auprc") is None or is_real_number(best["valid_auprc"]))
     ):
         return f"best {best!r} is not an epoch from 0 to {epoch} with a number or null as valid_auprc"
-    if not is_int(bad) or not 0 <= bad <= epoch:
+    if not is_whole_number(bad) or not 0 <= bad <= epoch:
         return f"bad_epochs {bad!r} is not a whole number from 0 to {epoch}"
     if not isinstance(state["stopped_early"], bool):
         return f"stopped_early {state['stopped_early']!r} is not true or false"
@@ -106,11 +112,11 @@ def _state_fault(state: dict, epochs: int) -> str | None:
     if not isinstance(per_tensor, dict) or not all(isinstance(v, dict) for v in per_tensor.values()):
         return "optimizer lacks its per-tensor state"
     updates = state.get("ema_updates")
-    if updates is not None and not (is_int(updates) and updates >= 0):
+    if updates is not None and not (is_whole_number(updates) and updates >= 0):
         return f"ema_updates {updates!r} is not a whole number >= 0"
     for g in groups:
         for key in ("lr", "momentum", "weight_decay"):
-            if key in g and not (is_number(g[key]) and math.isfinite(g[key]) and g[key] >= 0):
+            if key in g and not (is_real_number(g[key]) and math.isfinite(g[key]) and g[key] >= 0):
                 return f"optimizer {key} {g[key]!r} is not a non-negative number"
     return None
 
@@ -129,11 +135,11 @@ def _scheduler_fault(fresh: dict, saved, epochs: int) -> str | None:
         want, value = fresh[key], saved[key]
         if key == "_last_lr":
             ok = isinstance(value, list) and len(value) == len(want)
-            ok = ok and all(is_number(v) and math.isfinite(v) and v >= 0 for v in value)
+            ok = ok and all(is_real_number(v) and math.isfinite(v) and v >= 0 for v in value)
         elif key in ("last_epoch", "_step_count", "cooldown_counter", "num_bad_epochs"):
-            ok = is_int(value) and 0 <= value <= epochs + 1
+            ok = is_whole_number(value) and 0 <= value <= epochs + 1
         elif key == "best":
-            ok = is_number(value)
+            ok = is_real_number(value)
         elif key in _SCHEDULER_PROGRESS or isinstance(want, bool):
             ok = isinstance(value, type(want))
         else:
