@@ -397,6 +397,8 @@ def test_main_returns_the_status_of_usage_errors_help_and_version_and_takes_path
     assert "invalid choice: 'val'" in capsys.readouterr().err
     assert main(["--version"]) == 0 and main(["evaluate", "--help"]) == 0
     capsys.readouterr()
+    assert main([]) == 2  # no command: the help, as a usage error
+    assert capsys.readouterr().out.startswith("usage: peakcnn ")
     assert main(["evaluate", tmp_path / "nowhere"]) == 2
     assert capsys.readouterr().err.startswith(f"peakcnn: error: {tmp_path / 'nowhere'}: no run folder here")
 

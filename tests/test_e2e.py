@@ -631,6 +631,27 @@ def test_running_out_of_memory_is_one_line_exit_1(monkeypatch, capsys):
     assert len(err) == 1 and err[0].startswith("peakcnn: error: out of memory (Unable to allocate 64.0 PiB"), err
 
 
+@pytest.mark.parametrize("size", [10, 1_000_000])
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_status_141(size):
+    """``peakcnn ... | head``: once the reader of stdout is gone, the command stops with the shell's status for
+    SIGPIPE (128 + 13) and writes nothing to stderr. A short output sits in stdout's buffer until the command
+    is done; flushed only as Python exits, it ended in status 120 and Python's note 'Exception ignored ...
+    BrokenPipeError'."""
+    import subprocess
+
+    script = (
+        "import sys, peakcnn.cli.evaluate as e\n"
+        f"e.run = lambda args: print('x' * {size}) or 0\n"  # 1 MB: more than any pipe or buffer holds
+        "from peakcnn.cli import main\n"
+        "sys.exit(main(['evaluate', 'RUN']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered, as by default
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    child.stdout.close()  # the reader is gone before the command writes
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141 and err == ""
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [

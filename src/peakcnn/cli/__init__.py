@@ -77,7 +77,7 @@ def _allocation_failed(e: RuntimeError) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 2 bad input, 1 a failed read or write such
-    as a full disk, 130 interrupted by Ctrl-C, 143 by SIGTERM)."""
+    as a full disk, 130 interrupted by Ctrl-C, 143 by SIGTERM, 141 when the reader of stdout went away)."""
     parser = build_parser()
     if argv is not None:  # paths and numbers given from Python, as a shell would pass them
         argv = [os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in argv]
@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
     try:
         _check_no_empty_paths(args)
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, where a reader gone away is caught, not as Python exits
+        return status
     except PeakcnnError as e:
         print(f"peakcnn: error: {e}", file=sys.stderr)
         return e.exit_status
