@@ -378,9 +378,14 @@ def test_attribution_motif_and_variant_functions_check_their_inputs():
     ppms = [rng.dirichlet(np.ones(4), 6).T for _ in range(30)]
     db = MotifDatabase([str(i) for i in range(30)], [str(i) for i in range(30)], ppms, "test")
     assert np.array_equal(match([ppms[0] * 50], db)[0], match([ppms[0]], db)[0])  # counts are made probabilities
+    negative, empty = ppms[0].copy(), ppms[0].copy()
+    negative[:2, 0] += [-1, 1]  # the column still sums to 1
+    empty[:, 3] = 0
     for queries, message in (
         (ppms[0], "queries: a ndarray; give a list"),
         ([np.full((4, 6), np.nan)], "query 0: a column holds a negative, empty or non-finite value"),
+        ([ppms[0], negative], "query 1: a column holds a negative, empty or non-finite value"),
+        ([empty], "query 0: a column holds a negative, empty or non-finite value"),
         ([ppms[1], ppms[0].T], r"query 1: a motif needs 4 rows \(A C G T\)"),
     ):
         with pytest.raises(InputError, match=message):

@@ -410,3 +410,80 @@ def test_names_with_dollar_signs_are_drawn_as_written(tmp_path):
     for name in ("roc", "pr", "cal", "h", "ism"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert plots.literal("root$_$") == r"root\$_\$"
+
+
+def _kept_figures(monkeypatch):
+    from peakcnn import plots
+
+    kept = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: kept.append(fig) or path)
+    return kept
+
+
+def test_curve_panels_draw_each_tasks_own_curve_on_the_right_axes(tmp_path, monkeypatch):
+    """Each panel holds its own task's curve (false positive rate across, true positive rate up; recall across,
+    precision up), score and positive count; the precision-recall chance line is the task's positive rate."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    from peakcnn import plots
+
+    kept = _kept_figures(monkeypatch)
+    labels = np.array([[1, 0], [0, 1], [1, 0], [0, 0], [0, 0], [1, 0]])  # task a 3 of 6 positive, task b 1 of 6
+    probs = np.array([[0.9, 0.2], [0.2, 0.7], [0.4, 0.8], [0.6, 0.1], [0.3, 0.5], [0.5, 0.3]])
+    plots.plot_roc(labels, {"CNN": probs}, ["a", "b"], tmp_path / "roc.png")
+    plots.plot_pr(labels, {"CNN": probs}, ["a", "b"], tmp_path / "pr.png")
+    roc, pr = kept
+    for t, pos in ((0, 3), (1, 1)):
+        y, p = labels[:, t], probs[:, t]
+        line = roc.axes[t].get_lines()[0]
+        fpr, tpr, _ = roc_curve(y, p)
+        np.testing.assert_allclose(line.get_xdata(), fpr)
+        np.testing.assert_allclose(line.get_ydata(), tpr)
+        assert line.get_label() == f"CNN ({roc_auc_score(y, p):.3f})"
+        assert roc.axes[t].get_title().splitlines()[-1] == f"(n=6, {pos} pos)"
+        line, chance = pr.axes[t].get_lines()[:2]
+        precision, recall, _ = precision_recall_curve(y, p)
+        np.testing.assert_allclose(line.get_xdata(), recall)
+        np.testing.assert_allclose(line.get_ydata(), precision)
+        assert line.get_label() == f"CNN ({average_precision_score(y, p):.3f})"
+        np.testing.assert_allclose(chance.get_ydata(), [pos / 6, pos / 6])
+
+
+def test_reliability_panels_draw_each_tasks_filled_bins(tmp_path, monkeypatch):
+    """A task's panel joins its own non-empty bins (mean predicted across, fraction positive up) and counts its
+    own windows; without labels the first MAX_PANELS tasks are drawn."""
+    from peakcnn import plots
+
+    kept = _kept_figures(monkeypatch)
+    reliability = [reliability_bins(np.array(y), np.array(p), n_bins=4) for y, p in (
+        ([0, 1, 1, 0, 1], [0.1, 0.2, 0.9, 0.15, 0.8]),
+        ([0, 0, 1], [0.6, 0.7, 0.95]),
+    )]  # fmt: skip
+    assert reliability[0][1]["n"] == 0  # an empty bin between filled ones: no point, no NaN in the line
+    plots.plot_calibration({"CNN": reliability}, ["a", "b"], tmp_path / "cal.png")
+    for t, n in ((0, 5), (1, 3)):
+        ax = kept[-1].axes[t]
+        filled = [b for b in reliability[t] if b["n"]]
+        line = ax.get_lines()[0]
+        np.testing.assert_allclose(line.get_xdata(), [b["mean_predicted"] for b in filled])
+        np.testing.assert_allclose(line.get_ydata(), [b["fraction_positive"] for b in filled])
+        assert ax.get_title() == f"{'ab'[t]}\n(n={n})"
+    tasks = [f"t{i}" for i in range(plots.MAX_PANELS + 1)]
+    plots.plot_calibration({"CNN": [reliability[0]] * len(tasks)}, tasks, tmp_path / "cal.png")
+    assert [ax.get_title().split("\n")[0] for ax in kept[-1].axes if ax.get_visible()] == tasks[: plots.MAX_PANELS]
+
+
+def test_training_curves_draw_each_column_and_partly_recorded_scores(tmp_path, monkeypatch):
+    """Train and valid loss are their own columns; a score missing from some epochs' rows (a history begun by an
+    older version) is still drawn for the epochs that have it."""
+    from peakcnn import plots
+
+    kept = _kept_figures(monkeypatch)
+    rows = [{"epoch": 1, "train_loss": 0.6, "valid_loss": 0.7, "valid_auroc": 0.6}]
+    rows.append({"epoch": 2, "train_loss": 0.5, "valid_loss": 0.65, "valid_auroc": 0.7, "train_auprc": 0.8})
+    plots.plot_history(rows, tmp_path / "h.png")
+    losses, scores = kept[0].axes
+    drawn = {line.get_label(): list(line.get_ydata()) for line in losses.get_lines()}
+    assert drawn == {"train loss": [0.6, 0.5], "valid loss": [0.7, 0.65]}
+    drawn = {line.get_label(): line.get_ydata() for line in scores.get_lines()}
+    assert sorted(drawn) == ["train auPRC", "valid auROC"] and drawn["train auPRC"][1] == 0.8

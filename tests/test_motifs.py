@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -15,16 +16,25 @@ from peakcnn.cli import main
 from peakcnn.data.store import Dataset
 from peakcnn.errors import InputError
 from peakcnn.interpret.motifs import (
+    FEW_TARGETS,
     FilterMotifs,
+    MotifDatabase,
+    _windows,
     consensus,
     describe_filters,
+    few_targets_warning,
     filter_influence,
     filter_motifs,
     find_motifs,
+    information,
     jaspar_motifs,
+    match,
+    matched_filters,
     meme_motifs,
     probabilities,
+    top_filters,
     trim,
+    write_meme,
 )
 from peakcnn.model import DNASeqClassifier, ModelConfig
 from peakcnn.sequence import codes_to_onehot, codes_to_str, str_to_codes
@@ -99,7 +109,9 @@ def test_sites_at_the_window_ends_count_the_padding_as_nothing():
 def test_one_class_gives_no_auroc_and_valid_json(tmp_path):
     make_dataset(tmp_path, n=120, n_tasks=2)
     codes, labels = _test_split(tmp_path)
-    found = filter_motifs(detector_model(), codes, np.ones_like(labels))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no UndefinedMetricWarning per filter (older scikit-learn raised)
+        found = filter_motifs(detector_model(), codes, np.ones_like(labels))
     assert np.isnan(found.auroc).all()
     db = meme_motifs(_meme(tmp_path / "db.meme"))
     rows = describe_filters(found, db, 0.05)
@@ -136,6 +148,7 @@ def test_cli_writes_motifs_matched_to_a_meme_file(tmp_path, capsys):
     assert back.ids == ["filter0", "filter1"] and consensus(trim(back.ppms[0])) == "TGACGTCA"
     html = (out / "report.html").read_text()
     assert "tga_like M_TGA" in html and "negatives: <b>random synthetic</b>" in html
+    assert f"{doc['windows']} windows (all the windows of the test split)" in html
     assert "data:image/png;base64," in html
 
 
@@ -410,3 +423,111 @@ def test_influence_needs_the_models_window_and_tasks(tmp_path, capsys):
         assert message in err and "--influence" in err and len(err.splitlines()) == 1
         assert not out.exists()
         assert main(argv) == 0  # the filter analysis alone reads them
+
+
+def test_probabilities_information_trim_and_consensus_worked_by_hand():
+    """The pseudocount is spread over the four bases; a one-hot column holds 2 bits and a uniform one none;
+    a matrix without an informative column trims to nothing; a base with half the probability is uppercase."""
+    np.testing.assert_allclose(probabilities(np.array([[3.0], [0], [0], [0]]))[:, 0], [0.8125, 0.0625, 0.0625, 0.0625])
+    np.testing.assert_allclose(information(np.eye(4)), [2, 2, 2, 2])
+    np.testing.assert_allclose(information(np.full((4, 2), 0.25)), [0, 0], atol=1e-12)
+    assert trim(np.full((4, 3), 0.25)).shape == (4, 0)
+    assert consensus(np.array([[0.5, 0.4], [0.25, 0.3], [0.25, 0.3], [0, 0]])) == "Aa"
+
+
+def test_a_filter_that_never_rises_above_its_mean_has_no_site():
+    """A filter whose output is the same everywhere never exceeds its cutoff (mean + t * (max - mean) = mean)."""
+    model = detector_model()
+    with torch.no_grad():
+        model.trunk[0].weight[1] = 0
+        model.trunk[0].bias[1] = 0.5
+    codes = np.random.default_rng(0).integers(0, 4, (6, 200)).astype(np.uint8)
+    codes[0, 20:28] = str_to_codes(DETECTORS[0])
+    found = filter_motifs(model, codes, (np.arange(6) % 2)[:, None], threshold=0.0)
+    assert found.max_activation[1] == found.cutoff[1] == 0.5
+    assert found.sites[1] == 0 and found.counts[1].sum() == 0 and found.sites[0] >= 1
+
+
+def test_describe_filters_needs_enough_sites_and_columns_and_reports_the_best_match(tmp_path):
+    """10 sites and 4 trimmed columns are enough to be matched (9 sites or 3 columns are not); the strand is the
+    best alignment's ('-' for a motif the database holds only reverse-complemented) and the matches count
+    q-values, not p-values, at max_q."""
+    db = meme_motifs(write_motif_db(tmp_path / "db.meme", {"TARGET t": "AGCCTTT"}))
+    flank = np.full((4, 3), 25.0)
+    counts = [near_onehot("AAAGGCT").T * 10, near_onehot("AAAGGCT").T * 9]
+    counts += [np.concatenate([flank, near_onehot(m).T * 100, flank], axis=1) for m in ("TGCA", "TGC")]
+    width = max(c.shape[1] for c in counts)
+    counts = np.stack([np.pad(c, ((0, 0), (0, width - c.shape[1])), constant_values=25) for c in counts])
+    n = np.ones(4)
+    found = FilterMotifs(counts=counts, sites=np.array([10, 9, 100, 100]), max_activation=n, mean_activation=0 * n,
+                         cutoff=n / 2, auroc=n / 2)  # fmt: skip
+    rows = describe_filters(found, db, 0.05)
+    assert [r["bits"] is not None for r in rows] == [True, False, True, True]
+    assert [r["p_value"] is not None for r in rows] == [True, False, True, False]
+    assert rows[0]["match_id"] == "TARGET" and rows[0]["strand"] == "-"
+    p, q, _ = match([trim(probabilities(counts[0]))], db)
+    assert rows[0]["matches"] == int((q[0] <= 0.05).sum()) != int((p[0] <= 0.05).sum())
+
+
+def test_filters_meme_holds_only_filters_with_sites(tmp_path):
+    counts = np.stack([near_onehot("TGACGTCA").T * 12, np.zeros((4, 8))])
+    n = np.ones(2)
+    found = FilterMotifs(counts=counts, sites=np.array([12, 0]), max_activation=n, mean_activation=n, cutoff=n,
+                         auroc=n)  # fmt: skip
+    write_meme(tmp_path / "f.meme", found)
+    back = meme_motifs(tmp_path / "f.meme")
+    assert back.ids == ["filter0"]
+    np.testing.assert_allclose(back.ppms[0], probabilities(counts[0]), atol=1e-6)
+
+
+def test_logos_rank_filters_with_a_motif_by_influence_then_auroc_distance_from_chance():
+    def row(f, bits=5.0, influence=None, auroc=0.5, q=None):
+        return {"filter": f, "bits": bits, "influence": influence, "auroc": auroc, "sites": 50, "q_value": q}
+
+    # a filter below 0.5 tells the classes apart as well as one above it; one without a motif has no logo
+    rows = [row(0, bits=None, auroc=0.99), row(1, auroc=0.6), row(2, auroc=0.1), row(3, auroc=None)]
+    assert [r["filter"] for r in top_filters(rows)] == [2, 1, 3]
+    rows = [row(0, influence=-0.1), row(1, influence=0.2), row(2, influence=0.0, auroc=0.95)]
+    assert [r["filter"] for r in top_filters(rows)] == [1, 2, 0]
+    doc = {"max_q": 0.05, "filters": [row(0, q=0.05), row(1, q=0.051), row(2)]}
+    assert [r["filter"] for r in matched_filters(doc)] == [0]
+
+
+def test_the_small_database_warning_starts_under_few_targets_and_the_width_cap_at_one_more_column(tmp_path):
+    def db(n):
+        return MotifDatabase([str(i) for i in range(n)], [str(i) for i in range(n)], [np.full((4, 6), 0.25)] * n, "x")
+
+    assert few_targets_warning(db(FEW_TARGETS)) is None and "1 motif;" in few_targets_warning(db(1))
+    assert f"database's {FEW_TARGETS - 1} motifs" in few_targets_warning(db(FEW_TARGETS - 1))
+    (tmp_path / "wide.meme").write_text("MEME version 4\n\nMOTIF x\nletter-probability matrix: alength= 4 w= 1001\n")
+    with pytest.raises(InputError, match="declares a motif 1,001 columns wide"):
+        meme_motifs(tmp_path / "wide.meme")
+
+
+def test_find_motifs_checks_its_numbers_before_reading_anything(tmp_path):
+    for kwargs, message in (
+        ({"threshold": 1.0}, "--threshold 1.0: give a fraction"),
+        ({"max_windows": 0}, "--max-windows 0: give a whole number of at least 1"),
+        ({"max_q": 0.0}, "--max-q 0.0: give a q-value threshold"),
+    ):
+        with pytest.raises(InputError, match=message):
+            find_motifs(tmp_path / "run", out=tmp_path / "m", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_subset_comes_from_its_split_and_influence_takes_every_window_read(tmp_path):
+    """Windows drawn from a split beyond max_windows are that split's; --influence larger than the windows read
+    scores all of them; max_q 1 counts every database motif as a match."""
+    make_dataset(tmp_path / "d", n=120, n_tasks=2)
+    with Dataset(tmp_path / "d" / "dataset.h5") as ds:
+        for split in ("valid", "test"):
+            whole = {bytes(c) for c in ds.read("seqs", ds.split_slice(split))}
+            codes, labels, n = _windows(ds, split, 5)
+            assert n == ds.count(split) > 5 and len(codes) == len(labels) == 5
+            assert {bytes(c) for c in codes} <= whole
+    run = make_run(tmp_path, detector_model(), ["task0", "task1"])
+    kw = dict(dataset=tmp_path / "d" / "dataset.h5", out=tmp_path / "m", motif_db=_meme(tmp_path / "db.meme"))
+    doc, _ = find_motifs(run, max_windows=10, influence=50, max_q=1.0, progress=False, **kw)
+    assert doc["windows"] == doc["influence_windows"] == 10 and doc["max_q"] == 1.0
+    assert all(len(r["influence_per_task"]) == 2 for r in doc["filters"])
+    assert all(r["matches"] == 32 for r in doc["filters"] if r["p_value"] is not None)
