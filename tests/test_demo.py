@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -16,8 +17,10 @@ def test_demo_prepares_trains_evaluates_and_reports(tmp_path, monkeypatch, capsy
     # The pipeline as 'peakcnn demo' runs it; only the schedule is shortened (1 epoch on 1,024 windows).
     monkeypatch.setitem(peakcnn.demo.QUICK_RECIPE, "epochs", 1)
     monkeypatch.setitem(peakcnn.demo.QUICK_RECIPE, "max_train", 1024)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # progress bars are drawn on a terminal
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "epoch 1/1" in err  # the training bar
     report = tmp_path / "demo" / "run" / "eval_test" / "report.html"
     assert str(report) in out and "REDUCED demo recipe" in out
     for name in ("CNN (small)", "GC-content logistic regression", "4-mer logistic regression", "6-mer"):
@@ -32,10 +35,11 @@ def test_demo_prepares_trains_evaluates_and_reports(tmp_path, monkeypatch, capsy
     assert 0 <= cnn["auroc"] <= 1 and all(m["metrics"]["macro"]["n"] == cnn["n"] for m in doc["models"].values())
     html = report.read_text()
     assert "gc-matched" in html and "REDUCED" in html and "tss_promoter_proxy" in html
-    # run again into the same folder: the data set is reused and the demo's own run replaced
+    # run again into the same folder, quietly: the data set is reused and the demo's own run replaced
     capsys.readouterr()
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
-    assert str(report) in capsys.readouterr().out
+    assert main(["demo", "--out", str(tmp_path / "demo"), "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert str(report) in out and "epoch 1/1" not in err and "baselines: " not in err
 
 
 def test_tss_sites_from_gff3_coordinates_and_strands(tmp_path):

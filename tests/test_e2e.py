@@ -182,7 +182,7 @@ def _error(capsys) -> str:
     return err[0]
 
 
-def test_evaluate_other_dataset_same_tasks_warns(trained, caplog):
+def test_evaluate_other_dataset_same_tasks_warns(trained, caplog, capsys):
     make_dataset(trained / "other", n=120, window=100, n_tasks=1, seed=5)
     out = trained / "other_eval"
     assert main(["evaluate", str(trained / "run"), "--dataset", str(trained / "other"), "--out", str(out),
@@ -201,6 +201,7 @@ def test_evaluate_other_dataset_same_tasks_warns(trained, caplog):
         "on, so their scores are optimistic"
     )
     assert doc["dataset"]["training_overlap"] == doc["caveat"]
+    assert f"\ncaveat: {doc['caveat']}\n" in capsys.readouterr().out  # printed above the table too
     report = (out / "report.html").read_text()
     assert doc["caveat"] in report and "the caveat above counts its windows that overlap" in report
     assert "may overlap" not in caplog.text + report

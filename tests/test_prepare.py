@@ -603,6 +603,31 @@ def test_library_rejects_a_negative_ratio_that_is_not_a_finite_positive_number(t
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "option, accepted, refused, rule",
+    [
+        ("--window", "1", "0", "must be a positive integer"),
+        ("--seed", "0", "-1", "must be >= 0"),
+        ("--merge-distance", "0", "-1", "must be >= 0"),
+        ("--max-n-frac", "1", "1.01", "must lie between 0 and 1"),
+        ("--max-n-frac", "0", "-0.01", "must lie between 0 and 1"),
+        ("--neg-ratio", "1e300", "inf", "must be a finite number > 0"),
+        ("--neg-ratio", "1e-300", "0", "must be a finite number > 0"),
+    ],
+)
+def test_number_options_are_refused_past_their_bounds_only(option, accepted, refused, rule, capsys):
+    """The bound itself (or the nearest value inside it) is accepted; the value past it is one usage line."""
+    from peakcnn.cli import build_parser
+
+    base = ["prepare", "--genome", "g.fa", "--peaks", "p.bed", "--out", "out"]
+    args = build_parser().parse_args([*base, option, accepted])
+    assert getattr(args, option[2:].replace("-", "_")) == float(accepted)
+    assert main([*base, option, refused]) == 2
+    assert capsys.readouterr().err == (
+        f"peakcnn: error: argument {option}: '{refused}' {rule}; see 'peakcnn prepare --help'\n"
+    )
+
+
 def test_refuses_different_data_set_and_foreign_folder(tmp_path, inputs, capsys):
     argv = _bad_case(tmp_path, inputs, "ok")
     assert main(argv) == 0
@@ -1075,3 +1100,32 @@ def test_cyclic_choice_and_which_duplicate_is_kept():
     table, n_dup = _combine(pos, negs, ["t"], ["chr1"])
     assert n_dup == 1 and table.source.tolist() == [0] and table.split.tolist() == [1]
     assert table.start.tolist() == [100] and table.labels.tolist() == [[1]]
+
+
+def test_every_option_of_the_command_line_reaches_the_data_set(inputs, tmp_path):
+    """Each option given to ``peakcnn prepare`` is the parameter the data set was built with and records."""
+    (tmp_path / "alias.tsv").write_text("chr1\tone\n")
+    (tmp_path / "exclude.bed").write_text("chr1\t0\t1000\n")
+    given = {
+        "window": 300,
+        "center": "midpoint",
+        "max_n_frac": 0.2,
+        "merge_distance": 50,
+        "label_distance": 100,
+        "negatives": "random",
+        "neg_ratio": 2.0,
+        "split": "region",
+        "block_size": 20_000,
+        "seed": 3,
+    }
+    argv = ["prepare", "--genome", str(inputs["genome"]), "--peaks", str(inputs["a"]), str(inputs["b"])]
+    argv += ["--names", "x", "y", "--out", str(tmp_path / "ds")]
+    argv += ["--chrom-alias", str(tmp_path / "alias.tsv"), "--exclude", str(tmp_path / "exclude.bed")]
+    for key, value in given.items():
+        argv += ["--" + key.replace("_", "-"), str(value)]
+    assert main(argv) == 0
+    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    assert {key: manifest["params"][key] for key in given} == given
+    assert [p["task"] for p in manifest["inputs"]["peaks"]] == ["x", "y"]
+    assert manifest["inputs"]["chrom_alias"]["path"] == str(tmp_path / "alias.tsv")
+    assert [p["path"] for p in manifest["inputs"]["exclude"]] == [str(tmp_path / "exclude.bed")]

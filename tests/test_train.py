@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 
 import h5py
 import numpy as np
@@ -405,6 +406,10 @@ def test_the_next_command_printed_after_training_can_be_pasted():
     text = summary_text({**summary, "selected_by": "valid_auprc", "best_epoch": 1, "best_valid_auprc": 0.5})
     assert text.splitlines()[0] == "trained 3 epochs (stopped early)"
     assert text.splitlines()[-1] == "next: peakcnn evaluate 'my runs/ü 1'"
+    assert text.splitlines()[1] == "model: my runs/ü 1/model.safetensors (epoch 1, best validation auPRC 0.500)"
+    # a run that keeps its last epoch says so, although the trainer tracks its best epoch all the same
+    text = summary_text({**summary, "selected_by": "last", "best_epoch": 1, "best_valid_auprc": 0.5})
+    assert text.splitlines()[1] == "model: my runs/ü 1/model.safetensors (epoch 3, the last one)"
 
 
 def test_resume_with_different_config_names_keys(tmp_path, dataset):
@@ -1086,3 +1091,54 @@ def test_bootstrap_history_and_cuda_index_bounds(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(InputError, match=re.escape("--device cuda:1: this machine has 1 CUDA device(s); use cuda:0")):
         resolve_device("cuda:1")
+
+
+def test_every_recipe_option_of_the_command_line_reaches_the_run(tmp_path):
+    """Each recipe option given to ``peakcnn train`` is the run's recorded recipe, a value equal to an
+    option's falsy form included (``--momentum 0`` is not the default 0.9)."""
+    make_dataset(tmp_path / "syn", n=60, window=100)
+    given = {
+        "arch": "small",
+        "epochs": 1,
+        "batch_size": 8,
+        "lr": 0.05,
+        "optimizer": "sgd",
+        "momentum": 0.0,
+        "weight_decay": 0.01,
+        "lr_schedule": "cosine",
+        "rc_augment": True,
+        "shift": 3,
+        "early_stop": 2,
+        "select_best": True,
+        "class_weights": True,
+        "seed": 7,
+        "max_train": 40,
+        "ema": 0.9,
+        "amp": "off",
+        "note": "a note",
+    }
+    argv = ["train", str(tmp_path / "syn"), "--out", str(tmp_path / "run")]
+    for key, value in given.items():
+        option = "--" + key.replace("_", "-")
+        argv += [option] if value is True else [option, str(value)]
+    assert main(argv) == 0
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["training"]
+    assert {key: recorded[key] for key in given} == given
+    assert (
+        main([*argv[:3], str(tmp_path / "run2"), "--arch", "small", "--epochs", "1", "--init", str(tmp_path / "run")])
+        == 0
+    )
+    recorded = json.loads((tmp_path / "run2" / "config.json").read_text())["training"]
+    assert recorded["init"] == str((tmp_path / "run").resolve())
+
+
+def test_train_draws_its_epoch_bar_on_a_terminal_unless_quiet(tmp_path, capsys, monkeypatch):
+    make_dataset(tmp_path / "syn", n=60, window=100)
+    argv = ["train", str(tmp_path / "syn"), "--arch", "small", "--epochs", "1", "--force"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    assert "epoch 1/1" not in capsys.readouterr().err  # stderr is a file here: no bar in the log
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    assert "epoch 1/1" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "run"), "-q"]) == 0
+    assert "epoch 1/1" not in capsys.readouterr().err
