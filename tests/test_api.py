@@ -139,13 +139,13 @@ def test_train_gives_the_caller_its_random_states_back(tmp_path):
     def draw():
         return torch.rand(1).item(), np.random.rand(), random.random()
 
-    def seed():
-        torch.manual_seed(123), np.random.seed(99), random.seed(98)
+    def seed(k):
+        torch.manual_seed(123 + k), np.random.seed(99 + k), random.seed(98 + k)
 
-    seed()
-    want = draw()
     for resume in (False, True):  # a resume also restores numpy's and Python's states as they were saved
-        seed()
+        seed(resume)  # other states than those the run saved, so that a resume would leave those behind
+        want = draw()
+        seed(resume)
         options = {} if resume else {"arch": "small", "epochs": 1, "batch_size": 16}
         train(folder, tmp_path / "run", options, resume=resume, device=torch.device("cpu"), progress=False)
         assert draw() == want
@@ -223,6 +223,25 @@ def test_train_gives_the_caller_its_mps_random_state_back(tmp_path, monkeypatch)
     mps.manual_seed(7)
     train(folder, tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, device="cpu", progress=False)
     assert torch.equal(torch.rand(3, generator=mps), want)
+
+
+def test_train_gives_the_caller_its_cuda_random_states_back(tmp_path, monkeypatch):
+    """``torch.manual_seed`` reseeds every CUDA generator too; where CUDA is there, training on the CPU gives
+    the caller's states back. The CUDA generators are stood in for by a CPU one, as in the MPS test above."""
+    from peakcnn.train import train
+
+    folder = tmp_path / "ds"
+    make_dataset(folder, n=96, window=100)
+    cuda = torch.Generator()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: cuda.manual_seed(int(seed)))
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [cuda.get_state()])
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: cuda.set_state(states[0]))
+    cuda.manual_seed(7)
+    want = torch.rand(3, generator=cuda)
+    cuda.manual_seed(7)
+    train(folder, tmp_path / "run", {"arch": "small", "epochs": 1, "batch_size": 16}, device="cpu", progress=False)
+    assert torch.equal(torch.rand(3, generator=cuda), want)
 
 
 def test_plots_leave_the_matplotlib_backend_alone(tmp_path):

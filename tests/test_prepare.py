@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -649,6 +650,16 @@ def test_refuses_different_data_set_and_foreign_folder(tmp_path, inputs, capsys)
         capsys.readouterr().err.strip()
         == f"peakcnn: error: {foreign}: folder exists and is not a peakcnn data set; choose another --out"
     )
+    # a folder holding only another tool's manifest.json (a JSON object, no peakcnn format) is not replaced
+    other = tmp_path / "other_tool"
+    other.mkdir()
+    (other / "manifest.json").write_text('{"tool": "something else", "files": []}')
+    assert main(argv[:-1] + [str(other), "--force"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"peakcnn: error: {other}: folder exists and is not a peakcnn data set; choose another --out"
+    )
+    assert [p.name for p in other.iterdir()] == ["manifest.json"]
+    assert json.loads((other / "manifest.json").read_text())["tool"] == "something else"
 
 
 def test_force_replaces_only_a_data_sets_own_files(tmp_path, inputs, capsys):
@@ -665,32 +676,45 @@ def test_force_replaces_only_a_data_sets_own_files(tmp_path, inputs, capsys):
     )
     assert (out / "notes.txt").read_text() == "mine"
     assert json.loads((out / "manifest.json").read_text())["params"]["window"] == 800
-    (out / "notes.txt").unlink()
+    for more, shown in ((["a.txt", "b.txt"], "a.txt, b.txt, notes.txt"), (["c.txt"], "a.txt, b.txt, c.txt and 1 more")):
+        for name in more:
+            (out / name).write_text("mine")
+        assert main(argv + ["--window", "600", "--force"]) == 2
+        assert f"holds files that are not part of a data set ({shown}); --force" in capsys.readouterr().err
+    for name in ("a.txt", "b.txt", "c.txt", "notes.txt"):
+        (out / name).unlink()
     assert main(argv + ["--window", "600", "--force"]) == 0
     assert json.loads((out / "manifest.json").read_text())["params"]["window"] == 600
 
 
-@pytest.mark.parametrize("which", ["genome", "peaks", "a data set file as peaks"])
+@pytest.mark.parametrize("which", ["genome", "peaks", "a data set file as peaks", "exclude", "alias"])
 def test_an_input_inside_out_is_refused_and_kept(tmp_path, inputs, capsys, which):
     out = tmp_path / "out"
     assert main(_bad_case(tmp_path, inputs, "ok")) == 0
-    genome, peaks = Path(inputs["genome"]), Path(inputs["a"])
+    genome, peaks, extra = Path(inputs["genome"]), Path(inputs["a"]), []
+    inside = out / "inside.txt"
     if which == "genome":
-        genome = out / genome.name
+        genome = inside = out / genome.name
         shutil.copy(inputs["genome"], genome)
     elif which == "peaks":
-        peaks = out / peaks.name
+        peaks = inside = out / peaks.name
         shutil.copy(inputs["a"], peaks)
+    elif which == "exclude":
+        inside.write_text("1\t10\t20\n")
+        extra = ["--exclude", str(inside)]
+    elif which == "alias":
+        inside.write_text("chr1\t1\n")
+        extra = ["--chrom-alias", str(inside)]
     else:
-        peaks = out / "windows.bed"
+        peaks = inside = out / "windows.bed"
     kept = {p.name: p.read_bytes() for p in out.iterdir()}
     capsys.readouterr()
-    argv = ["prepare", "--genome", str(genome), "--peaks", str(peaks), "--out", str(out), "--force"]
+    argv = ["prepare", "--genome", str(genome), "--peaks", str(peaks), "--out", str(out), "--force", *extra]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        f"peakcnn: error: {genome if which == 'genome' else peaks}: input file is inside --out {out}, which "
-        "prepare replaces; move it out or choose another --out"
+        f"peakcnn: error: {inside}: input file is inside --out {out}, which prepare replaces; move it out or choose "
+        "another --out"
     )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
 
@@ -880,6 +904,10 @@ def test_no_window_left_says_which_windows_were_dropped_and_why(tmp_path, capsys
         "peakcnn: error: no peak window is left (3 peaks read; peaks dropped: chromosome not in genome: 1; "
         "windows dropped: N fraction above max_n_frac: 2); are the peak files for this genome?"
     )
+    assert not (tmp_path / "out").exists()
+    # a window as long as the longest chromosome fits it: the windows were dropped, which is what is said
+    assert main([*argv[:-1], "3000", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("peakcnn: error: no peak window is left (")
     assert not (tmp_path / "out").exists()
     # every chromosome shorter than the window: said as such
     assert main([*argv[:-1], "4000", "--out", str(tmp_path / "out")]) == 2
@@ -1129,3 +1157,113 @@ def test_every_option_of_the_command_line_reaches_the_data_set(inputs, tmp_path)
     assert [p["task"] for p in manifest["inputs"]["peaks"]] == ["x", "y"]
     assert manifest["inputs"]["chrom_alias"]["path"] == str(tmp_path / "alias.tsv")
     assert [p["path"] for p in manifest["inputs"]["exclude"]] == [str(tmp_path / "exclude.bed")]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"label_distance": 0}, "label-distance must be a positive integer (got 0)"),
+        ({"merge_distance": -1}, "merge-distance must be >= 0 (got -1)"),
+        ({"block_size": 799}, "block-size must be at least twice the window (800 bp)"),
+        ({"names": ["x", "y"]}, "2 task names for 1 peak files; give one --names entry per file"),
+        ({"peaks": []}, "no peak files given; pass at least one --peaks file"),
+    ],
+)
+def test_library_refuses_distances_blocks_names_and_peaks_that_do_not_fit(tmp_path, inputs, kwargs, message):
+    """What the command line's parser refuses, and what it does not (a block shorter than two windows, more
+    --names than --peaks), is refused by prepare_dataset too, before anything is written."""
+    kwargs = {"peaks": [inputs["a"]], "window": 400, **kwargs}
+    with pytest.raises(InputError, match=re.escape(message)):
+        prepare_dataset(inputs["genome"], out=tmp_path / "out", progress=False, **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_numpy_integers_are_taken_and_recorded_as_plain_numbers(tmp_path, inputs):
+    """Whole numbers from numpy (as from a parameter grid) build the data set that plain ones do, and the
+    manifest records them as JSON numbers."""
+    given = dict(window=400, label_distance=150, merge_distance=100, block_size=20_000, seed=2)
+    plain = prepare_dataset(inputs["genome"], [inputs["a"]], tmp_path / "plain", progress=False, **given)
+    m = prepare_dataset(
+        inputs["genome"], [inputs["a"]], tmp_path / "np", progress=False, **{k: np.int64(v) for k, v in given.items()}
+    )
+    assert m["fingerprint"] == plain["fingerprint"] and m["dataset_sha256"] == plain["dataset_sha256"]
+    params = json.loads((tmp_path / "np" / "manifest.json").read_text())["params"]
+    assert {k: params[k] for k in given} == given and all(type(params[k]) is int for k in given)
+
+
+def test_a_changed_exclude_or_alias_file_makes_another_data_set(tmp_path, inputs):
+    """The --exclude and --chrom-alias files are inputs: a data set made without them, or with other contents,
+    is not reused as if it were the same one."""
+    genome, peaks, out = inputs["genome"], [inputs["a"]], tmp_path / "ds"
+    alias, exclude = tmp_path / "alias.tsv", tmp_path / "exclude.bed"
+    alias.write_text("chr1\t1\n")
+    exclude.write_text("1\t1000\t5000\n")
+    common = dict(window=400, progress=False)
+    first = prepare_dataset(genome, peaks, out, **common)
+    assert prepare_dataset(genome, peaks, out, **common)["fingerprint"] == first["fingerprint"]  # reused
+    for kwargs in ({"exclude": [exclude]}, {"chrom_alias": alias}):
+        with pytest.raises(InputError, match="holds a different data set"):
+            prepare_dataset(genome, peaks, out, **kwargs, **common)
+    m = prepare_dataset(genome, peaks, out, exclude=[exclude], chrom_alias=alias, force=True, **common)
+    for path, edit in ((exclude, "2\t1000\t5000\n"), (alias, "chr2\t2\n")):
+        path.write_text(path.read_text() + edit)
+        with pytest.raises(InputError, match="holds a different data set"):
+            prepare_dataset(genome, peaks, out, exclude=[exclude], chrom_alias=alias, **common)
+    assert json.loads((out / "manifest.json").read_text())["fingerprint"] == m["fingerprint"]
+
+
+def test_an_input_that_reaches_into_out_through_a_link_is_refused(tmp_path, inputs):
+    """A link outside --out to a file inside it, or --out named through a linked folder while the input is
+    named by the real one: the input is inside --out all the same, and the data set is kept."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "via").symlink_to(real, target_is_directory=True)
+    out = real / "ds"
+    prepare_dataset(inputs["genome"], [inputs["a"]], out, window=400, progress=False)
+    kept = {p.name: p.read_bytes() for p in out.iterdir()}
+    link = tmp_path / "peaks.bed"
+    link.symlink_to(out / "windows.bed")
+    for peaks, given_out in ((link, out), (out / "windows.bed", tmp_path / "via" / "ds")):
+        with pytest.raises(InputError, match=rf"^{re.escape(str(peaks))}: input file is inside --out"):
+            prepare_dataset(inputs["genome"], [peaks], given_out, force=True, progress=False)
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
+
+
+@pytest.mark.parametrize("ratio, said", [(0.5, True), (1.0, False)])
+def test_a_neg_ratio_with_no_negatives_is_said_to_be_ignored(tmp_path, inputs, ratio, said):
+    m = prepare_dataset(
+        inputs["genome"], [inputs["a"]], tmp_path / "ds", negatives="none", neg_ratio=ratio, window=400, progress=False
+    )
+    assert (f"--neg-ratio {ratio:g} is ignored: --negatives none draws no negatives" in m["warnings"]) is said
+
+
+def test_held_out_splits_with_few_or_no_peak_windows_are_warned_about_and_train_is_not(tmp_path):
+    """A valid or test split with no peak window, or with under 2% of them (here 1 of 60, 1.7%), is warned
+    about; a training split that small is not (the advice is about held-out chromosomes)."""
+    rng = np.random.default_rng(4)
+    seqs = {c: random_seq(rng, n) for c, n in {"big1": 60_000, "big2": 60_000, "tiny1": 3_000, "tiny2": 3_000}.items()}
+    write_fasta(tmp_path / "g.fa", seqs)
+    peaks = [f"{c}\t{s}\t{s + 100}" for c in ("big1", "big2") for s in range(1_000, 59_000, 2_000)]
+    (tmp_path / "p.bed").write_text("\n".join([*peaks, "tiny1\t1400\t1500", "tiny2\t1400\t1500"]) + "\n")
+
+    def held_out_warnings(genome, **kwargs):
+        m = prepare_dataset(genome, tmp_path / "p.bed", tmp_path / "ds", window=400, force=True, progress=False,
+                            **kwargs)  # fmt: skip
+        return [w for w in m["warnings"] if w.startswith("split ")]
+
+    said = held_out_warnings(tmp_path / "g.fa", valid_chroms=["tiny1"], test_chroms=["tiny2"])
+    assert [w.split(" too few")[0] for w in said] == [
+        "split valid holds 1 of 60 peak windows (1.7%),",
+        "split test holds 1 of 60 peak windows (1.7%),",
+    ]
+    # training on one small chromosome, the large ones held out
+    write_fasta(tmp_path / "g3.fa", {c: seqs[c] for c in ("big1", "big2", "tiny1")})
+    assert held_out_warnings(tmp_path / "g3.fa", valid_chroms=["big1"], test_chroms=["big2"]) == []
+    # peaks only in the first blocks of a region split: the valid and test blocks hold none
+    write_fasta(tmp_path / "g1.fa", {"big1": seqs["big1"]})
+    (tmp_path / "p.bed").write_text("".join(f"big1\t{s}\t{s + 100}\n" for s in range(1_000, 20_000, 2_000)))
+    said = held_out_warnings(tmp_path / "g1.fa", split="region", block_size=5_000)
+    assert said == [
+        f"split {name} holds no peak windows; adjust --split/--valid-chroms/--test-chroms/--block-size"
+        for name in ("valid", "test")
+    ]

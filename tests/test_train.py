@@ -1142,3 +1142,157 @@ def test_train_draws_its_epoch_bar_on_a_terminal_unless_quiet(tmp_path, capsys, 
     assert "epoch 1/1" in capsys.readouterr().err
     assert main([*argv, "--out", str(tmp_path / "run"), "-q"]) == 0
     assert "epoch 1/1" not in capsys.readouterr().err
+
+
+#: The training options every run's config.json has held since the first version.
+FIRST_OPTIONS = (
+    "arch", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "lr_schedule", "rc_augment",
+    "shift", "early_stop", "select_best", "class_weights", "seed", "max_train",
+)  # fmt: skip
+
+
+def test_config_json_records_the_data_set_whole_and_resume_needs_every_part(tmp_path, monkeypatch):
+    """The data set is recorded by its absolute path however it was given, with how it was made; a config.json
+    that lacks the data set's path, or an option every run records, stops --resume in one line (also when the
+    data set given is another one, which the message would name the recorded path for)."""
+    from peakcnn.data.store import Dataset
+
+    make_dataset(tmp_path / "ds", n=96, window=100)
+    make_dataset(tmp_path / "other", n=96, window=100, seed=5)
+    monkeypatch.chdir(tmp_path)
+    train("ds", "run", {**SMALL, "epochs": 1}, progress=False)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    with Dataset(tmp_path / "ds") as ds:
+        assert config["dataset"]["path"] == str(ds.path.resolve()) and os.path.isabs(config["dataset"]["path"])
+    assert (config["dataset"]["negatives"], config["dataset"]["split_mode"]) == ("random synthetic", "random")
+    for section, key in [("dataset", "path"), *(("training", k) for k in FIRST_OPTIONS)]:
+        damaged = json.loads(json.dumps(config))
+        del damaged[section][key]
+        (tmp_path / "run" / "config.json").write_text(json.dumps(damaged))
+        message = "lacks its 'dataset' section" if section == "dataset" else f"its training section lacks {key};"
+        for dataset in ("ds", "other") if section == "dataset" else ("ds",):
+            with pytest.raises(InputError, match=f"config.json: {message}.* the run folder is damaged"):
+                train(dataset, "run", {}, resume=True, progress=False)
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    assert train("ds", "run", {}, resume=True, progress=False)["epochs_done"] == 1
+
+
+def test_a_force_run_that_fails_before_its_first_checkpoint_leaves_nothing_of_either_run(tmp_path, dataset, capsys):
+    """--force clears the old run's checkpoints and history before training; when the new run then fails in
+    its first epoch, its own config.json goes too: no file is left that mixes the two runs."""
+    run = tmp_path / "run"
+    train(dataset, run, {**SMALL, "epochs": 1}, progress=False)
+    (run / "notes.txt").write_text("mine\n")
+    argv = ["-q", "train", str(dataset), "--out", str(run), *SMALL_ARGS, "--epochs", "1", "--force"]
+    assert main([*argv, "--lr", "1e30"]) == 2
+    assert "no checkpoint was written" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("option", [["--early-stop", "2"], ["--select-best"], ["--lr-schedule", "plateau"]])
+def test_choosing_epochs_or_a_plateau_schedule_without_a_validation_split_is_refused(tmp_path, capsys, option):
+    from _train_helpers import synthetic_table
+
+    from peakcnn.data.store import write_dataset
+
+    table = synthetic_table(n=120, window=100, n_tasks=1)
+    table.split[table.split == 1] = 0
+    write_dataset(table, tmp_path / "ds.h5")
+    argv = ["train", str(tmp_path / "ds.h5"), "--out", str(tmp_path / "run"), *SMALL_ARGS, "--epochs", "1"]
+    assert main(argv + option) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"peakcnn: error: {tmp_path / 'ds.h5'}: the validation split is empty, so --early-stop/--select-best/"
+        "--lr-schedule plateau cannot be used"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_as_an_early_stopped_run_ends_says_it_is_finished_and_resume_trains_nothing(
+    tmp_path, dataset, monkeypatch, capsys
+):
+    """Stopped early after epoch 2 of 5 and interrupted while that epoch's history was written: the run is
+    said to be finished, not to be continued, and a --resume trains no part and records none."""
+    scripted, real = {1: 0.8, 2: 0.7, 3: 0.9, 4: 0.9, 5: 0.9}, peakcnn.trainer.Trainer._validate
+    monkeypatch.setattr(
+        peakcnn.trainer.Trainer, "_validate", lambda self, e: {**real(self, e), "valid_auprc": scripted[e]}
+    )
+    real_history, calls = peakcnn.trainer.write_history, {"n": 0}
+
+    def write_history(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # epoch 2's history, the last one
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_history(*args, **kwargs)
+
+    monkeypatch.setattr(peakcnn.trainer, "write_history", write_history)
+    run = tmp_path / "run"
+    assert main(["train", str(dataset), "--out", str(run), *SMALL_ARGS, "--epochs", "5", "--early-stop", "1"]) == 130
+    assert capsys.readouterr().err.strip() == (
+        f"peakcnn: interrupted once training had ended: {run} holds the finished run (2 epochs); evaluate it "
+        f"with: peakcnn evaluate {run}"
+    )
+    monkeypatch.undo()
+    steps = _count_steps(monkeypatch)
+    summary = train(dataset, run, {}, resume=True, progress=False)
+    assert (summary["epochs_done"], summary["stopped_early"], steps["n"]) == (2, True, 0)
+    assert "resumed" not in json.loads((run / "config.json").read_text())
+
+
+def test_resume_with_another_precision_on_the_same_device_is_warned(tmp_path, dataset, monkeypatch, caplog):
+    run = tmp_path / "run"
+    _interrupt_in_epoch(monkeypatch, 2, _n_batches(dataset, 16), KeyboardInterrupt)
+    with pytest.raises(Interrupted):
+        train(dataset, run, {**SMALL, "epochs": 2}, progress=False)
+    monkeypatch.undo()
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "amp": "bfloat16"}))  # begun with --amp bf16
+    with caplog.at_level("WARNING"):
+        train(dataset, run, {}, resume=True, progress=False)
+    assert "resumed at epoch 2 on cpu with amp off, where the epochs before ran on cpu with amp bfloat16" in caplog.text
+
+
+def test_overlap_with_the_windows_a_run_was_trained_or_selected_on_by_hand(tmp_path):
+    """Windows 100 bp on one chromosome. The starting run's data set: train at 0, valid at 1000, test at 2000.
+    This one: train at 0, valid at 1000, test at 1050 and 2000. For --init, train and valid count against its
+    train windows, test also against its valid ones (selected on); never against its test windows. A data set
+    replaced at the recorded path, or unreadable there, is said, not counted."""
+    from _train_helpers import synthetic_table
+
+    from peakcnn.data.store import Dataset, write_dataset
+    from peakcnn.train import init_overlap, training_overlap
+
+    def write(path, starts, splits):
+        table = synthetic_table(n=len(starts), window=100, seed=len(starts))
+        table.start, table.split = np.array(starts, np.int64), np.array(splits, np.uint8)
+        return write_dataset(table, path)
+
+    source = tmp_path / "source.h5"
+    sha = write(source, [0, 1000, 2000], [0, 1, 2])
+    write(tmp_path / "mine.h5", [0, 1000, 1050, 2000], [0, 1, 2, 2])
+    init = {"run": "src", "dataset_path": str(source), "dataset_sha256": sha}
+    of = {"train": 1, "valid": 1, "test": 2}
+    with Dataset(tmp_path / "mine.h5") as ds:
+        got = init_overlap(init, ds)
+        assert got == {"checked": True, "windows": {"train": 1, "valid": 0, "test": 1}, "of": of}
+        got = training_overlap(ds, str(source), sha, "src")  # evaluate's: train and valid, for every split
+        assert got["windows"] == {"train": 1, "valid": 1, "test": 1}
+        write(source, [0, 1000, 1500], [0, 1, 2])
+        assert init_overlap(init, ds) == {"checked": False, "reason": f"{source} is no longer the data set src was "
+                                                                      "trained on"}  # fmt: skip
+        source.write_bytes(b"not a data set")
+        got = init_overlap(init, ds)
+        assert not got["checked"] and got["reason"].startswith(f"{source} cannot be read ({source}: ")
+
+
+def test_ctrl_c_while_the_init_overlap_is_counted_leaves_no_folder(tmp_path, dataset, monkeypatch):
+    import peakcnn.train
+
+    train(dataset, tmp_path / "source", {**SMALL, "epochs": 1}, progress=False)
+
+    def interrupted(init, ds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(peakcnn.train, "init_overlap", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(dataset, tmp_path / "a" / "run", {**SMALL, "epochs": 1, "init": str(tmp_path / "source")}, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source"]  # the folders it made are gone
